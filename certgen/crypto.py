@@ -1,0 +1,125 @@
+"""Signature algorithms shared by the seal, the trust list and the registry checkpoints.
+
+Signatures are in the JOSE/COSE raw form (ECDSA as r||s, not DER) so one format serves
+COSE_Sign1 (RFC 9052), the trust list and checkpoints. Verification never raises for a bad
+signature: it answers False.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from typing import Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = Union[ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
+
+
+class Alg(enum.Enum):
+    """Signature algorithms, valued by their COSE identifiers (IANA COSE Algorithms)."""
+
+    ES256 = -7
+    EDDSA = -8
+    PS256 = -37
+
+    @property
+    def jose_name(self) -> str:
+        """The JOSE name, used in JSON documents (trust list, checkpoints)."""
+        return {Alg.ES256: "ES256", Alg.EDDSA: "EdDSA", Alg.PS256: "PS256"}[self]
+
+    @classmethod
+    def from_jose_name(cls, name: str) -> "Alg":
+        for alg in cls:
+            if alg.jose_name == name:
+                return alg
+        raise ValueError(f"unsupported signature algorithm {name!r}")
+
+
+def key_id(certificate: x509.Certificate) -> bytes:
+    """The key id of a signer: first 8 bytes of SHA-256 of its certificate (DER), as in the EU DCC."""
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()[:8]
+
+
+def alg_for_key(key: PrivateKey | PublicKey) -> Alg:
+    """The algorithm a key signs with: ES256 for P-256, PS256 for RSA, EdDSA for Ed25519."""
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise ValueError(f"unsupported elliptic curve {key.curve.name}: only P-256 is used")
+        return Alg.ES256
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return Alg.PS256
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return Alg.EDDSA
+    raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)  # RFC 8230: salt = hash length
+
+
+def sign_bytes(key: PrivateKey, data: bytes) -> tuple[Alg, bytes]:
+    """Sign `data`; returns the algorithm used and the raw signature."""
+    alg = alg_for_key(key)
+    if alg is Alg.ES256:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return alg, r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    if alg is Alg.PS256:
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return alg, key.sign(data, _PSS, hashes.SHA256())
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    return alg, key.sign(data)
+
+
+def verify_bytes(key: PublicKey, alg: Alg, data: bytes, signature: bytes) -> bool:
+    """True when `signature` by `key` with `alg` covers `data`; False for anything else,
+    including a key that does not fit the algorithm."""
+    try:
+        if alg is Alg.ES256:
+            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+                return False
+            if len(signature) != 64:
+                return False
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        elif alg is Alg.PS256:
+            if not isinstance(key, rsa.RSAPublicKey):
+                return False
+            key.verify(signature, data, _PSS, hashes.SHA256())
+        elif alg is Alg.EDDSA:
+            if not isinstance(key, ed25519.Ed25519PublicKey):
+                return False
+            key.verify(signature, data)
+        else:  # pragma: no cover - Alg is closed
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DocumentSigner:
+    """A loaded document signer: private key, certificate and the derived key id.
+
+    Loaded once per process (decrypting a PKCS#8 file costs far more than a signature)."""
+
+    private_key: PrivateKey
+    certificate: x509.Certificate
+
+    @property
+    def kid(self) -> bytes:
+        return key_id(self.certificate)
+
+    @property
+    def alg(self) -> Alg:
+        return alg_for_key(self.private_key)
+
+    def sign(self, data: bytes) -> bytes:
+        """Raw signature of `data` with this signer's algorithm."""
+        return sign_bytes(self.private_key, data)[1]
