@@ -111,7 +111,8 @@ class KeyStore:
     def init(self, passphrase: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256, *,
              now: datetime, org: Organisation = Organisation(),
              root_years: int = 20, dsc_years: int = 10) -> SignerInfo:
-        """Create the root and a first DSC. Refuses when any key file is already there."""
+        """Create the root and a first DSC, and publish the trust list. Refuses when any key
+        file is already there."""
         _check_passphrase(passphrase)
         if self.exists():
             raise KeyStoreError(f"{self.folder}: keys already exist; refusing to overwrite them")
@@ -121,16 +122,20 @@ class KeyStore:
         _write_private(self.root_key_path, _encrypt(root_key, passphrase))
         _write_public(self.root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM))
         state = {"format": KEYSTORE_FORMAT, "algorithm": algorithm.value, "current": None, "signers": []}
-        return self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        self._publish(root_key, root_cert, now)
+        return info
 
     def rotate(self, passphrase: bytes, *, now: datetime, org: Organisation = Organisation(),
                dsc_years: int = 10, algorithm: KeyAlgorithm | None = None) -> SignerInfo:
-        """A new DSC becomes current; earlier ones stay in the trust list."""
+        """A new DSC becomes current; earlier ones stay in the (republished) trust list."""
         state = self._state()
         root_key = self._load_private(self.root_key_path, passphrase)
         root_cert = self.root_certificate()
         algorithm = algorithm or KeyAlgorithm(state["algorithm"])
-        return self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        self._publish(root_key, root_cert, now)
+        return info
 
     def revoke(self, kid_hex: str, *, at: datetime, reason: str) -> SignerInfo:
         """Mark a DSC compromised from `at` on. Publishing it needs `trust_list` + a signature."""
@@ -149,8 +154,10 @@ class KeyStore:
 
     def signed_trust_list(self, passphrase: bytes, *, now: datetime) -> bytes:
         """The trust list signed by the root, also written to `trustlist.json`."""
-        root_key = self._load_private(self.root_key_path, passphrase)
-        data = self.trust_list().to_signed_json(root_key, self.root_certificate(), now)
+        return self._publish(self._load_private(self.root_key_path, passphrase), self.root_certificate(), now)
+
+    def _publish(self, root_key: PrivateKey, root_cert: x509.Certificate, now: datetime) -> bytes:
+        data = self.trust_list().to_signed_json(root_key, root_cert, now)
         _write_public(self.trustlist_path, data)
         return data
 

@@ -63,7 +63,7 @@ def parse_number(text: str) -> CertificateNumber:
 
     Spaces are ignored, lower case is accepted, and O, I and L are read as 0, 1 and 1.
     """
-    cleaned = "".join(text.split()).upper()
+    cleaned = "".join(text.split()).upper().translate(_TYPO_MAP)
     match = _PATTERN.match(cleaned)
     if not match:
         raise NumberFormatError(
@@ -71,11 +71,10 @@ def parse_number(text: str) -> CertificateNumber:
         )
     series_code, year, serial, check = match.groups()
     try:
-        series = Series(series_code.translate(_TYPO_MAP))
+        series = Series(series_code)
     except ValueError:
         codes = ", ".join(s.value for s in Series)
         raise NumberFormatError(f"{text!r}: unknown series {series_code!r} (known: {codes})") from None
-    check = check.translate(_TYPO_MAP)
     expected = check_character(f"{series.value}{year}{serial}")
     if check != expected:
         raise NumberFormatError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -189,9 +190,13 @@ def parse_seal_text(text: str) -> bytes:
     if len(encoded) % 8 in (1, 3, 6):
         raise SealFormatError(f"seal code has an impossible base32 length {len(encoded)} (truncated?)")
     try:
-        return base64.b32decode(encoded + "=" * (-len(encoded) % 8))
+        cose = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
     except binascii.Error as exc:
         raise SealFormatError(f"seal code is not valid base32: {exc}") from None
+    if base64.b32encode(cose).decode("ascii").rstrip("=") != encoded:
+        # unused low bits set in the last character: one seal, one text
+        raise SealFormatError("seal code is not in canonical base32 (last character altered?)")
+    return cose
 
 
 # -- verifying -----------------------------------------------------------------------------
@@ -268,12 +273,16 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def _loads(data: bytes, what: str) -> Any:
+    stream = io.BytesIO(data)
     try:
-        return cbor2.loads(data)
+        value = cbor2.CBORDecoder(stream).decode()
     except RecursionError:
         raise SealFormatError(f"{what}: CBOR nested too deeply") from None
     except Exception as exc:  # cbor2 raises a variety of types on hostile input
         raise SealFormatError(f"{what}: not valid CBOR ({type(exc).__name__}: {exc})") from None
+    if stream.tell() != len(data):
+        raise SealFormatError(f"{what}: {len(data) - stream.tell()} bytes of trailing data after the CBOR item")
+    return value
 
 
 def _decode_sign1(data: bytes) -> tuple[bytes, Mapping[Any, Any], Mapping[Any, Any], bytes, bytes]:

@@ -1,0 +1,221 @@
+"""`certgen`: the staff's command line. Each command parses, makes one library call, prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .cli_support import AppContext, parse_time, user_errors
+from .config import ENV_VARS
+from .keys import KeyAlgorithm, KeyStore
+from .model import EventType
+from .registry import Certificate, Registry, verify_log
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def _registry(app: AppContext) -> Registry:
+    return Registry.open(app.get_settings().registry_url)
+
+
+def _keystore(app: AppContext) -> KeyStore:
+    return KeyStore(app.get_settings().keys_dir)
+
+
+@click.group()
+@click.version_option(package_name="certgen")
+def main() -> None:
+    """Issue and manage the certification body's certificates."""
+
+
+@main.command("config")
+@pass_app
+def config_cmd(app: AppContext) -> None:
+    """Show the configuration in force and the variables that set it."""
+    with user_errors():
+        s = app.get_settings()
+    click.echo(f"data folder:   {s.data_dir}\nkey folder:    {s.keys_dir}\nregistry:      {s.registry_url}\n"
+               f"verify URL:    {s.verify_url}\nissuer id:     {s.issuer}\n")
+    for name, meaning in ENV_VARS.items():
+        click.echo(f"  {name:24} {meaning}")
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+@main.group()
+def keys() -> None:
+    """Root and document signer keys, and the trust list."""
+
+
+@keys.command("init")
+@click.option("--algorithm", type=click.Choice([a.value for a in KeyAlgorithm]), default=KeyAlgorithm.EC_P256.value,
+              show_default=True, help="Key type of the root and the first document signer.")
+@pass_app
+def keys_init(app: AppContext, algorithm: str) -> None:
+    """Create the root certificate and a first document signer (refuses to overwrite)."""
+    with user_errors():
+        store = _keystore(app)
+        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now())
+    click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
+               f"trust list:       {store.trustlist_path}")
+
+
+@keys.command("rotate")
+@pass_app
+def keys_rotate(app: AppContext) -> None:
+    """Make a new document signer current; earlier ones stay trusted for what they signed."""
+    with user_errors():
+        store = _keystore(app)
+        signer = store.rotate(app.passphrase(), now=app.now())
+    click.echo(f"document signer {signer.kid.hex()} is now current; trust list updated: {store.trustlist_path}")
+
+
+@keys.command("revoke")
+@click.argument("kid")
+@click.option("--at", "at", required=True, help="Compromise time (ISO 8601 with zone, or a date = 00:00 WIB).")
+@click.option("--reason", required=True, help="Why the key is revoked.")
+@pass_app
+def keys_revoke(app: AppContext, kid: str, at: str, reason: str) -> None:
+    """Revoke a compromised signer: what it signed from --at on is invalid."""
+    moment = parse_time(at)
+    with user_errors():
+        store = _keystore(app)
+        info = store.revoke(kid, at=moment, reason=reason)
+        store.signed_trust_list(app.passphrase(), now=app.now())
+    click.echo(f"document signer {info.kid.hex()} revoked from {info.revoked_at:%Y-%m-%d %H:%M:%S}Z; trust list updated")
+    if info.current:
+        click.echo("it was the current signer: run `certgen keys rotate` before issuing again", err=True)
+
+
+@keys.command("trustlist")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Also write it here.")
+@pass_app
+def keys_trustlist(app: AppContext, output: str | None) -> None:
+    """Write the trust list signed by the root (keys/trustlist.json)."""
+    with user_errors():
+        store = _keystore(app)
+        data = store.signed_trust_list(app.passphrase(), now=app.now())
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(data)
+    click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
+
+
+@keys.command("list")
+@pass_app
+def keys_list(app: AppContext) -> None:
+    """List the document signers (no passphrase needed)."""
+    with user_errors():
+        for s in _keystore(app).signers():
+            state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({s.revocation_reason})" if s.revoked_at else "valid"
+            click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
+                       f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
+
+
+# -- certificates ------------------------------------------------------------------------------
+
+def _certificate_json(cert: Certificate, app: AppContext) -> dict[str, Any]:
+    return {
+        "number": cert.number, "kind": cert.kind.value, "series": cert.series.value, "holder": cert.holder,
+        "scheme": cert.scheme, "granted": cert.granted.isoformat(),
+        "expires": cert.expires.isoformat() if cert.expires else None,
+        "status": cert.effective_status(app.now()).value, "stored_status": cert.status.value,
+        "status_reason": cert.status_reason, "status_changed_at": cert.status_changed_at.isoformat(),
+        "replaced_by": cert.replaced_by, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
+        "card_sha256": cert.card_sha256, "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
+        "record": dict(cert.record),
+    }
+
+
+@main.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def show(app: AppContext, number: str, as_json: bool) -> None:
+    """Show a certificate's record, status and history."""
+    with user_errors():
+        registry = _registry(app)
+        cert = registry.get(number)
+        events = registry.events(cert.number)
+    data = _certificate_json(cert, app)
+    if as_json:
+        data["events"] = [{"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "actor": e.actor,
+                           "reason": e.reason} for e in events]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
+                "dsc_kid", "pdf_sha256"):
+        if data[key] is not None:
+            click.echo(f"{key.replace('_', ' '):15} {data[key]}")
+    click.echo("history:")
+    for e in events:
+        click.echo(f"  #{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.type.value:9} by {e.actor}" + (f": {e.reason}" if e.reason else ""))
+
+
+def _status_command(change: EventType, help_text: str) -> None:
+    @main.command(change.value, help=help_text)
+    @click.argument("number")
+    @click.option("--reason", required=True, help="Why; recorded in the log and shown to staff.")
+    @pass_app
+    def command(app: AppContext, number: str, reason: str) -> None:
+        with user_errors():
+            cert = _registry(app).change_status(number, change, reason=reason, now=app.now(), actor=app.actor())
+        click.echo(f"{cert.number}: {cert.status.value}")
+
+
+_status_command(EventType.SUSPEND, "Suspend a certificate (it can be reinstated).")
+_status_command(EventType.REINSTATE, "Reinstate a suspended certificate.")
+_status_command(EventType.WITHDRAW, "Withdraw a certificate for good.")
+
+
+# -- the log ---------------------------------------------------------------------------------
+
+@main.command("log")
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain, checkpoints and records; exit 1 on a break.")
+@click.option("--number", help="Only the events of this certificate.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> None:
+    """Print the event log, or verify it (--verify)."""
+    with user_errors():
+        registry = _registry(app)
+        if check:
+            store = _keystore(app)
+            report = verify_log(registry, store.trust_list(), store.root_certificate())
+        else:
+            events = registry.events(number) if number else list(registry.iter_events())
+    if not check:
+        for e in events:
+            line = {"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "number": e.number,
+                    "actor": e.actor, "reason": e.reason, "hash": e.hash}
+            click.echo(json.dumps(line, ensure_ascii=False) if as_json else
+                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {e.number} by {e.actor}"
+                       + (f": {e.reason}" if e.reason else ""))
+        return
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
+                               "certificates": report.certificates,
+                               "first_break": str(report.first_break) if report.first_break else None,
+                               "problems": [str(p) for p in report.problems]}, indent=2))
+    elif report.ok:
+        click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
+                   f"{report.certificates} certificates agree with their history")
+    else:
+        click.echo(f"LOG BROKEN: first break at {report.first_break}")
+        for problem in report.problems[1:]:
+            click.echo(f"  also: {problem}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("checkpoint")
+@pass_app
+def checkpoint_cmd(app: AppContext) -> None:
+    """Sign the current end of the log with the current document signer."""
+    with user_errors():
+        store = _keystore(app)
+        cp = _registry(app).checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
+    click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")

@@ -1,0 +1,71 @@
+"""What both command-line tools share: the app context (settings, clock, passphrase),
+error translation, time parsing. Library code never imports this module."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+from typing import Callable, Iterator
+
+import click
+
+from .config import PASSPHRASE_VAR, Settings
+from .errors import CertgenError, ConfigError
+from .registry.lifecycle import WIB
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class AppContext:
+    """Passed to every command as click's `obj`; tests build one with a frozen clock."""
+
+    settings: Settings | None = None
+    now: Callable[[], datetime] = utc_now
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def get_settings(self) -> Settings:
+        if self.settings is None:
+            self.settings = Settings.from_env(self.environ)
+        return self.settings
+
+    def passphrase(self, *, confirm: bool = False) -> bytes:
+        """From CERTGEN_KEY_PASSPHRASE, else a hidden prompt on a terminal."""
+        value = self.environ.get(PASSPHRASE_VAR)
+        if value:
+            return value.encode("utf-8")
+        if not sys.stdin.isatty():
+            raise ConfigError(f"no key passphrase: set {PASSPHRASE_VAR} or run on a terminal to be asked")
+        return click.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm).encode("utf-8")
+
+    def actor(self) -> str:
+        """Who is acting, for the event log."""
+        return self.environ.get("CERTGEN_ACTOR") or getpass.getuser()
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn domain errors into one clear line and exit code 1; never a traceback."""
+    try:
+        yield
+    except CertgenError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 time with a zone (`2026-11-20T09:30+07:00`, `...Z`), or a date meaning 00:00 WIB."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(datetime.fromisoformat(text).date(), time(0, 0), WIB)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time, e.g. 2026-11-20T09:30:00+07:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{text!r} has no time zone; add one, e.g. +07:00 or Z")
+    return moment

@@ -1,0 +1,12 @@
+"""The registry of issued certificates: records, status, and an auditable event log.
+
+`Registry.open(url)` gives the repository API (`repository`); `audit.verify_log` checks the
+hash chain and the signed checkpoints; `lifecycle` says which status changes are allowed.
+"""
+
+from .audit import LogProblem, LogReport, verify_log
+from .lifecycle import EffectiveStatus
+from .repository import Certificate, Checkpoint, Event, NewCertificate, Registry
+
+__all__ = ["Certificate", "Checkpoint", "EffectiveStatus", "Event", "LogProblem", "LogReport", "NewCertificate",
+           "Registry", "verify_log"]

@@ -1,0 +1,65 @@
+"""Opening a registry database: engine settings per backend, and migrations to head.
+
+SQLite: WAL, a generous busy timeout, and every write transaction begun with
+`BEGIN IMMEDIATE`, so two processes serialise at the start of a transaction instead of
+failing halfway (pysqlite's own transaction handling is switched off for that).
+PostgreSQL: writers serialise on a row lock of `chain_head` (see `repository`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from ..errors import RegistryError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with the SQLite settings above when it is SQLite."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise RegistryError(f"registry URL {url!r} is not a database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except Exception as exc:
+        raise RegistryError(f"cannot use registry URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # BEGIN is ours (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,347 @@
+"""The registry API: reserve numbers, record issuance, change status, read, checkpoint.
+
+Every write runs in one transaction that first takes the writers' lock (`chain_head`, see
+`engine`), so numbers and events are allocated gap-free and never twice, across processes.
+Status changes append an event to the hash chain in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import base64
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterator, Mapping, Sequence
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ..crypto import DocumentSigner
+from ..errors import NotFoundError, RegistryError, TransitionError
+from ..model import DocumentKind, EventType, Series, Status
+from ..numbers import CertificateNumber, parse_number
+from . import engine as engine_mod
+from .chain import checkpoint_message, event_hash, record_digest
+from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
+from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
+
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class NewCertificate:
+    """A certificate to be numbered: what the registry must know before the PDF exists."""
+
+    series: Series
+    holder: str
+    scheme: str
+    granted: date
+    expires: date | None
+    #: Everything the document prints (JSON-serialisable).
+    record: Mapping[str, Any]
+    #: Identity of the input row; a second reservation with the same key returns the first.
+    batch_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A registry record as read."""
+
+    number: str
+    series: Series
+    kind: DocumentKind
+    holder: str
+    scheme: str
+    granted: date
+    expires: date | None
+    record: Mapping[str, Any]
+    status: Status
+    status_reason: str | None
+    status_changed_at: datetime
+    replaced_by: str | None
+    dsc_kid: str | None
+    pdf_sha256: str | None
+    card_sha256: str | None
+    batch_key: str | None
+    created_at: datetime
+    issued_at: datetime | None
+
+    def effective_status(self, now: datetime) -> EffectiveStatus:
+        return effective_status(self.status, self.expires, now)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    at: datetime
+    type: EventType
+    number: str
+    actor: str
+    reason: str | None
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: int
+    seq: int
+    hash: str
+    at: datetime
+    kid: str
+    alg: str
+    signature: bytes
+
+
+class Registry:
+    """The registry over one database. Cheap to keep open; safe to share across threads
+    of one process (one session per call); each process opens its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read_engine = engine.execution_options(sqlite_begin="DEFERRED")
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> "Registry":
+        """Open the database at `url`, migrating it to the current schema first."""
+        engine = engine_mod.make_engine(url)
+        if migrate:
+            try:
+                engine_mod.upgrade(engine)
+            except Exception as exc:
+                raise RegistryError(f"cannot open the registry at {engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Session, ChainHeadRow]]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            head = session.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()).scalar_one()
+            yield session, head
+
+    def reserve(self, items: Sequence[NewCertificate], *, now: datetime) -> list[Certificate]:
+        """Number `items` as pending certificates, in one transaction, in order.
+
+        An item whose `batch_key` is already known gets its earlier certificate back, so a
+        rerun of an interrupted batch allocates nothing twice.
+        """
+        year = local_day(now).year
+        with self._write() as (session, _head):
+            keys = [i.batch_key for i in items if i.batch_key]
+            known: dict[str, CertificateRow] = {}
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start:start + _IN_CHUNK]
+                for row in session.scalars(select(CertificateRow).where(CertificateRow.batch_key.in_(chunk))):
+                    known[row.batch_key] = row  # type: ignore[index]
+            counters: dict[Series, NumberSeriesRow] = {}
+            result: list[CertificateRow] = []
+            for item in items:
+                if item.batch_key and item.batch_key in known:
+                    result.append(known[item.batch_key])
+                    continue
+                counter = counters.get(item.series) or self._counter(session, item.series, year)
+                counters[item.series] = counter
+                counter.last_serial += 1
+                number = CertificateNumber.build(item.series, year, counter.last_serial)
+                row = CertificateRow(
+                    number=str(number), series=item.series.value, year=year, serial=counter.last_serial,
+                    kind=item.series.kind.value, holder=item.holder, scheme=item.scheme, granted=item.granted,
+                    expires=item.expires, record=dict(item.record), status=Status.PENDING.value,
+                    status_changed_at=now, batch_key=item.batch_key, created_at=now,
+                )
+                session.add(row)
+                if item.batch_key:
+                    known[item.batch_key] = row
+                result.append(row)
+            session.flush()
+            return [_certificate(r) for r in result]
+
+    @staticmethod
+    def _counter(session: Session, series: Series, year: int) -> NumberSeriesRow:
+        row = session.execute(select(NumberSeriesRow).where(NumberSeriesRow.series == series.value,
+                                                            NumberSeriesRow.year == year).with_for_update()).scalar_one_or_none()
+        if row is None:
+            row = NumberSeriesRow(series=series.value, year=year, last_serial=0)
+            session.add(row)
+        return row
+
+    def mark_issued(self, number: str, *, pdf_sha256: str, dsc_kid: str, now: datetime, actor: str,
+                    card_sha256: str | None = None) -> Certificate:
+        """A pending certificate's document is written: it becomes active, with an issue event."""
+        return self.mark_issued_many([(number, pdf_sha256, card_sha256)], dsc_kid=dsc_kid, now=now, actor=actor)[0]
+
+    def mark_issued_many(self, issued: Sequence[tuple[str, str, str | None]], *, dsc_kid: str, now: datetime,
+                         actor: str) -> list[Certificate]:
+        """`mark_issued` for many (number, pdf_sha256, card_sha256) at once, in one transaction."""
+        out = []
+        with self._write() as (session, head):
+            for number, pdf_sha256, card_sha256 in issued:
+                row = self._row(session, number)
+                if row.status != Status.PENDING.value:
+                    raise TransitionError(f"{number} is {row.status}, not pending; it cannot be issued again")
+                row.status = Status.ACTIVE.value
+                row.status_changed_at = now
+                row.issued_at = now
+                row.pdf_sha256 = pdf_sha256
+                row.card_sha256 = card_sha256
+                row.dsc_kid = dsc_kid
+                data = {"kind": row.kind, "holder": row.holder, "record_sha256": record_digest(row.record),
+                        "pdf_sha256": pdf_sha256, "card_sha256": card_sha256, "dsc_kid": dsc_kid}
+                _append(session, head, EventType.ISSUE, row.number, actor, None, data, now)
+                out.append(_certificate(row))
+        return out
+
+    def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
+                      successor: str | None = None) -> Certificate:
+        """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
+        if change is EventType.ISSUE:
+            raise TransitionError("issuing goes through reserve() and mark_issued()")
+        if not reason or not reason.strip():
+            raise TransitionError(f"a reason is required to change the status of {number}")
+        canonical = str(parse_number(number))
+        with self._write() as (session, head):
+            row = self._row(session, canonical)
+            new = next_status(row.number, Status(row.status), change, row.expires, now)
+            data: dict[str, Any] = {"from": row.status, "to": new.value}
+            if change is EventType.REPLACE:
+                if not successor:
+                    raise TransitionError(f"replacing {row.number} needs the successor's number")
+                succ = self._row(session, str(parse_number(successor)))
+                if succ.number == row.number:
+                    raise TransitionError(f"{row.number} cannot replace itself")
+                row.replaced_by = succ.number
+                data["successor"] = succ.number
+            row.status = new.value
+            row.status_reason = reason.strip()
+            row.status_changed_at = now
+            _append(session, head, change, row.number, actor, reason.strip(), data, now)
+            return _certificate(row)
+
+    def suspend(self, number: str, *, reason: str, now: datetime, actor: str) -> Certificate:
+        return self.change_status(number, EventType.SUSPEND, reason=reason, now=now, actor=actor)
+
+    def reinstate(self, number: str, *, reason: str, now: datetime, actor: str) -> Certificate:
+        return self.change_status(number, EventType.REINSTATE, reason=reason, now=now, actor=actor)
+
+    def withdraw(self, number: str, *, reason: str, now: datetime, actor: str) -> Certificate:
+        return self.change_status(number, EventType.WITHDRAW, reason=reason, now=now, actor=actor)
+
+    def replace(self, number: str, successor: str, *, reason: str, now: datetime, actor: str) -> Certificate:
+        return self.change_status(number, EventType.REPLACE, reason=reason, now=now, actor=actor, successor=successor)
+
+    def checkpoint(self, signer: DocumentSigner, *, now: datetime) -> Checkpoint:
+        """Sign the current head of the log (by a DSC or the root)."""
+        with self._write() as (session, head):
+            signature = signer.sign(checkpoint_message(head.seq, head.hash, now))
+            row = CheckpointRow(seq=head.seq, hash=head.hash, at=now, kid=signer.kid.hex(), alg=signer.alg.jose_name,
+                                signature=base64.b64encode(signature).decode("ascii"))
+            session.add(row)
+            session.flush()
+            return _checkpoint(row)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _read(self) -> Session:
+        return Session(self._read_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _row(session: Session, number: str) -> CertificateRow:
+        row = session.execute(select(CertificateRow).where(CertificateRow.number == number)).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"{number} is not in the registry")
+        return row
+
+    def get(self, number: str) -> Certificate:
+        """The certificate with this number; the number is checked (check character) first."""
+        canonical = str(parse_number(number))
+        with self._read() as session, session.begin():
+            return _certificate(self._row(session, canonical))
+
+    def find_by_batch_keys(self, keys: Sequence[str]) -> dict[str, Certificate]:
+        out: dict[str, Certificate] = {}
+        with self._read() as session, session.begin():
+            for start in range(0, len(keys), _IN_CHUNK):
+                rows = session.scalars(select(CertificateRow).where(CertificateRow.batch_key.in_(keys[start:start + _IN_CHUNK])))
+                out.update({r.batch_key: _certificate(r) for r in rows})  # type: ignore[misc]
+        return out
+
+    def events(self, number: str | None = None, *, after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events in log order, all or of one certificate."""
+        query = select(EventRow).where(EventRow.seq > after).order_by(EventRow.seq)
+        if number is not None:
+            query = query.where(EventRow.number == str(parse_number(number)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as session, session.begin():
+            return [_event(r) for r in session.scalars(query)]
+
+    def iter_events(self, batch: int = 2000) -> Iterator[Event]:
+        """Every event in log order, read in batches (the log may be long)."""
+        after = 0
+        while True:
+            chunk = self.events(after=after, limit=batch)
+            if not chunk:
+                return
+            yield from chunk
+            after = chunk[-1].seq
+
+    def iter_certificates(self, batch: int = 2000) -> Iterator[Certificate]:
+        last = ""
+        while True:
+            with self._read() as session, session.begin():
+                rows = list(session.scalars(select(CertificateRow).where(CertificateRow.number > last)
+                                            .order_by(CertificateRow.number).limit(batch)))
+            if not rows:
+                return
+            yield from (_certificate(r) for r in rows)
+            last = rows[-1].number
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read() as session, session.begin():
+            return [_checkpoint(r) for r in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))]
+
+    def head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the last event."""
+        with self._read() as session, session.begin():
+            row = session.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1)).scalar_one()
+            return row.seq, row.hash
+
+    def count(self, status: Status | None = None) -> int:
+        query = select(func.count()).select_from(CertificateRow)
+        if status is not None:
+            query = query.where(CertificateRow.status == status.value)
+        with self._read() as session, session.begin():
+            return int(session.execute(query).scalar_one())
+
+
+def _append(session: Session, head: ChainHeadRow, type: EventType, number: str, actor: str,
+            reason: str | None, data: Mapping[str, Any], at: datetime) -> None:
+    seq = head.seq + 1
+    digest = event_hash(head.hash, seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason, data=data)
+    session.add(EventRow(seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason,
+                         data=dict(data), prev_hash=head.hash, hash=digest))
+    head.seq = seq
+    head.hash = digest
+
+
+def _certificate(row: CertificateRow) -> Certificate:
+    return Certificate(
+        number=row.number, series=Series(row.series), kind=DocumentKind(row.kind), holder=row.holder,
+        scheme=row.scheme, granted=row.granted, expires=row.expires, record=row.record, status=Status(row.status),
+        status_reason=row.status_reason, status_changed_at=row.status_changed_at, replaced_by=row.replaced_by,
+        dsc_kid=row.dsc_kid, pdf_sha256=row.pdf_sha256, card_sha256=row.card_sha256, batch_key=row.batch_key,
+        created_at=row.created_at, issued_at=row.issued_at,
+    )
+
+
+def _event(row: EventRow) -> Event:
+    return Event(row.seq, row.at, EventType(row.type), row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
+
+
+def _checkpoint(row: CheckpointRow) -> Checkpoint:
+    return Checkpoint(row.id, row.seq, row.hash, row.at, row.kid, row.alg, base64.b64decode(row.signature))

@@ -1,0 +1,113 @@
+"""SQLAlchemy tables of the registry. Changing one needs an Alembic migration (tests check
+that the migrations produce exactly these tables)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite forgets time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the registry")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CertificateRow(Base):
+    """One certificate: the full record, its stored status, and what was issued for it."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("series", "year", "serial", name="uq_certificates_serial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    series: Mapped[str] = mapped_column(String(2))
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(200))
+    scheme: Mapped[str] = mapped_column(String(200))
+    granted: Mapped[date] = mapped_column(Date)
+    expires: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: Everything the document prints, as JSON; its SHA-256 is in the issue event.
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    dsc_kid: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    card_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Idempotency key of the input row that asked for this certificate: a rerun finds it.
+    batch_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NumberSeriesRow(Base):
+    """Last serial handed out per series and year."""
+
+    __tablename__ = "number_series"
+
+    series: Mapped[str] = mapped_column(String(2), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer)
+
+
+class EventRow(Base):
+    """Append-only log entry; `hash` chains it to its predecessor (docs/registry.md)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_number", "number"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ChainHeadRow(Base):
+    """The single row naming the last event: the writers' lock, and a truncation witness."""
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CheckpointRow(Base):
+    """A signed statement "the log had `seq` events ending in `hash`"."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kid: Mapped[str] = mapped_column(String(16))
+    alg: Mapped[str] = mapped_column(String(8))
+    signature: Mapped[str] = mapped_column(Text)
