@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything certgen needs on a Debian machine: system packages, then the project
+# itself (editable) with its test tools. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  poppler-utils      # pdfsig, pdftoppm: an independent check of signatures, page images
+  libnss3-tools      # certutil: the NSS trust store pdfsig reads
+  libzbar0           # zbar, behind pyzbar: an independent barcode reader
+  postgresql         # a real PostgreSQL server for the registry tests
+  fonts-dejavu-core  # fallback fonts for rendering checks
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
