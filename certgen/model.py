@@ -7,6 +7,9 @@ the registry, the seal and the renderers all speak in these terms.
 from __future__ import annotations
 
 import enum
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
 
 
 class DocumentKind(str, enum.Enum):
@@ -56,3 +59,102 @@ class EventType(str, enum.Enum):
     REINSTATE = "reinstate"
     WITHDRAW = "withdraw"
     REPLACE = "replace"
+
+
+# -- the documents' records --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A product certificate (ISO/IEC 17065 §7.7): everything it prints."""
+
+    client_name: str
+    client_address: str
+    product: str
+    brand: str
+    type_model: str
+    standard: str
+    scheme_type: int  # 1 or 5
+    grant_date: date
+    expiry_date: date
+    factory_name: str | None = None  # required for scheme type 5
+    factory_address: str | None = None
+
+    kind = DocumentKind.PRODUCT
+
+    @property
+    def series(self) -> Series:
+        return Series.PRODUCT_TYPE5 if self.scheme_type == 5 else Series.PRODUCT_TYPE1
+
+    holder = property(lambda self: self.client_name)
+    scheme = property(lambda self: self.standard)
+    expires = property(lambda self: self.expiry_date)
+    #: Short subject for the seal: what the paper says the product is.
+    subject = property(lambda self: f"{self.product} {self.brand} {self.type_model}"[:80])
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person certificate (ISO/IEC 17024 §9.4.6); the card prints from it too."""
+
+    name: str
+    scheme_code: str
+    scheme_name: str
+    scope: str
+    grant_date: date
+    expiry_date: date
+    #: Photo file (absolute path at issuing time) and its SHA-256; optional on the certificate.
+    photo: str | None = None
+    photo_sha256: str | None = None
+
+    kind = DocumentKind.PERSON
+    series = Series.PERSON
+    holder = property(lambda self: self.name)
+    scheme = property(lambda self: self.scheme_code)
+    expires = property(lambda self: self.expiry_date)
+    subject = None
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """A training certificate for a technical guidance course: no expiry."""
+
+    name: str
+    course: str
+    course_code: str
+    start_date: date
+    end_date: date
+    hours: int
+    organiser: str
+    place: str | None = None
+
+    kind = DocumentKind.TRAINING
+    series = Series.TRAINING
+    holder = property(lambda self: self.name)
+    scheme = property(lambda self: self.course_code)
+    expires = None
+    subject = property(lambda self: self.course[:80])
+
+    @property
+    def grant_date(self) -> date:
+        """A training certificate is granted on the course's last day."""
+        return self.end_date
+
+
+Record = ProductRecord | PersonRecord | TrainingRecord
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The record as stored in the registry (dates as ISO strings)."""
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(record).items()}
+
+
+def record_from_json(kind: DocumentKind, data: dict[str, Any]) -> Record:
+    """The inverse of `record_to_json`."""
+    cls = {DocumentKind.PRODUCT: ProductRecord, DocumentKind.PERSON: PersonRecord, DocumentKind.TRAINING: TrainingRecord}[kind]
+    values = {}
+    for f in cls.__dataclass_fields__.values():
+        value = data.get(f.name)
+        if isinstance(value, str) and f.type in ("date", date):
+            value = date.fromisoformat(value)
+        values[f.name] = value
+    return cls(**values)  # type: ignore[arg-type]

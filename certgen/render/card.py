@@ -1,0 +1,240 @@
+"""The certified-person card (ISO/IEC 7810 ID-1, 85.60 x 53.98 mm) and its A4 print sheets.
+
+One drawing routine per side, placed by translation: the card PDF (page 1 front, page 2 back,
+for card printers) and the print sheets (10 cards, crop marks, the back page mirrored for
+long-edge duplex printing) draw exactly the same card.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Sequence
+
+from reportlab.lib.colors import HexColor
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
+from ..model import PersonRecord
+from .art import draw_emblem, draw_guilloche, draw_microtext
+from .fonts import FontSet, fit_lines, wrap
+from .templates import TemplateSet
+from .values import field_value
+
+CARD_W, CARD_H = 85.60 * mm, 53.98 * mm
+MIN_MODULE = 0.33 * mm
+QR_MIN_SIDE, QR_MAX_SIDE = 30 * mm, 46 * mm
+TEXT_X = 25.5 * mm
+TEXT_W = CARD_W - TEXT_X - 3 * mm
+NAME_SIZE, NAME_MIN = 7.5, 5.0
+#: Print sheet: 2 columns x 5 rows, centred on A4, gutters between cards.
+COLUMNS, ROWS = 2, 5
+GUTTER_X, GUTTER_Y = 6 * mm, 4 * mm
+CARDS_PER_SHEET = COLUMNS * ROWS
+
+
+@dataclass(frozen=True)
+class CardData:
+    """What one card prints."""
+
+    number: str
+    record: PersonRecord
+    seal: QrMatrix
+    photo: str | None
+
+
+def qr_side(seal: QrMatrix) -> float:
+    """Side of the QR square on the card: modules of at least 0.33 mm, quiet zone included."""
+    return max(QR_MIN_SIDE, (seal.size + 2 * QUIET_ZONE) * MIN_MODULE)
+
+
+def card_fit_problems(templates: TemplateSet, fonts: FontSet, record: PersonRecord) -> list[tuple[str, str]]:
+    """Values that do not fit the card."""
+    problems = []
+    for spec in templates.card.front:
+        value = _front_value(spec.field, record, "SK-0000-000000-0")
+        if value is None:
+            continue
+        size = NAME_SIZE if spec.field == "name" else 6.2
+        if fit_lines(value, fonts.bold, TEXT_W, size, NAME_MIN if spec.field == "name" else 4.5, max(spec.lines, 2 if spec.field == "name" else 1)) is None:
+            problems.append((spec.field, "too long for the card"))
+    return problems
+
+
+def _front_value(field: str, record: PersonRecord, number: str) -> str | None:
+    if field == "number":
+        return number
+    from .templates import Bilingual, FieldSpec
+    value = field_value(record, FieldSpec(field, Bilingual("", "")))
+    return value if isinstance(value, str) else None
+
+
+def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
+    """The front, with the card's lower left corner at the origin."""
+    lh = templates.letterhead
+    primary, text_colour = HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
+    c.saveState()
+    c.setFillColorRGB(1, 1, 1)
+    c.rect(0, 0, CARD_W, CARD_H, stroke=0, fill=1)
+    draw_guilloche(c, 0, 0, CARD_W, CARD_H, lh.colours["guilloche"], samples=60)
+    c.setFillColor(primary)
+    c.rect(0, CARD_H - 11 * mm, CARD_W, 11 * mm, stroke=0, fill=1)
+    c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
+    draw_emblem(c, lh, fonts, 2.5 * mm, CARD_H - 9.8 * mm, 8.6 * mm, font=fonts.bold)
+    c.setFillColorRGB(1, 1, 1)
+    c.setFont(fonts.bold, 7)
+    c.drawString(12.5 * mm, CARD_H - 4.3 * mm, lh.name.id)
+    c.setFont(fonts.bold, 5.2)
+    c.drawString(12.5 * mm, CARD_H - 7.1 * mm, templates.card.title.id)
+    c.setFont(fonts.italic, 4.8)
+    c.drawString(12.5 * mm, CARD_H - 9.4 * mm, templates.card.title.en)
+    # photo
+    px, py, pw, ph = 3.5 * mm, 5.5 * mm, 19 * mm, 25.3 * mm
+    if card.photo:
+        c.drawImage(card.photo, px, py, pw, ph, preserveAspectRatio=True, anchor="c")
+    else:
+        c.setFillColorRGB(0.93, 0.94, 0.96)
+        c.rect(px, py, pw, ph, stroke=0, fill=1)
+    c.setStrokeColor(primary)
+    c.setLineWidth(0.4)
+    c.rect(px, py, pw, ph, stroke=1, fill=0)
+    # fields
+    y = CARD_H - 14 * mm
+    for spec in templates.card.front:
+        value = _front_value(spec.field, card.record, card.number)
+        if value is None:
+            continue
+        c.setFillColorRGB(0.35, 0.38, 0.42)
+        c.setFont(fonts.regular, 4.3)
+        c.drawString(TEXT_X, y, f"{spec.label.id} / {spec.label.en}")
+        y -= 1.2 * mm
+        is_name = spec.field == "name"
+        size = NAME_SIZE if is_name else 6.2
+        fitted = fit_lines(value, fonts.bold, TEXT_W, size, NAME_MIN if is_name else 4.5,
+                           max(spec.lines, 2 if is_name else 1)) or (4.5, wrap(value, fonts.bold, 4.5, TEXT_W))
+        c.setFillColor(primary if is_name else text_colour)
+        c.setFont(fonts.bold, fitted[0])
+        for line in fitted[1]:
+            y -= fitted[0] * 1.08
+            c.drawString(TEXT_X, y, line)
+        y -= 2.9 * mm
+    draw_microtext(c, fonts, lh.microtext, 1.5 * mm, 1.8 * mm, CARD_W - 3 * mm, 1.0, lh.colours["accent"])
+    c.restoreState()
+
+
+def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
+    """The back, with the card's lower left corner at the origin."""
+    lh = templates.letterhead
+    primary, text_colour = HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
+    c.saveState()
+    c.setFillColorRGB(1, 1, 1)
+    c.rect(0, 0, CARD_W, CARD_H, stroke=0, fill=1)
+    draw_guilloche(c, 0, 0, CARD_W, CARD_H, lh.colours["guilloche"], samples=60)
+    side = qr_side(card.seal)
+    qx, qy = 3 * mm, (CARD_H - side) / 2
+    draw_qr(c, card.seal, qx, qy, side)
+    x = qx + side + 2.5 * mm
+    width = CARD_W - x - 3 * mm
+    y = CARD_H - 6 * mm
+    c.setFillColor(primary)
+    c.setFont(fonts.bold, 6.5)
+    c.drawString(x, y, lh.scan_caption.id)
+    c.setFont(fonts.italic, 5.5)
+    c.drawString(x, y - 2.6 * mm, lh.scan_caption.en)
+    c.setFillColor(text_colour)
+    c.setFont(fonts.bold, 6.3)
+    c.drawString(x, y - 6.4 * mm, card.number)
+    y -= 10 * mm
+    for font, size, text in ((fonts.regular, 4.6, templates.card.back_text.id), (fonts.italic, 4.4, templates.card.back_text.en)):
+        c.setFont(font, size)
+        for line in wrap(text, font, size, width):
+            c.drawString(x, y, line)
+            y -= size * 1.2
+        y -= 1 * mm
+    c.setFont(fonts.bold, 5.2)
+    c.drawString(x, 7.2 * mm, lh.name.id)
+    c.setFont(fonts.regular, 3.8)
+    for i, line in enumerate(wrap(lh.contact, fonts.regular, 3.8, width)[:2]):
+        c.drawString(x, 5 * mm - i * 1.6 * mm, line)
+    c.setFillColor(primary)
+    c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
+    draw_microtext(c, fonts, lh.microtext, 1.5 * mm, CARD_H - 1.6 * mm, CARD_W - 3 * mm, 1.0, lh.colours["accent"])
+    c.restoreState()
+
+
+def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes:
+    """The card PDF: ID-1 page size, page 1 front, page 2 back."""
+    if qr_side(card.seal) > QR_MAX_SIDE:
+        raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
+    buffer = io.BytesIO()
+    c = Canvas(buffer, pagesize=(CARD_W, CARD_H), pageCompression=1, invariant=1)
+    c.setTitle(f"{templates.card.title.id} {card.number}")
+    c.setAuthor(templates.letterhead.name.id)
+    draw_front(c, templates, fonts, card)
+    c.showPage()
+    draw_back(c, templates, fonts, card)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def sheet_positions() -> list[tuple[float, float]]:
+    """Lower left corners of the 10 card places on an A4 front page, row by row from the top."""
+    page_w, page_h = A4
+    block_w = COLUMNS * CARD_W + (COLUMNS - 1) * GUTTER_X
+    block_h = ROWS * CARD_H + (ROWS - 1) * GUTTER_Y
+    x0, y0 = (page_w - block_w) / 2, (page_h - block_h) / 2
+    return [(x0 + col * (CARD_W + GUTTER_X), y0 + (ROWS - 1 - row) * (CARD_H + GUTTER_Y))
+            for row in range(ROWS) for col in range(COLUMNS)]
+
+
+def mirrored(index: int) -> int:
+    """The place on the back page behind place `index` of the front (long-edge flip)."""
+    row, col = divmod(index, COLUMNS)
+    return row * COLUMNS + (COLUMNS - 1 - col)
+
+
+def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str = "") -> bytes:
+    """One A4 print sheet of up to 10 cards: page 1 fronts, page 2 backs, for duplex."""
+    if not 1 <= len(cards) <= CARDS_PER_SHEET:
+        raise ValueError(f"a sheet holds 1 to {CARDS_PER_SHEET} cards, not {len(cards)}")
+    positions = sheet_positions()
+    buffer = io.BytesIO()
+    c = Canvas(buffer, pagesize=A4, pageCompression=1, invariant=1)
+    c.setTitle(f"Lembar cetak kartu / Card print sheet {label}".strip())
+    for side, draw in (("front", draw_front), ("back", draw_back)):
+        for i, card in enumerate(cards):
+            place = i if side == "front" else mirrored(i)
+            c.saveState()
+            c.translate(*positions[place])
+            draw(c, templates, fonts, card)
+            c.restoreState()
+        _crop_marks(c, positions)
+        c.setFont(fonts.regular, 6)
+        c.setFillColorRGB(0.4, 0.4, 0.4)
+        c.drawString(8 * mm, 2.5 * mm, f"{label} · {'depan / front' if side == 'front' else 'belakang / back (long-edge duplex)'}")
+        c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+def _crop_marks(c: Canvas, positions: list[tuple[float, float]]) -> None:
+    """Marks in the page margins on every card edge line, 3 mm clear of the cards."""
+    page_w, page_h = A4
+    xs = sorted({x for x, _ in positions} | {x + CARD_W for x, _ in positions})
+    ys = sorted({y for _, y in positions} | {y + CARD_H for _, y in positions})
+    left, right = min(xs), max(xs)
+    bottom, top = min(ys), max(ys)
+    c.saveState()
+    c.setStrokeColorRGB(0, 0, 0)
+    c.setLineWidth(0.25)
+    length, gap = 4 * mm, 1 * mm
+    for x in xs:
+        c.line(x, top + gap, x, min(top + gap + length, page_h - 1 * mm))
+        c.line(x, bottom - gap, x, max(bottom - gap - length, 1 * mm))
+    for y in ys:
+        c.line(left - gap - length, y, left - gap, y)
+        c.line(right + gap, y, right + gap + length, y)
+    c.restoreState()
