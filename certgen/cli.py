@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from .cli_support import AppContext, parse_time, user_errors
 from .config import ENV_VARS
 from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
+from .model import DocumentKind
 from .registry import Certificate, Registry, verify_log
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
@@ -219,3 +221,69 @@ def checkpoint_cmd(app: AppContext) -> None:
         store = _keystore(app)
         cp = _registry(app).checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
     click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")
+
+
+# -- issuing ---------------------------------------------------------------------------------
+
+@main.command("issue")
+@click.argument("kind", type=click.Choice([k.value for k in DocumentKind]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: DATA/issued/<file name>-<kind>).")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True, help="Worker processes; 0 = one per core.")
+@click.option("--skip-invalid", is_flag=True, help="Issue the valid rows; write the others to rejected.csv.")
+@click.option("--photos", type=click.Path(file_okay=False, path_type=Path), help="Folder of photo files (default: beside FILE).")
+@click.option("--check", is_flag=True, help="Only validate the rows; issue nothing.")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-T.")
+@click.option("--no-fsync", is_flag=True, help="Skip fsync per file (faster; safe against a kill, not a power cut).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
+              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, as_json: bool) -> None:
+    """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets)."""
+    from .batch import BatchOptions, InvalidRows, IssueEnvironment, check_input, run_batch
+    from .render.fonts import register
+    from .render.templates import TemplateSet
+
+    settings = app.get_settings()
+    options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
+                           workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
+    with user_errors():
+        if check:
+            templates = TemplateSet.load(settings.templates_dir)
+            intake = check_input(options, templates, register(templates.letterhead.fonts))
+            for error in intake.errors:
+                click.echo(str(error))
+            click.echo(f"{len(intake.valid)} valid row(s), {len(intake.rejected)} invalid")
+            sys.exit(1 if intake.errors else 0)
+        store = _keystore(app)
+        env = IssueEnvironment(registry=_registry(app), signer=store.current_signer(app.passphrase(), now=app.now()),
+                               chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
+                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
+        bar = None
+        if sys.stderr.isatty() and not as_json:
+            bar = click.progressbar(length=1, label="issuing", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+        try:
+            summary = run_batch(options, env, progress)
+        except InvalidRows as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.render_finish()
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{summary.issued} issued, {summary.already_issued} already issued earlier, {summary.rejected} rejected "
+                   f"of {summary.rows} rows in {summary.seconds:.1f} s ({summary.rate:.0f}/s, {summary.signature})")
+        click.echo(f"output: {options.output}  (certificates/, manifest.csv, manifest.json"
+                   + (", cards/, sheets/" if kind == "person" else "") + (", rejected.csv" if summary.rejected else "") + ")")
+        for problem in summary.problems:
+            click.echo(f"problem: {problem}", err=True)
+    if summary.problems:
+        sys.exit(1)

@@ -21,6 +21,8 @@ ENV_VARS: dict[str, str] = {
     "CERTGEN_KEY_PASSPHRASE": "passphrase of the private keys (prompted for when unset)",
     "CERTGEN_VERIFY_URL": "base address of the public verification page, put in every seal",
     "CERTGEN_ISSUER": "short issuer id put in every seal",
+    "CERTGEN_TEMPLATES": "template folder (default: templates/ of the installation)",
+    "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-T",
 }
 
 DEFAULT_VERIFY_URL = "https://verifikasi.example.id/v/"
@@ -38,6 +40,8 @@ class Settings:
     verify_url: str = DEFAULT_VERIFY_URL
     #: Issuer id in seals: short, because every byte of the seal enlarges the QR code.
     issuer: str = DEFAULT_ISSUER
+    #: Template folder; None means the bundled templates/.
+    templates_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -48,8 +52,10 @@ class Settings:
         url = env.get("CERTGEN_REGISTRY_URL") or sqlite_url(data_dir / "registry.sqlite3")
         verify_url = env.get("CERTGEN_VERIFY_URL", DEFAULT_VERIFY_URL)
         check_verify_url(verify_url)
+        templates = env.get("CERTGEN_TEMPLATES")
         return cls(data_dir=data_dir, keys_dir=keys_dir, registry_url=url,
-                   verify_url=verify_url, issuer=env.get("CERTGEN_ISSUER", DEFAULT_ISSUER))
+                   verify_url=verify_url, issuer=env.get("CERTGEN_ISSUER", DEFAULT_ISSUER),
+                   templates_dir=Path(templates).expanduser() if templates else None)
 
 
 def sqlite_url(path: Path) -> str:

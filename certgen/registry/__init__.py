@@ -6,7 +6,7 @@ hash chain and the signed checkpoints; `lifecycle` says which status changes are
 
 from .audit import LogProblem, LogReport, verify_log
 from .lifecycle import EffectiveStatus
-from .repository import Certificate, Checkpoint, Event, NewCertificate, Registry
+from .repository import Certificate, Checkpoint, Event, Issued, NewCertificate, Registry
 
-__all__ = ["Certificate", "Checkpoint", "EffectiveStatus", "Event", "LogProblem", "LogReport", "NewCertificate",
+__all__ = ["Certificate", "Checkpoint", "EffectiveStatus", "Event", "Issued", "LogProblem", "LogReport", "NewCertificate",
            "Registry", "verify_log"]

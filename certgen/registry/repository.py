@@ -11,7 +11,7 @@ import base64
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -43,6 +43,15 @@ class NewCertificate:
     batch_key: str | None = None
 
 
+class Issued(NamedTuple):
+    """What the issuing pipeline reports for one written certificate."""
+
+    number: str
+    pdf_sha256: str
+    card_sha256: str | None = None
+    seal: str | None = None
+
+
 @dataclass(frozen=True)
 class Certificate:
     """A registry record as read."""
@@ -62,6 +71,7 @@ class Certificate:
     dsc_kid: str | None
     pdf_sha256: str | None
     card_sha256: str | None
+    seal: str | None
     batch_key: str | None
     created_at: datetime
     issued_at: datetime | None
@@ -171,16 +181,17 @@ class Registry:
         return row
 
     def mark_issued(self, number: str, *, pdf_sha256: str, dsc_kid: str, now: datetime, actor: str,
-                    card_sha256: str | None = None) -> Certificate:
+                    card_sha256: str | None = None, seal: str | None = None) -> Certificate:
         """A pending certificate's document is written: it becomes active, with an issue event."""
-        return self.mark_issued_many([(number, pdf_sha256, card_sha256)], dsc_kid=dsc_kid, now=now, actor=actor)[0]
+        return self.mark_issued_many([Issued(number, pdf_sha256, card_sha256, seal)], dsc_kid=dsc_kid, now=now,
+                                     actor=actor)[0]
 
-    def mark_issued_many(self, issued: Sequence[tuple[str, str, str | None]], *, dsc_kid: str, now: datetime,
+    def mark_issued_many(self, issued: Sequence["Issued"], *, dsc_kid: str, now: datetime,
                          actor: str) -> list[Certificate]:
-        """`mark_issued` for many (number, pdf_sha256, card_sha256) at once, in one transaction."""
+        """`mark_issued` for many at once, in one transaction."""
         out = []
         with self._write() as (session, head):
-            for number, pdf_sha256, card_sha256 in issued:
+            for number, pdf_sha256, card_sha256, seal in issued:
                 row = self._row(session, number)
                 if row.status != Status.PENDING.value:
                     raise TransitionError(f"{number} is {row.status}, not pending; it cannot be issued again")
@@ -189,6 +200,7 @@ class Registry:
                 row.issued_at = now
                 row.pdf_sha256 = pdf_sha256
                 row.card_sha256 = card_sha256
+                row.seal = seal
                 row.dsc_kid = dsc_kid
                 data = {"kind": row.kind, "holder": row.holder, "record_sha256": record_digest(row.record),
                         "pdf_sha256": pdf_sha256, "card_sha256": card_sha256, "dsc_kid": dsc_kid}
@@ -334,7 +346,7 @@ def _certificate(row: CertificateRow) -> Certificate:
         number=row.number, series=Series(row.series), kind=DocumentKind(row.kind), holder=row.holder,
         scheme=row.scheme, granted=row.granted, expires=row.expires, record=row.record, status=Status(row.status),
         status_reason=row.status_reason, status_changed_at=row.status_changed_at, replaced_by=row.replaced_by,
-        dsc_kid=row.dsc_kid, pdf_sha256=row.pdf_sha256, card_sha256=row.card_sha256, batch_key=row.batch_key,
+        dsc_kid=row.dsc_kid, pdf_sha256=row.pdf_sha256, card_sha256=row.card_sha256, seal=row.seal, batch_key=row.batch_key,
         created_at=row.created_at, issued_at=row.issued_at,
     )
 

@@ -56,6 +56,8 @@ class CertificateRow(Base):
     dsc_kid: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     card_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The barcode text printed on the documents (the signed seal).
+    seal: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Idempotency key of the input row that asked for this certificate: a rerun finds it.
     batch_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

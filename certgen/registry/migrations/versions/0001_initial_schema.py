@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('dsc_kid', sa.String(length=16), nullable=True),
     sa.Column('pdf_sha256', sa.String(length=64), nullable=True),
     sa.Column('card_sha256', sa.String(length=64), nullable=True),
+    sa.Column('seal', sa.Text(), nullable=True),
     sa.Column('batch_key', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('issued_at', sa.DateTime(), nullable=True),

@@ -1,0 +1,223 @@
+"""The issuing pipeline (design brief, section 6).
+
+validate every row -> reserve numbers and pending records in one transaction -> seal, render,
+sign and write in worker processes, one group (print sheet) at a time -> mark each group
+issued with its file digests -> manifests, summary, a signed checkpoint of the registry log.
+
+A rerun of the same input resumes: rows whose certificate is already issued are found by
+their batch key and skipped (their files are checked against the registry's digests), pending
+rows are rendered again, and nothing is numbered or written twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .crypto import DocumentSigner
+from .errors import CertgenError
+from .intake import COLUMNS, Intake, RowError, ValidRow, validate
+from .issue_worker import (GroupResult, Task, WorkerContext, card_path, certificate_path, configure, run_group,
+                           run_group_packed, sheet_path)
+from .model import DocumentKind, Status, record_to_json
+from .output import ManifestEntry, clean_temporaries, sha256_file, write_manifests, write_rejected
+from .registry import Certificate, NewCertificate, Registry
+from .registry.lifecycle import local_day
+from .render import card as card_render
+from .render.document import check_fit
+from .render.fonts import FontSet, missing_glyphs, normalise, register
+from .render.templates import TemplateSet
+from .sign import PdfSealer
+
+
+class InvalidRows(CertgenError):
+    """Some rows are invalid and --skip-invalid was not given: nothing was issued."""
+
+    def __init__(self, errors: Sequence[RowError]):
+        self.errors = list(errors)
+        rows = len({e.row for e in errors})
+        super().__init__(f"{rows} invalid row(s), nothing issued:\n" + "\n".join(f"  {e}" for e in errors))
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    kind: DocumentKind
+    input: Path
+    output: Path
+    workers: int = 0  # 0: one per core
+    skip_invalid: bool = False
+    photos_dir: Path | None = None
+    timestamp_url: str | None = None
+    #: fsync every file before the registry records it (survives power loss, not only a kill)
+    durable: bool = True
+
+
+@dataclass
+class BatchSummary:
+    kind: str
+    input: str
+    output: str
+    rows: int = 0
+    issued: int = 0
+    already_issued: int = 0
+    rejected: int = 0
+    sheets: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    signature: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.issued / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.__dict__, "rate_per_second": round(self.rate, 1)}
+
+
+@dataclass(frozen=True)
+class IssueEnvironment:
+    """What the pipeline needs from outside: registry, signer, settings, clock."""
+
+    registry: Registry
+    signer: DocumentSigner
+    chain: Sequence = ()
+    verify_url: str = "https://verifikasi.example.id/v/"
+    issuer: str = "ID-BSKP"
+    templates_dir: Path | None = None
+    actor: str = "certgen"
+    now: Callable[[], datetime] = datetime.now
+
+
+def group_size(kind: DocumentKind) -> int:
+    return card_render.CARDS_PER_SHEET if kind is DocumentKind.PERSON else 20
+
+
+def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet) -> Intake:
+    """Validation only (also `certgen issue --check`)."""
+    def fit(record):  # the certificate's layout, and the card's for persons
+        problems = [(p.field, p.message) for p in check_fit(templates, fonts, record)]
+        if record.kind is DocumentKind.PERSON:
+            problems += card_render.card_fit_problems(templates, fonts, record)
+        return problems
+
+    def glyphs(text: str) -> list[str]:
+        return sorted(set(missing_glyphs(text, fonts.regular)) | set(missing_glyphs(text, fonts.bold)))
+
+    return validate(options.input, options.kind, schemes=dict(templates.schemes), fit=fit, glyphs=glyphs,
+                    photos_dir=options.photos_dir, normalise=normalise)
+
+
+def run_batch(options: BatchOptions, env: IssueEnvironment,
+              progress: Callable[[int, int], None] | None = None) -> BatchSummary:
+    """Issue every valid row of `options.input`; see the module docstring."""
+    started = time.perf_counter()
+    templates = TemplateSet.load(env.templates_dir)
+    fonts = register(templates.letterhead.fonts)
+    summary = BatchSummary(options.kind.value, str(options.input), str(options.output))
+    intake = check_input(options, templates, fonts)
+    summary.rows = len(intake.valid) + len(intake.rejected)
+    summary.rejected = len(intake.rejected)
+    if intake.errors and not options.skip_invalid:
+        raise InvalidRows(intake.errors)
+    out = options.output
+    for sub in ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    clean_temporaries(out)
+    if intake.errors:
+        write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
+                       ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
+
+    now = env.now()
+    certs = env.registry.reserve([_new(row) for row in intake.valid], now=now) if intake.valid else []
+    groups = _plan(options, intake.valid, certs, summary)
+    sealer = PdfSealer(env.signer, env.chain, options.timestamp_url)
+    summary.signature = sealer.level
+    context = WorkerContext(templates, fonts, env.signer, sealer, env.verify_url, env.issuer, out, now,
+                            local_day(now), options.durable)
+    todo = sum(sum(1 for t in tasks if t.seal is None) for _, tasks, _ in groups)
+    done = 0
+    for result in _execute(groups, context, options.workers):
+        if result.issued:
+            env.registry.mark_issued_many(result.issued, dsc_kid=env.signer.kid.hex(), now=now, actor=env.actor)
+        done += len(result.issued)
+        summary.issued += len(result.issued)
+        if progress:
+            progress(done, todo)
+
+    entries = _manifest(options, intake.valid, env.registry)
+    write_manifests(out, entries)
+    summary.sheets = len({e.sheet_file for e in entries if e.sheet_file})
+    if summary.issued:
+        env.registry.checkpoint(env.signer, now=now)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _new(row: ValidRow) -> NewCertificate:
+    r = row.record
+    return NewCertificate(r.series, r.holder, r.scheme, r.grant_date, r.expires, record_to_json(r), row.batch_key)
+
+
+def _plan(options: BatchOptions, rows: list[ValidRow], certs: list[Certificate],
+          summary: BatchSummary) -> list[tuple[int, list[Task], bool]]:
+    """Groups with work: pending rows, or (cards) a print sheet that is missing."""
+    size = group_size(options.kind)
+    groups = []
+    person = options.kind is DocumentKind.PERSON
+    for index in range(0, len(certs), size):
+        tasks = []
+        for cert in certs[index:index + size]:
+            if cert.status is Status.PENDING:
+                tasks.append(Task(cert.number, cert.kind, dict(cert.record), None))
+                continue
+            summary.already_issued += 1
+            on_disk = sha256_file(certificate_path(options.output, cert.number))
+            if on_disk != cert.pdf_sha256:
+                what = "missing from" if on_disk is None else "different in"
+                summary.problems.append(f"{cert.number}: issued earlier, but its PDF is {what} {options.output}")
+            if person and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                summary.problems.append(f"{cert.number}: issued earlier, but its card PDF is missing or different")
+            tasks.append(Task(cert.number, cert.kind, dict(cert.record), cert.seal))
+        group = index // size
+        needs_sheet = person and (any(t.seal is None for t in tasks) or not sheet_path(options.output, group).exists())
+        if any(t.seal is None for t in tasks) or needs_sheet:
+            groups.append((group, tasks, person))
+    return groups
+
+
+def _execute(groups: list[tuple[int, list[Task], bool]], context: WorkerContext, workers: int):
+    """Run the groups, in worker processes when there is more than one core to use."""
+    count = workers or os.cpu_count() or 1
+    configure(context)
+    if count == 1 or len(groups) <= 1:
+        for args in groups:
+            yield run_group(*args)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ctx.Pool(processes=min(count, len(groups)), initializer=configure, initargs=(context,)) as pool:
+        yield from pool.imap_unordered(run_group_packed, groups)
+
+
+def _manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry) -> list[ManifestEntry]:
+    found = registry.find_by_batch_keys([r.batch_key for r in rows])
+    size = group_size(options.kind)
+    entries = []
+    for position, row in enumerate(rows):
+        cert = found[row.batch_key]
+        person = cert.kind is DocumentKind.PERSON
+        entries.append(ManifestEntry(
+            row=row.row, number=cert.number, kind=cert.kind.value, holder=cert.holder, status=cert.status.value,
+            file=str(certificate_path(Path("."), cert.number)), sha256=cert.pdf_sha256 or "",
+            card_file=str(card_path(Path("."), cert.number)) if person else None, card_sha256=cert.card_sha256,
+            sheet_file=str(sheet_path(Path("."), position // size)) if person else None,
+        ))
+    return entries
+
+
+__all__ = ["BatchOptions", "BatchSummary", "GroupResult", "InvalidRows", "IssueEnvironment", "check_input", "run_batch"]

@@ -1,0 +1,124 @@
+"""The worker side of batch issuing: seal, render, sign and write one group of certificates.
+
+A group is at most one print sheet of cards (10 rows) or 20 rows of other kinds. Workers are
+forked from the batch process after it has loaded the templates, fonts and the signing key,
+so nothing secret crosses a pipe; `configure` stores that state in the worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .barcode import qr_matrix
+from .crypto import DocumentSigner
+from .model import DocumentKind, PersonRecord, Record, record_from_json
+from .output import write_atomic
+from .registry import Issued
+from .render.card import CardData, render_card, render_sheet
+from .render.document import SIGNATURE_BOX, render_certificate
+from .render.fonts import FontSet
+from .render.templates import TemplateSet
+from .seal import SealClaims, seal_text, sign_seal
+from .sign import PdfSealer
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    templates: TemplateSet
+    fonts: FontSet
+    signer: DocumentSigner
+    sealer: PdfSealer
+    verify_url: str
+    issuer: str
+    output: Path
+    signed_at: datetime
+    issued_on: date
+    durable: bool
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row of a group: `seal` is set when the certificate was issued in an earlier run."""
+
+    number: str
+    kind: DocumentKind
+    record: dict[str, Any]
+    seal: str | None
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    index: int
+    issued: list[Issued]
+    sheet_file: str | None
+    sheet_sha256: str | None
+
+
+_context: WorkerContext | None = None
+
+
+def configure(context: WorkerContext) -> None:
+    global _context
+    _context = context
+
+
+def certificate_path(output: Path, number: str) -> Path:
+    return output / "certificates" / f"{number}.pdf"
+
+
+def card_path(output: Path, number: str) -> Path:
+    return output / "cards" / f"{number}.pdf"
+
+
+def sheet_path(output: Path, index: int) -> Path:
+    return output / "sheets" / f"cards-{index + 1:04d}.pdf"
+
+
+def make_claims(number: str, record: Record, issuer: str, signed_at: datetime) -> SealClaims:
+    return SealClaims(number=number, kind=record.kind, holder=record.holder, scheme=record.scheme,
+                      granted=record.grant_date, expires=record.expires, issuer=issuer, signed_at=signed_at,
+                      subject=record.subject)
+
+
+def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
+    """Issue the pending rows of a group and (for cards) write its print sheet."""
+    ctx = _context
+    if ctx is None:
+        raise RuntimeError("worker not configured")
+    issued: list[Issued] = []
+    cards: list[CardData] = []
+    for task in tasks:
+        record = record_from_json(task.kind, task.record)
+        if task.seal is None:
+            text = seal_text(sign_seal(make_claims(task.number, record, ctx.issuer, ctx.signed_at), ctx.signer),
+                             ctx.verify_url)
+        else:
+            text = task.seal
+        matrix = qr_matrix(text)
+        photo = record.photo if isinstance(record, PersonRecord) else None
+        if task.seal is None:
+            pdf = render_certificate(ctx.templates, ctx.fonts, record, task.number, matrix, ctx.issued_on, photo)
+            signed = ctx.sealer.sign(pdf, SIGNATURE_BOX, location=ctx.templates.letterhead.city,
+                                     reason=f"{ctx.templates.documents[record.kind].title.en} {task.number}")
+            pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed, durable=ctx.durable)
+            card_sha = None
+            if isinstance(record, PersonRecord):
+                card = CardData(task.number, record, matrix, photo)
+                card_sha = write_atomic(card_path(ctx.output, task.number),
+                                        render_card(ctx.templates, ctx.fonts, card), durable=ctx.durable)
+            issued.append(Issued(task.number, pdf_sha, card_sha, text))
+        if isinstance(record, PersonRecord):
+            cards.append(CardData(task.number, record, matrix, photo))
+    sheet_file = sheet_sha = None
+    if with_sheet and cards:
+        path = sheet_path(ctx.output, index)
+        sheet_sha = write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem), durable=ctx.durable)
+        sheet_file = str(path.relative_to(ctx.output))
+    return GroupResult(index, issued, sheet_file, sheet_sha)
+
+
+def run_group_packed(args: tuple[int, list[Task], bool]) -> GroupResult:
+    return run_group(*args)
