@@ -70,6 +70,8 @@ class BatchSummary:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     signature: str = ""
+    #: Wall-clock seconds per phase: validate, reserve, issue, finish.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -120,6 +122,7 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
     fonts = register(templates.letterhead.fonts)
     summary = BatchSummary(options.kind.value, str(options.input), str(options.output))
     intake = check_input(options, templates, fonts)
+    summary.phases["validate"] = round(time.perf_counter() - started, 3)
     summary.rows = len(intake.valid) + len(intake.rejected)
     summary.rejected = len(intake.rejected)
     if intake.errors and not options.skip_invalid:
@@ -133,7 +136,10 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
                        ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
 
     now = env.now()
+    mark = time.perf_counter()
     certs = env.registry.reserve([_new(row) for row in intake.valid], now=now) if intake.valid else []
+    summary.phases["reserve"] = round(time.perf_counter() - mark, 3)
+    mark = time.perf_counter()
     groups = _plan(options, intake.valid, certs, summary)
     sealer = PdfSealer(env.signer, env.chain, options.timestamp_url)
     summary.signature = sealer.level
@@ -149,11 +155,14 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
         if progress:
             progress(done, todo)
 
+    summary.phases["issue"] = round(time.perf_counter() - mark, 3)
+    mark = time.perf_counter()
     entries = _manifest(options, intake.valid, env.registry)
     write_manifests(out, entries)
     summary.sheets = len({e.sheet_file for e in entries if e.sheet_file})
     if summary.issued:
         env.registry.checkpoint(env.signer, now=now)
+    summary.phases["finish"] = round(time.perf_counter() - mark, 3)
     summary.seconds = time.perf_counter() - started
     return summary
 

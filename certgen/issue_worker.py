@@ -15,7 +15,7 @@ from typing import Any
 from .barcode import qr_matrix
 from .crypto import DocumentSigner
 from .model import DocumentKind, PersonRecord, Record, record_from_json
-from .output import write_atomic
+from .output import flush_to_disk, write_atomic
 from .registry import Issued
 from .render.card import CardData, render_card, render_sheet
 from .render.document import SIGNATURE_BOX, render_certificate
@@ -103,20 +103,22 @@ def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
             pdf = render_certificate(ctx.templates, ctx.fonts, record, task.number, matrix, ctx.issued_on, photo)
             signed = ctx.sealer.sign(pdf, SIGNATURE_BOX, location=ctx.templates.letterhead.city,
                                      reason=f"{ctx.templates.documents[record.kind].title.en} {task.number}")
-            pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed, durable=ctx.durable)
+            pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed)
             card_sha = None
             if isinstance(record, PersonRecord):
                 card = CardData(task.number, record, matrix, photo)
                 card_sha = write_atomic(card_path(ctx.output, task.number),
-                                        render_card(ctx.templates, ctx.fonts, card), durable=ctx.durable)
+                                        render_card(ctx.templates, ctx.fonts, card))
             issued.append(Issued(task.number, pdf_sha, card_sha, text))
         if isinstance(record, PersonRecord):
             cards.append(CardData(task.number, record, matrix, photo))
     sheet_file = sheet_sha = None
     if with_sheet and cards:
         path = sheet_path(ctx.output, index)
-        sheet_sha = write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem), durable=ctx.durable)
+        sheet_sha = write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
         sheet_file = str(path.relative_to(ctx.output))
+    if ctx.durable:
+        flush_to_disk()  # on disk before the registry records them as issued
     return GroupResult(index, issued, sheet_file, sheet_sha)
 
 

@@ -23,15 +23,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .crypto import DocumentSigner
 
 FIELD_NAME = "Tanda-tangan-elektronik"
-#: Room for the CMS in the PDF: fixed, so pyHanko needs no trial signature to measure it.
-BYTES_RESERVED_BB = 6144
-BYTES_RESERVED_BT = 16384
+#: Room for the CMS container beyond the certificates it carries (signature, attributes,
+#: structure), and for a timestamp token with its TSA certificates (B-T). Reserved up front,
+#: so pyHanko needs no trial signature to measure the container.
+CMS_OVERHEAD = 1536
+TIMESTAMP_ALLOWANCE = 12288
 STAMP_TEXT = "Ditandatangani secara elektronik oleh\nDigitally signed by\n%(signer)s\n%(ts)s"
 
 
@@ -108,8 +111,12 @@ class PdfSealer:
         )
         self._signer.private_key = signer.private_key
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url, timeout=10) if timestamp_url else None
+        certificates = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in [signer.certificate, *chain])
+        # in the PDF the container is written in hexadecimal: two characters a byte
+        self._reserved = 2 * (certificates + CMS_OVERHEAD + (TIMESTAMP_ALLOWANCE if timestamp_url else 0))
         self._style = TextStampStyle(stamp_text=STAMP_TEXT, border_width=0, background=None,
-                                     timestamp_format="%Y-%m-%d %H:%M:%S %Z")
+                                     timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+                                     text_box_style=TextBoxStyle(font_size=7))  # fits SIGNATURE_BOX
 
     @property
     def level(self) -> str:
@@ -124,8 +131,7 @@ class PdfSealer:
         pdf_signer = PdfSigner(meta, signer=self._signer, timestamper=self._timestamper, stamp_style=self._style,
                                new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
         out = io.BytesIO()
-        pdf_signer.sign_pdf(writer, output=out,
-                            bytes_reserved=BYTES_RESERVED_BT if self._timestamper else BYTES_RESERVED_BB)
+        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=self._reserved)
         return out.getvalue()
 
 

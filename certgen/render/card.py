@@ -19,6 +19,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
 from ..model import PersonRecord
 from .art import draw_emblem, draw_guilloche, draw_microtext
+from .pdf_settings import new_canvas
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
 from .values import field_value
@@ -169,7 +170,7 @@ def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes
     if qr_side(card.seal) > QR_MAX_SIDE:
         raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
     buffer = io.BytesIO()
-    c = Canvas(buffer, pagesize=(CARD_W, CARD_H), pageCompression=1, invariant=1)
+    c = new_canvas(buffer, (CARD_W, CARD_H), fonts.names)
     c.setTitle(f"{templates.card.title.id} {card.number}")
     c.setAuthor(templates.letterhead.name.id)
     draw_front(c, templates, fonts, card)
@@ -202,7 +203,7 @@ def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardDat
         raise ValueError(f"a sheet holds 1 to {CARDS_PER_SHEET} cards, not {len(cards)}")
     positions = sheet_positions()
     buffer = io.BytesIO()
-    c = Canvas(buffer, pagesize=A4, pageCompression=1, invariant=1)
+    c = new_canvas(buffer, A4, fonts.names)
     c.setTitle(f"Lembar cetak kartu / Card print sheet {label}".strip())
     for side, draw in (("front", draw_front), ("back", draw_back)):
         for i, card in enumerate(cards):

@@ -20,6 +20,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..barcode import QrMatrix, draw_qr
 from ..model import Record
 from .art import draw_emblem, draw_guilloche, draw_microtext
+from .pdf_settings import new_canvas
 from .fonts import FontSet, fit_lines, fit_size, wrap
 from .templates import Bilingual, DocumentTemplate, FieldSpec, TemplateSet
 from .values import Printable, date_id, record_fields
@@ -89,7 +90,7 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     template = templates.documents[record.kind]
     lh = templates.letterhead
     buffer = io.BytesIO()
-    c = Canvas(buffer, pagesize=A4, pageCompression=1, invariant=1)
+    c = new_canvas(buffer, A4, fonts.names)
     c.setTitle(f"{template.title.id} {number}")
     c.setAuthor(lh.name.id)
     c.setSubject(f"{template.title.en} {number}: {record.holder}")

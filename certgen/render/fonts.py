@@ -33,11 +33,18 @@ class FontSet:
     def width(self, text: str, font: str, size: float) -> float:
         return pdfmetrics.stringWidth(text, font, size)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Distinct ReportLab font names (roles may share a file)."""
+        return tuple(dict.fromkeys((self.regular, self.bold, self.italic, self.title)))
+
 
 def register(paths: Mapping[str, Path]) -> FontSet:
     """Register the fonts (once per process per file) and name them by role."""
     pdf_settings.configure()
     names = {role: _register_one(str(paths[role])) for role in ROLES}
+    for name in set(names.values()):
+        pdf_settings.memoise_subsets(name)
     return FontSet(**names)
 
 

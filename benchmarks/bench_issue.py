@@ -1,0 +1,217 @@
+"""Issuing benchmark: person certificates with cards and print sheets, end to end.
+
+    python benchmarks/bench_issue.py [--rows 1000] [--baseline-rows 200] [--memory 1000,10000]
+
+Measures, on this machine, in one run:
+* our pipeline: `certgen.batch.run_batch` on N generated person rows (validation, registry,
+  seal, signed certificate PDF, card PDF, print sheets, manifests), all cores;
+* a straightforward baseline: ReportLab page with ReportLab's QR widget, pyHanko
+  `SimpleSigner` with default settings (trial signature to size the container), card PDF,
+  run in as many processes as cores, and the ratio;
+* peak memory (max RSS of the batch process and of its workers) for each size in --memory,
+  each in a fresh subprocess.
+Results go to stdout as text and, with --json FILE, as JSON. docs/benchmarks.md records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from certgen.batch import BatchOptions, IssueEnvironment, run_batch  # noqa: E402
+from certgen.config import sqlite_url  # noqa: E402
+from certgen.keys import KeyStore  # noqa: E402
+from certgen.model import DocumentKind  # noqa: E402
+from certgen.registry import Registry  # noqa: E402
+
+PASS = b"benchmark-passphrase"
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+
+
+def make_rows(folder: Path, rows: int) -> Path:
+    """A person CSV of `rows` rows using the bundled sample photos in turn."""
+    photos = sorted((ROOT / "samples" / "photos").glob("*.jpg"))
+    (folder / "photos").mkdir(parents=True, exist_ok=True)
+    for p in photos:
+        shutil.copy(p, folder / "photos" / p.name)
+    with open(ROOT / "samples" / "person.csv", encoding="utf-8") as handle:
+        template = list(csv.DictReader(handle))
+    path = folder / f"persons-{rows}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(template[0]))
+        writer.writeheader()
+        for i in range(rows):
+            row = dict(template[i % len(template)])
+            row["name"] = f"{row['name']} {i + 1}"  # every row distinct
+            writer.writerow(row)
+    return path
+
+
+def setup(folder: Path) -> tuple[KeyStore, Registry]:
+    store = KeyStore(folder / "keys")
+    store.init(PASS, now=NOW)
+    return store, Registry.open(sqlite_url(folder / "registry.sqlite3"))
+
+
+def run_ours(folder: Path, rows: int, workers: int = 0, durable: bool = True) -> dict:
+    store, registry = setup(folder)
+    data = make_rows(folder, rows)
+    env = IssueEnvironment(registry=registry, signer=store.current_signer(PASS, now=NOW),
+                           chain=[store.root_certificate()], now=lambda: NOW, actor="bench")
+    started = time.perf_counter()
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, folder / "out", workers=workers, durable=durable), env)
+    seconds = time.perf_counter() - started
+    assert summary.issued == rows, summary
+    return {"rows": rows, "seconds": round(seconds, 2), "per_second": round(rows / seconds, 1),
+            "sheets": summary.sheets, "phases": summary.phases}
+
+
+# -- the baseline --------------------------------------------------------------------------------
+
+_baseline_state: dict = {}
+
+
+def _baseline_init(keys_dir: str) -> None:
+    from pyhanko.sign import signers
+
+    store = KeyStore(Path(keys_dir))
+    signer = store.signers()[0]
+    _baseline_state["signer"] = signers.SimpleSigner.load(
+        str(store.dsc_key_path(signer.kid)), str(store.dsc_cert_path(signer.kid)),
+        ca_chain_files=[str(store.root_cert_path)], key_passphrase=PASS)
+
+
+def _baseline_one(args: tuple[str, str, str]) -> int:
+    """One person: ReportLab page + QR widget, pyHanko defaults; card PDF with the widget."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.graphics import renderPDF
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
+    name, number, out = args
+    seal = "https://verifikasi.example.id/v/" + "A" * 316
+
+    def qr(canvas, x, y, size):
+        widget = QrCodeWidget(seal, barLevel="M")
+        b = widget.getBounds()
+        d = Drawing(size, size, transform=[size / (b[2] - b[0]), 0, 0, size / (b[3] - b[1]), 0, 0])
+        d.add(widget)
+        renderPDF.draw(d, canvas, x, y)
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4)
+    c.setFont("Helvetica-Bold", 20)
+    c.drawCentredString(A4[0] / 2, A4[1] - 60 * mm, "SERTIFIKAT KOMPETENSI")
+    c.setFont("Helvetica", 12)
+    for i, line in enumerate([name, number, "Skema: Pengawas Mutu Barang", "Berlaku 24-11-2026 s.d. 23-11-2029"]):
+        c.drawString(30 * mm, A4[1] - (90 + 10 * i) * mm, line)
+    qr(c, 25 * mm, 30 * mm, 40 * mm)
+    c.showPage()
+    c.save()
+    writer = IncrementalPdfFileWriter(io.BytesIO(buf.getvalue()))
+    meta = signers.PdfSignatureMetadata(field_name="Signature")
+    signed = signers.PdfSigner(meta, _baseline_state["signer"],
+                               new_field_spec=fields.SigFieldSpec("Signature", box=(330, 110, 530, 170))).sign_pdf(writer)
+    Path(out, f"{number}.pdf").write_bytes(signed.getvalue())
+    card = io.BytesIO()
+    c = Canvas(card, pagesize=(85.6 * mm, 53.98 * mm))
+    c.setFont("Helvetica-Bold", 8)
+    c.drawString(5 * mm, 40 * mm, name)
+    c.showPage()
+    qr(c, 3 * mm, 8 * mm, 30 * mm)
+    c.showPage()
+    c.save()
+    Path(out, f"{number}-card.pdf").write_bytes(card.getvalue())
+    return 1
+
+
+def run_baseline(folder: Path, rows: int) -> dict:
+    store, _ = setup(folder)
+    out = folder / "baseline"
+    out.mkdir()
+    jobs = [(f"Nama Peserta {i}", f"SK-2026-{i:06d}-X", str(out)) for i in range(rows)]
+    ctx = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with ctx.Pool(os.cpu_count(), initializer=_baseline_init, initargs=(str(store.folder),)) as pool:
+        done = sum(pool.map(_baseline_one, jobs, chunksize=8))
+    seconds = time.perf_counter() - started
+    return {"rows": done, "seconds": round(seconds, 2), "per_second": round(done / seconds, 1)}
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+def memory_child(rows: int) -> None:
+    """Run in a fresh process: issue `rows` rows and print peak RSS (KiB) of self and workers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_ours(Path(tmp), rows)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({**result, "peak_rss_kib": own, "peak_worker_rss_kib": workers}))
+
+
+def measure_memory(rows: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", str(rows)], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--baseline-rows", type=int, default=200)
+    parser.add_argument("--memory", default="1000,10000", help="batch sizes for the memory measurement ('' to skip)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    results: dict = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                                 "platform": platform.platform()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["ours"] = run_ours(Path(tmp) / "ours", args.rows)
+    print(f"ours:     {results['ours']['rows']} person certificates + cards + {results['ours']['sheets']} sheets "
+          f"in {results['ours']['seconds']} s = {results['ours']['per_second']}/s; phases {results['ours']['phases']}")
+    if args.baseline_rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["baseline"] = run_baseline(Path(tmp), args.baseline_rows)
+        ratio = results["ours"]["per_second"] / results["baseline"]["per_second"]
+        results["ratio"] = round(ratio, 1)
+        print(f"baseline: {results['baseline']['rows']} in {results['baseline']['seconds']} s = "
+              f"{results['baseline']['per_second']}/s; ratio {ratio:.1f}x")
+    sizes = [int(s) for s in args.memory.split(",") if s.strip()]
+    if sizes:
+        results["memory"] = [measure_memory(n) for n in sizes]
+        for m in results["memory"]:
+            print(f"memory:   {m['rows']} rows: peak RSS {m['peak_rss_kib'] / 1024:.0f} MiB (batch process), "
+                  f"{m['peak_worker_rss_kib'] / 1024:.0f} MiB (largest worker), {m['per_second']}/s")
+        if len(sizes) > 1:
+            first, last = results["memory"][0], results["memory"][-1]
+            results["memory_ratio"] = round(last["peak_rss_kib"] / first["peak_rss_kib"], 2)
+            print(f"memory:   peak {last['rows']} / peak {first['rows']} = {results['memory_ratio']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Documents as printed: content, fonts, sizes, barcodes read back by an independent decoder."""
+
+from datetime import date
+
+import pytest
+from certgen.barcode import QUIET_ZONE, qr_matrix
+from certgen.render.card import CARD_W, CardData, card_fit_problems, qr_side, render_card, render_sheet
+from certgen.render.document import check_fit, render_certificate
+from certgen.render.fonts import normalise
+from tests.documents import (decode_pages, fonts_embedded, page_sizes_mm, page_texts, person, product,
+                             templates_and_fonts, training)
+
+SEAL = "https://verifikasi.example.id/v/" + "2KCE3IQBEYCEQHQE6G3RMADETOQFQ4FDAFTUSRBNIJJUWUAGDJVQMG7SHIAACAAAU" * 5
+ISSUED = date(2026, 11, 24)
+
+NAMES = [
+    "Gede Ngurah Rai Öğretmen-Sastrowardoyo",   # diacritics and a hyphen
+    "Nur'aini Ma'ruf",                          # apostrophes
+    "Sukarni",                                  # a single name
+    "Ñuñez Ångström Łukasz Đorđević Nguyễn Thị Minh Khai",
+    "Raden Mas Muhammad Rizky Pratama Wijayakusuma Setiawati Nugroho Hadiningrat Putr",  # 80 characters
+]
+
+
+def test_eighty_character_name_is_eighty_characters():
+    assert len(NAMES[-1]) == 80
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_any_name_prints_and_extracts_exactly(name, tmp_path):
+    templates, fonts = templates_and_fonts()
+    record = person(normalise(name))
+    assert check_fit(templates, fonts, record) == []
+    pdf = render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL), ISSUED, record.photo)
+    lines = page_texts(pdf)[0].splitlines()
+    assert name in lines  # one line, exactly as typed
+    card = render_card(templates, fonts, CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo))
+    front = page_texts(card)[0]
+    assert name in front.replace("\n", " ")
+
+
+def test_combining_characters_are_normalised_to_print():
+    assert normalise("Jose\u0301  Marti\u0301\n") == "José Martí"
+
+
+@pytest.mark.parametrize("record", [product(5), product(1), training(), person()],
+                         ids=["product-type5", "product-type1", "training", "person"])
+def test_certificate_shows_the_required_content(record, tmp_path):
+    templates, fonts = templates_and_fonts()
+    pdf = render_certificate(templates, fonts, record, "P5-2026-000001-X", qr_matrix(SEAL), ISSUED,
+                             getattr(record, "photo", None))
+    text = page_texts(pdf)[0]
+    # the body, the number, the holder and the signature block are on every document
+    for expected in ("BALAI SERTIFIKASI", "KEMENTERIAN PERDAGANGAN REPUBLIK INDONESIA", "P5-2026-000001-X",
+                     record.holder, "Kepala Balai Sertifikasi", "Jakarta, 24 November 2026"):
+        assert expected in text
+    if record.kind.value == "product":
+        for expected in (record.client_address, record.product, record.brand, record.standard, "23 November 2030"):
+            assert expected in text.replace("\n", " ")
+        assert ("Pabrik Cikarang" in text) == (record.scheme_type == 5)
+        assert f"Tipe {record.scheme_type}" in text
+    if record.kind.value == "training":
+        assert "18–21 November 2026" in text and "32 jam pelajaran" in text and "Berlaku Sampai" not in text
+    if record.kind.value == "person":
+        assert "SKM-PTK-03" in text and "23 November 2029" in text
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    assert page_sizes_mm(pdf) == [pytest.approx((210, 297), abs=0.2)]
+    fonts_found = fonts_embedded(path)
+    assert fonts_found and all(embedded for _, embedded in fonts_found), fonts_found
+    assert decode_pages(path) == [[SEAL]]  # zbar reads the printed seal
+
+
+def test_card_is_id1_with_front_and_back_and_a_readable_code(tmp_path):
+    templates, fonts = templates_and_fonts()
+    matrix = qr_matrix(SEAL)
+    card = render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, person().photo))
+    assert page_sizes_mm(card) == [pytest.approx((85.60, 53.98), abs=0.01)] * 2
+    text = page_texts(card)
+    assert "KARTU PERSONEL BERSERTIFIKAT" in text[0] and "Siti Aminah" in text[0] and "24-11-2026 s.d. 23-11-2029" in text[0]
+    assert "Pindai untuk verifikasi" in text[1] and "Scan to verify" in text[1]
+    module_mm = qr_side(matrix) / (matrix.size + 2 * QUIET_ZONE) * 25.4 / 72
+    assert module_mm >= 0.33
+    path = tmp_path / "card.pdf"
+    path.write_bytes(card)
+    assert all(embedded for _, embedded in fonts_embedded(path))
+    assert decode_pages(path, dpi=600) == [[], [SEAL]]
+
+
+def test_print_sheet_holds_ten_cards_with_backs_mirrored(tmp_path):
+    templates, fonts = templates_and_fonts()
+    texts = [SEAL + "Q" * (i + 1) for i in range(10)]
+    cards = [CardData(f"SK-2026-{i + 1:06d}-X", person(f"Peserta {i + 1}"), qr_matrix(text), None)
+             for i, text in enumerate(texts)]
+    pdf = render_sheet(templates, fonts, cards, "cards-0001")
+    assert page_sizes_mm(pdf) == [pytest.approx((210, 297), abs=0.2)] * 2
+    front_text, back_text = page_texts(pdf)
+    assert all(f"Peserta {i + 1}" in front_text for i in range(10))
+    path = tmp_path / "sheet.pdf"
+    path.write_bytes(pdf)
+    front, back = decode_pages(path, dpi=400)
+    assert front == [] and back == sorted(texts)
+
+
+def test_back_places_mirror_the_front_for_long_edge_duplex():
+    from certgen.render.card import COLUMNS, mirrored, sheet_positions
+    from reportlab.lib.pagesizes import A4
+    positions = sheet_positions()
+    for index, (x, y) in enumerate(positions):
+        bx, by = positions[mirrored(index)]
+        assert by == y  # same row
+        assert bx + CARD_W == pytest.approx(A4[0] - x)  # mirrored across the page's vertical axis
+    assert COLUMNS == 2 and len(positions) == 10
+
+
+def test_too_long_values_are_reported_by_field():
+    templates, fonts = templates_and_fonts()
+    long = person("Nama " * 30)
+    problems = {p.field for p in check_fit(templates, fonts, long)}
+    assert "name" in problems
+    record = product()
+    from dataclasses import replace
+    wordy = replace(record, client_address="Jalan " * 60)
+    assert [p.field for p in check_fit(templates, fonts, wordy)] == ["client_address"]
+    assert card_fit_problems(templates, fonts, person("Panjang " * 15)) == [("name", "too long for the card")]
