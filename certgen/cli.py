@@ -287,3 +287,7 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

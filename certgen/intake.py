@@ -2,8 +2,8 @@
 
 Every row is checked before anything is issued: missing values, bad dates, an expiry before
 the grant, unknown schemes, duplicate rows, missing or unreadable photos, characters the
-fonts cannot print, and text too long for the layout. Columns are documented in
-docs/input.md (generated from `COLUMNS`, which is the single source).
+fonts cannot print, and text too long for the layout. `COLUMNS` is the single source of the
+columns; docs/input.md documents them and a test keeps the two in agreement.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what is needed, then run the main job on the bundled sample data: development keys
-# (generated once, git-ignored), an SQLite registry in ./data, and every sample issued.
+# (generated once, git-ignored), an SQLite registry in ./data, and every sample file issued.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -16,4 +16,20 @@ if [ ! -f "$CERTGEN_KEYS/keystore.json" ]; then
   certgen keys init
 fi
 certverify trustlist --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem"
+
+certgen issue product samples/product-type1.csv
+certgen issue product samples/product-type5.xlsx
+certgen issue person samples/person.csv
+certgen issue training samples/training.xlsx
 certgen log --verify
+
+cat <<DONE
+
+Done. Look at:
+  $CERTGEN_DATA/issued/person-person/certificates/   signed person certificates (PDF)
+  $CERTGEN_DATA/issued/person-person/cards/          card PDFs (front and back)
+  $CERTGEN_DATA/issued/person-person/sheets/         A4 print sheets of 10 cards
+  $CERTGEN_DATA/issued/*/manifest.csv                 what was issued, with SHA-256 digests
+  certgen show \$(sed -n 2p $CERTGEN_DATA/issued/person-person/manifest.csv | cut -d, -f2)
+Running this again issues nothing twice.
+DONE

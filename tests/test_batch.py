@@ -1,0 +1,203 @@
+"""The issuing pipeline end to end: files, registry, manifests, resume after a kill, bad input."""
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from certgen.batch import BatchOptions, InvalidRows, IssueEnvironment, run_batch
+from certgen.config import sqlite_url
+from certgen.keys import KeyStore
+from certgen.model import DocumentKind, Status
+from certgen.registry import Registry, verify_log
+from certgen.seal import open_seal
+from tests.conftest import NOW, PASSPHRASE
+from tests.documents import SAMPLES, decode_pages
+from tests.signatures import make_nss_db, pdfsig, pyhanko_status
+
+ROOT = Path(__file__).parent.parent
+URL = "https://verifikasi.example.id/v/"
+
+
+def person_rows(folder: Path, count: int, *, bad_rows: dict[int, str] | None = None) -> Path:
+    """`count` distinct person rows from the samples (photos copied along)."""
+    with open(SAMPLES / "person.csv", encoding="utf-8") as handle:
+        sample = list(csv.DictReader(handle))
+    (folder / "photos").mkdir(parents=True, exist_ok=True)
+    path = folder / "persons.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(sample[0]))
+        writer.writeheader()
+        for i in range(count):
+            row = dict(sample[i % len(sample)])
+            row["name"] = f"{row['name']} {i + 1}"
+            if bad_rows and i in bad_rows:
+                row["grant_date"] = bad_rows[i]
+            photo = SAMPLES / row["photo"]
+            (folder / row["photo"]).write_bytes(photo.read_bytes())
+            writer.writerow(row)
+    return path
+
+
+@pytest.fixture
+def env(tmp_path, fresh_keystore):
+    registry = Registry.open(sqlite_url(tmp_path / "registry.sqlite3"))
+    yield IssueEnvironment(registry=registry, signer=fresh_keystore.current_signer(PASSPHRASE, now=NOW),
+                           chain=[fresh_keystore.root_certificate()], verify_url=URL, now=lambda: NOW, actor="tester")
+    registry.close()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_person_batch_writes_everything_and_records_it(tmp_path, env, fresh_keystore):
+    data = person_rows(tmp_path / "in", 12)
+    out = tmp_path / "out"
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    assert (summary.rows, summary.issued, summary.already_issued, summary.rejected, summary.sheets) == (12, 12, 0, 0, 2)
+    assert summary.problems == [] and summary.signature == "PAdES-B-B"
+    manifest = json.loads((out / "manifest.json").read_text())
+    with open(out / "manifest.csv", encoding="utf-8") as handle:
+        assert [r["number"] for r in csv.DictReader(handle)] == [m["number"] for m in manifest]
+    assert [m["row"] for m in manifest] == list(range(2, 14))
+    assert [m["holder"] for m in manifest][0].endswith(" 1")
+    assert {m["sheet_file"] for m in manifest} == {"sheets/cards-0001.pdf", "sheets/cards-0002.pdf"}
+    trust = fresh_keystore.trust_list()
+    for entry in manifest:
+        cert = env.registry.get(entry["number"])
+        assert cert.status is Status.ACTIVE and cert.dsc_kid == env.signer.kid.hex()
+        assert _sha(out / entry["file"]) == entry["sha256"] == cert.pdf_sha256
+        assert _sha(out / entry["card_file"]) == entry["card_sha256"] == cert.card_sha256
+        opened = open_seal(cert.seal, trust, NOW)
+        assert opened.ok and opened.claims.number == cert.number and opened.claims.holder == cert.holder
+    first = env.registry.get(manifest[0]["number"])
+    status = pyhanko_status((out / manifest[0]["file"]).read_bytes(), fresh_keystore.root_certificate())
+    assert status.bottom_line, status.summary()
+    report = pdfsig(out / manifest[0]["file"], make_nss_db(tmp_path / "nss", fresh_keystore.root_cert_path))
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report
+    assert decode_pages(out / manifest[0]["file"]) == [[first.seal]]
+    sheet_codes = decode_pages(out / "sheets" / "cards-0002.pdf", dpi=400)
+    assert sheet_codes == [[], sorted(env.registry.get(m["number"]).seal for m in manifest[10:])]
+    log = verify_log(env.registry, trust, fresh_keystore.root_certificate())
+    assert log.ok and log.events == 12 and log.checkpoints == 1
+
+
+def test_rerun_issues_nothing_twice(tmp_path, env):
+    data = person_rows(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    before = {p: _sha(p) for p in out.rglob("*.pdf")}
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert (again.issued, again.already_issued, again.problems) == (0, 3, [])
+    assert {p: _sha(p) for p in out.rglob("*.pdf")} == before
+    assert env.registry.count() == 3 and len(env.registry.events()) == 3
+
+
+def test_rerun_notices_a_missing_file(tmp_path, env):
+    data = person_rows(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    victim = sorted((out / "certificates").glob("*.pdf"))[0]
+    victim.unlink()
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert again.problems == [f"{victim.stem}: issued earlier, but its PDF is missing from {out}"]
+
+
+def test_any_invalid_row_means_nothing_is_issued(tmp_path, env):
+    data = person_rows(tmp_path / "in", 5, bad_rows={3: "31/02/2026"})
+    out = tmp_path / "out"
+    with pytest.raises(InvalidRows) as err:
+        run_batch(BatchOptions(DocumentKind.PERSON, data, out), env)
+    assert "persons.csv: row 5, column grant_date: bad date '31/02/2026'" in str(err.value)
+    assert env.registry.count() == 0 and not out.exists()
+
+
+def test_skip_invalid_issues_the_rest_and_lists_the_rejected(tmp_path, env):
+    data = person_rows(tmp_path / "in", 5, bad_rows={1: "kemarin"})
+    out = tmp_path / "out"
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, skip_invalid=True, workers=1), env)
+    assert (summary.issued, summary.rejected) == (4, 1)
+    with open(out / "rejected.csv", encoding="utf-8") as handle:
+        rejected = list(csv.DictReader(handle))
+    assert [(r["row"], r["column"], r["reason"], r["grant_date"]) for r in rejected] == [
+        ("3", "grant_date", "bad date 'kemarin': expected YYYY-MM-DD or DD/MM/YYYY", "kemarin")]
+
+
+@pytest.mark.parametrize("sample, kind", [("product-type5.xlsx", DocumentKind.PRODUCT), ("training.xlsx", DocumentKind.TRAINING)])
+def test_other_kinds_issue_from_the_bundled_samples(tmp_path, env, fresh_keystore, sample, kind):
+    summary = run_batch(BatchOptions(kind, SAMPLES / sample, tmp_path / "out", workers=2), env)
+    assert summary.issued >= 50 and summary.sheets == 0
+    pdfs = sorted((tmp_path / "out" / "certificates").glob("*.pdf"))
+    assert len(pdfs) == summary.issued
+    assert pyhanko_status(pdfs[-1].read_bytes(), fresh_keystore.root_certificate()).bottom_line
+    prefix = "P5-" if kind is DocumentKind.PRODUCT else "BT-"
+    assert all(p.name.startswith(prefix) for p in pdfs)
+
+
+# -- a real kill -------------------------------------------------------------------------------
+
+def _cli_env(tmp_path: Path, keys: KeyStore) -> dict[str, str]:
+    return {**os.environ, "CERTGEN_DATA": str(tmp_path / "data"), "CERTGEN_KEYS": str(keys.folder),
+            "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(), "PYTHONPATH": str(ROOT)}
+
+
+def _issue(cmd_env, data, out, *, kill_after: int | None = None):
+    """Run `certgen issue` as a real process; with kill_after, SIGKILL its whole process group
+    once that many certificates are active in the registry."""
+    proc = subprocess.Popen([sys.executable, "-m", "certgen.cli", "issue", "person", str(data), "-o", str(out),
+                             "--workers", "2", "--json"], env=cmd_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    if kill_after is None:
+        out_text, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()
+        return json.loads(out_text)
+    url = sqlite_url(Path(cmd_env["CERTGEN_DATA"]) / "registry.sqlite3")
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            registry = Registry.open(url, migrate=False)
+            active = registry.count(Status.ACTIVE)
+            registry.close()
+        except Exception:
+            continue
+        if active >= kill_after:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    return None
+
+
+def test_killed_batch_resumes_and_issues_every_row_exactly_once(tmp_path, fresh_keystore):
+    rows = 120
+    data = person_rows(tmp_path / "in", rows)
+    out = tmp_path / "out"
+    cmd_env = _cli_env(tmp_path, fresh_keystore)
+    _issue(cmd_env, data, out, kill_after=15)
+    _issue(cmd_env, data, out, kill_after=60)
+    summary = _issue(cmd_env, data, out)
+    assert summary["issued"] + summary["already_issued"] == rows and summary["problems"] == []
+    registry = Registry.open(sqlite_url(tmp_path / "data" / "registry.sqlite3"))
+    certs = list(registry.iter_certificates())
+    assert len(certs) == rows and all(c.status is Status.ACTIVE for c in certs)
+    assert sorted(int(c.number.split("-")[2]) for c in certs) == list(range(1, rows + 1))
+    assert len({c.batch_key for c in certs}) == rows
+    for cert in certs:  # the registry and the files agree
+        assert _sha(out / "certificates" / f"{cert.number}.pdf") == cert.pdf_sha256
+        assert _sha(out / "cards" / f"{cert.number}.pdf") == cert.card_sha256
+    assert len(list((out / "certificates").glob("*.pdf"))) == rows
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    assert len(list((out / "sheets").glob("*.pdf"))) == 12
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [m["number"] for m in manifest] == sorted(c.number for c in certs)  # input order = allocation order
+    report = verify_log(registry, fresh_keystore.trust_list(), fresh_keystore.root_certificate())
+    assert report.ok and report.events == rows
