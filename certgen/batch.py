@@ -1,12 +1,15 @@
 """The issuing pipeline (design brief, section 6).
 
 validate every row -> reserve numbers and pending records in one transaction -> seal, render,
-sign and write in worker processes, one group (print sheet) at a time -> mark each group
-issued with its file digests -> manifests, summary, a signed checkpoint of the registry log.
+sign and write in worker processes, one group (print sheet) at a time -> sync the group's
+files to disk and mark them issued with their digests -> manifests, a signed checkpoint.
 
 A rerun of the same input resumes: rows whose certificate is already issued are found by
 their batch key and skipped (their files are checked against the registry's digests), pending
 rows are rendered again, and nothing is numbered or written twice.
+
+Memory stays flat in the batch size: workers are forked before any row is read, groups are
+handed to them through a bounded window, and the manifests are written in chunks.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .crypto import DocumentSigner
 from .errors import CertgenError
@@ -25,14 +30,16 @@ from .intake import COLUMNS, Intake, RowError, ValidRow, validate
 from .issue_worker import (GroupResult, Task, WorkerContext, card_path, certificate_path, configure, run_group,
                            run_group_packed, sheet_path)
 from .model import DocumentKind, Status, record_to_json
-from .output import ManifestEntry, clean_temporaries, sha256_file, write_manifests, write_rejected
-from .registry import Certificate, NewCertificate, Registry
+from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_disk, sha256_file, write_rejected
+from .registry import NewCertificate, Registry, Reservation
 from .registry.lifecycle import local_day
 from .render import card as card_render
 from .render.document import check_fit
 from .render.fonts import FontSet, missing_glyphs, normalise, register
 from .render.templates import TemplateSet
 from .sign import PdfSealer
+
+CHUNK = 500  # rows looked up or written per registry round trip
 
 
 class InvalidRows(CertgenError):
@@ -53,7 +60,7 @@ class BatchOptions:
     skip_invalid: bool = False
     photos_dir: Path | None = None
     timestamp_url: str | None = None
-    #: fsync every file before the registry records it (survives power loss, not only a kill)
+    #: sync files to disk before the registry records them (survives a power cut, not only a kill)
     durable: bool = True
 
 
@@ -121,45 +128,46 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
     templates = TemplateSet.load(env.templates_dir)
     fonts = register(templates.letterhead.fonts)
     summary = BatchSummary(options.kind.value, str(options.input), str(options.output))
-    intake = check_input(options, templates, fonts)
-    summary.phases["validate"] = round(time.perf_counter() - started, 3)
-    summary.rows = len(intake.valid) + len(intake.rejected)
-    summary.rejected = len(intake.rejected)
-    if intake.errors and not options.skip_invalid:
-        raise InvalidRows(intake.errors)
-    out = options.output
-    for sub in ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    clean_temporaries(out)
-    if intake.errors:
-        write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
-                       ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
-
     now = env.now()
-    mark = time.perf_counter()
-    certs = env.registry.reserve([_new(row) for row in intake.valid], now=now) if intake.valid else []
-    summary.phases["reserve"] = round(time.perf_counter() - mark, 3)
-    mark = time.perf_counter()
-    groups = _plan(options, intake.valid, certs, summary)
     sealer = PdfSealer(env.signer, env.chain, options.timestamp_url)
     summary.signature = sealer.level
-    context = WorkerContext(templates, fonts, env.signer, sealer, env.verify_url, env.issuer, out, now,
-                            local_day(now), options.durable)
-    todo = sum(sum(1 for t in tasks if t.seal is None) for _, tasks, _ in groups)
-    done = 0
-    for result in _execute(groups, context, options.workers):
-        if result.issued:
-            env.registry.mark_issued_many(result.issued, dsc_kid=env.signer.kid.hex(), now=now, actor=env.actor)
-        done += len(result.issued)
-        summary.issued += len(result.issued)
-        if progress:
-            progress(done, todo)
+    context = WorkerContext(templates, fonts, env.signer, sealer, env.verify_url, env.issuer, options.output, now,
+                            local_day(now))
+    with _workers(context, options.workers) as submit:
+        intake = check_input(options, templates, fonts)
+        summary.phases["validate"] = round(time.perf_counter() - started, 3)
+        summary.rows = len(intake.valid) + len(intake.rejected)
+        summary.rejected = len(intake.rejected)
+        if intake.errors and not options.skip_invalid:
+            raise InvalidRows(intake.errors)
+        out = options.output
+        for sub in ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        clean_temporaries(out)
+        if intake.errors:
+            write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
+                           ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
 
-    summary.phases["issue"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
+        reservations = env.registry.reserve((_new(row) for row in intake.valid), now=now)
+        summary.phases["reserve"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
+        todo = sum(1 for r in reservations if r.status is Status.PENDING)
+        done = 0
+        groups = _plan(options, intake.valid, reservations, env.registry, summary)
+        for result in submit(groups):
+            if result.issued:
+                if options.durable:
+                    flush_to_disk()  # the group's files are on disk before the registry says they exist
+                env.registry.mark_issued_many(result.issued, dsc_kid=env.signer.kid.hex(), now=now, actor=env.actor)
+            done += len(result.issued)
+            summary.issued += len(result.issued)
+            if progress:
+                progress(done, todo)
+        summary.phases["issue"] = round(time.perf_counter() - mark, 3)
+
     mark = time.perf_counter()
-    entries = _manifest(options, intake.valid, env.registry)
-    write_manifests(out, entries)
-    summary.sheets = len({e.sheet_file for e in entries if e.sheet_file})
+    summary.sheets = _write_manifest(options, intake.valid, env.registry)
     if summary.issued:
         env.registry.checkpoint(env.signer, now=now)
     summary.phases["finish"] = round(time.perf_counter() - mark, 3)
@@ -172,18 +180,22 @@ def _new(row: ValidRow) -> NewCertificate:
     return NewCertificate(r.series, r.holder, r.scheme, r.grant_date, r.expires, record_to_json(r), row.batch_key)
 
 
-def _plan(options: BatchOptions, rows: list[ValidRow], certs: list[Certificate],
-          summary: BatchSummary) -> list[tuple[int, list[Task], bool]]:
-    """Groups with work: pending rows, or (cards) a print sheet that is missing."""
+def _plan(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation], registry: Registry,
+          summary: BatchSummary) -> Iterator[tuple[int, list[Task], bool]]:
+    """Groups with work, one at a time: pending rows, or (cards) a print sheet that is missing.
+    Rows issued in an earlier run are checked against their files and drawn on their sheet."""
     size = group_size(options.kind)
-    groups = []
     person = options.kind is DocumentKind.PERSON
-    for index in range(0, len(certs), size):
+    for start in range(0, len(reservations), size):
+        chunk = list(zip(rows[start:start + size], reservations[start:start + size]))
+        issued_keys = [res.batch_key for _, res in chunk if res.status is not Status.PENDING]
+        earlier = registry.find_by_batch_keys(issued_keys) if issued_keys else {}
         tasks = []
-        for cert in certs[index:index + size]:
-            if cert.status is Status.PENDING:
-                tasks.append(Task(cert.number, cert.kind, dict(cert.record), None))
+        for row, res in chunk:
+            if res.status is Status.PENDING:
+                tasks.append(Task(res.number, row.record.kind, record_to_json(row.record), None))
                 continue
+            cert = earlier[res.batch_key]
             summary.already_issued += 1
             on_disk = sha256_file(certificate_path(options.output, cert.number))
             if on_disk != cert.pdf_sha256:
@@ -192,41 +204,62 @@ def _plan(options: BatchOptions, rows: list[ValidRow], certs: list[Certificate],
             if person and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
                 summary.problems.append(f"{cert.number}: issued earlier, but its card PDF is missing or different")
             tasks.append(Task(cert.number, cert.kind, dict(cert.record), cert.seal))
-        group = index // size
-        needs_sheet = person and (any(t.seal is None for t in tasks) or not sheet_path(options.output, group).exists())
-        if any(t.seal is None for t in tasks) or needs_sheet:
-            groups.append((group, tasks, person))
-    return groups
+        group = start // size
+        pending = any(t.seal is None for t in tasks)
+        if pending or (person and not sheet_path(options.output, group).exists()):
+            yield group, tasks, person
 
 
-def _execute(groups: list[tuple[int, list[Task], bool]], context: WorkerContext, workers: int):
-    """Run the groups, in worker processes when there is more than one core to use."""
+@contextmanager
+def _workers(context: WorkerContext, workers: int):
+    """A `submit(groups) -> results` function backed by worker processes forked now, before
+    any row is read (so they stay small), with at most a few groups in flight."""
     count = workers or os.cpu_count() or 1
     configure(context)
-    if count == 1 or len(groups) <= 1:
-        for args in groups:
-            yield run_group(*args)
+    if count == 1:
+        yield lambda groups: (run_group(*g) for g in groups)
         return
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(processes=min(count, len(groups)), initializer=configure, initargs=(context,)) as pool:
-        yield from pool.imap_unordered(run_group_packed, groups)
+    pool = ctx.Pool(processes=count, initializer=configure, initargs=(context,))
+
+    def submit(groups) -> Iterator[GroupResult]:
+        window: deque = deque()
+        for group in groups:
+            window.append(pool.apply_async(run_group_packed, (group,)))
+            if len(window) >= 2 * count + 1:
+                yield window.popleft().get()
+        while window:
+            yield window.popleft().get()
+
+    try:
+        yield submit
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
-def _manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry) -> list[ManifestEntry]:
-    found = registry.find_by_batch_keys([r.batch_key for r in rows])
+def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry) -> int:
+    """manifest.csv and manifest.json in input order, written in chunks; returns the sheet count."""
     size = group_size(options.kind)
-    entries = []
-    for position, row in enumerate(rows):
-        cert = found[row.batch_key]
-        person = cert.kind is DocumentKind.PERSON
-        entries.append(ManifestEntry(
-            row=row.row, number=cert.number, kind=cert.kind.value, holder=cert.holder, status=cert.status.value,
-            file=str(certificate_path(Path("."), cert.number)), sha256=cert.pdf_sha256 or "",
-            card_file=str(card_path(Path("."), cert.number)) if person else None, card_sha256=cert.card_sha256,
-            sheet_file=str(sheet_path(Path("."), position // size)) if person else None,
-        ))
-    return entries
+    sheets = set()
+    with ManifestWriter(options.output) as writer:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            found = registry.find_by_batch_keys([r.batch_key for r in chunk])
+            for position, row in enumerate(chunk, start=start):
+                cert = found[row.batch_key]
+                person = cert.kind is DocumentKind.PERSON
+                sheet = str(sheet_path(Path("."), position // size)) if person else None
+                if sheet:
+                    sheets.add(sheet)
+                writer.add(ManifestEntry(
+                    row=row.row, number=cert.number, kind=cert.kind.value, holder=cert.holder,
+                    status=cert.status.value, file=str(certificate_path(Path("."), cert.number)),
+                    sha256=cert.pdf_sha256 or "", card_file=str(card_path(Path("."), cert.number)) if person else None,
+                    card_sha256=cert.card_sha256, sheet_file=sheet))
+    return len(sheets)
 
 
-__all__ = ["BatchOptions", "BatchSummary", "GroupResult", "InvalidRows", "IssueEnvironment", "check_input", "run_batch"]
+__all__ = ["BatchOptions", "BatchSummary", "InvalidRows", "IssueEnvironment", "check_input", "run_batch"]

@@ -99,7 +99,6 @@ class ValidRow:
     record: Record
     #: Identity of the row's content: a rerun finds the certificate it already made.
     batch_key: str
-    raw: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,6 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], fit: Fi
                 if unknown:
                     parts.append(f"unknown column(s) {', '.join(unknown)}")
                 raise InputError(f"{path}: row 1: {'; '.join(parts)} (expected: {', '.join(c.name for c in columns)})")
-        raw = {k: _as_text(v) for k, v in values.items() if k and k != "__extra__"}
         if "__extra__" in values:
             row_errors = [RowError(label, row_number, None, "more values than there are columns")]
         else:
@@ -220,10 +218,10 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], fit: Fi
                 row_errors.append(RowError(label, row_number, None, f"duplicate of row {seen[key]}"))
             else:
                 seen[key] = row_number
-                valid.append(ValidRow(row_number, record, key, raw))
+                valid.append(ValidRow(row_number, record, key))
         if row_errors:
             errors.extend(row_errors)
-            rejected[row_number] = raw
+            rejected[row_number] = {k: _as_text(v) for k, v in values.items() if k and k != "__extra__"}
     if not header_checked:
         raise InputError(f"{path}: no rows to issue")
     return Intake(valid, errors, rejected)

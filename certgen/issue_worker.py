@@ -15,7 +15,7 @@ from typing import Any
 from .barcode import qr_matrix
 from .crypto import DocumentSigner
 from .model import DocumentKind, PersonRecord, Record, record_from_json
-from .output import flush_to_disk, write_atomic
+from .output import write_atomic
 from .registry import Issued
 from .render.card import CardData, render_card, render_sheet
 from .render.document import SIGNATURE_BOX, render_certificate
@@ -36,7 +36,6 @@ class WorkerContext:
     output: Path
     signed_at: datetime
     issued_on: date
-    durable: bool
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,6 @@ def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
         path = sheet_path(ctx.output, index)
         sheet_sha = write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
         sheet_file = str(path.relative_to(ctx.output))
-    if ctx.durable:
-        flush_to_disk()  # on disk before the registry records them as issued
     return GroupResult(index, issued, sheet_file, sheet_sha)
 
 

@@ -71,17 +71,41 @@ class ManifestEntry:
     sheet_file: str | None = None
 
 
-def write_manifests(folder: Path, entries: Sequence[ManifestEntry]) -> None:
-    """`manifest.csv` and `manifest.json`: one line per certificate, input order."""
-    fields = list(ManifestEntry.__dataclass_fields__)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for entry in entries:
-        writer.writerow({k: ("" if v is None else v) for k, v in asdict(entry).items()})
-    write_atomic(folder / "manifest.csv", text.getvalue().encode("utf-8"))
-    write_atomic(folder / "manifest.json",
-                 (json.dumps([asdict(e) for e in entries], indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+class ManifestWriter:
+    """`manifest.csv` and `manifest.json`, one line per certificate, written as entries come
+    (a batch of any size needs no more memory than one entry) and renamed into place at the end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._fields = list(ManifestEntry.__dataclass_fields__)
+        self._count = 0
+
+    def __enter__(self) -> "ManifestWriter":
+        self._csv_tmp = self.folder / f"manifest.csv{TMP_MARK}{os.getpid()}"
+        self._json_tmp = self.folder / f"manifest.json{TMP_MARK}{os.getpid()}"
+        self._csv_file = open(self._csv_tmp, "w", newline="", encoding="utf-8")
+        self._json_file = open(self._json_tmp, "w", encoding="utf-8")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=self._fields, lineterminator="\n")
+        self._csv.writeheader()
+        self._json_file.write("[")
+        return self
+
+    def add(self, entry: ManifestEntry) -> None:
+        values = asdict(entry)
+        self._csv.writerow({k: ("" if v is None else v) for k, v in values.items()})
+        self._json_file.write(("\n " if self._count == 0 else ",\n ") + json.dumps(values, ensure_ascii=False))
+        self._count += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._json_file.write("\n]\n")
+        self._csv_file.close()
+        self._json_file.close()
+        if exc_type is None:
+            os.replace(self._csv_tmp, self.folder / "manifest.csv")
+            os.replace(self._json_tmp, self.folder / "manifest.json")
+        else:
+            self._csv_tmp.unlink(missing_ok=True)
+            self._json_tmp.unlink(missing_ok=True)
 
 
 def write_rejected(path: Path, columns: Sequence[str], rows: Iterable[tuple[int, str | None, str, dict[str, str]]]) -> None:

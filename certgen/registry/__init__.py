@@ -6,7 +6,7 @@ hash chain and the signed checkpoints; `lifecycle` says which status changes are
 
 from .audit import LogProblem, LogReport, verify_log
 from .lifecycle import EffectiveStatus
-from .repository import Certificate, Checkpoint, Event, Issued, NewCertificate, Registry
+from .repository import Certificate, Checkpoint, Event, Issued, NewCertificate, Registry, Reservation
 
 __all__ = ["Certificate", "Checkpoint", "EffectiveStatus", "Event", "Issued", "LogProblem", "LogReport", "NewCertificate",
-           "Registry", "verify_log"]
+           "Registry", "Reservation", "verify_log"]

@@ -11,7 +11,8 @@ import base64
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -41,6 +42,14 @@ class NewCertificate:
     record: Mapping[str, Any]
     #: Identity of the input row; a second reservation with the same key returns the first.
     batch_key: str | None = None
+
+
+class Reservation(NamedTuple):
+    """A numbered certificate as `reserve` hands it back: small, because batches are large."""
+
+    number: str
+    status: Status
+    batch_key: str | None
 
 
 class Issued(NamedTuple):
@@ -134,42 +143,48 @@ class Registry:
             head = session.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()).scalar_one()
             yield session, head
 
-    def reserve(self, items: Sequence[NewCertificate], *, now: datetime) -> list[Certificate]:
+    def reserve(self, items: Iterable[NewCertificate], *, now: datetime) -> list["Reservation"]:
         """Number `items` as pending certificates, in one transaction, in order.
 
         An item whose `batch_key` is already known gets its earlier certificate back, so a
-        rerun of an interrupted batch allocates nothing twice.
+        rerun of an interrupted batch allocates nothing twice. Rows are inserted in chunks
+        with Core statements: memory stays flat however many items there are.
         """
         year = local_day(now).year
+        result: list[Reservation] = []
+        seen: dict[str, Reservation] = {}
+        table = CertificateRow.__table__
         with self._write() as (session, _head):
-            keys = [i.batch_key for i in items if i.batch_key]
-            known: dict[str, CertificateRow] = {}
-            for start in range(0, len(keys), _IN_CHUNK):
-                chunk = keys[start:start + _IN_CHUNK]
-                for row in session.scalars(select(CertificateRow).where(CertificateRow.batch_key.in_(chunk))):
-                    known[row.batch_key] = row  # type: ignore[index]
             counters: dict[Series, NumberSeriesRow] = {}
-            result: list[CertificateRow] = []
-            for item in items:
-                if item.batch_key and item.batch_key in known:
-                    result.append(known[item.batch_key])
-                    continue
-                counter = counters.get(item.series) or self._counter(session, item.series, year)
-                counters[item.series] = counter
-                counter.last_serial += 1
-                number = CertificateNumber.build(item.series, year, counter.last_serial)
-                row = CertificateRow(
-                    number=str(number), series=item.series.value, year=year, serial=counter.last_serial,
-                    kind=item.series.kind.value, holder=item.holder, scheme=item.scheme, granted=item.granted,
-                    expires=item.expires, record=dict(item.record), status=Status.PENDING.value,
-                    status_changed_at=now, batch_key=item.batch_key, created_at=now,
-                )
-                session.add(row)
-                if item.batch_key:
-                    known[item.batch_key] = row
-                result.append(row)
-            session.flush()
-            return [_certificate(r) for r in result]
+            for chunk in _chunks(items, _IN_CHUNK):
+                keys = [i.batch_key for i in chunk if i.batch_key and i.batch_key not in seen]
+                if keys:
+                    for number, status, key in session.execute(
+                            select(CertificateRow.number, CertificateRow.status, CertificateRow.batch_key)
+                            .where(CertificateRow.batch_key.in_(keys))):
+                        seen[key] = Reservation(number, Status(status), key)
+                rows = []
+                for item in chunk:
+                    if item.batch_key and item.batch_key in seen:
+                        result.append(seen[item.batch_key])
+                        continue
+                    counter = counters.get(item.series) or self._counter(session, item.series, year)
+                    counters[item.series] = counter
+                    counter.last_serial += 1
+                    number = str(CertificateNumber.build(item.series, year, counter.last_serial))
+                    rows.append(dict(
+                        number=number, series=item.series.value, year=year, serial=counter.last_serial,
+                        kind=item.series.kind.value, holder=item.holder, scheme=item.scheme, granted=item.granted,
+                        expires=item.expires, record=dict(item.record), status=Status.PENDING.value,
+                        status_changed_at=now, batch_key=item.batch_key, created_at=now))
+                    reservation = Reservation(number, Status.PENDING, item.batch_key)
+                    if item.batch_key:
+                        seen[item.batch_key] = reservation
+                    result.append(reservation)
+                if rows:
+                    session.flush()  # the counters first
+                    session.execute(table.insert(), rows)
+        return result
 
     @staticmethod
     def _counter(session: Session, series: Series, year: int) -> NumberSeriesRow:
@@ -329,6 +344,12 @@ class Registry:
             query = query.where(CertificateRow.status == status.value)
         with self._read() as session, session.begin():
             return int(session.execute(query).scalar_one())
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _append(session: Session, head: ChainHeadRow, type: EventType, number: str, actor: str,

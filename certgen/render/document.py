@@ -90,7 +90,7 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     template = templates.documents[record.kind]
     lh = templates.letterhead
     buffer = io.BytesIO()
-    c = new_canvas(buffer, A4, fonts.names)
+    c = new_canvas(buffer, A4, fonts.regular)
     c.setTitle(f"{template.title.id} {number}")
     c.setAuthor(lh.name.id)
     c.setSubject(f"{template.title.en} {number}: {record.holder}")

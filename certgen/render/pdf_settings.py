@@ -5,11 +5,10 @@ changes nothing a reader sees:
 
 * binary streams instead of ASCII85: ASCII85 was a third of the render time;
 * Flate level 1 instead of zlib's default 6: files about 10% larger, 3 ms faster;
-* seeded font subsets: every canvas first assigns the same set of common characters (ASCII
-  and the Latin-1 letters) to each font, so the subsets of different documents are identical
-  unless a name brings a rarer letter. Identical subsets are then built once per process
-  (`makeSubset` memoised) and compressed once (identical streams are cached). Certificates
-  grow by about 10 kB; rendering is about 30% faster.
+* font subsets built once: ReportLab always puts all of ASCII in a font's first subset, so
+  documents whose variable text is ASCII (nearly all) have identical subsets; each distinct
+  subset is built once per process (`makeSubset` memoised) and compressed once (identical
+  large streams are cached). Rendering is about 30% faster.
 
 * long numeric arrays (the /Widths of each font subset) are written with one call of
   ReportLab's own C number formatter instead of one Python call per number.
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
@@ -31,8 +30,6 @@ from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 FLATE_LEVEL = 1
-#: Characters every font subset starts with (besides ASCII, which ReportLab always includes).
-SEED = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöøùúûüýÿ–—‘’“”·•²°"
 _CACHE_MIN = 2048  # streams below this are cheaper to compress than to look up
 _CACHE_ENTRIES = 64
 
@@ -98,11 +95,7 @@ def memoise_subsets(font_name: str) -> None:
     face._certgen_memo = memo
 
 
-def new_canvas(target: BinaryIO, pagesize: tuple[float, float], font_names: Iterable[str]) -> Canvas:
-    """A compressed canvas whose fonts start with the seeded subsets."""
-    names = list(dict.fromkeys(font_names))
-    # the initial font is the first given, not Helvetica: no unembedded font in the file
-    canvas = Canvas(target, pagesize=pagesize, pageCompression=1, invariant=1, initialFontName=names[0])
-    for name in names:
-        pdfmetrics.getFont(name).splitString(SEED, canvas._doc)  # type: ignore[attr-defined]
-    return canvas
+def new_canvas(target: BinaryIO, pagesize: tuple[float, float], initial_font: str) -> Canvas:
+    """A compressed canvas whose initial font is `initial_font`, not Helvetica, so that no
+    unembedded font is referenced anywhere in the file."""
+    return Canvas(target, pagesize=pagesize, pageCompression=1, invariant=1, initialFontName=initial_font)
