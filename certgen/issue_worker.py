@@ -101,7 +101,8 @@ def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
         if task.seal is None:
             pdf = render_certificate(ctx.templates, ctx.fonts, record, task.number, matrix, ctx.issued_on, photo)
             signed = ctx.sealer.sign(pdf, SIGNATURE_BOX, location=ctx.templates.letterhead.city,
-                                     reason=f"{ctx.templates.documents[record.kind].title.en} {task.number}")
+                                     reason=f"{ctx.templates.documents[record.kind].title.en} {task.number}",
+                                     seal=text)
             pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed)
             card_sha = None
             if isinstance(record, PersonRecord):

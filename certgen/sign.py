@@ -20,6 +20,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
@@ -30,6 +31,9 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from .crypto import DocumentSigner
 
 FIELD_NAME = "Tanda-tangan-elektronik"
+#: Catalog key holding the seal text, inside the signed revision: a verifier reads the seal of a
+#: PDF without rasterising its QR code (docs/verification.md).
+SEAL_KEY = "/CertgenSeal"
 #: Room for the CMS container beyond the certificates it carries (signature, attributes,
 #: structure), and for a timestamp token with its TSA certificates (B-T). Reserved up front,
 #: so pyHanko needs no trial signature to measure the container.
@@ -123,9 +127,13 @@ class PdfSealer:
         return "PAdES-B-T" if self._timestamper else "PAdES-B-B"
 
     def sign(self, pdf: bytes, box: tuple[float, float, float, float], *, reason: str | None = None,
-             location: str | None = None) -> bytes:
-        """The PDF with a visible PAdES signature field at `box` (x1, y1, x2, y2) on page 1."""
+             location: str | None = None, seal: str | None = None) -> bytes:
+        """The PDF with a visible PAdES signature field at `box` (x1, y1, x2, y2) on page 1,
+        and the seal text (the QR code's content) under `SEAL_KEY` in the catalog."""
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        if seal is not None:
+            writer.root[SEAL_KEY] = generic.TextStringObject(seal)
+            writer.update_root()
         meta = PdfSignatureMetadata(field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES,
                                     md_algorithm="sha256", reason=reason, location=location)
         pdf_signer = PdfSigner(meta, signer=self._signer, timestamper=self._timestamper, stamp_style=self._style,

@@ -133,3 +133,12 @@ def test_pades_b_t_with_a_local_timestamp_authority(keys, tsa, tmp_path):
     path = tmp_path / "bt.pdf"
     path.write_bytes(signed)
     assert "Signature is Valid." in pdfsig(path, make_nss_db(tmp_path / "nss", keys.root_cert_path))
+
+
+def test_seal_text_is_in_the_signed_catalog(keys):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    import io
+    from certgen.sign import SEAL_KEY
+    signed = PdfSealer(keys.current_signer(PASSPHRASE), [keys.root_certificate()]).sign(_document(), SIGNATURE_BOX, seal=SEAL)
+    assert str(PdfFileReader(io.BytesIO(signed)).root[SEAL_KEY]) == SEAL
+    assert pyhanko_status(signed, keys.root_certificate()).bottom_line

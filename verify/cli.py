@@ -1,21 +1,29 @@
-"""`certverify`: verification for the public and auditors, offline with a trust list."""
+"""`certverify`: verification for the public and auditors. Works offline with a trust list;
+checks status against a registry when given one (--registry, or CERTGEN_REGISTRY_URL).
+Exit code 0 only when every document checked is VALID."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import click
 from cryptography import x509
 
-from certgen.cli_support import parse_time, user_errors, utc_now
+from certgen.cli_support import parse_time, user_errors
 from certgen.errors import TrustListError
-from certgen.seal import open_seal
 from certgen.trust import TrustList
 
+from .report import Verdict, VerificationReport
+from .service import Verifier
+from .status import RegistryStatus, StatusUnavailable
 
-def _load_trust(trust_list: str, root: str) -> TrustList:
+
+def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate]:
     try:
         root_cert = x509.load_pem_x509_certificate(Path(root).read_bytes())
     except (OSError, ValueError) as exc:
@@ -24,33 +32,67 @@ def _load_trust(trust_list: str, root: str) -> TrustList:
         data = Path(trust_list).read_bytes()
     except OSError as exc:
         raise TrustListError(f"{trust_list}: cannot read the trust list ({exc.strerror})") from None
-    return TrustList.load_signed(data, root_cert)
+    return TrustList.load_signed(data, root_cert), root_cert
 
 
-trust_options = [
-    click.option("--trust-list", default="keys/trustlist.json", show_default=True, help="Signed trust list file."),
-    click.option("--root", default="keys/root.cert.pem", show_default=True, help="Root certificate (PEM)."),
-]
+class Context:
+    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+        self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
 
-
-def with_trust(func):  # type: ignore[no-untyped-def]
-    for option in reversed(trust_options):
-        func = option(func)
-    return func
+    def verifier(self) -> Verifier:
+        moment = parse_time(self.at) if self.at else None
+        now = (lambda: moment) if moment else (lambda: datetime.now(timezone.utc))
+        with user_errors():
+            trust, root = _load_trust(self.trust_list, self.root)
+        status = None
+        if self.registry:
+            if self.registry.startswith(("http://", "https://")):
+                raise click.UsageError("a web service registry is not supported yet; give a database URL")
+            try:
+                status = RegistryStatus.open(self.registry, now)
+            except StatusUnavailable as exc:
+                raise click.ClickException(str(exc)) from None
+        return Verifier(trust, status, root, now)
 
 
 @click.group()
 @click.version_option(package_name="certgen")
-def main() -> None:
+@click.option("--trust-list", default="keys/trustlist.json", show_default=True, help="Signed trust list file.")
+@click.option("--root", default="keys/root.cert.pem", show_default=True, help="Root certificate (PEM).")
+@click.option("--registry", envvar="CERTGEN_REGISTRY_URL", help="Registry database URL for status checks.")
+@click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
+@click.pass_context
+def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
     """Verify certificates of the certification body."""
+    ctx.obj = Context(trust_list, root, registry, at)
+
+
+def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
+    reports = list(reports)
+    if as_json:
+        data = [r.to_json() for r in reports]
+        if lines:
+            for item in data:
+                click.echo(json.dumps(item, ensure_ascii=False))
+        else:
+            click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+    else:
+        for r in reports:
+            head = f"{r.source}: " if r.source else ""
+            click.echo(f"{head}{r.verdict.value} — {r.summary}")
+            for c in r.checks:
+                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {c.detail}")
+            if r.claims:
+                click.echo(f"  number {r.claims['number']}, holder {r.claims['holder']}, scheme {r.claims['scheme']}")
+    sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
 
 
 @main.command("trustlist")
-@with_trust
-def trustlist_cmd(trust_list: str, root: str) -> None:
+@click.pass_obj
+def trustlist_cmd(ctx: Context) -> None:
     """Check a trust list against the root certificate and list its signers."""
     with user_errors():
-        trust = _load_trust(trust_list, root)
+        trust, _ = _load_trust(ctx.trust_list, ctx.root)
     click.echo(f"trust list signed by the root, issued {trust.issued_at:%Y-%m-%d %H:%M}Z")
     for signer in trust.signers.values():
         revoked = f"revoked from {signer.revoked_at:%Y-%m-%d %H:%M}Z ({signer.revocation_reason})" if signer.revoked_at else "not revoked"
@@ -59,28 +101,105 @@ def trustlist_cmd(trust_list: str, root: str) -> None:
 
 @main.command("seal")
 @click.argument("text")
-@with_trust
-@click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def seal_cmd(text: str, trust_list: str, root: str, at: str | None, as_json: bool) -> None:
-    """Check a seal (the barcode text) offline. Status is not checked here."""
-    with user_errors():
-        trust = _load_trust(trust_list, root)
-    result = open_seal(text, trust, parse_time(at) if at else utc_now())
-    claims = result.claims
-    if as_json:
-        click.echo(json.dumps({
-            "ok": result.ok, "reason": result.reason.value, "detail": result.detail,
-            "kid": result.kid.hex() if result.kid else None,
-            "claims": None if claims is None else {
-                "number": claims.number, "kind": claims.kind.value, "holder": claims.holder, "scheme": claims.scheme,
-                "granted": claims.granted.isoformat(), "expires": claims.expires.isoformat() if claims.expires else None,
-                "subject": claims.subject, "issuer": claims.issuer, "signed_at": claims.signed_at.isoformat()},
-        }, indent=2, ensure_ascii=False))
-    elif claims is not None:
-        click.echo(f"seal valid, status not checked ({result.detail})")
-        click.echo(f"  number  {claims.number}\n  holder  {claims.holder}\n  scheme  {claims.scheme}\n"
-                   f"  granted {claims.granted}" + (f"\n  expires {claims.expires}" if claims.expires else ""))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.pass_obj
+def seal_cmd(ctx: Context, text: str, as_json: bool) -> None:
+    """Check a seal (the barcode text)."""
+    _print([ctx.verifier().verify_seal(text)], as_json)
+
+
+@main.command("number")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.pass_obj
+def number_cmd(ctx: Context, number: str, as_json: bool) -> None:
+    """Look a certificate number up in the registry."""
+    _print([ctx.verifier().verify_number(number)], as_json)
+
+
+@main.command("scan")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON reports.")
+@click.pass_obj
+def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
+    """Read the barcodes in photos or screenshots (PNG, JPEG, WebP) and check them."""
+    verifier = ctx.verifier()
+    _print((r for path in images for r in verifier.verify_image(path.read_bytes(), str(path))), as_json)
+
+
+@main.command("decode")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def decode_cmd(images: tuple[Path, ...]) -> None:
+    """Print only the barcode texts found, one per line."""
+    from .scan import ImageError, scan
+
+    found = False
+    for path in images:
+        try:
+            for text in scan(path.read_bytes()).texts:
+                click.echo(text)
+                found = True
+        except ImageError as exc:
+            click.echo(f"{path}: {exc}", err=True)
+    sys.exit(0 if found else 1)
+
+
+def _pdf_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())
+        else:
+            yield path
+
+
+_worker: dict[str, Verifier] = {}
+
+
+def _verify_pdf_file(path: str) -> dict:
+    report = _worker["verifier"].verify_pdf(Path(path).read_bytes(), path)
+    return report.to_json()
+
+
+def _init_worker(ctx: Context) -> None:
+    _worker["verifier"] = ctx.verifier()
+
+
+@main.command("pdf")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="JSON: one line per file, then a summary line.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for many files (default: cores).")
+@click.pass_obj
+def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int | None) -> None:
+    """Check PDF files or folders of them: signature, seal, registry."""
+    files = [str(p) for p in _pdf_files(paths)]
+    if not files:
+        raise click.UsageError("no PDF files found")
+    count = min(workers or os.cpu_count() or 1, len(files))
+    if count > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(count, initializer=_init_worker, initargs=(ctx,)) as pool:
+            results = pool.imap(_verify_pdf_file, files, chunksize=8)
+            _print_pdf_results(results, as_json)
     else:
-        click.echo(f"seal INVALID: {result.reason.value}: {result.detail}")
-    sys.exit(0 if result.ok else 1)
+        _init_worker(ctx)
+        _print_pdf_results(map(_verify_pdf_file, files), as_json)
+
+
+def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
+    counts: dict[str, int] = {}
+    for item in results:
+        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
+        if as_json:
+            click.echo(json.dumps(item, ensure_ascii=False))
+        else:
+            click.echo(f"{item['source']}: {item['verdict']} — {item['summary']}")
+    total = sum(counts.values())
+    if as_json:
+        click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))
+    else:
+        click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    sys.exit(0 if counts.get("VALID", 0) == total else 1)
+
+
+if __name__ == "__main__":
+    main()

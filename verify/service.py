@@ -1,0 +1,207 @@
+"""verify a seal, a number, an image or a PDF: never raises for an invalid document, reports.
+
+`Verifier` holds what verification needs: the trust list, optionally the root certificate
+(PDF signatures) and a status source (registry), and the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from cryptography import x509
+
+from certgen.errors import NumberFormatError, SealFormatError
+from certgen.numbers import parse_number
+from certgen.registry.lifecycle import is_expired, local_day
+from certgen.seal import SealClaims, SealReason, open_seal, parse_seal_text
+from certgen.trust import TrustList
+
+from .report import Check, Reason, StatusInfo, VerificationReport, decide
+from .status import StatusSource, StatusUnavailable
+
+_SEAL_REASONS = {
+    SealReason.OK: Reason.SEAL_VALID, SealReason.MALFORMED: Reason.SEAL_MALFORMED,
+    SealReason.UNSUPPORTED_ALG: Reason.SEAL_UNSUPPORTED_ALG, SealReason.NO_KID: Reason.SEAL_NO_KID,
+    SealReason.UNKNOWN_KID: Reason.SEAL_UNKNOWN_SIGNER, SealReason.BAD_SIGNATURE: Reason.SEAL_BAD_SIGNATURE,
+    SealReason.KEY_REVOKED: Reason.SEAL_KEY_REVOKED, SealReason.KEY_NOT_YET_VALID: Reason.SEAL_KEY_NOT_VALID,
+    SealReason.KEY_EXPIRED: Reason.SEAL_KEY_NOT_VALID, SealReason.SIGNED_IN_FUTURE: Reason.SEAL_SIGNED_IN_FUTURE,
+    SealReason.BAD_CLAIMS: Reason.SEAL_BAD_CLAIMS,
+}
+_STATUS_REASONS = {"valid": Reason.STATUS_ACTIVE, "suspended": Reason.STATUS_SUSPENDED,
+                   "withdrawn": Reason.STATUS_WITHDRAWN, "replaced": Reason.STATUS_REPLACED,
+                   "expired": Reason.STATUS_EXPIRED}
+
+
+def claims_json(claims: SealClaims) -> dict:
+    return {"number": claims.number, "kind": claims.kind.value, "holder": claims.holder, "scheme": claims.scheme,
+            "granted": claims.granted, "expires": claims.expires, "subject": claims.subject,
+            "issuer": claims.issuer, "signed_at": claims.signed_at}
+
+
+@dataclass
+class Verifier:
+    trust: TrustList
+    status: StatusSource | None = None
+    root: x509.Certificate | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+    # -- seals --------------------------------------------------------------------------
+    def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,
+                    barcodes: tuple[str, ...] = ()) -> VerificationReport:
+        """Check a seal (barcode text) and ask the status source about its certificate."""
+        now = self.now()
+        checks: list[Check] = []
+        opened = open_seal(text, self.trust, now)
+        if not opened.ok or opened.claims is None:
+            checks.append(Check.failed("seal", _SEAL_REASONS[opened.reason], f"seal invalid: {opened.detail}"))
+            return self._report(subject, checks, None, None, source, barcodes or (text,), now)
+        claims = opened.claims
+        checks.append(Check.passed("seal", Reason.SEAL_VALID, f"seal valid ({opened.detail})"))
+        certificate = self._status_checks(claims.number, checks, now, claims=claims, seal_text=text)
+        return self._report(subject, checks, claims, certificate, source, barcodes or (text,), now)
+
+    # -- numbers ------------------------------------------------------------------------
+    def verify_number(self, text: str) -> VerificationReport:
+        """Look a typed certificate number up; a typo is caught by the check character first."""
+        now = self.now()
+        try:
+            number = str(parse_number(text))
+        except NumberFormatError as exc:
+            return self._report("number", [Check.failed("number", Reason.NUMBER_MALFORMED, str(exc))], None, None,
+                                None, (), now)
+        checks = [Check.passed("number", Reason.NUMBER_VALID, f"{number} is a well-formed number")]
+        certificate = self._status_checks(number, checks, now)
+        return self._report("number", checks, None, certificate, None, (), now)
+
+    # -- images -------------------------------------------------------------------------
+    def verify_image(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
+        """One report per barcode in the image (two cards side by side give two), or one
+        INDETERMINATE report saying why nothing could be read."""
+        from .scan import ImageError, scan
+
+        now = self.now()
+        try:
+            result = scan(data)
+        except ImageError as exc:
+            reason = Reason.IMAGE_TOO_LARGE if exc.too_large else Reason.IMAGE_UNREADABLE
+            return [self._report("image", [Check.indeterminate("barcode", reason, str(exc))], None, None, source, (), now)]
+        if not result.texts:
+            return [self._report("image", [Check.indeterminate("barcode", Reason.NO_BARCODE, "no barcode found in the image")],
+                                 None, None, source, (), now)]
+        reports = []
+        for text in result.texts:
+            found = Check.passed("barcode", Reason.BARCODE_FOUND, f"barcode read by {result.decoder}")
+            try:
+                parse_seal_text(text)
+            except SealFormatError:
+                reports.append(self._report("image", [found, Check.failed("seal", Reason.NOT_A_SEAL, f"the barcode is not a certificate seal")],
+                                            None, None, source, result.texts, now))
+                continue
+            seal_report = self.verify_seal(text, subject="image", source=source, barcodes=result.texts)
+            reports.append(self._report("image", [found, *seal_report.checks],
+                                        _claims_of(seal_report), seal_report.certificate, source, result.texts, now))
+        return reports
+
+    # -- PDFs ---------------------------------------------------------------------------
+    def verify_pdf(self, data: bytes, source: str | None = None) -> VerificationReport:
+        """Signature, then the seal the PDF carries, then the registry (status, seal, file digest)."""
+        from .pdf import check_pdf
+
+        now = self.now()
+        result = check_pdf(data, self.trust, self.root)
+        checks = list(result.checks)
+        if any(c.outcome.value != "passed" for c in checks):
+            return self._report("pdf", checks, None, None, source, (), now)
+        if result.seal is None:
+            checks.append(Check.failed("seal", Reason.PDF_NO_SEAL, "the signed PDF carries no seal"))
+            return self._report("pdf", checks, None, None, source, (), now)
+        seal_report = self.verify_seal(result.seal, subject="pdf", source=source)
+        checks.extend(seal_report.checks)
+        certificate = seal_report.certificate
+        if certificate is not None and certificate.pdf_sha256:
+            if certificate.pdf_sha256 == sha256(data):
+                checks.append(Check.passed("pdf_registry", Reason.PDF_REGISTERED, "this file is the one the registry recorded"))
+            else:
+                checks.append(Check.failed("pdf_registry", Reason.PDF_NOT_REGISTERED,
+                                           f"this file is not the document the registry recorded for {certificate.number}"))
+        return self._report("pdf", checks, _claims_of(seal_report), certificate, source, (result.seal,), now)
+
+    # -- internals ------------------------------------------------------------------------
+    def _status_checks(self, number: str, checks: list[Check], now: datetime, *, claims: SealClaims | None = None,
+                       seal_text: str | None = None) -> StatusInfo | None:
+        if self.status is None:
+            checks.append(Check.indeterminate("status", Reason.STATUS_NOT_CHECKED,
+                                              "status not checked (no registry given)"))
+            if claims is not None and is_expired(claims.expires, now):
+                checks.append(Check.passed("expiry", Reason.STATUS_EXPIRED, f"expired on {claims.expires:%Y-%m-%d}"))
+            return None
+        try:
+            certificate = self.status.lookup(number)
+        except StatusUnavailable as exc:
+            checks.append(Check.indeterminate("status", Reason.REGISTRY_UNAVAILABLE, f"status not checked: {exc}"))
+            return None
+        if certificate is None:
+            checks.append(Check.failed("status", Reason.NOT_IN_REGISTRY, f"{number} is not in the registry"))
+            return None
+        if claims is not None:
+            mismatch = _compare(claims, certificate, seal_text)
+            if mismatch:
+                checks.append(Check.failed("registry_match", Reason.SEAL_MISMATCH, mismatch))
+            else:
+                checks.append(Check.passed("registry_match", Reason.SEAL_MATCHES_REGISTRY,
+                                           "the seal is the one the registry recorded"))
+        if certificate.status == "pending":
+            checks.append(Check.failed("status", Reason.STATUS_NOT_ISSUED, f"{number} was never issued"))
+        else:
+            checks.append(Check.passed("status", _STATUS_REASONS[certificate.status], _status_detail(certificate)))
+        return certificate
+
+    def _report(self, subject: str, checks: list[Check], claims: SealClaims | dict | None,
+                certificate: StatusInfo | None, source: str | None, barcodes: tuple[str, ...],
+                now: datetime) -> VerificationReport:
+        verdict, summary = decide(tuple(checks), certificate)
+        if isinstance(claims, SealClaims):
+            claims = claims_json(claims)
+        return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
+
+
+def _claims_of(report: VerificationReport) -> dict | None:
+    return dict(report.claims) if report.claims else None
+
+
+def _status_detail(cert: StatusInfo) -> str:
+    when = f" since {cert.status_changed_at:%Y-%m-%d}" if cert.status_changed_at else ""
+    reason = f": {cert.status_reason}" if cert.status_reason else ""
+    if cert.status == "valid":
+        return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
+    if cert.status == "expired":
+        return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
+    if cert.status == "replaced":
+        return f"{cert.number} was replaced by {cert.replaced_by}{when}{reason}"
+    return f"{cert.number} is {cert.status}{when}{reason}"
+
+
+def _compare(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> str | None:
+    """Why the seal does not match the registry's record, or None."""
+    if cert.seal and seal_text:
+        try:
+            if parse_seal_text(cert.seal) != parse_seal_text(seal_text):
+                return f"this seal is not the one issued for {cert.number}"
+        except SealFormatError:
+            return f"the registry's seal for {cert.number} is unreadable"
+    for name, seal_value, registry_value in (("holder", claims.holder, cert.holder), ("scheme", claims.scheme, cert.scheme),
+                                             ("kind", claims.kind.value, cert.kind), ("grant date", claims.granted, cert.granted),
+                                             ("expiry date", claims.expires, cert.expires)):
+        if seal_value != registry_value:
+            return f"the seal's {name} ({seal_value}) differs from the registry's ({registry_value})"
+    return None
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+__all__ = ["Verifier", "claims_json", "local_day", "sha256"]
