@@ -65,8 +65,8 @@ def photo_12mp(image: np.ndarray, page_width: int = 1300, angle: float = 6.0, se
     desk += cv2.GaussianBlur(rng.normal(0, 25, (3000, 4000)).astype(np.float32), (0, 0), 9)
     scale = page_width / image.shape[1]
     page = rotate(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), angle)
-    y, x = 900, 1500
     h, w = page.shape
+    y, x = (3000 - h) // 2 + 100, (4000 - w) // 2 + 300
     region = desk[y:y + h, x:x + w]
     mask = page < 234  # the rotation border blends into the desk
     region[mask] = page[mask] * 0.92 + 8

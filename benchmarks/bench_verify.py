@@ -1,0 +1,134 @@
+"""Verification benchmark: scanning quality and speed, PDF verification throughput.
+
+    python benchmarks/bench_verify.py [--pdfs 400] [--photos 15]
+
+* zxing-cpp's qrcode-2 corpus (tests/data/zxing-qrcode-2): images read exactly;
+* the project's own certificate and card after synthetic photography (tests/photography.py):
+  read / tried;
+* median and worst scan time of a 12-megapixel photo of a certificate (4000 x 3000 JPEG);
+* PDF verification of a folder of issued certificates (signature, seal, registry), in as many
+  processes as cores: files per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from certgen.barcode import qr_matrix  # noqa: E402
+from certgen.render.document import render_certificate  # noqa: E402
+from tests import photography as photo  # noqa: E402
+from tests.documents import person, templates_and_fonts  # noqa: E402
+from verify.scan import scan  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "zxing-qrcode-2"
+SEAL = "https://verifikasi.example.id/v/" + "2KCE3IQBEYCEQHQE6G3RMADETOQFQ4FDAFTUSRBNIJJUWUAGDJVQMG7SHIAACAAAU4AACALQKNFS2MRQGI3C2MBQGAY" * 3 + "TEMZNGYBAE"
+
+
+def corpus() -> dict:
+    images = sorted(p for p in CORPUS.iterdir() if p.suffix in (".png", ".jpg", ".webp"))
+    read = sum(CORPUS.joinpath(p.stem + ".txt").read_bytes().decode() in scan(p.read_bytes()).texts for p in images)
+    return {"read": read, "images": len(images)}
+
+
+def own_documents(folder: Path) -> dict:
+    from tests.test_scan import TRANSFORMS
+    from certgen.render.card import CardData, qr_side, render_card
+    from certgen.render.document import QR_BOX
+
+    templates, fonts = templates_and_fonts()
+    matrix = qr_matrix(SEAL)
+    cert, card = folder / "cert.pdf", folder / "card.pdf"
+    cert.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", matrix, date(2026, 11, 24)))
+    card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None)))
+    modules = matrix.size + 8
+    printed = {"certificate": (photo.render_page(cert, 1), QR_BOX[2] / modules / 72 * 300),
+               "card": (photo.render_page(card, 2), qr_side(matrix) / modules / 72 * 300)}
+    tried = read = 0
+    failures = []
+    for doc, (image, module_px) in printed.items():
+        for name, transform in TRANSFORMS.items():
+            tried += 1
+            if scan(transform(image, module_px)).texts == (SEAL,):
+                read += 1
+            else:
+                failures.append(f"{doc}/{name}")
+    return {"read": read, "tried": tried, "failures": failures, "cert_image": printed["certificate"][0]}
+
+
+def photo_times(image, count: int) -> dict:
+    times = []
+    for seed in range(count):
+        data = photo.encode(photo.photo_12mp(image, page_width=1100 + 40 * seed, angle=-8 + seed, seed=seed), ".jpg", 88)
+        started = time.perf_counter()
+        texts = scan(data).texts
+        times.append((time.perf_counter() - started) * 1000)
+        assert texts == (SEAL,), f"photo {seed} not read"
+    return {"photos": count, "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+
+
+def pdf_throughput(folder: Path, count: int) -> dict:
+    from certgen.batch import BatchOptions, IssueEnvironment, run_batch
+    from certgen.config import sqlite_url
+    from certgen.keys import KeyStore
+    from certgen.model import DocumentKind
+    from certgen.registry import Registry
+    from benchmarks.bench_issue import NOW, PASS, make_rows
+    from verify.cli import Context, _init_worker, _verify_pdf_file
+
+    keys = KeyStore(folder / "keys")
+    keys.init(PASS, now=NOW)
+    registry_url = sqlite_url(folder / "registry.sqlite3")
+    env = IssueEnvironment(registry=Registry.open(registry_url), signer=keys.current_signer(PASS, now=NOW),
+                           chain=[keys.root_certificate()], now=lambda: NOW)
+    run_batch(BatchOptions(DocumentKind.PERSON, make_rows(folder, count), folder / "out"), env)
+    files = sorted(str(p) for p in (folder / "out" / "certificates").glob("*.pdf"))
+    ctx = Context(str(keys.trustlist_path), str(keys.root_cert_path), registry_url, "2026-11-24T10:00:00+07:00")
+    cores = os.cpu_count() or 1
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(cores, initializer=_init_worker, initargs=(ctx,)) as pool:
+        verdicts = [r["verdict"] for r in pool.imap(_verify_pdf_file, files, chunksize=8)]
+    seconds = time.perf_counter() - started
+    assert verdicts == ["VALID"] * len(files), set(verdicts)
+    return {"files": len(files), "seconds": round(seconds, 2), "per_second": round(len(files) / seconds, 1),
+            "processes": cores}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pdfs", type=int, default=400)
+    parser.add_argument("--photos", type=int, default=15)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results: dict = {}
+    results["corpus"] = corpus()
+    print(f"corpus:   {results['corpus']['read']} of {results['corpus']['images']} zxing qrcode-2 images read exactly")
+    with tempfile.TemporaryDirectory() as tmp:
+        own = own_documents(Path(tmp))
+        image = own.pop("cert_image")
+        results["own_documents"] = own
+        print(f"own:      {own['read']} of {own['tried']} certificate/card photographs read {own['failures'] or ''}")
+        results["photo_12mp"] = photo_times(image, args.photos)
+        print(f"12 MP:    median {results['photo_12mp']['median_ms']} ms, worst {results['photo_12mp']['max_ms']} ms "
+              f"over {args.photos} photos")
+    with tempfile.TemporaryDirectory() as tmp:
+        results["pdf"] = pdf_throughput(Path(tmp), args.pdfs)
+        print(f"pdf:      {results['pdf']['files']} issued PDFs verified (signature, seal, registry) in "
+              f"{results['pdf']['seconds']} s = {results['pdf']['per_second']}/s on {results['pdf']['processes']} processes")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

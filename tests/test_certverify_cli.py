@@ -1,0 +1,84 @@
+"""certverify from the command line: reports, JSON, exit codes, folders."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from certgen.config import sqlite_url
+from tests import photography as photo
+from tests.test_verify import issued  # noqa: F401 - the module fixture
+from verify.cli import main as certverify
+
+
+@pytest.fixture
+def run(issued):  # noqa: F811
+    folder = issued["folder"]
+    base = ["--trust-list", str(folder / "keys" / "trustlist.json"), "--root", str(folder / "keys" / "root.cert.pem"),
+            "--at", "2026-11-24T10:00:00+07:00"]
+    registry = ["--registry", sqlite_url(folder / "registry.sqlite3")]
+
+    def invoke(*args, with_registry=True):
+        return CliRunner().invoke(certverify, [*base, *(registry if with_registry else []), *args], catch_exceptions=False)
+    return invoke
+
+
+def test_seal_with_and_without_registry(run, issued):  # noqa: F811
+    seal = issued["registry"].get(issued["numbers"][0]).seal
+    result = run("seal", seal)
+    assert result.exit_code == 0 and result.output.startswith("VALID — ")
+    offline = run("seal", seal, "--json", with_registry=False)
+    assert offline.exit_code == 1
+    report = json.loads(offline.output)
+    assert report["verdict"] == "INDETERMINATE" and report["summary"] == "status not checked (no registry given)"
+    assert report["checks"][0]["detail"].startswith("seal valid")
+
+
+def test_number_typo_is_caught(run, issued):  # noqa: F811
+    number = issued["numbers"][0]
+    typo = number[:-1] + ("X" if number[-1] != "X" else "Y")
+    result = run("number", typo, "--json")
+    assert result.exit_code == 1 and json.loads(result.output)["checks"][0]["reason"] == "number_malformed"
+
+
+def test_pdf_folder_gives_json_lines_and_a_summary(run, issued, tmp_path):  # noqa: F811
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for i, pdf in enumerate(issued["pdfs"]):
+        (folder / f"{i}.pdf").write_bytes(pdf)
+    (folder / "bad.pdf").write_bytes(issued["pdfs"][0][:-500] + b"tampered")
+    result = run("pdf", str(folder), "--json", "--workers", "2")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert result.exit_code == 1
+    assert [line["verdict"] for line in lines[:-1]] == ["VALID", "VALID", "VALID", "INVALID"]
+    assert lines[-1] == {"summary": {"files": 4, "verdicts": {"VALID": 3, "INVALID": 1}}}
+    assert run("pdf", str(folder / "0.pdf")).exit_code == 0
+
+
+def test_scan_and_decode_a_photo_of_a_card(run, issued, tmp_path):  # noqa: F811
+    card = tmp_path / "card.pdf"
+    card.write_bytes((issued["folder"] / "out" / "cards" / f"{issued['numbers'][1]}.pdf").read_bytes())
+    picture = tmp_path / "card.jpg"
+    picture.write_bytes(photo.encode(photo.rotate(photo.render_page(card, 2), 15), ".jpg", 60))
+    seal = issued["registry"].get(issued["numbers"][1]).seal
+    decoded = run("decode", str(picture))
+    assert decoded.exit_code == 0 and decoded.output == seal + "\n"
+    scanned = run("scan", str(picture), "--json")
+    assert scanned.exit_code == 0
+    report = json.loads(scanned.output)
+    assert report["verdict"] == "VALID" and report["barcodes"] == [seal] and report["subject"] == "image"
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(photo.encode(__import__("numpy").full((300, 300), 255, "uint8")))
+    nothing = run("scan", str(blank), "--json")
+    assert nothing.exit_code == 1 and json.loads(nothing.output)["checks"][0]["reason"] == "no_barcode"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    refused = run("scan", str(notes), "--json")
+    assert json.loads(refused.output)["checks"][0]["reason"] == "image_unreadable"
+
+
+def test_missing_trust_list_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(certverify, ["--trust-list", str(tmp_path / "none.json"), "--root", str(tmp_path / "r.pem"),
+                                             "seal", "https://x/v/AAAA"])
+    assert result.exit_code == 1 and "cannot read the root certificate" in result.output
