@@ -15,7 +15,7 @@ fi
 if [ ! -f "$CERTGEN_KEYS/keystore.json" ]; then
   certgen keys init
 fi
-certverify trustlist --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem"
+certverify --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem" trustlist
 
 certgen issue product samples/product-type1.csv
 certgen issue product samples/product-type5.xlsx

@@ -38,8 +38,8 @@ def test_rotate_revoke_and_trustlist_checked_by_certverify(cli, settings):
     assert "revoked from 2026-11-20 02:00:00Z" in result.output
     listing = cli(certgen, ["keys", "list"]).output
     assert f"{first}" in listing and "revoked 2026-11-20 02:00Z (laptop stolen)" in listing
-    checked = cli(certverify, ["trustlist", "--trust-list", str(settings.keys_dir / "trustlist.json"),
-                               "--root", str(settings.keys_dir / "root.cert.pem")])
+    checked = cli(certverify, ["--trust-list", str(settings.keys_dir / "trustlist.json"),
+                               "--root", str(settings.keys_dir / "root.cert.pem"), "trustlist"])
     assert checked.exit_code == 0, checked.output
     assert f"{first}  2026-10-23..2036-10-21  revoked from 2026-11-20 02:00Z (laptop stolen)" in checked.output
 
@@ -49,7 +49,7 @@ def test_tampered_trust_list_is_an_error_for_certverify(cli, settings):
     data = json.loads(path.read_text())
     data["signature"] = data["signature"][:-4] + ("AAAA" if not data["signature"].endswith("AAAA") else "BBBB")
     path.write_text(json.dumps(data))
-    result = cli(certverify, ["trustlist", "--trust-list", str(path), "--root", str(settings.keys_dir / "root.cert.pem")])
+    result = cli(certverify, ["--trust-list", str(path), "--root", str(settings.keys_dir / "root.cert.pem"), "trustlist"])
     assert result.exit_code == 1
     assert "trust list signature does not verify with the root certificate" in result.output
 
@@ -112,8 +112,10 @@ def test_certverify_seal_offline(cli, settings, signer):
     own = store.current_signer(PASSPHRASE, now=NOW)
     text = seal_text(sign_seal(person_claims(), own), "https://verifikasi.example.id/v/")
     args = ["--trust-list", str(store.trustlist_path), "--root", str(store.root_cert_path), "--at", "2026-11-24T10:00:00+07:00"]
-    result = cli(certverify, ["seal", text, *args])
-    assert result.exit_code == 0 and "seal valid, status not checked" in result.output
+    result = cli(certverify, [*args, "seal", text])
+    assert result.exit_code == 1  # valid seal, but only VALID (status checked) exits 0
+    assert result.output.startswith("INDETERMINATE — status not checked (no registry given)")
+    assert "seal: seal_valid: seal valid" in result.output
     foreign = seal_text(sign_seal(person_claims(), signer), "https://verifikasi.example.id/v/")
-    result = cli(certverify, ["seal", foreign, *args, "--json"])
-    assert result.exit_code == 1 and json.loads(result.output)["reason"] == "unknown_kid"
+    result = cli(certverify, [*args, "seal", foreign, "--json"])
+    assert result.exit_code == 1 and json.loads(result.output)["checks"][0]["reason"] == "seal_unknown_signer"
