@@ -223,6 +223,27 @@ def checkpoint_cmd(app: AppContext) -> None:
     click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")
 
 
+@main.command("reports")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True)
+@pass_app
+def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
+    """List reports of suspicious certificates sent by the public, newest first."""
+    with user_errors():
+        reports = _registry(app).reports(limit=limit)
+    if as_json:
+        click.echo(json.dumps([{"id": r.id, "created_at": r.created_at.isoformat(), "number": r.number, "seal": r.seal,
+                                "verdict": r.verdict, "message": r.message, "contact": r.contact, "status": r.status}
+                               for r in reports], indent=2, ensure_ascii=False))
+        return
+    if not reports:
+        click.echo("no reports")
+    for r in reports:
+        about = r.number or (r.seal[:48] + "..." if r.seal else "(no number)")
+        click.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M}Z {about} [{r.verdict or '-'}] {r.status}: {r.message}"
+                   + (f" (contact: {r.contact})" if r.contact else ""))
+
+
 # -- issuing ---------------------------------------------------------------------------------
 
 @main.command("issue")

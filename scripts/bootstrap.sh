@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libzbar0           # zbar, behind pyzbar: an independent barcode reader
   postgresql         # a real PostgreSQL server for the registry tests
   fonts-dejavu-core  # fallback fonts for rendering checks
+  chromium           # a real browser for the web page tests (driven by Playwright, launched by path)
+  wrk                # HTTP load generator for the web benchmark
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -201,5 +201,27 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     sys.exit(0 if counts.get("VALID", 0) == total else 1)
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="uvicorn worker processes.")
+@click.option("--proxy-headers", is_flag=True, help="Behind a reverse proxy: trust X-Forwarded-For/-Proto.")
+@click.pass_obj
+def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool) -> None:
+    """Run the public verification web service (docs/deploy.md)."""
+    import uvicorn
+
+    os.environ["CERTVERIFY_TRUST_LIST"] = ctx.trust_list
+    os.environ["CERTVERIFY_ROOT"] = ctx.root
+    if ctx.registry:
+        os.environ["CERTGEN_REGISTRY_URL"] = ctx.registry
+    if proxy_headers:
+        os.environ["CERTVERIFY_TRUST_FORWARDED_FOR"] = "1"
+    from .web.app import app_from_env
+    app_from_env()  # fail here, with a clear message, rather than in every worker
+    uvicorn.run("verify.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=proxy_headers, server_header=False, log_level="warning", timeout_keep_alive=5)
+
+
 if __name__ == "__main__":
     main()

@@ -24,7 +24,7 @@ from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
 from .chain import checkpoint_message, event_hash, record_digest
 from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
-from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
+from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow, ReportRow
 
 _IN_CHUNK = 500
 
@@ -100,6 +100,23 @@ class Event:
     data: Mapping[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class SuspicionReport:
+    """A public report of a suspicious certificate."""
+
+    id: int
+    created_at: datetime
+    number: str | None
+    seal: str | None
+    verdict: str | None
+    message: str
+    contact: str | None
+    status: str
+
+
+MAX_REPORT_MESSAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -271,6 +288,37 @@ class Registry:
             session.flush()
             return _checkpoint(row)
 
+    def add_report(self, *, message: str, now: datetime, number: str | None = None, seal: str | None = None,
+                   verdict: str | None = None, contact: str | None = None) -> SuspicionReport:
+        """Store a report from the public; the message is required, everything else optional."""
+        message = (message or "").strip()
+        if not message:
+            raise RegistryError("a report needs a message")
+        if len(message) > MAX_REPORT_MESSAGE:
+            raise RegistryError(f"a report message has at most {MAX_REPORT_MESSAGE} characters")
+        row = ReportRow(created_at=now, number=(number or None) and number.strip()[:40], seal=seal[:4096] if seal else None,
+                        verdict=verdict, message=message, contact=(contact or "").strip()[:200] or None, status="open")
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+            session.flush()
+            return _report(row)
+
+    def reports(self, *, limit: int = 1000) -> list[SuspicionReport]:
+        """Reports, newest first."""
+        with self._read() as session, session.begin():
+            rows = session.scalars(select(ReportRow).order_by(ReportRow.id.desc()).limit(limit))
+            return [_report(r) for r in rows]
+
+    def status_list(self) -> list[tuple[str, str, datetime, str | None, str | None]]:
+        """(number, status, since, reason, successor) of every certificate that is not simply
+        active: what an offline verifier needs besides the trust list."""
+        query = (select(CertificateRow.number, CertificateRow.status, CertificateRow.status_changed_at,
+                        CertificateRow.status_reason, CertificateRow.replaced_by)
+                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value]))
+                 .order_by(CertificateRow.number))
+        with self._read() as session, session.begin():
+            return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
+
     # -- reading -------------------------------------------------------------------------
 
     def _read(self) -> Session:
@@ -374,6 +422,10 @@ def _certificate(row: CertificateRow) -> Certificate:
 
 def _event(row: EventRow) -> Event:
     return Event(row.seq, row.at, EventType(row.type), row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
+
+
+def _report(row: ReportRow) -> SuspicionReport:
+    return SuspicionReport(row.id, row.created_at, row.number, row.seal, row.verdict, row.message, row.contact, row.status)
 
 
 def _checkpoint(row: CheckpointRow) -> Checkpoint:

@@ -113,3 +113,19 @@ class CheckpointRow(Base):
     kid: Mapped[str] = mapped_column(String(16))
     alg: Mapped[str] = mapped_column(String(8))
     signature: Mapped[str] = mapped_column(Text)
+
+
+class ReportRow(Base):
+    """A report of a suspicious certificate from the public (the service standard's complaint
+    channel). Holds what the reporter typed, nothing about the reporter beyond an optional contact."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    seal: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")

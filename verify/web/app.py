@@ -1,0 +1,238 @@
+"""The ASGI application (FastAPI + Jinja2). `create_app(config)` builds it; uvicorn runs it
+through `app_from_env` (a factory) so that every worker process builds its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptography import x509
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certgen.errors import RegistryError
+from certgen.trust import TrustList
+
+from ..report import VerificationReport
+from ..service import Verifier
+from ..status import RegistryStatus, StatusUnavailable
+from .config import WebConfig
+from .guard import Guard
+from .i18n import LANGUAGES, TEXT
+from .present import view
+
+HERE = Path(__file__).parent
+API = "/api/v1"
+
+
+class ReportIn(BaseModel):
+    message: str = Field(min_length=1, max_length=2000, description="what is suspicious")
+    number: str | None = Field(default=None, max_length=40)
+    seal: str | None = Field(default=None, max_length=4096)
+    contact: str | None = Field(default=None, max_length=200)
+
+
+class SealIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4096, description="barcode text: the seal address or its code")
+
+
+class Service:
+    """What the routes share: the verifier, the registry, the trust list bytes and their ETag."""
+
+    def __init__(self, config: WebConfig, now: Callable[[], datetime]) -> None:
+        self.config = config
+        self.now = now
+        root = x509.load_pem_x509_certificate(config.root.read_bytes())
+        self.trust_bytes = config.trust_list.read_bytes()
+        self.trust = TrustList.load_signed(self.trust_bytes, root)
+        self.trust_etag = '"' + hashlib.sha256(self.trust_bytes).hexdigest()[:32] + '"'
+        self.status = RegistryStatus.open(config.registry_url, now) if config.registry_url else None
+        self.verifier = Verifier(self.trust, self.status, root, now)
+
+    @property
+    def registry(self):
+        return self.status.registry if self.status else None
+
+
+def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> Any:
+    """The service, wrapped in the hardening middleware."""
+    service = Service(config, now or (lambda: datetime.now(timezone.utc)))
+    app = FastAPI(title="Certificate verification API", version="1", docs_url=None, redoc_url=None,
+                  openapi_url=f"{API}/openapi.json")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    def lang_of(request: Request) -> str:
+        lang = request.query_params.get("lang") or request.cookies.get("lang") or "id"
+        return lang if lang in LANGUAGES else "id"
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        lang = lang_of(request)
+        other = "en" if lang == "id" else "id"
+        text = {k: v[lang] for k, v in TEXT.items()}
+        response = templates.TemplateResponse(request, name, {"t": text, "lang": lang, "other": other, **context},
+                                              status_code=status)
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie("lang", lang, max_age=31536000, samesite="lax", httponly=True)
+        return response
+
+    def result_page(request: Request, reports: list[VerificationReport]) -> HTMLResponse:
+        lang = lang_of(request)
+        return page(request, "result.html", results=[view(r, lang) for r in reports])
+
+    # -- pages -----------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> HTMLResponse:
+        return page(request, "home.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    @app.get("/v/{code}", response_class=HTMLResponse, include_in_schema=False)
+    def seal_page(request: Request, code: str) -> HTMLResponse:
+        return result_page(request, [service.verifier.verify_seal(code)])
+
+    @app.get("/n", response_class=HTMLResponse, include_in_schema=False)
+    def number_page(request: Request, number: str = "") -> HTMLResponse:
+        if not number.strip():
+            return RedirectResponse("/", status_code=303)
+        return result_page(request, [service.verifier.verify_number(number[:60])])
+
+    @app.post("/upload", response_class=HTMLResponse, include_in_schema=False)
+    def upload_page(request: Request, file: UploadFile = File(...)) -> HTMLResponse:
+        return result_page(request, _verify_upload(service, file))
+
+    @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
+    def report_form(request: Request, number: str = "", seal: str = "") -> HTMLResponse:
+        return page(request, "report.html", number=number[:40], seal=seal[:4096])
+
+    @app.post("/report", response_class=HTMLResponse, include_in_schema=False)
+    def report_send(request: Request, message: str = Form(..., max_length=2000), number: str = Form("", max_length=40),
+                    seal: str = Form("", max_length=4096), contact: str = Form("", max_length=200)) -> HTMLResponse:
+        stored = _store_report(service, ReportIn(message=message, number=number or None, seal=seal or None,
+                                                 contact=contact or None))
+        return page(request, "thanks.html", report_id=stored["id"])
+
+    # -- API -------------------------------------------------------------------------------
+    @app.get(f"{API}/seal/{{code}}", tags=["verify"], summary="Verify a seal (the code after /v/ in the barcode)")
+    def api_seal(code: str) -> JSONResponse:
+        return JSONResponse(service.verifier.verify_seal(code).to_json())
+
+    @app.post(f"{API}/seal", tags=["verify"], summary="Verify a seal given as barcode text")
+    def api_seal_text(body: SealIn) -> JSONResponse:
+        return JSONResponse(service.verifier.verify_seal(body.text).to_json())
+
+    @app.get(f"{API}/number/{{number}}", tags=["verify"], summary="Look a certificate number up")
+    def api_number(number: str) -> JSONResponse:
+        return JSONResponse(service.verifier.verify_number(number[:60]).to_json())
+
+    @app.post(f"{API}/upload", tags=["verify"], summary="Verify a photo (PNG, JPEG, WebP) or a PDF")
+    def api_upload(file: UploadFile = File(...)) -> JSONResponse:
+        return JSONResponse([r.to_json() for r in _verify_upload(service, file)])
+
+    @app.get(f"{API}/trustlist", tags=["trust"], summary="The signed trust list (docs/keys.md)")
+    def api_trustlist(request: Request) -> Response:
+        headers = {"ETag": service.trust_etag, "Cache-Control": "public, max-age=300"}
+        if request.headers.get("if-none-match") == service.trust_etag:
+            return Response(status_code=304, headers=headers)
+        return Response(service.trust_bytes, media_type="application/json", headers=headers)
+
+    @app.get(f"{API}/status-list", tags=["trust"], summary="Certificates that are suspended, withdrawn or replaced")
+    def api_status_list(request: Request) -> Response:
+        if service.registry is None:
+            raise HTTPException(404, "no registry is configured")
+        seq, head = service.registry.head()
+        etag = f'"{head[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        items = [{"number": n, "status": s, "since": since.isoformat(), "reason": reason, "replaced_by": succ}
+                 for n, s, since, reason, succ in service.registry.status_list()]
+        body = {"format": "certverify-status-list/1", "generated_at": service.now().isoformat(),
+                "log": {"events": seq, "head": head}, "certificates": items}
+        return JSONResponse(body, headers=headers)
+
+    @app.post(f"{API}/reports", status_code=201, tags=["reports"], summary="Report a suspicious certificate")
+    def api_report(body: ReportIn) -> dict[str, Any]:
+        return _store_report(service, body)
+
+    @app.get(f"{API}/health", tags=["service"], summary="Liveness and readiness")
+    def api_health() -> JSONResponse:
+        registry = "none"
+        if service.registry is not None:
+            try:
+                service.registry.head()
+                registry = "ok"
+            except Exception:
+                registry = "unavailable"
+        code = 503 if registry == "unavailable" else 200
+        return JSONResponse({"status": "ok" if code == 200 else "degraded", "registry": registry,
+                             "trust_list_signers": len(service.trust.signers)}, status_code=code)
+
+    # -- errors: a clear page or JSON, never a stack trace ------------------------------------
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        return _error(request, 422, f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        return _error(request, 500, "an internal error occurred; it has been logged")
+
+    def _error(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=status)
+        return page(request, "error.html", status=status, status_code=status, message=message)
+
+    return Guard(app, max_body=config.max_upload_bytes, per_minute=config.rate_limit_per_minute,
+                 timeout=config.request_timeout_seconds, trust_forwarded_for=config.trust_forwarded_for)
+
+
+def _verify_upload(service: Service, file: UploadFile) -> list[VerificationReport]:
+    data = file.file.read(service.config.max_upload_bytes + 1)
+    if len(data) > service.config.max_upload_bytes:
+        raise HTTPException(413, f"the upload is larger than {service.config.max_upload_bytes // 2**20} MiB")
+    if not data:
+        raise HTTPException(400, "the uploaded file is empty")
+    name = Path(file.filename or "upload").name[:120]
+    if data.startswith(b"%PDF-"):
+        return [service.verifier.verify_pdf(data, name)]
+    return service.verifier.verify_image(data, name)
+
+
+def _store_report(service: Service, body: ReportIn) -> dict[str, Any]:
+    if service.registry is None:
+        raise HTTPException(503, "reports cannot be stored: no registry is configured")
+    verdict = None
+    if body.seal:
+        verdict = service.verifier.verify_seal(body.seal).verdict.value
+    elif body.number:
+        verdict = service.verifier.verify_number(body.number).verdict.value
+    try:
+        stored = service.registry.add_report(message=body.message, number=body.number, seal=body.seal,
+                                             verdict=verdict, contact=body.contact, now=service.now())
+    except RegistryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return {"id": stored.id, "status": stored.status, "verdict": verdict}
+
+
+def app_from_env() -> Any:
+    """Factory for uvicorn (`--factory`): settings from the environment (docs/deploy.md)."""
+    return create_app(WebConfig.from_env())
+
+
+__all__ = ["create_app", "app_from_env", "StatusUnavailable", "json"]

@@ -1,0 +1,54 @@
+"""Reports -> what the page shows: verdict wording, the fields printed on the paper, checks.
+Only fields the document itself prints are shown (privacy: no more than the paper)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ..report import VerificationReport
+from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, t
+
+
+def _format(value: Any, lang: str) -> str:
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, date):
+        return f"{value.day} {MONTHS[lang][value.month - 1]} {value.year}"
+    return str(value)
+
+
+def view(report: VerificationReport, lang: str) -> dict[str, Any]:
+    verdict = report.verdict.value
+    headline, explanation = VERDICT[verdict][lang]
+    idx = 0 if lang == "id" else 1
+    fields: list[tuple[str, str]] = []
+    cert = report.certificate
+    kind = cert.kind if cert else (report.claims or {}).get("kind")
+    number = cert.number if cert else (report.claims or {}).get("number")
+    if cert is not None:
+        for key, label_id, label_en in FIELDS.get(cert.kind, []):
+            value = cert.record.get(key)
+            if value not in (None, ""):
+                fields.append(((label_id, label_en)[idx], _format(value, lang)))
+    elif report.claims:
+        for key, label_id, label_en in CLAIMS:
+            value = report.claims.get(key)
+            if value not in (None, ""):
+                fields.append(((label_id, label_en)[idx], _format(value, lang)))
+    status_line = None
+    if cert is not None and cert.status in ("suspended", "withdrawn", "replaced") and cert.status_changed_at:
+        status_line = f"{t('status_since', lang)} {_format(cert.status_changed_at.date(), lang)}"
+        if cert.status_reason:
+            status_line += f" — {t('reason', lang)}: {cert.status_reason}"
+    return {
+        "verdict": verdict, "css": verdict.lower(), "headline": headline, "explanation": explanation,
+        "summary": report.summary, "number": number, "kind": t(kind, lang) if kind in ("product", "person", "training") else None,
+        "fields": fields, "status_line": status_line,
+        "successor": cert.replaced_by if cert is not None and cert.status == "replaced" else None,
+        "checks": [(c.outcome.value, c.reason.value, c.detail) for c in report.checks],
+        "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
+    }
