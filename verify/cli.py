@@ -209,8 +209,6 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
 @click.pass_obj
 def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool) -> None:
     """Run the public verification web service (docs/deploy.md)."""
-    import uvicorn
-
     os.environ["CERTVERIFY_TRUST_LIST"] = ctx.trust_list
     os.environ["CERTVERIFY_ROOT"] = ctx.root
     if ctx.registry:
@@ -218,10 +216,10 @@ def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: b
     if proxy_headers:
         os.environ["CERTVERIFY_TRUST_FORWARDED_FOR"] = "1"
     from .web.app import app_from_env
-    app_from_env()  # fail here, with a clear message, rather than in every worker
-    uvicorn.run("verify.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=proxy_headers, server_header=False, log_level="warning", timeout_keep_alive=5)
+    from .web.server import serve
 
+    app_from_env()  # fail here, with a clear message, rather than in every worker
+    serve(host, port, workers, proxy_headers)
 
 if __name__ == "__main__":
     main()

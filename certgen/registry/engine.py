@@ -53,7 +53,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if mode != "NONE":  # NONE: a single read statement, atomic by itself; no BEGIN/ROLLBACK round trip
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def upgrade(engine: Engine) -> None:
