@@ -112,3 +112,30 @@ def test_forged_seal_and_a_report(page, server, issued):  # noqa: F811
     page.click("form[action='/report'] button")
     assert page.locator("#report-id").inner_text().isdigit()
     assert issued["registry"].reports()[0].message == "Kode QR pada sertifikat ini tidak sah"
+
+
+def test_certverify_asks_the_web_service_for_the_status(server, issued, tmp_path):  # noqa: F811
+    """certverify --registry http://... : the seal checked locally, the status from the service."""
+    import json
+    from tests.conftest import NOW
+    folder = issued["folder"]
+    base = [sys.executable, "-m", "verify.cli", "--trust-list", str(folder / "keys" / "trustlist.json"),
+            "--root", str(folder / "keys" / "root.cert.pem")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def certverify(*args, registry=server):
+        return subprocess.run([*base, "--registry", registry, *args], capture_output=True, text=True, env=env)
+
+    pdf = tmp_path / "c.pdf"
+    pdf.write_bytes(issued["pdfs"][0])
+    result = certverify("pdf", str(pdf), "--json", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["verdict"] == "VALID"
+    number = issued["numbers"][1]
+    issued["registry"].withdraw(number, reason="dicabut karena penipuan", now=NOW, actor="t")
+    withdrawn = certverify("number", number, "--json")
+    report = json.loads(withdrawn.stdout)
+    assert withdrawn.returncode == 1 and report["verdict"] == "WITHDRAWN"
+    assert report["certificate"]["status_reason"] == "dicabut karena penipuan"
+    down = certverify("number", number, "--json", registry="http://127.0.0.1:9")
+    assert json.loads(down.stdout)["checks"][-1]["reason"] == "registry_unavailable"

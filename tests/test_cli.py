@@ -119,3 +119,11 @@ def test_certverify_seal_offline(cli, settings, signer):
     foreign = seal_text(sign_seal(person_claims(), signer), "https://verifikasi.example.id/v/")
     result = cli(certverify, [*args, "seal", foreign, "--json"])
     assert result.exit_code == 1 and json.loads(result.output)["checks"][0]["reason"] == "seal_unknown_signer"
+
+
+def test_reports_are_listed_for_staff(cli, settings):
+    registry = Registry.open(settings.registry_url)
+    registry.add_report(message="Kartu palsu dijual online", number="SK-2026-000001-E", verdict="INVALID", now=NOW)
+    result = cli(certgen, ["reports"])
+    assert result.exit_code == 0 and "SK-2026-000001-E [INVALID] open: Kartu palsu dijual online" in result.output
+    assert json.loads(cli(certgen, ["reports", "--json"]).output)[0]["message"] == "Kartu palsu dijual online"

@@ -20,7 +20,7 @@ from certgen.trust import TrustList
 
 from .report import Verdict, VerificationReport
 from .service import Verifier
-from .status import RegistryStatus, StatusUnavailable
+from .status import HttpStatus, RegistryStatus, StatusUnavailable
 
 
 def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate]:
@@ -45,9 +45,9 @@ class Context:
         with user_errors():
             trust, root = _load_trust(self.trust_list, self.root)
         status = None
-        if self.registry:
-            if self.registry.startswith(("http://", "https://")):
-                raise click.UsageError("a web service registry is not supported yet; give a database URL")
+        if self.registry and self.registry.startswith(("http://", "https://")):
+            status = HttpStatus(self.registry)
+        elif self.registry:
             try:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
@@ -59,7 +59,8 @@ class Context:
 @click.version_option(package_name="certgen")
 @click.option("--trust-list", default="keys/trustlist.json", show_default=True, help="Signed trust list file.")
 @click.option("--root", default="keys/root.cert.pem", show_default=True, help="Root certificate (PEM).")
-@click.option("--registry", envvar="CERTGEN_REGISTRY_URL", help="Registry database URL for status checks.")
+@click.option("--registry", envvar="CERTGEN_REGISTRY_URL",
+              help="Where the status comes from: a registry database URL, or the verification service's base URL.")
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
 @click.pass_context
 def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
