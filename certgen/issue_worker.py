@@ -14,6 +14,7 @@ from typing import Any
 
 from .barcode import qr_matrix
 from .crypto import DocumentSigner
+from .errors import CertgenError
 from .model import DocumentKind, PersonRecord, Record, record_from_json
 from .output import write_atomic
 from .registry import Issued
@@ -56,6 +57,10 @@ class GroupResult:
     sheet_sha256: str | None
 
 
+class IssueError(CertgenError):
+    """A row could not be rendered, signed or written; the message names its number."""
+
+
 _context: WorkerContext | None = None
 
 
@@ -83,7 +88,18 @@ def make_claims(number: str, record: Record, issuer: str, signed_at: datetime) -
 
 
 def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
-    """Issue the pending rows of a group and (for cards) write its print sheet."""
+    """Issue the pending rows of a group and (for cards) write its print sheet. Any failure is
+    raised as an IssueError naming the certificate; the rows of the group stay pending."""
+    try:
+        return _run_group(index, tasks, with_sheet)
+    except CertgenError:
+        raise
+    except Exception as exc:
+        numbers = ", ".join(t.number for t in tasks[:3]) + (" ..." if len(tasks) > 3 else "")
+        raise IssueError(f"group {index + 1} ({numbers}): {type(exc).__name__}: {exc}") from None
+
+
+def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
     ctx = _context
     if ctx is None:
         raise RuntimeError("worker not configured")

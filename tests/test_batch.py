@@ -201,3 +201,26 @@ def test_killed_batch_resumes_and_issues_every_row_exactly_once(tmp_path, fresh_
     assert [m["number"] for m in manifest] == sorted(c.number for c in certs)  # input order = allocation order
     report = verify_log(registry, fresh_keystore.trust_list(), fresh_keystore.root_certificate())
     assert report.ok and report.events == rows
+
+
+def test_a_failing_row_is_a_clear_error_and_a_rerun_finishes(tmp_path, env):
+    """A photo that vanished between validation and rendering: the batch stops with a message
+    naming the certificate, nothing half-issued is recorded, and a rerun completes the job."""
+    from certgen import issue_worker
+    from certgen.errors import CertgenError
+    data = person_rows(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    original = issue_worker.render_card
+
+    def broken(*args, **kwargs):
+        raise OSError("photo file vanished")
+
+    issue_worker.render_card = broken
+    try:
+        with pytest.raises(CertgenError, match=r"group 1 \(SK-2026-000001-.*OSError: photo file vanished"):
+            run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    finally:
+        issue_worker.render_card = original
+    assert env.registry.count(Status.ACTIVE) == 0 and env.registry.count(Status.PENDING) == 4
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert summary.issued == 4 and env.registry.count(Status.ACTIVE) == 4

@@ -1,7 +1,6 @@
 """certverify from the command line: reports, JSON, exit codes, folders."""
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner

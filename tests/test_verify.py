@@ -3,7 +3,6 @@
 import io
 import json
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter

@@ -142,3 +142,10 @@ def test_without_registry_the_page_says_status_not_checked(issued):  # noqa: F81
     with TestClient(app) as offline:
         page = offline.get(f"/v/{_code(cert.seal)}")
     assert 'data-verdict="INDETERMINATE"' in page.text and "status not checked" in page.text
+
+
+def test_user_input_is_escaped(client):
+    page = client.get("/report", params={"number": '"><script>alert(1)</script>', "seal": "<b>x</b>"})
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    lookup = client.get("/n", params={"number": "<img src=x onerror=alert(1)>"})
+    assert "<img src=x" not in lookup.text and 'data-verdict="INVALID"' in lookup.text

@@ -117,7 +117,7 @@ class Verifier:
             try:
                 parse_seal_text(text)
             except SealFormatError:
-                reports.append(self._report("image", [found, Check.failed("seal", Reason.NOT_A_SEAL, f"the barcode is not a certificate seal")],
+                reports.append(self._report("image", [found, Check.failed("seal", Reason.NOT_A_SEAL, "the barcode is not a certificate seal")],
                                             None, None, source, result.texts, now))
                 continue
             seal_report = self.verify_seal(text, subject="image", source=source, barcodes=result.texts)
