@@ -288,3 +288,15 @@ def test_an_empty_incremental_update_is_harmless(issued):
     assert len(untouched) > len(issued["pdfs"][1])
     report = verifier(issued).verify_pdf(untouched)
     assert report.checks[0].reason is Reason.PDF_SIGNATURE_VALID, report.checks[0]
+
+
+def test_pdf_with_many_pages_is_refused(issued):
+    buffer = io.BytesIO()
+    c = Canvas(buffer)
+    for _ in range(25):
+        c.drawString(100, 100, "page")
+        c.showPage()
+    c.save()
+    report = verifier(issued).verify_pdf(buffer.getvalue())
+    assert report.verdict is Verdict.INVALID and report.checks[0].reason is Reason.PDF_UNREADABLE
+    assert "has 25 pages" in report.summary
