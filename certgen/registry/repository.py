@@ -224,8 +224,12 @@ class Registry:
         """`mark_issued` for many at once, in one transaction."""
         out = []
         with self._write() as (session, head):
+            numbers = [i.number for i in issued]
+            rows = {r.number: r for r in session.scalars(select(CertificateRow).where(CertificateRow.number.in_(numbers)))}
             for number, pdf_sha256, card_sha256, seal in issued:
-                row = self._row(session, number)
+                row = rows.get(number)
+                if row is None:
+                    raise NotFoundError(f"{number} is not in the registry")
                 if row.status != Status.PENDING.value:
                     raise TransitionError(f"{number} is {row.status}, not pending; it cannot be issued again")
                 row.status = Status.ACTIVE.value
