@@ -76,6 +76,8 @@ def test_typical_person_seal_fits_qr_version_13_at_ecc_m(signer):
     qr.add_data(text, optimize=3)
     qr.make(fit=True)
     assert qr.version <= 13
+    from certgen.barcode import qr_matrix
+    assert qr_matrix(text).version <= 13  # the encoder the documents are printed with
 
 
 def test_protected_header_names_alg_and_kid(signer):
