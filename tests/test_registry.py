@@ -225,3 +225,14 @@ def test_postgresql_backend(postgres_url, keystore):
         Registry.open(postgres_url).close()
     finally:
         registry.close()
+
+
+def test_sqlite_fast_lookup_equals_the_core_lookup(registry):
+    cert = issue_one(registry, "Ni Wayan Sukerti Ö'Neil", NOW)
+    registry.suspend(cert.number, reason="audit", now=NOW + timedelta(seconds=1.5), actor="s")
+    pending = registry.reserve([new_person("Belum Terbit", expires=None)], now=NOW)[0]
+    for number in (cert.number, pending.number):
+        assert registry.get(number) == registry.get_core(number)
+    fast = registry.get(cert.number)
+    assert fast.status_changed_at == NOW + timedelta(seconds=1.5) and fast.status_changed_at.tzinfo is not None
+    assert fast.record["holder"] == "Ni Wayan Sukerti Ö'Neil" and registry.get(pending.number).expires is None
