@@ -16,7 +16,7 @@ from cryptography import x509
 
 from certgen.errors import NumberFormatError, SealFormatError
 from certgen.numbers import parse_number
-from certgen.registry.lifecycle import is_expired, local_day
+from certgen.registry.lifecycle import is_expired
 from certgen.seal import SealClaims, SealReason, SealResult, open_seal, parse_seal_text
 from certgen.trust import TrustList
 
@@ -224,4 +224,4 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["Verifier", "claims_json", "local_day", "sha256"]
+__all__ = ["Verifier", "claims_json", "sha256"]

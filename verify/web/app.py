@@ -4,7 +4,6 @@ through `app_from_env` (a factory) so that every worker process builds its own."
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +22,7 @@ from certgen.trust import TrustList
 
 from ..report import VerificationReport
 from ..service import Verifier
-from ..status import RegistryStatus, StatusUnavailable
+from ..status import RegistryStatus
 from .config import WebConfig
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
@@ -237,4 +236,4 @@ def app_from_env() -> Any:
     return create_app(WebConfig.from_env())
 
 
-__all__ = ["create_app", "app_from_env", "StatusUnavailable", "json"]
+__all__ = ["create_app", "app_from_env"]
