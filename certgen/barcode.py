@@ -35,9 +35,6 @@ class QrMatrix:
     #: PDF path operators of the dark runs, in module units, origin at the lower left.
     runs: str = field(repr=False, compare=False)
 
-    def is_dark(self, row: int, col: int) -> bool:
-        return bool(self.dark[row, col])
-
 
 def qr_matrix(text: str) -> QrMatrix:
     """Encode `text` at error correction M."""

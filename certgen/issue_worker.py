@@ -53,8 +53,6 @@ class Task:
 class GroupResult:
     index: int
     issued: list[Issued]
-    sheet_file: str | None
-    sheet_sha256: str | None
 
 
 class IssueError(CertgenError):
@@ -128,12 +126,10 @@ def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
             issued.append(Issued(task.number, pdf_sha, card_sha, text))
         if isinstance(record, PersonRecord):
             cards.append(CardData(task.number, record, matrix, photo))
-    sheet_file = sheet_sha = None
     if with_sheet and cards:
         path = sheet_path(ctx.output, index)
-        sheet_sha = write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
-        sheet_file = str(path.relative_to(ctx.output))
-    return GroupResult(index, issued, sheet_file, sheet_sha)
+        write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
+    return GroupResult(index, issued)
 
 
 def run_group_packed(args: tuple[int, list[Task], bool]) -> GroupResult:

@@ -36,7 +36,7 @@ from .trust import TrustList
 SEAL_VERSION = 1
 #: Private-use CWT claim key (RFC 8392 section 9.1: below -65536) holding the document body.
 BODY_CLAIM = -65537
-CWT_ISS, CWT_EXP, CWT_IAT = 1, 4, 6
+CWT_ISS, CWT_IAT = 1, 6
 COSE_SIGN1_TAG, CWT_TAG = 18, 61
 HDR_ALG, HDR_KID = 1, 4
 #: Longest barcode text and COSE accepted: far above any real seal, far below anything costly.

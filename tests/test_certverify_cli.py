@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -68,7 +69,7 @@ def test_scan_and_decode_a_photo_of_a_card(run, issued, tmp_path):  # noqa: F811
     report = json.loads(scanned.output)
     assert report["verdict"] == "VALID" and report["barcodes"] == [seal] and report["subject"] == "image"
     blank = tmp_path / "blank.png"
-    blank.write_bytes(photo.encode(__import__("numpy").full((300, 300), 255, "uint8")))
+    blank.write_bytes(photo.encode(np.full((300, 300), 255, np.uint8)))
     nothing = run("scan", str(blank), "--json")
     assert nothing.exit_code == 1 and json.loads(nothing.output)["checks"][0]["reason"] == "no_barcode"
     notes = tmp_path / "notes.txt"

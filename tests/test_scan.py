@@ -2,7 +2,7 @@
 
 import base64
 import json
-from pathlib import Path
+from datetime import date
 
 import cv2
 import numpy as np
@@ -48,7 +48,7 @@ def printed(tmp_path_factory):
     matrix = qr_matrix(SEAL)
     cert = folder / "cert.pdf"
     cert.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", matrix,
-                                        __import__("datetime").date(2026, 11, 24)))
+                                        date(2026, 11, 24)))
     card = folder / "card.pdf"
     card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None)))
     modules = matrix.size + 8
@@ -79,12 +79,11 @@ def test_own_documents_read_after_synthetic_photography(printed, document, trans
     assert scan(data).texts == (SEAL,)
 
 
-def test_two_cards_side_by_side_give_two_texts(printed):
+def test_two_cards_side_by_side_give_two_texts(printed, tmp_path):
     templates, fonts = templates_and_fonts()
     other = SEAL[:-4] + "QQQQ"
     image, _ = printed["card"]
-    folder = Path(__import__("tempfile").mkdtemp())
-    second = folder / "card2.pdf"
+    second = tmp_path / "card2.pdf"
     second.write_bytes(render_card(templates, fonts, CardData("SK-2026-000124-4", person(), qr_matrix(other), None)))
     both = np.hstack([image, photo.render_page(second, 2)])
     assert sorted(scan(photo.encode(both)).texts) == sorted([SEAL, other])

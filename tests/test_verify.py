@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.annotations import FreeText
-from pypdf.generic import NameObject, TextStringObject
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
 from reportlab.pdfgen.canvas import Canvas
 
 from certgen.barcode import qr_matrix
@@ -195,9 +195,10 @@ def _change_field_appearance(writer):
         widget = annotation.get_object()
         if widget.get("/FT") == "/Sig" or widget.get("/Parent") is not None or "/AP" in widget:
             widget[NameObject("/TU")] = TextStringObject("tampered")
-            stream = writer._add_object(__import__("pypdf.generic", fromlist=["x"]).DecodedStreamObject())
-            widget[NameObject("/AP")] = __import__("pypdf.generic", fromlist=["x"]).DictionaryObject({NameObject("/N"): stream})
+            stream = writer._add_object(DecodedStreamObject())
+            widget[NameObject("/AP")] = DictionaryObject({NameObject("/N"): stream})
             return
+    raise AssertionError("no signature widget found to alter")
 
 
 @pytest.mark.parametrize("attack, reason", [

@@ -2,8 +2,10 @@
 
 
 import pytest
+from starlette.testclient import TestClient
 
 from certgen.config import sqlite_url
+from certgen.numbers import check_character
 from tests import photography as photo
 from tests.test_verify import issued  # noqa: F401 - module fixture
 from tests.conftest import NOW
@@ -18,7 +20,6 @@ def client(issued):  # noqa: F811
                        registry_url=sqlite_url(folder / "registry.sqlite3"), max_upload_bytes=2 * 1024 * 1024,
                        rate_limit_per_minute=0)
     app = create_app(config, now=lambda: NOW)
-    from starlette.testclient import TestClient
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
 
@@ -43,7 +44,7 @@ def test_every_verdict_has_its_own_state(client, issued):  # noqa: F811
     numbers = issued["numbers"]
     forged = client.get("/v/AAAAAAAAAAAAAAAA")
     assert 'data-verdict="INVALID"' in forged.text and "TIDAK SAH" in forged.text
-    unknown = client.get("/n", params={"number": "SK-2026-000999-" + __import__("certgen.numbers", fromlist=["x"]).check_character("SK2026000999")})
+    unknown = client.get("/n", params={"number": "SK-2026-000999-" + check_character("SK2026000999")})
     assert 'data-verdict="UNKNOWN"' in unknown.text and "TIDAK TERDAFTAR" in unknown.text
     typo = client.get("/n", params={"number": numbers[0][:-1] + ("X" if numbers[0][-1] != "X" else "Y")})
     assert 'data-verdict="INVALID"' in typo.text
@@ -124,7 +125,6 @@ def test_security_headers_and_no_stack_traces(client):
 
 
 def test_rate_limit_per_client(issued):  # noqa: F811
-    from starlette.testclient import TestClient
     folder = issued["folder"]
     app = create_app(WebConfig(trust_list=folder / "keys" / "trustlist.json", root=folder / "keys" / "root.cert.pem",
                                rate_limit_per_minute=5), now=lambda: NOW)
@@ -134,7 +134,6 @@ def test_rate_limit_per_client(issued):  # noqa: F811
 
 
 def test_without_registry_the_page_says_status_not_checked(issued):  # noqa: F811
-    from starlette.testclient import TestClient
     folder = issued["folder"]
     app = create_app(WebConfig(trust_list=folder / "keys" / "trustlist.json", root=folder / "keys" / "root.cert.pem",
                                rate_limit_per_minute=0), now=lambda: NOW)

@@ -11,7 +11,7 @@ the image is returned (two cards side by side give two texts).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -40,7 +40,6 @@ class ScanResult:
     decoder: str | None  # which stage read them
     width: int
     height: int
-    attempts: list[str] = field(default_factory=list)
 
 
 def image_format(data: bytes) -> str | None:
@@ -136,22 +135,18 @@ def scan(data: bytes) -> ScanResult:
     """Every QR code text in the image; raises ImageError for what is not a usable image."""
     grey = load_grey(data)
     height, width = grey.shape
-    attempts: list[str] = []
     if max(height, width) > QUICK_SIDE * 1.25:
         scale = QUICK_SIDE / max(height, width)
-        attempts.append("zxing-cpp/quick")
         texts = _zxing(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
         if texts:
-            return ScanResult(tuple(dict.fromkeys(texts)), "zxing-cpp/quick", width, height, attempts)
+            return ScanResult(tuple(dict.fromkeys(texts)), "zxing-cpp/quick", width, height)
     for name, decoder in DECODERS:
-        attempts.append(name)
         texts = decoder(grey)
         if texts:
-            return ScanResult(tuple(dict.fromkeys(texts)), name, width, height, attempts)
+            return ScanResult(tuple(dict.fromkeys(texts)), name, width, height)
     for variant, prepared in _variants(grey):
         for name, decoder in DECODERS[:2]:
-            attempts.append(f"{name}/{variant}")
             texts = decoder(prepared)
             if texts:
-                return ScanResult(tuple(dict.fromkeys(texts)), f"{name}/{variant}", width, height, attempts)
-    return ScanResult((), None, width, height, attempts)
+                return ScanResult(tuple(dict.fromkeys(texts)), f"{name}/{variant}", width, height)
+    return ScanResult((), None, width, height)

@@ -75,14 +75,20 @@ def _front_value(field: str, record: PersonRecord, number: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
-    """The front, with the card's lower left corner at the origin."""
+def _card_ground(c: Canvas, templates: TemplateSet) -> tuple[HexColor, HexColor]:
+    """White card with the guilloche; saves the graphics state. Returns (primary, text) colours."""
     lh = templates.letterhead
-    primary, text_colour = HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
     c.saveState()
     c.setFillColorRGB(1, 1, 1)
     c.rect(0, 0, CARD_W, CARD_H, stroke=0, fill=1)
     draw_guilloche(c, 0, 0, CARD_W, CARD_H, lh.colours["guilloche"], samples=60)
+    return HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
+
+
+def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
+    """The front, with the card's lower left corner at the origin."""
+    lh = templates.letterhead
+    primary, text_colour = _card_ground(c, templates)
     c.setFillColor(primary)
     c.rect(0, CARD_H - 11 * mm, CARD_W, 11 * mm, stroke=0, fill=1)
     c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
@@ -131,11 +137,7 @@ def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData
 def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
     """The back, with the card's lower left corner at the origin."""
     lh = templates.letterhead
-    primary, text_colour = HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
-    c.saveState()
-    c.setFillColorRGB(1, 1, 1)
-    c.rect(0, 0, CARD_W, CARD_H, stroke=0, fill=1)
-    draw_guilloche(c, 0, 0, CARD_W, CARD_H, lh.colours["guilloche"], samples=60)
+    primary, text_colour = _card_ground(c, templates)
     side = qr_side(card.seal)
     qx, qy = 3 * mm, (CARD_H - side) / 2
     draw_qr(c, card.seal, qx, qy, side)

@@ -64,7 +64,3 @@ def record_fields(record: Record, template: DocumentTemplate) -> list[tuple[Fiel
     return out
 
 
-def holder_text(record: Record) -> str:
-    return record.holder
-
-
