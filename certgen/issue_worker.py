@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .barcode import qr_matrix
+from .barcode import QrMatrix, qr_matrix
 from .crypto import DocumentSigner
 from .errors import CertgenError
 from .model import DocumentKind, PersonRecord, Record, record_from_json
@@ -113,10 +113,7 @@ def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
         matrix = qr_matrix(text)
         photo = record.photo if isinstance(record, PersonRecord) else None
         if task.seal is None:
-            pdf = render_certificate(ctx.templates, ctx.fonts, record, task.number, matrix, ctx.issued_on, photo)
-            signed = ctx.sealer.sign(pdf, SIGNATURE_BOX, location=ctx.templates.letterhead.city,
-                                     reason=f"{ctx.templates.documents[record.kind].title.en} {task.number}",
-                                     seal=text)
+            signed = _signed_certificate(ctx, record, task.number, matrix, photo, text)
             pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed)
             card_sha = None
             if isinstance(record, PersonRecord):
@@ -130,6 +127,20 @@ def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
         path = sheet_path(ctx.output, index)
         write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
     return GroupResult(index, issued)
+
+
+def _signed_certificate(ctx: WorkerContext, record: Record, number: str, matrix: QrMatrix, photo: str | None,
+                        seal: str) -> bytes:
+    """Draw and sign: in place for B-B, through pyHanko's incremental update for B-T."""
+    sealer = ctx.sealer
+    reason = f"{ctx.templates.documents[record.kind].title.en} {number}"
+    location = ctx.templates.letterhead.city
+    if sealer.signs_in_place:
+        field = sealer.field(SIGNATURE_BOX, ctx.signed_at, reason=reason, location=location, seal=seal)
+        pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo, field)
+        return sealer.complete(pdf, ctx.signed_at)
+    pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo)
+    return sealer.sign(pdf, SIGNATURE_BOX, location=location, reason=reason, seal=seal)
 
 
 def run_group_packed(args: tuple[int, list[Task], bool]) -> GroupResult:

@@ -11,24 +11,30 @@ document then only swaps in its digest and a new signature. That is 0.1 ms inste
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from asn1crypto import cms
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .crypto import DocumentSigner
+from .render.signature_field import BYTE_RANGE_KEY, BYTE_RANGE_PLACEHOLDER, CONTENTS_KEY, SignatureField
 
 FIELD_NAME = "Tanda-tangan-elektronik"
 #: Catalog key holding the seal text, inside the signed revision: a verifier reads the seal of a
@@ -67,12 +73,23 @@ class _TemplateCmsSigner(signers.SimpleSigner):
                                             signed_attr_settings, is_pdf_sig, encap_content_info)
         if self._template is None:
             self._template = await self._build_template(digest_algorithm, signed_attr_settings, is_pdf_sig)
-        content_type, sd_prefix, si_prefix, attrs, offset, sig_alg = self._template
+        return cms.ContentInfo.load(self._from_template(data_digest))
+
+    def sign_digest(self, data_digest: bytes, signed_at: datetime) -> bytes:
+        """The DER CMS container (PAdES B-B) for a SHA-256 document digest: the synchronous
+        path of signing in place, from the same template."""
+        if self._template is None:
+            self._template = asyncio.run(self._build_template(
+                "sha256", PdfCMSSignedAttributes(signing_time=signed_at), True))
+        return self._from_template(data_digest)
+
+    def _from_template(self, data_digest: bytes) -> bytes:
+        content_type, sd_prefix, si_prefix, attrs, offset, sig_alg = self._template  # type: ignore[misc]
         attrs = attrs[:offset] + data_digest + attrs[offset + 32:]
         signature = self._raw_sign(b"\x31" + attrs[1:])  # signed over the SET OF form (RFC 5652 5.4)
         signer_info = _tlv(0x30, si_prefix + attrs + sig_alg + _tlv(0x04, signature))
         signed_data = _tlv(0x30, sd_prefix + _tlv(0x31, signer_info))
-        return cms.ContentInfo.load(_tlv(0x30, content_type + _tlv(0xA0, signed_data)))
+        return _tlv(0x30, content_type + _tlv(0xA0, signed_data))
 
     async def _build_template(self, digest_algorithm: str, signed_attr_settings: Any, is_pdf_sig: bool):
         info = await super().async_sign(b"\x00" * 32, digest_algorithm, False, True, None, signed_attr_settings,
@@ -118,6 +135,8 @@ class PdfSealer:
         certificates = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in [signer.certificate, *chain])
         # in the PDF the container is written in hexadecimal: two characters a byte
         self._reserved = 2 * (certificates + CMS_OVERHEAD + (TIMESTAMP_ALLOWANCE if timestamp_url else 0))
+        self._signer_name = signer.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        self._iso32002 = not isinstance(signer.private_key, rsa.RSAPrivateKey)  # pyHanko declares it for ECDSA, EdDSA
         self._style = TextStampStyle(stamp_text=STAMP_TEXT, border_width=0, background=None,
                                      timestamp_format="%Y-%m-%d %H:%M:%S %Z",
                                      text_box_style=TextBoxStyle(font_size=7))  # fits SIGNATURE_BOX
@@ -125,6 +144,41 @@ class PdfSealer:
     @property
     def level(self) -> str:
         return "PAdES-B-T" if self._timestamper else "PAdES-B-B"
+
+    @property
+    def signs_in_place(self) -> bool:
+        """True when documents are drawn with their signature field (`field`, then `complete`);
+        B-T goes through pyHanko's incremental update (`sign`), which fetches the timestamp."""
+        return self._timestamper is None
+
+    def field(self, box: tuple[float, float, float, float], signed_at: datetime, *, reason: str | None = None,
+              location: str | None = None, seal: str | None = None) -> SignatureField:
+        """The signature field a document draws (`certgen.render.signature_field`)."""
+        stamp = STAMP_TEXT % {"signer": self._signer_name, "ts": f"{signed_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"}
+        return SignatureField(FIELD_NAME, box, signed_at, self._signer_name, self._reserved // 2, reason, location,
+                              tuple(stamp.split("\n")), self._iso32002, {SEAL_KEY: seal} if seal is not None else {})
+
+    def complete(self, pdf: bytes, signed_at: datetime) -> bytes:
+        """Sign a PDF drawn with `field(...)` in place: the byte range is the whole file but the
+        /Contents string; the CMS is pyHanko's PAdES B-B container (see `_TemplateCmsSigner`)."""
+        at = pdf.rfind(BYTE_RANGE_KEY + BYTE_RANGE_PLACEHOLDER)
+        if at < 0 or pdf.find(BYTE_RANGE_KEY + BYTE_RANGE_PLACEHOLDER) != at:
+            raise ValueError("the PDF has no (or more than one) signature placeholder")
+        start = pdf.find(CONTENTS_KEY + b"<", at) + len(CONTENTS_KEY)
+        end = pdf.find(b">", start) + 1
+        if start < len(CONTENTS_KEY) or end <= start or end - start - 2 != self._reserved:
+            raise ValueError("the signature placeholder is not the size this signer reserves")
+        byte_range = b"[0 %d %d %d]" % (start, end, len(pdf) - end)
+        out = bytearray(pdf)
+        where = at + len(BYTE_RANGE_KEY)
+        out[where:where + len(BYTE_RANGE_PLACEHOLDER)] = byte_range.ljust(len(BYTE_RANGE_PLACEHOLDER))
+        digest = hashlib.sha256(memoryview(out)[:start])
+        digest.update(memoryview(out)[end:])
+        container = self._signer.sign_digest(digest.digest(), signed_at).hex().encode("ascii")
+        if len(container) > self._reserved:
+            raise ValueError(f"the signature container ({len(container) // 2} bytes) exceeds the room reserved")
+        out[start + 1:start + 1 + len(container)] = container
+        return bytes(out)
 
     def sign(self, pdf: bytes, box: tuple[float, float, float, float], *, reason: str | None = None,
              location: str | None = None, seal: str | None = None) -> bytes:

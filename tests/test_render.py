@@ -123,3 +123,22 @@ def test_too_long_values_are_reported_by_field():
     wordy = replace(record, client_address="Jalan " * 60)
     assert [p.field for p in check_fit(templates, fonts, wordy)] == ["client_address"]
     assert card_fit_problems(templates, fonts, person("Panjang " * 15)) == [("name", "too long for the card")]
+
+
+@pytest.mark.parametrize("text", [
+    "".join(map(chr, range(128))),  # every ASCII code, the eight PDFDocEncoding does not map included
+    "0.25 w 12 34 m 56 78 l S\nBT /F1+0 9.5 Tf (Siti Aminah) Tj ET",
+    "Jl. M.I. Ridwan Rais · Nguy\u1ec5n · \u0391\u03b8\u03ae\u03bd\u03b1",
+    b"\x00\xffbytes pass through",
+])
+def test_fast_text_encoding_gives_reportlabs_bytes(text):
+    """pdf_settings encodes ASCII with Python's codec: same bytes, or the same error, as ReportLab's own."""
+    from certgen.render import pdf_settings
+
+    def outcome(encode):
+        try:
+            return encode(text)
+        except UnicodeEncodeError as exc:
+            return type(exc)
+
+    assert outcome(pdf_settings._fast_pdfdoc_encode) == outcome(pdf_settings._pdfdoc_encode)

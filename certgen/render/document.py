@@ -21,6 +21,7 @@ from ..barcode import QrMatrix, draw_qr
 from ..model import Record
 from .art import draw_emblem, draw_guilloche, draw_microtext
 from .pdf_settings import new_canvas
+from .signature_field import SignatureField, add_signature_field
 from .fonts import FontSet, fit_lines, fit_size, wrap
 from .templates import Bilingual, DocumentTemplate, FieldSpec, TemplateSet
 from .values import Printable, date_id, record_fields
@@ -85,8 +86,9 @@ def _row_height(lines) -> float:
 
 
 def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
-                       issued_on: date, photo: str | None = None) -> bytes:
-    """The unsigned A4 PDF of a certificate."""
+                       issued_on: date, photo: str | None = None, signature: SignatureField | None = None) -> bytes:
+    """The A4 PDF of a certificate: unsigned, or with `signature`'s field in SIGNATURE_BOX ready
+    to be signed in place (`certgen.sign.PdfSealer.complete`)."""
     template = templates.documents[record.kind]
     lh = templates.letterhead
     buffer = io.BytesIO()
@@ -196,6 +198,8 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     y = 27 * mm
     y = _centred_paragraph(c, fonts.regular, 6.5, lh.electronic_note.id, y, RIGHT - LEFT)
     _centred_paragraph(c, fonts.italic, 6, lh.electronic_note.en, y, RIGHT - LEFT)
+    if signature is not None:
+        add_signature_field(c, signature, fonts.regular)
     c.showPage()
     c.save()
     return buffer.getvalue()

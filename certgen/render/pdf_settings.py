@@ -10,6 +10,12 @@ changes nothing a reader sees:
   subset is built once per process (`makeSubset` memoised) and compressed once (identical
   large streams are cached). Rendering is about 30% faster.
 
+* text that is plain ASCII (nearly every string ReportLab formats, and whole content streams of
+  path operators) is encoded by Python's ASCII codec instead of ReportLab's PDFDocEncoding
+  charmap codec, which costs about 20 ns a character: a 13 kB form stream took 0.3 ms.
+  The bytes are the same: PDFDocEncoding is ASCII on 0-23 and 32-127, and the codes 24-31
+  (which it maps elsewhere) are sent to the original codec.
+
 * long numeric arrays (the /Widths of each font subset) are written with one call of
   ReportLab's own C number formatter instead of one Python call per number.
 
@@ -20,6 +26,7 @@ one with the same interface, each registered font face gets a memoising `makeSub
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import OrderedDict
 from typing import Any, BinaryIO
@@ -56,6 +63,16 @@ class _CachingFlate(pdfdoc.PDFStreamFilterZCompress):
         return packed
 
 
+_NOT_IDENTITY = re.compile("[\x18-\x1f]")  # ASCII codes PDFDocEncoding does not map to themselves
+_pdfdoc_encode = pdfdoc.pdfdocEnc
+
+
+def _fast_pdfdoc_encode(x: Any) -> Any:
+    if type(x) is str and x.isascii() and _NOT_IDENTITY.search(x) is None:
+        return x.encode("ascii")
+    return _pdfdoc_encode(x)
+
+
 _NUMBERS = (int, float)
 _array_format = pdfdoc.PDFArray.format
 
@@ -73,6 +90,7 @@ def configure() -> None:
     if not isinstance(pdfdoc.PDFZCompress, _CachingFlate):
         pdfdoc.PDFZCompress = _CachingFlate()
     pdfdoc.PDFArray.format = _fast_array_format  # type: ignore[method-assign]
+    pdfdoc.pdfdocEnc = _fast_pdfdoc_encode
 
 
 def memoise_subsets(font_name: str) -> None:
