@@ -45,6 +45,7 @@ def register(paths: Mapping[str, Path]) -> FontSet:
     names = {role: _register_one(str(paths[role])) for role in ROLES}
     for name in set(names.values()):
         pdf_settings.memoise_subsets(name)
+        pdf_settings.memoise_splits(name)
     return FontSet(**names)
 
 

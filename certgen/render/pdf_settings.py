@@ -16,6 +16,12 @@ changes nothing a reader sees:
   The bytes are the same: PDFDocEncoding is ASCII on 0-23 and 32-127, and the codes 24-31
   (which it maps elsewhere) are sent to the original codec.
 
+* text split into font subsets once: ReportLab maps each string to subset codes character by
+  character in Python (a microtext line is 200 characters, drawn on every page). Codes depend
+  only on the order in which a document first uses each non-ASCII character, and documents are
+  drawn in the same order, so a split is reused when the document gave every non-ASCII
+  character of the string the same code as before (checked on each use).
+
 * long numeric arrays (the /Widths of each font subset) are written with one call of
   ReportLab's own C number formatter instead of one Python call per number.
 
@@ -39,6 +45,7 @@ from reportlab.pdfgen.canvas import Canvas
 FLATE_LEVEL = 1
 _CACHE_MIN = 2048  # streams below this are cheaper to compress than to look up
 _CACHE_ENTRIES = 64
+_SPLIT_ENTRIES = 4096
 
 
 class _CachingFlate(pdfdoc.PDFStreamFilterZCompress):
@@ -111,6 +118,44 @@ def memoise_subsets(font_name: str) -> None:
 
     face.makeSubset = make_subset
     face._certgen_memo = memo
+
+
+_ASCII_FIXED = range(32, 127)  # codes ReportLab fixes for every document (ttfAsciiReadable)
+
+
+def memoise_splits(font_name: str) -> None:
+    """Give the font a `splitString` that reuses earlier splits of the same string (see above)."""
+    font = pdfmetrics.getFont(font_name)
+    if getattr(font, "_certgen_splits", None) is not None or not font._asciiReadable:
+        return  # without ttfAsciiReadable even ASCII codes vary by document
+    original = font.splitString
+    states = font.state
+    memo: dict[str, tuple[Any, tuple[tuple[int, int | None], ...]]] = {}
+
+    def split_string(text: Any, doc: Any, encoding: str = "utf-8") -> Any:
+        if type(text) is not str:
+            return original(text, doc, encoding)
+        hit = memo.get(text)
+        if hit is not None:
+            state = states.get(doc)
+            if state is not None:
+                assignments = state.assignments
+                for char, code in hit[1]:
+                    if assignments.get(char) != code:
+                        break
+                else:
+                    return hit[0]
+        result = original(text, doc, encoding)
+        assignments = states[doc].assignments
+        needed = tuple((c, assignments.get(c)) for c in {32 if ord(ch) == 0xA0 else ord(ch) for ch in text}
+                       if c not in _ASCII_FIXED)
+        if len(memo) >= _SPLIT_ENTRIES:
+            memo.clear()
+        memo[text] = (result, needed)
+        return result
+
+    font.splitString = split_string
+    font._certgen_splits = memo
 
 
 def new_canvas(target: BinaryIO, pagesize: tuple[float, float], initial_font: str) -> Canvas:
