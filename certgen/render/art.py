@@ -28,32 +28,51 @@ def draw_emblem(canvas, letterhead: Letterhead, fonts: FontSet, x: float, y: flo
     if letterhead.emblem_kind == "image" and letterhead.emblem_file is not None:
         canvas.drawImage(ImageReader(str(letterhead.emblem_file)), x, y, size, size, mask="auto", preserveAspectRatio=True)
         return
-    primary, accent = letterhead.colours["primary"], letterhead.colours["accent"]
-    cx, cy, r = x + size / 2, y + size / 2, size / 2
     canvas.saveState()
-    canvas.setFillColor(HexColor(primary))
-    canvas.circle(cx, cy, r, stroke=0, fill=1)
-    canvas.setStrokeColor(HexColor(accent))
-    canvas.setLineWidth(size * 0.035)
-    canvas.circle(cx, cy, r * 0.86, stroke=1, fill=0)
-    # a seventeen-pointed star ring (17 August): drawn, not an image
-    path = canvas.beginPath()
+    canvas.translate(x, y)
+    canvas.scale(size / _EMBLEM_UNITS, size / _EMBLEM_UNITS)
+    canvas.addLiteral(_emblem_operators(letterhead.colours["primary"], letterhead.colours["accent"]))
+    canvas.restoreState()
+    canvas.saveState()
+    canvas.setFillColorRGB(1, 1, 1)
+    font_size = size * 0.34
+    canvas.setFont(font or fonts.title, font_size)
+    canvas.drawCentredString(x + size / 2, y + size / 2 - font_size * 0.36, letterhead.emblem_initials)
+    canvas.restoreState()
+
+
+_EMBLEM_UNITS = 100.0  # the drawn emblem is computed once in a 100-unit square, then scaled
+
+
+@lru_cache(maxsize=8)
+def _emblem_operators(primary: str, accent: str) -> str:
+    """The drawn emblem without its initials, as PDF operators: a disc, a ring, a
+    seventeen-pointed star (17 August) and an inner disc. Computed once, drawn by reference."""
+    from reportlab.pdfgen.pathobject import PDFPathObject
+
+    c = r = _EMBLEM_UNITS / 2
+
+    def circle(radius: float, operator: str) -> str:
+        path = PDFPathObject()
+        path.circle(c, c, radius)
+        return f"{path.getCode()} {operator}"
+
+    star = PDFPathObject()
     points = 17
     for i in range(points * 2 + 1):
         angle = math.pi / 2 + i * math.pi / points
         radius = r * (0.78 if i % 2 == 0 else 0.66)
-        px, py = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
-        path.moveTo(px, py) if i == 0 else path.lineTo(px, py)
-    path.close()
-    canvas.setFillColor(HexColor(accent))
-    canvas.drawPath(path, stroke=0, fill=1)
-    canvas.setFillColor(HexColor(primary))
-    canvas.circle(cx, cy, r * 0.6, stroke=0, fill=1)
-    canvas.setFillColorRGB(1, 1, 1)
-    font_size = size * 0.34
-    canvas.setFont(font or fonts.title, font_size)
-    canvas.drawCentredString(cx, cy - font_size * 0.36, letterhead.emblem_initials)
-    canvas.restoreState()
+        px, py = c + radius * math.cos(angle), c + radius * math.sin(angle)
+        star.moveTo(px, py) if i == 0 else star.lineTo(px, py)
+    star.close()
+    fill_primary = "%.4f %.4f %.4f rg" % _rgb(primary)
+    accent_rgb = _rgb(accent)
+    return "\n".join([
+        fill_primary, circle(r, "f"),
+        "%.4f %.4f %.4f RG" % accent_rgb, f"{_EMBLEM_UNITS * 0.035:.3f} w", circle(r * 0.86, "S"),
+        "%.4f %.4f %.4f rg" % accent_rgb, f"{star.getCode()} f",
+        fill_primary, circle(r * 0.6, "f"),
+    ])
 
 
 @lru_cache(maxsize=16)
