@@ -19,6 +19,7 @@ import os
 import time
 from collections import deque
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +27,10 @@ from typing import Callable, Iterator, Sequence
 
 from .crypto import DocumentSigner
 from .errors import CertgenError
-from .intake import COLUMNS, Intake, RowError, ValidRow, validate
+from .intake import (COLUMNS, CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker,
+                     ValidRow, check_rows, validate)
 from .issue_worker import (GroupResult, Task, WorkerContext, card_path, certificate_path, configure, run_group,
-                           run_group_packed, sheet_path)
+                           run_group_packed, sheet_path, worker_context)
 from .model import DocumentKind, Status, record_to_json
 from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_disk, sha256_file, write_rejected
 from .registry import NewCertificate, Registry, Reservation
@@ -106,8 +108,8 @@ def group_size(kind: DocumentKind) -> int:
     return card_render.CARDS_PER_SHEET if kind is DocumentKind.PERSON else 20
 
 
-def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet) -> Intake:
-    """Validation only (also `certgen issue --check`)."""
+def layout_checks(templates: TemplateSet, fonts: FontSet) -> tuple[FitCheck, GlyphCheck]:
+    """The renderer's checks of a row: values fit their places, the fonts have every character."""
     def fit(record):  # the certificate's layout, and the card's for persons
         problems = [(p.field, p.message) for p in check_fit(templates, fonts, record)]
         if record.kind is DocumentKind.PERSON:
@@ -117,8 +119,24 @@ def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet) -
     def glyphs(text: str) -> list[str]:
         return sorted(set(missing_glyphs(text, fonts.regular)) | set(missing_glyphs(text, fonts.bold)))
 
-    return validate(options.input, options.kind, schemes=dict(templates.schemes), fit=fit, glyphs=glyphs,
-                    photos_dir=options.photos_dir, normalise=normalise)
+    return fit, glyphs
+
+
+def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet,
+                checker: RowsChecker | None = None) -> Intake:
+    """Validation only (also `certgen issue --check`); rows are checked by `checker`, or here."""
+    if checker is None:
+        fit, glyphs = layout_checks(templates, fonts)
+        checker = partial(check_rows, fit=fit, glyphs=glyphs, normalise=normalise)
+    return validate(options.input, options.kind, schemes=dict(templates.schemes), check=checker,
+                    photos_dir=options.photos_dir)
+
+
+def _check_in_worker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
+    """Rows checked in a worker process, with the templates and fonts it was started with."""
+    context = worker_context()
+    fit, glyphs = layout_checks(context.templates, context.fonts)
+    return check_rows(task, rows, fit=fit, glyphs=glyphs, normalise=normalise)
 
 
 def run_batch(options: BatchOptions, env: IssueEnvironment,
@@ -133,8 +151,8 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
     summary.signature = sealer.level
     context = WorkerContext(templates, fonts, env.signer, sealer, env.verify_url, env.issuer, options.output, now,
                             local_day(now))
-    with _workers(context, options.workers) as submit:
-        intake = check_input(options, templates, fonts)
+    with _workers(context, options.workers) as (submit, checker):
+        intake = check_input(options, templates, fonts, checker)
         summary.phases["validate"] = round(time.perf_counter() - started, 3)
         summary.rows = len(intake.valid) + len(intake.rejected)
         summary.rejected = len(intake.rejected)
@@ -212,12 +230,13 @@ def _plan(options: BatchOptions, rows: list[ValidRow], reservations: list[Reserv
 
 @contextmanager
 def _workers(context: WorkerContext, workers: int):
-    """A `submit(groups) -> results` function backed by worker processes forked now, before
-    any row is read (so they stay small), with at most a few groups in flight."""
+    """`(submit, checker)` backed by worker processes forked now, before any row is read (so
+    they stay small): `submit(groups) -> results` with at most a few groups in flight, and a
+    row checker that spreads validation over the workers (None with one worker: check here)."""
     count = workers or os.cpu_count() or 1
     configure(context)
     if count == 1:
-        yield lambda groups: (run_group(*g) for g in groups)
+        yield (lambda groups: (run_group(*g) for g in groups)), None
         return
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -232,8 +251,15 @@ def _workers(context: WorkerContext, workers: int):
         while window:
             yield window.popleft().get()
 
+    def checker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
+        if not rows:
+            return []
+        size = -(-len(rows) // count)
+        parts = pool.map(partial(_check_in_worker, task), [rows[i:i + size] for i in range(0, len(rows), size)])
+        return [checked for part in parts for checked in part]
+
     try:
-        yield submit
+        yield submit, checker
         pool.close()
     finally:
         pool.terminate()

@@ -181,17 +181,69 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         book.close()
 
 
-def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], fit: FitCheck, glyphs: GlyphCheck,
-             photos_dir: Path | None = None, normalise: Callable[[str], str] = lambda s: s) -> Intake:
-    """Read and check every row of `path`; nothing is issued here."""
+@dataclass(frozen=True)
+class RowCheck:
+    """What checking a row needs besides the row itself. Picklable, so that rows can be checked
+    in the issuing worker processes (each builds its own fit and glyph checks)."""
+
+    kind: DocumentKind
+    file: str  # the input's name, as errors show it
+    schemes: dict[str, str]
+    photos_dir: Path
+
+
+#: One checked row: the record and its batch key, or the row's errors.
+CheckedRow = tuple[Record | None, str | None, list[RowError]]
+Row = tuple[int, dict[str, Any]]
+#: (check, rows) -> one CheckedRow per row, in order: serial (`check_rows`) or spread over processes.
+RowsChecker = Callable[[RowCheck, list[Row]], list[CheckedRow]]
+CHECK_CHUNK = 1000  # rows read before they are checked together
+
+
+def check_rows(check: RowCheck, rows: Sequence[Row], *, fit: FitCheck, glyphs: GlyphCheck,
+               normalise: Callable[[str], str] = lambda s: s) -> list[CheckedRow]:
+    """Check rows on their own (duplicates across rows are `validate`'s business)."""
+    columns = COLUMNS[check.kind]
+    out: list[CheckedRow] = []
+    for row_number, values in rows:
+        if "__extra__" in values:
+            out.append((None, None, [RowError(check.file, row_number, None, "more values than there are columns")]))
+            continue
+        record, errors = _row(check.kind, columns, values, row_number, check.file, check.schemes, check.photos_dir,
+                              normalise, glyphs, fit)
+        out.append((record, _batch_key(check.kind, record) if record is not None and not errors else None, errors))
+    return out
+
+
+def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: RowsChecker,
+             photos_dir: Path | None = None) -> Intake:
+    """Read and check every row of `path`; nothing is issued here. `check` checks the rows
+    themselves, a chunk at a time (see `check_rows`); duplicates are found here."""
     columns = COLUMNS[kind]
     names = {c.name for c in columns}
+    task = RowCheck(kind, path.name, schemes, photos_dir or path.parent)
     valid: list[ValidRow] = []
     errors: list[RowError] = []
     rejected: dict[int, dict[str, str]] = {}
     seen: dict[str, int] = {}
+    pending: list[Row] = []
+
+    def settle() -> None:
+        if not pending:
+            return
+        for (row_number, values), (record, key, row_errors) in zip(pending, check(task, pending)):
+            if record is not None and key is not None and not row_errors:
+                if key in seen:
+                    row_errors = [RowError(task.file, row_number, None, f"duplicate of row {seen[key]}")]
+                else:
+                    seen[key] = row_number
+                    valid.append(ValidRow(row_number, record, key))
+            if row_errors:
+                errors.extend(row_errors)
+                rejected[row_number] = {k: _as_text(v) for k, v in values.items() if k and k != "__extra__"}
+        pending.clear()
+
     header_checked = False
-    label = path.name
     for row_number, values in read_table(path):
         if row_number - 1 > MAX_ROWS:
             raise InputError(f"{path}: more than {MAX_ROWS} rows; split the file")
@@ -207,21 +259,10 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], fit: Fi
                 if unknown:
                     parts.append(f"unknown column(s) {', '.join(unknown)}")
                 raise InputError(f"{path}: row 1: {'; '.join(parts)} (expected: {', '.join(c.name for c in columns)})")
-        if "__extra__" in values:
-            row_errors = [RowError(label, row_number, None, "more values than there are columns")]
-        else:
-            record, row_errors = _row(kind, columns, values, row_number, label, schemes, photos_dir or path.parent,
-                                      normalise, glyphs, fit)
-        if not row_errors and record is not None:
-            key = _batch_key(kind, record)
-            if key in seen:
-                row_errors.append(RowError(label, row_number, None, f"duplicate of row {seen[key]}"))
-            else:
-                seen[key] = row_number
-                valid.append(ValidRow(row_number, record, key))
-        if row_errors:
-            errors.extend(row_errors)
-            rejected[row_number] = {k: _as_text(v) for k, v in values.items() if k and k != "__extra__"}
+        pending.append((row_number, values))
+        if len(pending) >= CHECK_CHUNK:
+            settle()
+    settle()
     if not header_checked:
         raise InputError(f"{path}: no rows to issue")
     return Intake(valid, errors, rejected)

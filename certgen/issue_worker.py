@@ -67,6 +67,12 @@ def configure(context: WorkerContext) -> None:
     _context = context
 
 
+def worker_context() -> WorkerContext:
+    if _context is None:
+        raise RuntimeError("worker not configured")
+    return _context
+
+
 def certificate_path(output: Path, number: str) -> Path:
     return output / "certificates" / f"{number}.pdf"
 
@@ -98,9 +104,7 @@ def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
 
 
 def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
-    ctx = _context
-    if ctx is None:
-        raise RuntimeError("worker not configured")
+    ctx = worker_context()
     issued: list[Issued] = []
     cards: list[CardData] = []
     for task in tasks:

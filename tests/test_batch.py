@@ -131,6 +131,34 @@ def test_skip_invalid_issues_the_rest_and_lists_the_rejected(tmp_path, env):
         ("3", "grant_date", "bad date 'kemarin': expected YYYY-MM-DD or DD/MM/YYYY", "kemarin")]
 
 
+@pytest.mark.parametrize("chunk", [4, 13], ids=["four-chunks", "one-full-chunk"])
+def test_rows_checked_in_the_workers_give_the_same_errors_as_checked_here(tmp_path, env, monkeypatch, chunk):
+    """Validation is spread over the worker processes a chunk at a time; errors, their order
+    and duplicates across chunks must not depend on it."""
+    from certgen import intake
+
+    monkeypatch.setattr(intake, "CHECK_CHUNK", chunk)  # 13 rows
+    data = person_rows(tmp_path / "in", 12, bad_rows={1: "kemarin", 6: "31/02/2026"})
+    with open(data, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[9]["photo"] = "photos/tidak-ada.jpg"
+    rows.append(dict(rows[2]))  # row 14 repeats row 4, three chunks later
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    found = {}
+    for workers in (1, 2):
+        with pytest.raises(InvalidRows) as err:
+            run_batch(BatchOptions(DocumentKind.PERSON, data, tmp_path / f"out-{workers}", workers=workers), env)
+        found[workers] = [str(e) for e in err.value.errors]
+    assert found[2] == found[1]
+    assert [e.split(": ")[1] for e in found[2]] == ["row 3, column grant_date", "row 8, column grant_date",
+                                                   "row 11, column photo", "row 14"]
+    assert found[2][-1] == "persons.csv: row 14: duplicate of row 4"
+    assert env.registry.count() == 0
+
+
 @pytest.mark.parametrize("sample, kind", [("product-type5.xlsx", DocumentKind.PRODUCT), ("training.xlsx", DocumentKind.TRAINING)])
 def test_other_kinds_issue_from_the_bundled_samples(tmp_path, env, fresh_keystore, sample, kind):
     summary = run_batch(BatchOptions(kind, SAMPLES / sample, tmp_path / "out", workers=2), env)
