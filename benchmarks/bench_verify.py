@@ -51,7 +51,7 @@ def own_documents(folder: Path) -> dict:
     matrix = qr_matrix(SEAL)
     cert, card = folder / "cert.pdf", folder / "card.pdf"
     cert.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", matrix, date(2026, 11, 24)))
-    card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None)))
+    card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None, date(2026, 11, 24))))
     modules = matrix.size + 8
     printed = {"certificate": (photo.render_page(cert, 1), QR_BOX[2] / modules / 72 * 300),
                "card": (photo.render_page(card, 2), qr_side(matrix) / modules / 72 * 300)}

@@ -38,7 +38,7 @@ from .registry.lifecycle import local_day
 from .render import card as card_render
 from .render.document import check_fit
 from .render.fonts import FontSet, missing_glyphs, normalise, register
-from .render.templates import TemplateSet
+from .render.templates import TemplateError, TemplateSet
 from .sign import PdfSealer
 
 CHUNK = 500  # rows looked up or written per registry round trip
@@ -125,6 +125,10 @@ def layout_checks(templates: TemplateSet, fonts: FontSet) -> tuple[FitCheck, Gly
 def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet,
                 checker: RowsChecker | None = None) -> Intake:
     """Validation only (also `certgen issue --check`); rows are checked by `checker`, or here."""
+    if options.kind is DocumentKind.PERSON:
+        problems = card_render.card_template_problems(templates, fonts)
+        if problems:
+            raise TemplateError("; ".join(f"{templates.folder / p}" for p in problems))
     if checker is None:
         fit, glyphs = layout_checks(templates, fonts)
         checker = partial(check_rows, fit=fit, glyphs=glyphs, normalise=normalise)
@@ -221,7 +225,8 @@ def _plan(options: BatchOptions, rows: list[ValidRow], reservations: list[Reserv
                 summary.problems.append(f"{cert.number}: issued earlier, but its PDF is {what} {options.output}")
             if person and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
                 summary.problems.append(f"{cert.number}: issued earlier, but its card PDF is missing or different")
-            tasks.append(Task(cert.number, cert.kind, dict(cert.record), cert.seal))
+            tasks.append(Task(cert.number, cert.kind, dict(cert.record), cert.seal,
+                              local_day(cert.issued_at) if cert.issued_at else None))
         group = start // size
         pending = any(t.seal is None for t in tasks)
         if pending or (person and not sheet_path(options.output, group).exists()):

@@ -41,12 +41,14 @@ class WorkerContext:
 
 @dataclass(frozen=True)
 class Task:
-    """One row of a group: `seal` is set when the certificate was issued in an earlier run."""
+    """One row of a group: `seal` and `issued_on` are set when the certificate was issued in an
+    earlier run (its card is drawn again on the group's sheet, exactly as it was)."""
 
     number: str
     kind: DocumentKind
     record: dict[str, Any]
     seal: str | None
+    issued_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,12 @@ def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
             pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed)
             card_sha = None
             if isinstance(record, PersonRecord):
-                card = CardData(task.number, record, matrix, photo)
+                card = CardData(task.number, record, matrix, photo, ctx.issued_on)
                 card_sha = write_atomic(card_path(ctx.output, task.number),
                                         render_card(ctx.templates, ctx.fonts, card))
             issued.append(Issued(task.number, pdf_sha, card_sha, text))
         if isinstance(record, PersonRecord):
-            cards.append(CardData(task.number, record, matrix, photo))
+            cards.append(CardData(task.number, record, matrix, photo, task.issued_on or ctx.issued_on))
     if with_sheet and cards:
         path = sheet_path(ctx.output, index)
         write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))

@@ -101,6 +101,27 @@ def test_rerun_issues_nothing_twice(tmp_path, env):
     assert env.registry.count() == 3 and len(env.registry.events()) == 3
 
 
+def test_a_sheet_drawn_again_later_shows_each_cards_own_issue_date(tmp_path, env):
+    """A lost print sheet is drawn again on the next run: its cards must be the cards issued,
+    dated the day they were issued, not the day of the rerun."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tests.documents import page_texts
+
+    data = person_rows(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    sheet = out / "sheets" / "cards-0001.pdf"
+    assert "Jakarta, 24 November 2026" in page_texts(sheet.read_bytes())[1]
+    sheet.unlink()
+    later = replace(env, now=lambda: NOW + timedelta(days=3))
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), later)
+    assert (again.issued, again.already_issued) == (0, 2)
+    back = page_texts(sheet.read_bytes())[1]
+    assert back.count("Jakarta, 24 November 2026") == 2 and "27 November 2026" not in back
+
+
 def test_rerun_notices_a_missing_file(tmp_path, env):
     data = person_rows(tmp_path / "in", 2)
     out = tmp_path / "out"

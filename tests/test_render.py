@@ -34,7 +34,7 @@ def test_any_name_prints_and_extracts_exactly(name, tmp_path):
     pdf = render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL), ISSUED, record.photo)
     lines = page_texts(pdf)[0].splitlines()
     assert name in lines  # one line, exactly as typed
-    card = render_card(templates, fonts, CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo))
+    card = render_card(templates, fonts, CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo, ISSUED))
     front = page_texts(card)[0]
     assert name in front.replace("\n", " ")
 
@@ -74,11 +74,15 @@ def test_certificate_shows_the_required_content(record, tmp_path):
 def test_card_is_id1_with_front_and_back_and_a_readable_code(tmp_path):
     templates, fonts = templates_and_fonts()
     matrix = qr_matrix(SEAL)
-    card = render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, person().photo))
+    card = render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, person().photo, ISSUED))
     assert page_sizes_mm(card) == [pytest.approx((85.60, 53.98), abs=0.01)] * 2
     text = page_texts(card)
     assert "KARTU PERSONEL BERSERTIFIKAT" in text[0] and "Siti Aminah" in text[0] and "24-11-2026 s.d. 23-11-2029" in text[0]
     assert "Pindai untuk verifikasi" in text[1] and "Scan to verify" in text[1]
+    # the signature block: place and date of issue, the signatory
+    assert "Jakarta, 24 November 2026" in text[1]
+    assert "Kepala Balai Sertifikasi" in text[1] and "Head of the Certification Centre" in text[1]
+    assert "Dr. Ratna Dewi Kusumawati, M.Sc." in text[1]
     module_mm = qr_side(matrix) / (matrix.size + 2 * QUIET_ZONE) * 25.4 / 72
     assert module_mm >= 0.33
     path = tmp_path / "card.pdf"
@@ -90,7 +94,7 @@ def test_card_is_id1_with_front_and_back_and_a_readable_code(tmp_path):
 def test_print_sheet_holds_ten_cards_with_backs_mirrored(tmp_path):
     templates, fonts = templates_and_fonts()
     texts = [SEAL + "Q" * (i + 1) for i in range(10)]
-    cards = [CardData(f"SK-2026-{i + 1:06d}-X", person(f"Peserta {i + 1}"), qr_matrix(text), None)
+    cards = [CardData(f"SK-2026-{i + 1:06d}-X", person(f"Peserta {i + 1}"), qr_matrix(text), None, ISSUED)
              for i, text in enumerate(texts)]
     pdf = render_sheet(templates, fonts, cards, "cards-0001")
     assert page_sizes_mm(pdf) == [pytest.approx((210, 297), abs=0.2)] * 2
@@ -152,9 +156,37 @@ def test_reused_text_splits_follow_each_documents_own_character_codes():
     first, second = "Ñuñez Ibáñez", "Ångström Øre"
 
     def sheet(*names):
-        cards = [CardData(f"SK-2026-{i + 1:06d}-X", person(n), matrix, None) for i, n in enumerate(names)]
+        cards = [CardData(f"SK-2026-{i + 1:06d}-X", person(n), matrix, None, ISSUED) for i, n in enumerate(names)]
         return page_texts(render_sheet(templates, fonts, cards))[0]
 
     assert first in sheet(first, second) and second in sheet(first, second)
     assert second in sheet(second)  # Å and ø come first here: other codes than on the sheet before
     assert first in sheet(second, first) and second in sheet(second, first)
+
+
+def test_a_card_template_whose_back_text_runs_into_the_signature_block_is_refused(tmp_path):
+    """Staff edit templates/card.yaml: a back text too long for the card stops a person batch
+    before anything is issued, naming the file and the key."""
+    import shutil
+    from dataclasses import replace
+
+    from certgen.batch import BatchOptions, check_input
+    from certgen.model import DocumentKind
+    from certgen.render.card import card_template_problems
+    from certgen.render.templates import Bilingual, TemplateError, TemplateSet
+
+    templates, fonts = templates_and_fonts()
+    assert card_template_problems(templates, fonts) == []
+    wordy = replace(templates, card=replace(templates.card, back_text=Bilingual("Kartu ini milik negara. " * 16, "This card. " * 8)))
+    assert card_template_problems(wordy, fonts) == [
+        "card.yaml: back_text is too long: it runs into the signature block; shorten it"]
+    with pytest.raises(ValueError, match="back_text"):
+        render_card(wordy, fonts, CardData("SK-2026-000123-6", person(), qr_matrix(SEAL), None, ISSUED))
+    folder = tmp_path / "templates"
+    shutil.copytree(templates.folder, folder)
+    card_yaml = folder / "card.yaml"
+    card_yaml.write_text(card_yaml.read_text(encoding="utf-8").replace(
+        "Kartu ini milik Balai Sertifikasi.", "Kartu ini milik Balai Sertifikasi. " * 8), encoding="utf-8")
+    from tests.documents import SAMPLES
+    with pytest.raises(TemplateError, match=r"templates/card.yaml: back_text is too long"):
+        check_input(BatchOptions(DocumentKind.PERSON, SAMPLES / "person.csv", tmp_path / "out"), TemplateSet.load(folder), fonts)

@@ -50,7 +50,7 @@ def printed(tmp_path_factory):
     cert.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", matrix,
                                         date(2026, 11, 24)))
     card = folder / "card.pdf"
-    card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None)))
+    card.write_bytes(render_card(templates, fonts, CardData("SK-2026-000123-6", person(), matrix, None, date(2026, 11, 24))))
     modules = matrix.size + 8
     return {
         "certificate": (photo.render_page(cert, 1), QR_BOX[2] / modules / 72 * 300),
@@ -84,7 +84,7 @@ def test_two_cards_side_by_side_give_two_texts(printed, tmp_path):
     other = SEAL[:-4] + "QQQQ"
     image, _ = printed["card"]
     second = tmp_path / "card2.pdf"
-    second.write_bytes(render_card(templates, fonts, CardData("SK-2026-000124-4", person(), qr_matrix(other), None)))
+    second.write_bytes(render_card(templates, fonts, CardData("SK-2026-000124-4", person(), qr_matrix(other), None, date(2026, 11, 24))))
     both = np.hstack([image, photo.render_page(second, 2)])
     assert sorted(scan(photo.encode(both)).texts) == sorted([SEAL, other])
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import date
 from typing import Sequence
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
@@ -25,7 +27,7 @@ from .art import draw_emblem, draw_guilloche, draw_microtext
 from .pdf_settings import new_canvas
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
-from .values import field_value
+from .values import date_id, field_value
 
 CARD_W, CARD_H = 85.60 * mm, 53.98 * mm
 MIN_MODULE = 0.33 * mm
@@ -47,6 +49,7 @@ class CardData:
     record: PersonRecord
     seal: QrMatrix
     photo: str | None
+    issued_on: date  # the day its certificate was issued, printed in the signature block
 
 
 def qr_side(seal: QrMatrix) -> float:
@@ -154,13 +157,17 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.drawString(x, y - 6.4 * mm, card.number)
     y -= 10 * mm
     muted = HexColor("#4a5568")
-    for colour, size, text in ((text_colour, 4.6, templates.card.back_text.id), (muted, 4.4, templates.card.back_text.en)):
+    paragraphs = _back_paragraphs(templates, fonts, width)
+    if _paragraphs_bottom(paragraphs, y) < SIGNATURE_TOP:
+        raise ValueError(f"{card.number}: the card's back text (templates/card.yaml, back_text) runs into the signature block")
+    for (size, lines), colour in zip(paragraphs, (text_colour, muted)):
         c.setFillColor(colour)
         c.setFont(fonts.regular, size)
-        for line in wrap(text, fonts.regular, size, width):
+        for line in lines:
             c.drawString(x, y, line)
             y -= size * 1.2
         y -= 1 * mm
+    _signature_block(c, lh, fonts, x, card.issued_on, text_colour, muted)
     c.setFillColor(text_colour)
     c.setFont(fonts.bold, 5.2)
     c.drawString(x, 7.2 * mm, lh.name.id)
@@ -171,6 +178,55 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
     draw_microtext(c, fonts, lh.microtext, 1.5 * mm, CARD_H - 1.6 * mm, CARD_W - 3 * mm, 1.0, lh.colours["accent"])
     c.restoreState()
+
+
+BACK_TEXT_TOP = CARD_H - 16 * mm
+SIGNATURE_TOP = 22.3 * mm + 4.8  # the baseline of its first line, plus that line's size
+
+
+def _back_paragraphs(templates: TemplateSet, fonts: FontSet, width: float) -> list[tuple[float, list[str]]]:
+    """The back text, Indonesian then English: (size, lines) each."""
+    text = templates.card.back_text
+    return [(size, wrap(t, fonts.regular, size, width)) for size, t in ((4.6, text.id), (4.4, text.en))]
+
+
+def _paragraphs_bottom(paragraphs: list[tuple[float, list[str]]], y: float) -> float:
+    """Where the last line of `paragraphs` drawn from `y` down ends (its baseline)."""
+    for size, lines in paragraphs:
+        y -= size * 1.2 * len(lines) + 1 * mm
+    return y + 1 * mm + paragraphs[-1][0] * 1.2
+
+
+def card_template_problems(templates: TemplateSet, fonts: FontSet) -> list[str]:
+    """What in the card template cannot be printed (checked before a person batch starts)."""
+    x = 3 * mm + QR_MIN_SIDE + 2.5 * mm
+    width = CARD_W - x - 3 * mm
+    problems = []
+    if _paragraphs_bottom(_back_paragraphs(templates, fonts, width), BACK_TEXT_TOP) < SIGNATURE_TOP:
+        problems.append("card.yaml: back_text is too long: it runs into the signature block; shorten it")
+    lh = templates.letterhead
+    for what, text, font, size in (("signatory title", lh.signatory_title.id, fonts.bold, 4.6),
+                                   ("signatory title (en)", lh.signatory_title.en, fonts.regular, 4.2),
+                                   ("signatory name", lh.signatory_name, fonts.bold, 5.4)):
+        if stringWidth(text, font, size) > width:
+            problems.append(f"letterhead.yaml: the {what} is too long for the card's signature block")
+    return problems
+
+
+def _signature_block(c: Canvas, lh, fonts: FontSet, x: float, issued_on: date, text_colour, muted) -> None:
+    """Place and date of issue, the signatory's title and name: the card's signature block,
+    as on the certificate (the seal on the other side carries the digital signature)."""
+    c.setFillColor(text_colour)
+    c.setFont(fonts.regular, 4.8)
+    c.drawString(x, 22.3 * mm, f"{lh.city}, {date_id(issued_on)}")
+    c.setFont(fonts.bold, 4.6)
+    c.drawString(x, 19.7 * mm, lh.signatory_title.id)
+    c.setFillColor(muted)
+    c.setFont(fonts.regular, 4.2)
+    c.drawString(x, 17.5 * mm, lh.signatory_title.en)
+    c.setFillColor(text_colour)
+    c.setFont(fonts.bold, 5.4)
+    c.drawString(x, 14.6 * mm, lh.signatory_name)
 
 
 def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes:
