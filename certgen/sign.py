@@ -79,12 +79,17 @@ class _TemplateCmsSigner(signers.SimpleSigner):
             self._template = await self._build_template(digest_algorithm, signed_attr_settings, is_pdf_sig)
         return cms.ContentInfo.load(self._from_template(data_digest))
 
-    def sign_digest(self, data_digest: bytes, signed_at: datetime) -> bytes:
-        """The DER CMS container (PAdES B-B) for a SHA-256 document digest: the synchronous
-        path of signing in place, from the same template."""
+    def prepare(self, signed_at: datetime) -> None:
+        """Build the template now (pyHanko signs one dummy digest): in the batch process, so
+        that forked workers inherit it and a key problem shows before anything is issued."""
         if self._template is None:
             self._template = asyncio.run(self._build_template(
                 "sha256", PdfCMSSignedAttributes(signing_time=signed_at), True))
+
+    def sign_digest(self, data_digest: bytes, signed_at: datetime) -> bytes:
+        """The DER CMS container (PAdES B-B) for a SHA-256 document digest: the synchronous
+        path of signing in place, from the same template."""
+        self.prepare(signed_at)
         return self._from_template(data_digest)
 
     def _from_template(self, data_digest: bytes) -> bytes:
@@ -136,6 +141,8 @@ class PdfSealer:
         )
         self._signer.private_key = signer.private_key
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url, timeout=10) if timestamp_url else None
+        if self._timestamper is None:
+            self._signer.prepare(datetime.now(timezone.utc))
         certificates = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in [signer.certificate, *chain])
         # in the PDF the container is written in hexadecimal: two characters a byte
         self._reserved = 2 * (certificates + CMS_OVERHEAD + (TIMESTAMP_ALLOWANCE if timestamp_url else 0))
