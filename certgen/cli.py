@@ -270,13 +270,17 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
     with user_errors():
-        if check:
+        if check or not app.passphrase_given:
+            # someone would be asked for the passphrase: tell them first what is wrong with the rows
             templates = TemplateSet.load(settings.templates_dir)
             intake = check_input(options, templates, register(templates.letterhead.fonts))
-            for error in intake.errors:
-                click.echo(str(error))
-            click.echo(f"{len(intake.valid)} valid row(s), {len(intake.rejected)} invalid")
-            sys.exit(1 if intake.errors else 0)
+            if check:
+                for error in intake.errors:
+                    click.echo(str(error))
+                click.echo(f"{len(intake.valid)} valid row(s), {len(intake.rejected)} invalid")
+                sys.exit(1 if intake.errors else 0)
+            if intake.errors and not skip_invalid:
+                raise click.ClickException(str(InvalidRows(intake.errors)))
         store = _keystore(app)
         env = IssueEnvironment(registry=_registry(app), signer=store.current_signer(app.passphrase(), now=app.now()),
                                chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,

@@ -35,6 +35,11 @@ class AppContext:
             self.settings = Settings.from_env(self.environ)
         return self.settings
 
+    @property
+    def passphrase_given(self) -> bool:
+        """True when the passphrase comes from the environment (no one will be asked)."""
+        return bool(self.environ.get(PASSPHRASE_VAR))
+
     def passphrase(self, *, confirm: bool = False) -> bytes:
         """From CERTGEN_KEY_PASSPHRASE, else a hidden prompt on a terminal."""
         value = self.environ.get(PASSPHRASE_VAR)

@@ -127,3 +127,33 @@ def test_reports_are_listed_for_staff(cli, settings):
     result = cli(certgen, ["reports"])
     assert result.exit_code == 0 and "SK-2026-000001-E [INVALID] open: Kartu palsu dijual online" in result.output
     assert json.loads(cli(certgen, ["reports", "--json"]).output)[0]["message"] == "Kartu palsu dijual online"
+
+
+def test_issue_reports_invalid_rows_before_asking_for_the_passphrase(cli, tmp_path):
+    """Without CERTGEN_KEY_PASSPHRASE someone would be asked for it: the row errors come first,
+    and nothing is issued."""
+    import csv
+
+    from tests.documents import SAMPLES
+
+    with open(SAMPLES / "person.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:3]
+    rows[1]["expiry_date"] = "2020-01-01"
+    data = tmp_path / "persons.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = cli(certgen, ["issue", "person", str(data), "--photos", str(SAMPLES)], passphrase=None)
+    assert result.exit_code == 1
+    assert "persons.csv: row 3, column expiry_date" in result.output
+    assert "passphrase" not in result.output
+    assert not (tmp_path / "data" / "issued").exists()
+    # valid rows and no passphrase: now the missing passphrase is the problem
+    rows[1]["expiry_date"] = rows[0]["expiry_date"]
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = cli(certgen, ["issue", "person", str(data), "--photos", str(SAMPLES)], passphrase=None)
+    assert result.exit_code == 1 and "no key passphrase" in result.output
