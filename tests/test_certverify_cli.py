@@ -82,3 +82,49 @@ def test_missing_trust_list_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(certverify, ["--trust-list", str(tmp_path / "none.json"), "--root", str(tmp_path / "r.pem"),
                                              "seal", "https://x/v/AAAA"])
     assert result.exit_code == 1 and "cannot read the root certificate" in result.output
+
+
+def test_scan_reads_the_codes_printed_in_card_pdfs_and_print_sheets(run, issued, tmp_path):  # noqa: F811
+    """Cards and sheets carry seals, not PDF signatures: `scan` renders their pages (poppler)
+    and checks every code, naming the page."""
+    out = issued["folder"] / "out"
+    first = issued["numbers"][0]
+    card = run("scan", str(out / "cards" / f"{first}.pdf"), "--json")
+    assert card.exit_code == 0
+    report = json.loads(card.output)
+    assert report["verdict"] == "VALID" and report["source"].endswith(f"{first}.pdf page 2")
+    assert report["barcodes"] == [issued["registry"].get(first).seal]
+    sheet = run("scan", str(out / "sheets" / "cards-0001.pdf"), "--json")
+    assert sheet.exit_code == 0
+    reports = json.loads(sheet.output)
+    assert sorted(r["claims"]["number"] for r in reports) == sorted(issued["numbers"])
+    assert {r["verdict"] for r in reports} == {"VALID"} and all(r["source"].endswith("page 2") for r in reports)
+    # the verdict of `certverify pdf` on the same card, and what it says to do
+    unsigned = run("pdf", str(out / "cards" / f"{first}.pdf"), "--json")
+    assert unsigned.exit_code == 1
+    assert json.loads(unsigned.output.splitlines()[0])["checks"][0]["reason"] == "pdf_not_signed"
+
+
+def test_scan_of_a_pdf_without_codes_or_not_renderable(run, tmp_path):
+    from reportlab.pdfgen.canvas import Canvas
+
+    blank = tmp_path / "blank.pdf"
+    canvas = Canvas(str(blank))
+    canvas.drawString(100, 700, "no barcode here")
+    canvas.showPage()
+    canvas.save()
+    nothing = json.loads(run("scan", str(blank), "--json").output)
+    assert nothing["checks"][0]["reason"] == "no_barcode" and "1 page(s)" in nothing["checks"][0]["detail"]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\nnothing else")
+    refused = json.loads(run("scan", str(broken), "--json").output)
+    assert refused["checks"][0]["reason"] == "image_unreadable"
+    assert "cannot be rendered" in refused["checks"][0]["detail"]
+
+
+def test_without_poppler_the_error_names_the_package(monkeypatch):
+    from verify.pdf_pages import PdfPagesError, page_images
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(PdfPagesError, match="poppler-utils"):
+        page_images(b"%PDF-1.4\n")

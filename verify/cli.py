@@ -123,9 +123,17 @@ def number_cmd(ctx: Context, number: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON reports.")
 @click.pass_obj
 def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
-    """Read the barcodes in photos or screenshots (PNG, JPEG, WebP) and check them."""
+    """Read the barcodes in photos or screenshots (PNG, JPEG, WebP), or printed in card PDFs
+    and print sheets (rendered with poppler), and check them."""
     verifier = ctx.verifier()
-    _print((r for path in images for r in verifier.verify_image(path.read_bytes(), str(path))), as_json)
+
+    def reports(path: Path) -> list[VerificationReport]:
+        data = path.read_bytes()
+        if data.startswith(b"%PDF-"):
+            return verifier.verify_print_pdf(data, str(path))
+        return verifier.verify_image(data, str(path))
+
+    _print((r for path in images for r in reports(path)), as_json)
 
 
 @main.command("decode")

@@ -58,7 +58,7 @@ def check_pdf(data: bytes, trust: TrustList, root: x509.Certificate | None) -> P
     if pages > MAX_PAGES:
         return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF has {pages} pages; a certificate has 1")], None, None)
     if not signatures:
-        return PdfResult([Check.failed(name, Reason.PDF_NOT_SIGNED, "the PDF carries no signature (removed, or not an issued certificate)")], None, None)
+        return PdfResult([Check.failed(name, Reason.PDF_NOT_SIGNED, "the PDF carries no signature: removed, or not an issued certificate (cards and print sheets are print files: check them by their QR code)")], None, None)
     if root is None:
         return PdfResult([Check.indeterminate(name, Reason.PDF_SIGNER_UNTRUSTED, "no root certificate given: signature not checked")], None, None)
     signature = signatures[0]

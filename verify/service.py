@@ -125,6 +125,27 @@ class Verifier:
                                         _claims_of(seal_report), seal_report.certificate, source, result.texts, now))
         return reports
 
+    def verify_print_pdf(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
+        """The barcodes printed in a PDF without a signature of its own (a card, a print sheet),
+        read from its rendered pages: one report per barcode, its page named in the source.
+        Command line only (verify.pdf_pages says why)."""
+        from .pdf_pages import PdfPagesError, page_images
+
+        now = self.now()
+        try:
+            pages = page_images(data)
+        except PdfPagesError as exc:
+            return [self._report("image", [Check.indeterminate("barcode", Reason.IMAGE_UNREADABLE, str(exc))],
+                                 None, None, source, (), now)]
+        reports = [report for number, page in enumerate(pages, start=1)
+                   for report in self.verify_image(page, f"{source or 'PDF'} page {number}")]
+        read = [r for r in reports if not any(c.reason is Reason.NO_BARCODE for c in r.checks)]
+        if read:
+            return read
+        return [self._report("image", [Check.indeterminate("barcode", Reason.NO_BARCODE,
+                                                           f"no barcode found on the PDF's {len(pages)} page(s)")],
+                             None, None, source, (), now)]
+
     # -- PDFs ---------------------------------------------------------------------------
     def verify_pdf(self, data: bytes, source: str | None = None) -> VerificationReport:
         """Signature, then the seal the PDF carries, then the registry (status, seal, file digest)."""
