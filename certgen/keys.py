@@ -250,8 +250,25 @@ class KeyStore:
         except (ValueError, TypeError) as exc:
             if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
                 raise KeyStoreError(f"{path}: wrong passphrase") from None
+            if _encrypted_pkcs8_is_intact(data):
+                # decrypted to garbage: a wrong passphrase whose padding passed by chance (1 in 256)
+                raise KeyStoreError(f"{path}: wrong passphrase, or the encrypted key in the file is damaged") from None
             raise KeyStoreError(f"{path}: corrupted key file ({exc})") from None
         return key  # type: ignore[return-value]
+
+
+def _encrypted_pkcs8_is_intact(pem: bytes) -> bool:
+    """The file's outer layers (PEM armour, EncryptedPrivateKeyInfo) parse completely."""
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import pem as asn1_pem
+
+    try:
+        _, _, der = asn1_pem.unarmor(pem)
+        info = asn1_keys.EncryptedPrivateKeyInfo.load(der, strict=True)
+        info.native  # parses every field
+    except Exception:
+        return False
+    return True
 
 
 # -- certificates ----------------------------------------------------------------------------

@@ -74,6 +74,27 @@ def test_wrong_passphrase_is_named(fresh_keystore):
     assert len(fresh_keystore.signers()) == 1  # nothing was created
 
 
+def test_a_wrong_passphrase_that_decrypts_to_garbage_is_still_named(fresh_keystore):
+    """One wrong passphrase in 256 passes the cipher's padding check and yields garbage instead
+    of a decryption error: that is a wrong passphrase too, not a corrupted file (this made
+    the test above fail now and then)."""
+    from cryptography.hazmat.primitives import serialization
+
+    path = fresh_keystore.dsc_key_path(fresh_keystore.signers()[0].kid)
+    data = path.read_bytes()
+    for attempt in range(5000):
+        unlucky = b"wrong-%d" % attempt
+        try:
+            serialization.load_pem_private_key(data, password=unlucky)
+        except ValueError as exc:
+            if "password" not in str(exc).lower():
+                break
+    else:
+        pytest.fail("no passphrase decrypting to garbage in 5000 attempts")
+    with pytest.raises(KeyStoreError, match=r"dsc-[0-9a-f]{16}\.key\.pem: wrong passphrase, or the encrypted key"):
+        fresh_keystore.current_signer(unlucky, now=NOW)
+
+
 def test_missing_and_corrupted_key_files(fresh_keystore):
     kid = fresh_keystore.signers()[0].kid
     key_path = fresh_keystore.dsc_key_path(kid)
