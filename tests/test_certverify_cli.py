@@ -99,6 +99,8 @@ def test_scan_reads_the_codes_printed_in_card_pdfs_and_print_sheets(run, issued,
     reports = json.loads(sheet.output)
     assert sorted(r["claims"]["number"] for r in reports) == sorted(issued["numbers"])
     assert {r["verdict"] for r in reports} == {"VALID"} and all(r["source"].endswith("page 2") for r in reports)
+    decoded = run("decode", str(out / "cards" / f"{first}.pdf"))
+    assert decoded.exit_code == 0 and decoded.output == issued["registry"].get(first).seal + "\n"
     # the verdict of `certverify pdf` on the same card, and what it says to do
     unsigned = run("pdf", str(out / "cards" / f"{first}.pdf"), "--json")
     assert unsigned.exit_code == 1

@@ -139,16 +139,19 @@ def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
 @main.command("decode")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def decode_cmd(images: tuple[Path, ...]) -> None:
-    """Print only the barcode texts found, one per line."""
+    """Print only the barcode texts found, one per line (images, card PDFs, print sheets)."""
+    from .pdf_pages import PdfPagesError, page_images
     from .scan import ImageError, scan
 
     found = False
     for path in images:
+        data = path.read_bytes()
         try:
-            for text in scan(path.read_bytes()).texts:
-                click.echo(text)
-                found = True
-        except ImageError as exc:
+            for image in page_images(data) if data.startswith(b"%PDF-") else [data]:
+                for text in scan(image).texts:
+                    click.echo(text)
+                    found = True
+        except (ImageError, PdfPagesError) as exc:
             click.echo(f"{path}: {exc}", err=True)
     sys.exit(0 if found else 1)
 
