@@ -148,7 +148,7 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
     """Issue every valid row of `options.input`; see the module docstring."""
     started = time.perf_counter()
     templates = TemplateSet.load(env.templates_dir)
-    fonts = register(templates.letterhead.fonts)
+    fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
     summary = BatchSummary(options.kind.value, str(options.input), str(options.output))
     now = env.now()
     sealer = PdfSealer(env.signer, env.chain, options.timestamp_url)

@@ -273,7 +273,7 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         if check or not app.passphrase_given:
             # someone would be asked for the passphrase: tell them first what is wrong with the rows
             templates = TemplateSet.load(settings.templates_dir)
-            intake = check_input(options, templates, register(templates.letterhead.fonts))
+            intake = check_input(options, templates, register(templates.letterhead.fonts, templates.letterhead.fallback_fonts))
             if check:
                 for error in intake.errors:
                     click.echo(str(error))

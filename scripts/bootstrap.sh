@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libzbar0           # zbar, behind pyzbar: an independent barcode reader
   postgresql         # a real PostgreSQL server for the registry tests
   fonts-dejavu-core  # fallback fonts for rendering checks
+  fonts-droid-fallback  # Chinese and Japanese letters in names (letterhead.yaml, fonts.fallback)
+  fonts-nanum        # Korean letters in names (the same)
   chromium           # a real browser for the web page tests (driven by Playwright, launched by path)
   wrk                # HTTP load generator for the web benchmark
 )

@@ -21,7 +21,7 @@ PHOTO = str(SAMPLES / "photos" / "person-001.jpg")
 @lru_cache(maxsize=1)
 def templates_and_fonts() -> tuple[TemplateSet, FontSet]:
     templates = TemplateSet.load()
-    return templates, register(templates.letterhead.fonts)
+    return templates, register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
 
 
 def person(name: str = "Siti Aminah", photo: str | None = PHOTO) -> PersonRecord:

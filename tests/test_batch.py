@@ -122,6 +122,31 @@ def test_a_sheet_drawn_again_later_shows_each_cards_own_issue_date(tmp_path, env
     assert back.count("Jakarta, 24 November 2026") == 2 and "27 November 2026" not in back
 
 
+def test_a_cjk_name_is_issued_end_to_end(tmp_path, env, fresh_keystore):
+    """Validation, seal, signed certificate, card: a Chinese-Korean name prints through the
+    fallback fonts and comes back out of the PDF and the seal unchanged."""
+    from tests.documents import page_texts
+
+    data = person_rows(tmp_path / "in", 2)
+    with open(data, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[1]["name"] = "王小明 김민수"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "out"
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert summary.issued == 2
+    entry = json.loads((out / "manifest.json").read_text(encoding="utf-8"))[1]
+    assert entry["holder"] == "王小明 김민수"
+    pdf = (out / entry["file"]).read_bytes()
+    assert "王小明 김민수" in page_texts(pdf)[0].splitlines()
+    assert pyhanko_status(pdf, fresh_keystore.root_certificate()).bottom_line
+    assert "王小明 김민수" in page_texts((out / entry["card_file"]).read_bytes())[0]
+    assert open_seal(env.registry.get(entry["number"]).seal, fresh_keystore.trust_list()).claims.holder == "王小明 김민수"
+
+
 def test_rerun_notices_a_missing_file(tmp_path, env):
     data = person_rows(tmp_path / "in", 2)
     out = tmp_path / "out"

@@ -58,6 +58,7 @@ def test_valid_rows_become_records(tmp_path):
     ({0: "W" * 65}, "row 2, column name: too long to print on one line"),
     ({2: "Ruang lingkup " * 14}, "row 2, column scope: too long for the layout"),
     ({0: "Nama \u0f00"}, "row 2, column name: cannot be printed with the template fonts: '\u0f00' (U+0F00)"),
+    ({0: "Nama \u0639"}, "row 2, column name: cannot be printed with the template fonts: '\u0639' (U+0639)"),
 ])
 def test_each_problem_names_row_column_and_reason(tmp_path, change, expected):
     row = list(GOOD)

@@ -19,11 +19,15 @@ NAMES = [
     "Sukarni",                                  # a single name
     "Ñuñez Ångström Łukasz Đorđević Nguyễn Thị Minh Khai",
     "Raden Mas Muhammad Rizky Pratama Wijayakusuma Setiawati Nugroho Hadiningrat Putr",  # 80 characters
+    "王小明",                                    # Chinese: the Droid Sans Fallback font
+    "山田 太郎 (やまだ たろう)",                    # Japanese kanji and kana
+    "김민수",                                    # Korean: Nanum Gothic
+    "Wang Xiaoming 王小明",                      # Latin and Han on one line
 ]
 
 
 def test_eighty_character_name_is_eighty_characters():
-    assert len(NAMES[-1]) == 80
+    assert len(NAMES[4]) == 80
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -190,3 +194,42 @@ def test_a_card_template_whose_back_text_runs_into_the_signature_block_is_refuse
     from tests.documents import SAMPLES
     with pytest.raises(TemplateError, match=r"templates/card.yaml: back_text is too long"):
         check_input(BatchOptions(DocumentKind.PERSON, SAMPLES / "person.csv", tmp_path / "out"), TemplateSet.load(folder), fonts)
+
+
+def test_fallback_fonts_are_embedded_only_where_a_name_needs_them(tmp_path):
+    """CJK letters come from the fallback fonts of letterhead.yaml, subset and embedded in the
+    documents that use them; other documents carry no trace of them."""
+    templates, fonts = templates_and_fonts()
+    embedded = {}
+    for label, name in (("latin", "Siti Aminah"), ("cjk", "山田 太郎 김민수")):
+        path = tmp_path / f"{label}.pdf"
+        path.write_bytes(render_certificate(templates, fonts, person(name), "SK-2026-000123-6", qr_matrix(SEAL), ISSUED))
+        embedded[label] = dict((font.split("+")[-1], emb) for font, emb in fonts_embedded(path))
+    assert not any("Droid" in f or "Nanum" in f for f in embedded["latin"])
+    assert embedded["cjk"]["DroidSansFallback"] and embedded["cjk"]["NanumGothic"]
+    assert all(embedded["cjk"].values())
+
+
+def test_scripts_that_need_shaping_do_not_fall_back():
+    """Arabic, Hebrew, Devanagari, Thai letters would print wrongly without shaping and bidi:
+    the intake refuses them (missing_glyphs names them) even where a font has the glyphs."""
+    from certgen.render.fonts import missing_glyphs
+
+    _, fonts = templates_and_fonts()
+    for text in ("\u0639\u0628\u062f", "\u05d3\u05d5\u05d3", "\u0930\u093e\u092e", "\u0e2a\u0e21"):
+        assert missing_glyphs(f"Nama {text}", fonts.regular) == sorted(set(text))
+    assert missing_glyphs("王小明 김민수 やまだ", fonts.regular) == []
+
+
+def test_a_missing_fallback_font_is_a_template_error_naming_it(tmp_path):
+    import shutil
+
+    from certgen.render.templates import TemplateError, TemplateSet
+
+    folder = tmp_path / "templates"
+    shutil.copytree(TemplateSet.load().folder, folder)
+    letterhead = folder / "letterhead.yaml"
+    letterhead.write_text(letterhead.read_text(encoding="utf-8").replace(
+        "/usr/share/fonts/truetype/nanum/NanumGothic.ttf", "/nonexistent/Hangul.ttf"), encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"letterhead.yaml: fonts.fallback\[1\]: /nonexistent/Hangul.ttf is not a file"):
+        TemplateSet.load(folder)

@@ -1,6 +1,7 @@
 """Fonts: registering the template's TrueType fonts once, measuring text, fitting it in a box.
 
 Fonts are embedded (subset) in every PDF, so any name prints as typed, as long as the font
+or one of its fallback fonts (Chinese, Japanese, Korean letters: certgen/render/fallback.py)
 has a glyph for each character: `missing_glyphs` tells the intake which names cannot print.
 Text is normalised to NFC first, so that "e" + combining acute prints as one "é" glyph.
 """
@@ -11,12 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-from . import pdf_settings
+from . import fallback, pdf_settings
 
 ROLES = ("regular", "bold", "italic", "title")
 
@@ -39,13 +40,16 @@ class FontSet:
         return tuple(dict.fromkeys((self.regular, self.bold, self.italic, self.title)))
 
 
-def register(paths: Mapping[str, Path]) -> FontSet:
-    """Register the fonts (once per process per file) and name them by role."""
+def register(paths: Mapping[str, Path], fallbacks: Sequence[Path] = ()) -> FontSet:
+    """Register the fonts (once per process per file) and name them by role; `fallbacks` print
+    the CJK letters the role fonts lack (certgen/render/fallback.py)."""
     pdf_settings.configure()
     names = {role: _register_one(str(paths[role])) for role in ROLES}
+    fallback_names = [_register_one(str(path)) for path in fallbacks]
     for name in set(names.values()):
         pdf_settings.memoise_subsets(name)
         pdf_settings.memoise_splits(name)
+        fallback.install(name, fallback_names)
     return FontSet(**names)
 
 
@@ -64,10 +68,11 @@ def normalise(text: str) -> str:
 
 
 def missing_glyphs(text: str, font: str) -> list[str]:
-    """Characters of `text` that `font` cannot draw."""
+    """Characters of `text` that neither `font` nor its fallback fonts can draw."""
     face = pdfmetrics.getFont(font).face  # type: ignore[attr-defined]
     cmap = face.charToGlyph
-    return sorted({c for c in text if ord(c) not in cmap and not c.isspace()})
+    return sorted({c for c in text if ord(c) not in cmap and not c.isspace()
+                   and not fallback.printable_by_fallback(ord(c), font)})
 
 
 def fit_size(text: str, font: str, max_width: float, size: float, min_size: float) -> float | None:

@@ -76,6 +76,8 @@ class Letterhead:
     emblem_initials: str
     emblem_file: Path | None
     fonts: Mapping[str, Path]
+    #: Fonts for the CJK letters the role fonts lack, tried in order (certgen/render/fallback.py).
+    fallback_fonts: tuple[Path, ...]
     microtext: str
     electronic_note: Bilingual
     scan_caption: Bilingual
@@ -172,23 +174,30 @@ def _letterhead(data: dict[str, Any], folder: Path) -> Letterhead:
     _keys(body, f"{where}: body", {"ministry", "name", "address", "contact", "city"})
     _keys(sig, f"{where}: signatory", {"title", "name"})
     _keys(emblem, f"{where}: emblem", {"kind"}, {"initials", "file"})
-    _keys(fonts, f"{where}: fonts", {"regular", "bold", "italic", "title"})
+    _keys(fonts, f"{where}: fonts", {"regular", "bold", "italic", "title"}, {"fallback"})
     _keys(data["colours"], f"{where}: colours", {"primary", "accent", "guilloche", "text"})
     if emblem["kind"] not in ("vector", "image"):
         raise TemplateError(f"{where}: emblem.kind must be vector or image")
     emblem_file = folder / emblem["file"] if emblem.get("file") else None
     if emblem["kind"] == "image" and (emblem_file is None or not emblem_file.is_file()):
         raise TemplateError(f"{where}: emblem.kind is image but emblem.file {emblem.get('file')!r} is not a file")
-    font_paths = {k: folder / v for k, v in fonts.items()}
+    font_paths = {k: folder / v for k, v in fonts.items() if k != "fallback"}
     for key, path in font_paths.items():
         if not path.is_file():
             raise TemplateError(f"{where}: fonts.{key}: {path} is not a file")
+    fallback_paths = fonts.get("fallback") or []
+    if not isinstance(fallback_paths, list):
+        raise TemplateError(f"{where}: fonts.fallback: expected a list of font files")
+    fallback_fonts = tuple(folder / str(p) for p in fallback_paths)  # an absolute path stays absolute
+    for i, path in enumerate(fallback_fonts):
+        if not path.is_file():
+            raise TemplateError(f"{where}: fonts.fallback[{i}]: {path} is not a file (Debian: see scripts/bootstrap.sh)")
     return Letterhead(
         ministry=_bi(body["ministry"], f"{where}: body.ministry"), name=_bi(body["name"], f"{where}: body.name"),
         address=str(body["address"]), contact=str(body["contact"]), city=str(body["city"]),
         signatory_title=_bi(sig["title"], f"{where}: signatory.title"), signatory_name=str(sig["name"]),
         colours=dict(data["colours"]), emblem_kind=emblem["kind"], emblem_initials=str(emblem.get("initials", "")),
-        emblem_file=emblem_file, fonts=font_paths, microtext=str(data["microtext"]),
+        emblem_file=emblem_file, fonts=font_paths, fallback_fonts=fallback_fonts, microtext=str(data["microtext"]),
         electronic_note=_bi(data["electronic_note"], f"{where}: electronic_note"),
         scan_caption=_bi(data["scan_caption"], f"{where}: scan_caption"),
     )

@@ -1,0 +1,128 @@
+"""Fallback fonts for letters the template's fonts lack (Chinese, Japanese, Korean names).
+
+ReportLab draws a TrueType string by splitting it into the font's subsets (`splitString`) and
+naming each subset's PDF font (`getSubsetInternalName`), and measures it with `stringWidth`.
+Those three methods of each template font are wrapped here, so every drawing and fitting call
+falls back without knowing it: a run of characters the font lacks but a fallback font has is
+split by the fallback font, its subsets numbered from `SUBSET_STEP * (i + 1)` for fallback i
+and named by it (the fallback font is embedded, as a subset, only in documents that use it);
+widths add up run by run. A string the font covers takes the original path after one check:
+an `isascii()` for nearly every string, a cached answer for the others.
+
+Only scripts that need neither shaping nor reordering fall back: Han, kana, Hangul syllables,
+Bopomofo and CJK symbols. Arabic, Hebrew, Indic or Thai letters would print wrongly without a
+shaping engine and the bidirectional algorithm, so they stay refused at intake.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from reportlab.pdfbase import pdfmetrics
+
+SUBSET_STEP = 1 << 16  # far above any subset number of one font (256 characters each)
+_CACHE_ENTRIES = 4096
+#: Unicode blocks a fallback font may print (no shaping, left to right).
+FALLBACK_BLOCKS = (
+    (0x2E80, 0x2FDF),    # CJK radicals, Kangxi radicals
+    (0x3000, 0x303F),    # CJK symbols and punctuation
+    (0x3040, 0x30FF),    # Hiragana, Katakana
+    (0x3100, 0x312F),    # Bopomofo
+    (0x3130, 0x318F),    # Hangul compatibility jamo (standalone letters)
+    (0x31A0, 0x31FF),    # Bopomofo extended, Katakana phonetic extensions
+    (0x3200, 0x33FF),    # enclosed CJK letters, CJK compatibility
+    (0x3400, 0x4DBF),    # CJK unified ideographs extension A
+    (0x4E00, 0x9FFF),    # CJK unified ideographs
+    (0xAC00, 0xD7AF),    # Hangul syllables
+    (0xF900, 0xFAFF),    # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),    # half- and full-width forms
+    (0x20000, 0x2FA1F),  # CJK extensions B to F, compatibility supplement
+)
+
+
+def may_fall_back(code: int) -> bool:
+    return any(low <= code <= high for low, high in FALLBACK_BLOCKS)
+
+
+def fallbacks_of(font_name: str) -> Sequence[Any]:
+    """The fallback fonts installed for `font_name` (none when `install` was not called)."""
+    return getattr(pdfmetrics.getFont(font_name), "_certgen_fallbacks", ())
+
+
+def printable_by_fallback(code: int, font_name: str) -> bool:
+    return may_fall_back(code) and any(code in f.face.charToGlyph for f in fallbacks_of(font_name))
+
+
+def install(font_name: str, fallback_names: Sequence[str]) -> None:
+    """Wrap the font's splitting, naming and measuring (idempotent)."""
+    font = pdfmetrics.getFont(font_name)
+    if getattr(font, "_certgen_fallbacks", None) is not None:
+        return
+    fallbacks = [pdfmetrics.getFont(name) for name in fallback_names]
+    font._certgen_fallbacks = tuple(fallbacks)
+    if not fallbacks:
+        return
+    cmap = font.face.charToGlyph
+    ascii_covered = all(code in cmap for code in range(32, 127))
+    owners: dict[int, int] = {}
+    covered_cache: dict[str, bool] = {}
+
+    def owner(code: int) -> int:
+        """-1 for the font itself (also for what no font has: the intake refuses it), else the fallback's index."""
+        found = owners.get(code)
+        if found is None:
+            found = -1
+            if code not in cmap and may_fall_back(code):
+                found = next((i for i, f in enumerate(fallbacks) if code in f.face.charToGlyph), -1)
+            owners[code] = found
+        return found
+
+    def covered(text: str) -> bool:
+        if ascii_covered and text.isascii():
+            return True
+        answer = covered_cache.get(text)
+        if answer is None:
+            if len(covered_cache) >= _CACHE_ENTRIES:
+                covered_cache.clear()
+            answer = covered_cache[text] = all(owner(ord(c)) < 0 for c in text)
+        return answer
+
+    def runs(text: str) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        for char in text:
+            index = owner(ord(char))
+            if out and out[-1][0] == index:
+                out[-1] = (index, out[-1][1] + char)
+            else:
+                out.append((index, char))
+        return out
+
+    split, name, width = font.splitString, font.getSubsetInternalName, font.stringWidth
+
+    def split_string(text: Any, doc: Any, encoding: str = "utf-8") -> Any:
+        if type(text) is not str or covered(text):
+            return split(text, doc, encoding)
+        parts = []
+        for index, run in runs(text):
+            if index < 0:
+                parts.extend(split(run, doc, encoding))
+            else:
+                base = SUBSET_STEP * (index + 1)
+                parts.extend((base + subset, data) for subset, data in fallbacks[index].splitString(run, doc, encoding))
+        return parts
+
+    def subset_name(subset: int, doc: Any) -> str:
+        if subset >= SUBSET_STEP:
+            index, number = divmod(subset, SUBSET_STEP)
+            return fallbacks[index - 1].getSubsetInternalName(number, doc)
+        return name(subset, doc)
+
+    def string_width(text: Any, size: float, encoding: str = "utf8") -> float:
+        if type(text) is not str or covered(text):
+            return width(text, size, encoding)
+        return sum((width if index < 0 else fallbacks[index].stringWidth)(run, size, encoding)
+                   for index, run in runs(text))
+
+    font.splitString = split_string
+    font.getSubsetInternalName = subset_name
+    font.stringWidth = string_width
