@@ -59,6 +59,7 @@ def qr_side(seal: QrMatrix) -> float:
 
 def card_fit_problems(templates: TemplateSet, fonts: FontSet, record: PersonRecord) -> list[tuple[str, str]]:
     """Values that do not fit the card."""
+    fonts.prepare(record)
     problems = []
     for spec in templates.card.front:
         value = _front_value(spec.field, record, "SK-0000-000000-0")
@@ -231,6 +232,7 @@ def _signature_block(c: Canvas, lh, fonts: FontSet, x: float, issued_on: date, t
 
 def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes:
     """The card PDF: ID-1 page size, page 1 front, page 2 back."""
+    fonts.prepare(card.record)
     if qr_side(card.seal) > QR_MAX_SIDE:
         raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
     buffer = io.BytesIO()
@@ -263,6 +265,7 @@ def mirrored(index: int) -> int:
 
 def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str = "") -> bytes:
     """One A4 print sheet of up to 10 cards: page 1 fronts, page 2 backs, for duplex."""
+    fonts.prepare(*(card.record for card in cards))
     if not 1 <= len(cards) <= CARDS_PER_SHEET:
         raise ValueError(f"a sheet holds 1 to {CARDS_PER_SHEET} cards, not {len(cards)}")
     positions = sheet_positions()

@@ -64,6 +64,7 @@ def _value_lines(value: Printable, spec: FieldSpec, template: DocumentTemplate, 
 
 def check_fit(templates: TemplateSet, fonts: FontSet, record: Record) -> list[FitProblem]:
     """Values of `record` that cannot be printed in their place, with why."""
+    fonts.prepare(record)
     template = templates.documents[record.kind]
     problems = []
     if fit_size(record.holder, fonts.title, RIGHT - LEFT, HOLDER_SIZE, HOLDER_MIN) is None:
@@ -89,6 +90,7 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
                        issued_on: date, photo: str | None = None, signature: SignatureField | None = None) -> bytes:
     """The A4 PDF of a certificate: unsigned, or with `signature`'s field in SIGNATURE_BOX ready
     to be signed in place (`certgen.sign.PdfSealer.complete`)."""
+    fonts.prepare(record)
     template = templates.documents[record.kind]
     lh = templates.letterhead
     buffer = io.BytesIO()

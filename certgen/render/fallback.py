@@ -2,8 +2,10 @@
 
 ReportLab draws a TrueType string by splitting it into the font's subsets (`splitString`) and
 naming each subset's PDF font (`getSubsetInternalName`), and measures it with `stringWidth`.
-Those three methods of each template font are wrapped here, so every drawing and fitting call
-falls back without knowing it: a run of characters the font lacks but a fallback font has is
+Those three methods of a template font are wrapped here, so every drawing and fitting call
+falls back without knowing it. The wrappers cost about 3% of issuing time, so they are put in
+place (`prepare`) only in a process that is about to draw a CJK letter, and the fallback fonts
+are parsed only then (70 ms for Droid Sans Fallback). With them: a run of characters the font lacks but a fallback font has is
 split by the fallback font, its subsets numbered from `SUBSET_STEP * (i + 1)` for fallback i
 and named by it (the fallback font is embedded, as a subset, only in documents that use it);
 widths add up run by run. A string the font covers takes the original path after one check:
@@ -16,9 +18,12 @@ shaping engine and the bidirectional algorithm, so they stay refused at intake.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 
 SUBSET_STEP = 1 << 16  # far above any subset number of one font (256 characters each)
 _CACHE_ENTRIES = 4096
@@ -45,24 +50,43 @@ def may_fall_back(code: int) -> bool:
 
 
 def fallbacks_of(font_name: str) -> Sequence[Any]:
-    """The fallback fonts installed for `font_name` (none when `install` was not called)."""
-    return getattr(pdfmetrics.getFont(font_name), "_certgen_fallbacks", ())
+    """The fallback fonts of `font_name`, loaded on first use (none when `install` was not called)."""
+    loader = getattr(pdfmetrics.getFont(font_name), "_certgen_fallbacks", None)
+    return loader() if loader is not None else ()
 
 
 def printable_by_fallback(code: int, font_name: str) -> bool:
     return may_fall_back(code) and any(code in f.face.charToGlyph for f in fallbacks_of(font_name))
 
 
-def install(font_name: str, fallback_names: Sequence[str]) -> None:
+@lru_cache(maxsize=None)
+def _load(path: str) -> Any:
+    """Register a fallback font file once per process (parsing Droid Sans Fallback takes 70 ms:
+    only batches with a CJK name pay it)."""
+    name = "cg-fallback-" + Path(path).stem
+    pdfmetrics.registerFont(TTFont(name, path))
+    return pdfmetrics.getFont(name)
+
+
+def install(font_name: str, fallback_paths: Sequence[Path]) -> None:
     """Wrap the font's splitting, naming and measuring (idempotent)."""
     font = pdfmetrics.getFont(font_name)
     if getattr(font, "_certgen_fallbacks", None) is not None:
         return
-    fallbacks = [pdfmetrics.getFont(name) for name in fallback_names]
-    font._certgen_fallbacks = tuple(fallbacks)
-    if not fallbacks:
+    paths = tuple(str(p) for p in fallback_paths)
+    loaded: list[Any] = []
+
+    def fallbacks() -> Sequence[Any]:
+        if len(loaded) < len(paths):
+            loaded[:] = [_load(p) for p in paths]
+        return loaded
+
+    font._certgen_fallbacks = fallbacks
+    font._certgen_activate = None
+    if not paths:
         return
     cmap = font.face.charToGlyph
+    font._certgen_cmap = cmap
     ascii_covered = all(code in cmap for code in range(32, 127))
     owners: dict[int, int] = {}
     covered_cache: dict[str, bool] = {}
@@ -73,7 +97,7 @@ def install(font_name: str, fallback_names: Sequence[str]) -> None:
         if found is None:
             found = -1
             if code not in cmap and may_fall_back(code):
-                found = next((i for i, f in enumerate(fallbacks) if code in f.face.charToGlyph), -1)
+                found = next((i for i, f in enumerate(fallbacks()) if code in f.face.charToGlyph), -1)
             owners[code] = found
         return found
 
@@ -108,21 +132,38 @@ def install(font_name: str, fallback_names: Sequence[str]) -> None:
                 parts.extend(split(run, doc, encoding))
             else:
                 base = SUBSET_STEP * (index + 1)
-                parts.extend((base + subset, data) for subset, data in fallbacks[index].splitString(run, doc, encoding))
+                parts.extend((base + subset, data) for subset, data in loaded[index].splitString(run, doc, encoding))
         return parts
 
     def subset_name(subset: int, doc: Any) -> str:
         if subset >= SUBSET_STEP:
             index, number = divmod(subset, SUBSET_STEP)
-            return fallbacks[index - 1].getSubsetInternalName(number, doc)
+            return loaded[index - 1].getSubsetInternalName(number, doc)
         return name(subset, doc)
 
     def string_width(text: Any, size: float, encoding: str = "utf8") -> float:
         if type(text) is not str or covered(text):
             return width(text, size, encoding)
-        return sum((width if index < 0 else fallbacks[index].stringWidth)(run, size, encoding)
+        return sum((width if index < 0 else loaded[index].stringWidth)(run, size, encoding)
                    for index, run in runs(text))
 
-    font.splitString = split_string
-    font.getSubsetInternalName = subset_name
-    font.stringWidth = string_width
+    def activate() -> None:
+        font.splitString = split_string
+        font.getSubsetInternalName = subset_name
+        font.stringWidth = string_width
+        font._certgen_activate = None
+
+    font._certgen_activate = activate
+
+
+def prepare(font_names: Iterable[str], texts: Iterable[str]) -> None:
+    """Switch fallback on for the fonts that will draw a CJK letter of `texts` (once per
+    process and font: until then the fonts run ReportLab's own methods, with no wrapper cost)."""
+    joined = "".join(texts)
+    if joined.isascii():
+        return
+    for name in set(font_names):
+        font = pdfmetrics.getFont(name)
+        activate = getattr(font, "_certgen_activate", None)
+        if activate is not None and any(ord(c) not in font._certgen_cmap and may_fall_back(ord(c)) for c in joined):
+            activate()

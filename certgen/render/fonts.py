@@ -9,7 +9,7 @@ Text is normalised to NFC first, so that "e" + combining acute prints as one "é
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -34,6 +34,12 @@ class FontSet:
     def width(self, text: str, font: str, size: float) -> float:
         return pdfmetrics.stringWidth(text, font, size)
 
+    def prepare(self, *records: object) -> None:
+        """Switch the fallback fonts on if these records' text has CJK letters; call before
+        measuring or drawing it (certgen/render/fallback.py)."""
+        fallback.prepare(self.names, (getattr(r, f.name) for r in records for f in fields(r)  # type: ignore[arg-type]
+                                      if isinstance(getattr(r, f.name), str)))
+
     @property
     def names(self) -> tuple[str, ...]:
         """Distinct ReportLab font names (roles may share a file)."""
@@ -45,11 +51,10 @@ def register(paths: Mapping[str, Path], fallbacks: Sequence[Path] = ()) -> FontS
     the CJK letters the role fonts lack (certgen/render/fallback.py)."""
     pdf_settings.configure()
     names = {role: _register_one(str(paths[role])) for role in ROLES}
-    fallback_names = [_register_one(str(path)) for path in fallbacks]
     for name in set(names.values()):
         pdf_settings.memoise_subsets(name)
         pdf_settings.memoise_splits(name)
-        fallback.install(name, fallback_names)
+        fallback.install(name, fallbacks)
     return FontSet(**names)
 
 
