@@ -233,3 +233,30 @@ def test_a_missing_fallback_font_is_a_template_error_naming_it(tmp_path):
         "/usr/share/fonts/truetype/nanum/NanumGothic.ttf", "/nonexistent/Hangul.ttf"), encoding="utf-8")
     with pytest.raises(TemplateError, match=r"letterhead.yaml: fonts.fallback\[1\]: /nonexistent/Hangul.ttf is not a file"):
         TemplateSet.load(folder)
+
+
+def test_fallback_is_switched_on_only_by_a_cjk_letter():
+    """In a fresh process ReportLab's own methods run until a record with a CJK letter is
+    measured or drawn (the wrappers cost about 3% of issuing time)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = """
+from datetime import date
+from reportlab.pdfbase import pdfmetrics
+from certgen.barcode import qr_matrix
+from certgen.render.document import render_certificate
+from tests.documents import person, templates_and_fonts
+templates, fonts = templates_and_fonts()
+font = pdfmetrics.getFont(fonts.title)
+wrapped = lambda: getattr(font.stringWidth, "__self__", None) is not font
+matrix = qr_matrix("https://verifikasi.example.id/v/" + "A" * 300)
+render_certificate(templates, fonts, person("Nguyễn Thị Minh Khai"), "SK-2026-000123-6", matrix, date(2026, 11, 24))
+print(wrapped())
+render_certificate(templates, fonts, person("王小明"), "SK-2026-000123-6", matrix, date(2026, 11, 24))
+print(wrapped())
+"""
+    root = Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
