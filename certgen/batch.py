@@ -128,7 +128,7 @@ def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet,
     if options.kind is DocumentKind.PERSON:
         problems = card_render.card_template_problems(templates, fonts)
         if problems:
-            raise TemplateError("; ".join(f"{templates.folder / p}" for p in problems))
+            raise TemplateError("; ".join(f"{templates.folder}/{p}" for p in problems))
     if checker is None:
         fit, glyphs = layout_checks(templates, fonts)
         checker = partial(check_rows, fit=fit, glyphs=glyphs, normalise=normalise)

@@ -144,7 +144,7 @@ def _signed_certificate(ctx: WorkerContext, record: Record, number: str, matrix:
     if sealer.signs_in_place:
         field = sealer.field(SIGNATURE_BOX, ctx.signed_at, reason=reason, location=location, seal=seal)
         pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo, field)
-        return sealer.complete(pdf, ctx.signed_at)
+        return sealer.complete(pdf)
     pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo)
     return sealer.sign(pdf, SIGNATURE_BOX, location=location, reason=reason, seal=seal)
 

@@ -79,17 +79,18 @@ class _TemplateCmsSigner(signers.SimpleSigner):
             self._template = await self._build_template(digest_algorithm, signed_attr_settings, is_pdf_sig)
         return cms.ContentInfo.load(self._from_template(data_digest))
 
-    def prepare(self, signed_at: datetime) -> None:
+    def prepare(self) -> None:
         """Build the template now (pyHanko signs one dummy digest): in the batch process, so
-        that forked workers inherit it and a key problem shows before anything is issued."""
+        that forked workers inherit it and a key problem shows before anything is issued.
+        (PAdES puts no signing time in the CMS: the time given to pyHanko is not in the template.)"""
         if self._template is None:
             self._template = asyncio.run(self._build_template(
-                "sha256", PdfCMSSignedAttributes(signing_time=signed_at), True))
+                "sha256", PdfCMSSignedAttributes(signing_time=datetime.now(timezone.utc)), True))
 
-    def sign_digest(self, data_digest: bytes, signed_at: datetime) -> bytes:
+    def sign_digest(self, data_digest: bytes) -> bytes:
         """The DER CMS container (PAdES B-B) for a SHA-256 document digest: the synchronous
         path of signing in place, from the same template."""
-        self.prepare(signed_at)
+        self.prepare()
         return self._from_template(data_digest)
 
     def _from_template(self, data_digest: bytes) -> bytes:
@@ -142,7 +143,7 @@ class PdfSealer:
         self._signer.private_key = signer.private_key
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url, timeout=10) if timestamp_url else None
         if self._timestamper is None:
-            self._signer.prepare(datetime.now(timezone.utc))
+            self._signer.prepare()
         certificates = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in [signer.certificate, *chain])
         # in the PDF the container is written in hexadecimal: two characters a byte
         self._reserved = 2 * (certificates + CMS_OVERHEAD + (TIMESTAMP_ALLOWANCE if timestamp_url else 0))
@@ -169,9 +170,10 @@ class PdfSealer:
         return SignatureField(FIELD_NAME, box, signed_at, self._signer_name, self._reserved // 2, reason, location,
                               tuple(stamp.split("\n")), self._iso32002, {SEAL_KEY: seal} if seal is not None else {})
 
-    def complete(self, pdf: bytes, signed_at: datetime) -> bytes:
+    def complete(self, pdf: bytes) -> bytes:
         """Sign a PDF drawn with `field(...)` in place: the byte range is the whole file but the
-        /Contents string; the CMS is pyHanko's PAdES B-B container (see `_TemplateCmsSigner`)."""
+        /Contents string; the CMS is pyHanko's PAdES B-B container (see `_TemplateCmsSigner`).
+        The signing time is the field's (/M)."""
         at = pdf.rfind(BYTE_RANGE_KEY + BYTE_RANGE_PLACEHOLDER)
         if at < 0 or pdf.find(BYTE_RANGE_KEY + BYTE_RANGE_PLACEHOLDER) != at:
             raise ValueError("the PDF has no (or more than one) signature placeholder")
@@ -185,7 +187,7 @@ class PdfSealer:
         out[where:where + len(BYTE_RANGE_PLACEHOLDER)] = byte_range.ljust(len(BYTE_RANGE_PLACEHOLDER))
         digest = hashlib.sha256(memoryview(out)[:start])
         digest.update(memoryview(out)[end:])
-        container = self._signer.sign_digest(digest.digest(), signed_at).hex().encode("ascii")
+        container = self._signer.sign_digest(digest.digest()).hex().encode("ascii")
         if len(container) > self._reserved:
             raise ValueError(f"the signature container ({len(container) // 2} bytes) exceeds the room reserved")
         out[start + 1:start + 1 + len(container)] = container

@@ -186,6 +186,9 @@ def test_a_card_template_whose_back_text_runs_into_the_signature_block_is_refuse
         "card.yaml: back_text is too long: it runs into the signature block; shorten it"]
     with pytest.raises(ValueError, match="back_text"):
         render_card(wordy, fonts, CardData("SK-2026-000123-6", person(), qr_matrix(SEAL), None, ISSUED))
+    long_name = replace(templates, letterhead=replace(templates.letterhead, signatory_name="Prof. Dr. Ir. " * 6))
+    assert card_template_problems(long_name, fonts) == [
+        "letterhead.yaml: the signatory name is too long for the card's signature block"]
     folder = tmp_path / "templates"
     shutil.copytree(templates.folder, folder)
     card_yaml = folder / "card.yaml"

@@ -45,7 +45,7 @@ def _signed(sealer: PdfSealer, path: str, holder: str = "Siti Aminah", number: s
     """A certificate signed along `path`, as the issuing worker does it."""
     if path == "in_place":
         field = sealer.field(SIGNATURE_BOX, SIGNED_AT, reason=f"Certificate {number}", location=location, seal=seal)
-        return sealer.complete(_document(holder, number, field), SIGNED_AT)
+        return sealer.complete(_document(holder, number, field))
     return sealer.sign(_document(holder, number), SIGNATURE_BOX, reason=f"Certificate {number}", location=location,
                        seal=seal)
 
@@ -154,12 +154,12 @@ def test_a_changed_byte_breaks_an_in_place_signature(keys, sealer, tmp_path):
 
 def test_complete_refuses_a_pdf_without_its_placeholder(sealer):
     with pytest.raises(ValueError, match="no .*signature placeholder"):
-        sealer.complete(_document(), SIGNED_AT)
+        sealer.complete(_document())
     other = PdfSealer.__new__(PdfSealer)
     other.__dict__.update(sealer.__dict__, _reserved=sealer._reserved + 2)
     field = sealer.field(SIGNATURE_BOX, SIGNED_AT, seal=SEAL)
     with pytest.raises(ValueError, match="not the size"):
-        other.complete(_document(field=field), SIGNED_AT)
+        other.complete(_document(field=field))
 
 
 # -- PAdES B-T against a local timestamp authority ----------------------------------------------

@@ -18,7 +18,6 @@ from typing import Sequence
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
@@ -156,7 +155,7 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.setFillColor(text_colour)
     c.setFont(fonts.bold, 6.3)
     c.drawString(x, y - 6.4 * mm, card.number)
-    y -= 10 * mm
+    y = BACK_TEXT_TOP
     muted = HexColor("#4a5568")
     paragraphs = _back_paragraphs(templates, fonts, width)
     if _paragraphs_bottom(paragraphs, y) < SIGNATURE_TOP:
@@ -168,7 +167,7 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
             c.drawString(x, y, line)
             y -= size * 1.2
         y -= 1 * mm
-    _signature_block(c, lh, fonts, x, card.issued_on, text_colour, muted)
+    _signature_block(c, templates, fonts, x, card.issued_on, text_colour, muted)
     c.setFillColor(text_colour)
     c.setFont(fonts.bold, 5.2)
     c.drawString(x, 7.2 * mm, lh.name.id)
@@ -182,7 +181,12 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
 
 
 BACK_TEXT_TOP = CARD_H - 16 * mm
-SIGNATURE_TOP = 22.3 * mm + 4.8  # the baseline of its first line, plus that line's size
+#: The signature block on the back: (what, font role, size, baseline, muted), top line first.
+SIGNATURE_LINES = (("place and date", "regular", 4.8, 22.3 * mm, False),
+                   ("signatory title", "bold", 4.6, 19.7 * mm, False),
+                   ("signatory title (en)", "regular", 4.2, 17.5 * mm, True),
+                   ("signatory name", "bold", 5.4, 14.6 * mm, False))
+SIGNATURE_TOP = SIGNATURE_LINES[0][3] + SIGNATURE_LINES[0][2]  # the first baseline plus that line's size
 
 
 def _back_paragraphs(templates: TemplateSet, fonts: FontSet, width: float) -> list[tuple[float, list[str]]]:
@@ -205,29 +209,28 @@ def card_template_problems(templates: TemplateSet, fonts: FontSet) -> list[str]:
     problems = []
     if _paragraphs_bottom(_back_paragraphs(templates, fonts, width), BACK_TEXT_TOP) < SIGNATURE_TOP:
         problems.append("card.yaml: back_text is too long: it runs into the signature block; shorten it")
-    lh = templates.letterhead
-    for what, text, font, size in (("signatory title", lh.signatory_title.id, fonts.bold, 4.6),
-                                   ("signatory title (en)", lh.signatory_title.en, fonts.regular, 4.2),
-                                   ("signatory name", lh.signatory_name, fonts.bold, 5.4)):
-        if stringWidth(text, font, size) > width:
+    lines = _signature_texts(templates, date(2026, 9, 30))  # September: the longest month name
+    for what, role, size, _, _ in SIGNATURE_LINES:
+        if fonts.width(lines[what], getattr(fonts, role), size) > width:
             problems.append(f"letterhead.yaml: the {what} is too long for the card's signature block")
     return problems
 
 
-def _signature_block(c: Canvas, lh, fonts: FontSet, x: float, issued_on: date, text_colour, muted) -> None:
+def _signature_texts(templates: TemplateSet, issued_on: date) -> dict[str, str]:
+    lh = templates.letterhead
+    return {"place and date": f"{lh.city}, {date_id(issued_on)}", "signatory title": lh.signatory_title.id,
+            "signatory title (en)": lh.signatory_title.en, "signatory name": lh.signatory_name}
+
+
+def _signature_block(c: Canvas, templates: TemplateSet, fonts: FontSet, x: float, issued_on: date, text_colour,
+                     muted) -> None:
     """Place and date of issue, the signatory's title and name: the card's signature block,
     as on the certificate (the seal on the other side carries the digital signature)."""
-    c.setFillColor(text_colour)
-    c.setFont(fonts.regular, 4.8)
-    c.drawString(x, 22.3 * mm, f"{lh.city}, {date_id(issued_on)}")
-    c.setFont(fonts.bold, 4.6)
-    c.drawString(x, 19.7 * mm, lh.signatory_title.id)
-    c.setFillColor(muted)
-    c.setFont(fonts.regular, 4.2)
-    c.drawString(x, 17.5 * mm, lh.signatory_title.en)
-    c.setFillColor(text_colour)
-    c.setFont(fonts.bold, 5.4)
-    c.drawString(x, 14.6 * mm, lh.signatory_name)
+    texts = _signature_texts(templates, issued_on)
+    for what, role, size, baseline, is_muted in SIGNATURE_LINES:
+        c.setFillColor(muted if is_muted else text_colour)
+        c.setFont(getattr(fonts, role), size)
+        c.drawString(x, baseline, texts[what])
 
 
 def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes:

@@ -4,12 +4,13 @@ ReportLab draws a TrueType string by splitting it into the font's subsets (`spli
 naming each subset's PDF font (`getSubsetInternalName`), and measures it with `stringWidth`.
 Those three methods of a template font are wrapped here, so every drawing and fitting call
 falls back without knowing it. The wrappers cost about 3% of issuing time, so they are put in
-place (`prepare`) only in a process that is about to draw a CJK letter, and the fallback fonts
-are parsed only then (70 ms for Droid Sans Fallback). With them: a run of characters the font lacks but a fallback font has is
-split by the fallback font, its subsets numbered from `SUBSET_STEP * (i + 1)` for fallback i
-and named by it (the fallback font is embedded, as a subset, only in documents that use it);
-widths add up run by run. A string the font covers takes the original path after one check:
-an `isascii()` for nearly every string, a cached answer for the others.
+place (`prepare`) only in a process about to draw a CJK letter, and the fallback fonts are
+parsed only then (70 ms for Droid Sans Fallback). With them, a run of characters the font
+lacks but a fallback font has is split by the fallback font, its subsets numbered from
+`SUBSET_STEP * (i + 1)` for fallback i and named by it (the fallback font is embedded, as a
+subset, only in documents that use it); widths add up run by run. A string the font covers
+takes the original path after one check: an `isascii()` for nearly every string, a cached
+answer for the others.
 
 Only scripts that need neither shaping nor reordering fall back: Han, kana, Hangul syllables,
 Bopomofo and CJK symbols. Arabic, Hebrew, Indic or Thai letters would print wrongly without a
@@ -18,12 +19,10 @@ shaping engine and the bidirectional algorithm, so they stay refused at intake.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 
 SUBSET_STEP = 1 << 16  # far above any subset number of one font (256 characters each)
 _CACHE_ENTRIES = 4096
@@ -59,17 +58,10 @@ def printable_by_fallback(code: int, font_name: str) -> bool:
     return may_fall_back(code) and any(code in f.face.charToGlyph for f in fallbacks_of(font_name))
 
 
-@lru_cache(maxsize=None)
-def _load(path: str) -> Any:
-    """Register a fallback font file once per process (parsing Droid Sans Fallback takes 70 ms:
-    only batches with a CJK name pay it)."""
-    name = "cg-fallback-" + Path(path).stem
-    pdfmetrics.registerFont(TTFont(name, path))
-    return pdfmetrics.getFont(name)
-
-
-def install(font_name: str, fallback_paths: Sequence[Path]) -> None:
-    """Wrap the font's splitting, naming and measuring (idempotent)."""
+def install(font_name: str, fallback_paths: Sequence[Path], register: Callable[[str], str]) -> None:
+    """Prepare the wrappers of the font's splitting, naming and measuring (idempotent);
+    `register(path) -> font name` registers a fallback font file, called on first need only
+    (parsing Droid Sans Fallback takes 70 ms: only batches with a CJK name pay it)."""
     font = pdfmetrics.getFont(font_name)
     if getattr(font, "_certgen_fallbacks", None) is not None:
         return
@@ -78,7 +70,7 @@ def install(font_name: str, fallback_paths: Sequence[Path]) -> None:
 
     def fallbacks() -> Sequence[Any]:
         if len(loaded) < len(paths):
-            loaded[:] = [_load(p) for p in paths]
+            loaded[:] = [pdfmetrics.getFont(register(p)) for p in paths]
         return loaded
 
     font._certgen_fallbacks = fallbacks

@@ -37,8 +37,8 @@ class FontSet:
     def prepare(self, *records: object) -> None:
         """Switch the fallback fonts on if these records' text has CJK letters; call before
         measuring or drawing it (certgen/render/fallback.py)."""
-        fallback.prepare(self.names, (getattr(r, f.name) for r in records for f in fields(r)  # type: ignore[arg-type]
-                                      if isinstance(getattr(r, f.name), str)))
+        values = (getattr(r, f.name) for r in records for f in fields(r))  # type: ignore[arg-type]
+        fallback.prepare(self.names, (v for v in values if isinstance(v, str)))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -54,7 +54,7 @@ def register(paths: Mapping[str, Path], fallbacks: Sequence[Path] = ()) -> FontS
     for name in set(names.values()):
         pdf_settings.memoise_subsets(name)
         pdf_settings.memoise_splits(name)
-        fallback.install(name, fallbacks)
+        fallback.install(name, fallbacks, _register_one)
     return FontSet(**names)
 
 
