@@ -18,6 +18,7 @@ from certgen.cli_support import parse_time, user_errors
 from certgen.errors import TrustListError
 from certgen.trust import TrustList
 
+from .formats import report_json, report_text, summary_line
 from .report import Verdict, VerificationReport
 from .service import Verifier
 from .status import HttpStatus, RegistryStatus, StatusUnavailable
@@ -71,7 +72,7 @@ def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, a
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
     reports = list(reports)
     if as_json:
-        data = [r.to_json() for r in reports]
+        data = [report_json(r) for r in reports]
         if lines:
             for item in data:
                 click.echo(json.dumps(item, ensure_ascii=False))
@@ -79,12 +80,7 @@ def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool 
             click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
         for r in reports:
-            head = f"{r.source}: " if r.source else ""
-            click.echo(f"{head}{r.verdict.value} — {r.summary}")
-            for c in r.checks:
-                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {c.detail}")
-            if r.claims:
-                click.echo(f"  number {r.claims['number']}, holder {r.claims['holder']}, scheme {r.claims['scheme']}")
+            click.echo(report_text(r))
     sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
 
 
@@ -169,7 +165,7 @@ _worker: dict[str, Verifier] = {}
 
 def _verify_pdf_file(path: str) -> dict:
     report = _worker["verifier"].verify_pdf(Path(path).read_bytes(), path)
-    return report.to_json()
+    return report_json(report)
 
 
 def _init_worker(ctx: Context) -> None:
@@ -204,7 +200,7 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(item, ensure_ascii=False))
         else:
-            click.echo(f"{item['source']}: {item['verdict']} — {item['summary']}")
+            click.echo(summary_line(item))
     total = sum(counts.values())
     if as_json:
         click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))
