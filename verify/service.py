@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+import cbor2
 from cryptography import x509
 
 from certgen.errors import NumberFormatError, SealFormatError
 from certgen.numbers import parse_number
 from certgen.registry.lifecycle import EffectiveStatus, is_expired
-from certgen.seal import SealClaims, SealReason, SealResult, open_seal, parse_seal_text
+from certgen.seal import MAX_COSE, SealClaims, SealReason, SealResult, open_seal, parse_seal_text
 from certgen.trust import TrustList
 
 from .report import STATUS_OUTCOMES, Check, Outcome, Reason, StatusInfo, VerificationReport, decide
@@ -163,11 +164,11 @@ class Verifier:
             """When the registry logged the issue of this very file (its digest), if it did."""
             if self.status is None:
                 return None
-            opened = self._open_seal(seal, now)
-            if not opened.ok or opened.claims is None:
+            number = _number_in(seal)
+            if number is None:
                 return None
             try:
-                cert = lookup(opened.claims.number)
+                cert = lookup(number)
             except StatusUnavailable:
                 return None
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
@@ -226,6 +227,20 @@ class Verifier:
                 now: datetime) -> VerificationReport:
         verdict, summary = decide(tuple(checks), certificate)
         return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
+
+
+def _number_in(seal: str) -> str | None:
+    """The certificate number a seal names, its signature unchecked: only a key to ask the
+    registry by (what the registry says is then bound to the file by its digest). The seal's
+    signer may be revoked by now, which is exactly when the registry's time matters."""
+    try:
+        sign1 = cbor2.loads(parse_seal_text(seal))
+        payload = (sign1.value if isinstance(sign1, cbor2.CBORTag) else sign1)[2]
+        if not isinstance(payload, bytes) or len(payload) > MAX_COSE:
+            return None
+        return SealClaims.from_cwt(cbor2.loads(payload)).number
+    except Exception:  # hostile bytes: no number, hence no registry time
+        return None
 
 
 def _status_detail(cert: StatusInfo) -> str:
