@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import update
 
 from certgen.barcode import qr_matrix
@@ -194,6 +195,14 @@ def test_a_timestamp_is_the_time_source_offline(tmp_path):
     assert "2026-11-24 03:00Z" in offline.checks[0].detail and "RFC 3161 timestamp" in offline.checks[0].detail
     online = _verifier(world, LATER, registry=registry, timestamp_roots=[tsa.certificate]).verify_pdf(pdf)
     assert online.verdict is Verdict.VALID and "RFC 3161 timestamp" in online.checks[0].detail
+    # the same from the command line: --tsa-root names the authority
+    (tmp_path / "tsa.pem").write_bytes(tsa.certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "bt.pdf").write_bytes(pdf)
+    base = ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path), "--at", "2046-11-24T10:00:00+07:00"]
+    for tsa_option, reason in ((["--tsa-root", str(tmp_path / "tsa.pem")], "pdf_signature_valid"), ([], "pdf_signing_time_unproven")):
+        result = CliRunner().invoke(certverify, [*base, *tsa_option, "pdf", str(tmp_path / "bt.pdf"), "--json"],
+                                    catch_exceptions=False)
+        assert json.loads(result.output.splitlines()[0])["checks"][0]["reason"] == reason
     # a timestamp from an authority the verifier does not trust dates nothing
     untrusted = _verifier(world, LATER).verify_pdf(pdf)
     assert _reasons(untrusted) == [Reason.PDF_SIGNING_TIME_UNPROVEN]

@@ -8,6 +8,7 @@ Fields are only ever added to the JSON form, never renamed or removed.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from certgen.seal import SealClaims
 from .report import StatusInfo, VerificationReport
 
 REPORT_FORMAT = "certverify-report/1"
+#: C0 and C1 control characters but the tab, and DEL: a terminal acts on them.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def _plain(value: Any) -> Any:
@@ -54,21 +57,27 @@ def report_json(report: VerificationReport) -> dict[str, Any]:
     }
 
 
+def _safe(text: object) -> str:
+    """Text for a terminal: control characters (escape sequences, bells, line breaks inside a
+    file name or a quoted parser message) shown as `\\xNN`, never acted on."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def report_text(report: VerificationReport) -> str:
     """The report as `certverify` prints it: verdict and summary, one line per check, the claims."""
-    head = f"{report.source}: " if report.source else ""
-    lines = [f"{head}{report.verdict.value} — {report.summary}"]
-    lines += [f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {c.detail}" for c in report.checks]
+    head = f"{_safe(report.source)}: " if report.source else ""
+    lines = [f"{head}{report.verdict.value} — {_safe(report.summary)}"]
+    lines += [f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {_safe(c.detail)}" for c in report.checks]
     if report.claims is not None:
         c = report.claims
-        lines.append(f"  number {c.number}, holder {c.holder}, scheme {c.scheme}")
+        lines.append(f"  number {_safe(c.number)}, holder {_safe(c.holder)}, scheme {_safe(c.scheme)}")
     return "\n".join(lines)
 
 
 def summary_line(item: dict[str, Any]) -> str:
     """One line per file of `certverify pdf` on a folder, from the JSON form (what workers send)."""
-    head = f"{item['source']}: " if item.get("source") else ""
-    return f"{head}{item['verdict']} — {item['summary']}"
+    head = f"{_safe(item['source'])}: " if item.get("source") else ""
+    return f"{head}{item['verdict']} — {_safe(item['summary'])}"
 
 
 __all__ = ["REPORT_FORMAT", "certificate_json", "claims_json", "report_json", "report_text", "summary_line"]
