@@ -5,6 +5,7 @@ clock alone and never at the time the PDF claims for itself (docs/verification.m
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import update
 
 from certgen.barcode import qr_matrix
@@ -25,6 +31,7 @@ from certgen.seal import SealClaims, seal_text, sign_seal
 from certgen.sign import PdfSealer
 from tests.conftest import NOW, PASSPHRASE
 from tests.documents import templates_and_fonts, training
+from tests.signatures import asn1
 from tests.tsa import local_tsa
 from verify.cli import main as certverify
 from verify.report import Outcome, Reason, Verdict
@@ -210,4 +217,25 @@ def test_a_timestamp_is_the_time_source_offline(tmp_path):
     cut = keys.trust_list().revoke(keys.signers()[0].kid, NOW - timedelta(minutes=30), "key compromise")
     revoked = _verifier(world, LATER, trust=cut, timestamp_roots=[tsa.certificate]).verify_pdf(pdf)
     assert revoked.verdict is Verdict.INVALID and _reasons(revoked) == [Reason.PDF_SIGNER_REVOKED]
+    registry.close()
+
+
+def test_document_timestamps_and_validation_material_after_the_signature_are_accepted(tmp_path):
+    """PAdES B-LTA adds a document security store and a document timestamp after the signature:
+    not a change of the document, and not a second signature of it."""
+    keys = KeyStore(tmp_path / "keys")
+    keys.init(PASSPHRASE, now=datetime(2026, 10, 24, tzinfo=timezone.utc), dsc_years=1)
+    registry = Registry.open(sqlite_url(tmp_path / "registry.sqlite3"))
+    with local_tsa(fixed_at=NOW) as tsa:
+        _, pdf = _issue_training(registry, keys, NOW, timestamp_url=tsa.url)
+        context = ValidationContext(trust_roots=[asn1(keys.root_certificate()), asn1(tsa.certificate)], allow_fetching=False)
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        out = io.BytesIO()
+        PdfTimeStamper(HTTPTimeStamper(tsa.url)).timestamp_pdf(writer, "sha256", context, output=out)
+    archived = out.getvalue()
+    reader = PdfFileReader(io.BytesIO(archived))
+    assert len(reader.embedded_timestamp_signatures) == 1 and "/DSS" in reader.root
+    report = _verifier({"keys": keys}, LATER, timestamp_roots=[tsa.certificate]).verify_pdf(archived)
+    assert _reasons(report) == [Reason.PDF_SIGNATURE_VALID, Reason.SEAL_VALID, Reason.STATUS_NOT_CHECKED]
+    assert "RFC 3161 timestamp" in report.checks[0].detail
     registry.close()

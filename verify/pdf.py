@@ -74,7 +74,7 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         pages = int(reader.root["/Pages"]["/Count"])
-        signatures = reader.embedded_signatures
+        signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
     except Exception as exc:
         return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF cannot be read ({type(exc).__name__})")], None, None)
     if pages > MAX_PAGES:
