@@ -26,7 +26,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from certgen.crypto import key_id
-from certgen.trust import TrustList
+from certgen.trust import SignerProblem, TrustList
 
 from .report import Check, Reason
 
@@ -118,19 +118,24 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
     trusted = trust.get(key_id(signer))
     if trusted is None:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, moment, source)
+    problem = trusted.problem_at(moment)
     if trusted.revoked_at is not None:
         cut_off = f"signer {trusted.kid.hex()} was revoked on {trusted.revoked_at:%Y-%m-%d %H:%M}Z"
-        if moment >= trusted.revoked_at and source is not TimeSource.CLOCK:
+        if problem is SignerProblem.KEY_REVOKED and source is not TimeSource.CLOCK:
             return PdfResult([Check.failed(name, Reason.PDF_SIGNER_REVOKED, f"{cut_off}, before this signature ({when})")],
                              None, moment, source)
         if claimed is not None and claimed >= trusted.revoked_at:  # the signer's own claim counts against it, never for it
             return PdfResult([Check.failed(name, Reason.PDF_SIGNER_REVOKED,
                                            f"{cut_off}, before this signature ({claimed:%Y-%m-%d %H:%M}Z, the signature's own time)")],
                              None, moment, source)
-        if moment >= trusted.revoked_at:
+        if problem is SignerProblem.KEY_REVOKED:
             return PdfResult([Check.indeterminate(
                 name, Reason.PDF_SIGNING_TIME_UNPROVEN,
                 f"{cut_off}, and nothing proves this document was signed before: {_NEEDED}")], None, None)
+    if problem is not None:  # the trust list's own validity dates disagree with the certificate pyHanko checked
+        return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED,
+                                       f"the trust list does not accept signer {trusted.kid.hex()} at {when} ({problem.value})")],
+                         None, moment, source)
     checks = [Check.passed(name, Reason.PDF_SIGNATURE_VALID,
                            f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z, whole document, unchanged; "
                            f"signer judged at that time ({_SOURCE_WORDS[source]})")]
