@@ -125,6 +125,8 @@ def test_the_page_speaks_in_labels_for_a_valid_seal(client, issued):  # noqa: F8
     page = client.get(f"/v/{cert.seal.rsplit('/v/', 1)[1]}", params={"lang": "en"}).text
     assert "The digital seal is genuine" in page and "The registry says the certificate is in force" in page
     assert "signed by" not in page  # the seal check's detail stays in the JSON report
+    number = client.get(f"/api/v1/number/{cert.number}").json()
+    assert number["certificate"]["issued_at"] == cert.issued_at.isoformat()  # the registry's time, for HttpStatus
 
 
 # -- the status source over HTTP -------------------------------------------------------------------

@@ -29,6 +29,7 @@ from certgen.registry.tables import CertificateRow
 from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.seal import SealClaims, seal_text, sign_seal
 from certgen.sign import PdfSealer
+from certgen.trust import TrustList
 from tests.conftest import NOW, PASSPHRASE
 from tests.documents import templates_and_fonts, training
 from tests.signatures import asn1
@@ -115,6 +116,9 @@ def test_the_same_pdf_offline_twenty_years_on_does_not_pretend(world):
     assert report.verdict is Verdict.INDETERMINATE
     assert [(c.outcome, c.reason) for c in report.checks] == [(Outcome.INDETERMINATE, Reason.PDF_SIGNING_TIME_UNPROVEN)]
     assert "expired on 2027-" in report.summary and "registry" in report.summary and "timestamp" in report.summary
+    # an expired signer the trust list does not name is still refused outright
+    stranger = _verifier(world, LATER, trust=TrustList.from_signers([])).verify_pdf(world["pdf"])
+    assert stranger.verdict is Verdict.INVALID and _reasons(stranger) == [Reason.PDF_SIGNER_UNKNOWN]
 
 
 def test_offline_while_the_signer_is_valid_the_clock_is_enough(world):
@@ -210,6 +214,8 @@ def test_a_timestamp_is_the_time_source_offline(tmp_path):
         result = CliRunner().invoke(certverify, [*base, *tsa_option, "pdf", str(tmp_path / "bt.pdf"), "--json"],
                                     catch_exceptions=False)
         assert json.loads(result.output.splitlines()[0])["checks"][0]["reason"] == reason
+    missing = CliRunner().invoke(certverify, [*base, "--tsa-root", str(tmp_path / "none.pem"), "pdf", str(tmp_path / "bt.pdf")])
+    assert missing.exit_code == 1 and "none.pem: cannot read the timestamp authority's root certificate" in missing.output
     # a timestamp from an authority the verifier does not trust dates nothing
     untrusted = _verifier(world, LATER).verify_pdf(pdf)
     assert _reasons(untrusted) == [Reason.PDF_SIGNING_TIME_UNPROVEN]

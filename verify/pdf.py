@@ -103,7 +103,9 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
             f"the registry records this file as issued at {moment:%Y-%m-%d %H:%M}Z, before its signature's own time "
             f"{claimed:%Y-%m-%d %H:%M}Z: the registry's issue time cannot be right (see `certgen log --verify`)")], None, None)
     if not status.trusted:
-        if source is TimeSource.CLOCK and trust.get(key_id(signer)) is not None and moment > signer.not_valid_after_utc:
+        if source is TimeSource.CLOCK and moment > signer.not_valid_after_utc:
+            if trust.get(key_id(signer)) is None:
+                return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, None)
             return PdfResult([Check.indeterminate(
                 name, Reason.PDF_SIGNING_TIME_UNPROVEN,
                 f"signer {key_id(signer).hex()} expired on {signer.not_valid_after_utc:%Y-%m-%d}, and nothing proves this "
@@ -136,16 +138,20 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
         return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED,
                                        f"the trust list does not accept signer {trusted.kid.hex()} at {when} ({problem.value})")],
                          None, moment, source)
-    checks = [Check.passed(name, Reason.PDF_SIGNATURE_VALID,
-                           f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z, whole document, unchanged; "
-                           f"signer judged at that time ({_SOURCE_WORDS[source]})")]
-    return PdfResult(checks, seal, moment, source)
+    if source is TimeSource.CLOCK:
+        said = f" on {claimed:%Y-%m-%d %H:%M}Z by its own account" if claimed is not None else ""
+        detail = (f"signed by {trusted.kid.hex()}{said}, whole document, unchanged; signer still valid at "
+                  f"{moment:%Y-%m-%d %H:%M}Z ({_SOURCE_WORDS[source]})")
+    else:
+        detail = (f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z or before, whole document, unchanged; "
+                  f"signer judged at that time ({_SOURCE_WORDS[source]})")
+    return PdfResult([Check.passed(name, Reason.PDF_SIGNATURE_VALID, detail)], seal, moment, source)
 
 
 _NEEDED = "the registry's issue record (--registry) or a timestamp (PAdES B-T) is needed"
 _SOURCE_WORDS = {TimeSource.TIMESTAMP: "the signature's RFC 3161 timestamp",
                  TimeSource.REGISTRY: "the registry's issue record of this file",
-                 TimeSource.CLOCK: "the verifier's clock: the signer is still valid"}
+                 TimeSource.CLOCK: "the verifier's clock: no timestamp or registry record dates the signature"}
 
 
 def _validate_at_trusted_time(signature: EmbeddedPdfSignature, root: x509.Certificate, now: datetime,
