@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
