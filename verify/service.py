@@ -1,7 +1,9 @@
 """verify a seal, a number, an image or a PDF: never raises for an invalid document, reports.
 
 `Verifier` holds what verification needs: the trust list, optionally the root certificate
-(PDF signatures) and a status source (registry), and the clock.
+(PDF signatures), a status source (registry), the roots of trusted timestamp authorities, and
+the clock. A PDF's signer is judged at a trusted signing time (docs/verification.md, "Signing
+time"): the clock only says what "now" is for the status and for signatures nobody dates.
 """
 
 from __future__ import annotations
