@@ -4,6 +4,7 @@ clock alone and never at the time the PDF claims for itself (docs/verification.m
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -244,3 +245,19 @@ def test_document_timestamps_and_validation_material_after_the_signature_are_acc
     assert _reasons(report) == [Reason.PDF_SIGNATURE_VALID, Reason.SEAL_VALID, Reason.STATUS_NOT_CHECKED]
     assert "RFC 3161 timestamp" in report.checks[0].detail
     registry.close()
+
+
+@pytest.mark.parametrize("seal", ["", "not a seal", URL + "AAAA", URL + "2A", URL + "7777777777777777",
+                                  URL + base64.b32encode(b"\x81" * 1000 + b"\x00").decode().rstrip("=")])
+def test_a_garbage_seal_in_a_pdf_asks_the_registry_nothing(seal):
+    """The number a PDF's seal names is only a key to ask the registry by; hostile bytes give none."""
+    from verify.service import _number_in
+
+    assert _number_in(seal) is None
+
+
+def test_the_number_of_an_expired_signers_seal_is_still_read(world):
+    from verify.service import _number_in
+
+    seal = world["registry"].get(world["number"]).seal
+    assert _number_in(seal) == world["number"]
