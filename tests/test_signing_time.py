@@ -35,7 +35,7 @@ from tests.documents import templates_and_fonts, training
 from tests.signatures import asn1
 from tests.tsa import local_tsa
 from verify.cli import main as certverify
-from verify.report import Outcome, Reason, Verdict
+from verify.report import Outcome, Reason, SigningTime, TimeSource, Verdict
 from verify.service import Verifier
 from verify.status import RegistryStatus
 
@@ -125,6 +125,7 @@ def test_offline_while_the_signer_is_valid_the_clock_is_enough(world):
     report = _verifier(world, NOW + timedelta(days=30)).verify_pdf(world["pdf"])
     assert _reasons(report) == [Reason.PDF_SIGNATURE_VALID, Reason.SEAL_VALID, Reason.STATUS_NOT_CHECKED]
     assert "verifier's clock" in report.checks[0].detail
+    assert report.signing_time == SigningTime(NOW + timedelta(days=30), TimeSource.CLOCK)
 
 
 def test_certverify_at_twenty_years_on(world):
@@ -137,6 +138,7 @@ def test_certverify_at_twenty_years_on(world):
     line = json.loads(online.output.splitlines()[0])
     assert line["verdict"] == "VALID" and line["checked_at"].startswith("2046-11-24")
     assert line["certificate"]["issued_at"] == NOW.isoformat()
+    assert line["signing_time"] == {"at": NOW.isoformat(), "source": "registry"}
     offline = CliRunner().invoke(certverify, [*base, "pdf", str(folder / "training.pdf"), "--json"], catch_exceptions=False)
     assert offline.exit_code == 1
     assert json.loads(offline.output.splitlines()[0])["checks"][0]["reason"] == "pdf_signing_time_unproven"
@@ -152,6 +154,7 @@ def test_signed_after_a_revocation_cut_off_is_invalid_then_too(world):
     report = _verifier(world, LATER, registry=world["registry"], trust=before).verify_pdf(world["pdf"])
     assert report.verdict is Verdict.INVALID and _reasons(report) == [Reason.PDF_SIGNER_REVOKED]
     assert "2026-11-24 03:00Z (the registry's issue record of this file)" in report.summary
+    assert report.signing_time == SigningTime(NOW, TimeSource.REGISTRY)
     # a cut-off after the issue record leaves the document valid
     after = world["keys"].trust_list().revoke(kid, NOW + timedelta(hours=1), "key compromise")
     assert _verifier(world, LATER, registry=world["registry"], trust=after).verify_pdf(world["pdf"]).verdict is Verdict.VALID
@@ -204,6 +207,7 @@ def test_a_timestamp_is_the_time_source_offline(tmp_path):
     offline = _verifier(world, LATER, timestamp_roots=[tsa.certificate]).verify_pdf(pdf)
     assert _reasons(offline) == [Reason.PDF_SIGNATURE_VALID, Reason.SEAL_VALID, Reason.STATUS_NOT_CHECKED]
     assert "2026-11-24 03:00Z" in offline.checks[0].detail and "RFC 3161 timestamp" in offline.checks[0].detail
+    assert offline.signing_time == SigningTime(NOW, TimeSource.TIMESTAMP)
     online = _verifier(world, LATER, registry=registry, timestamp_roots=[tsa.certificate]).verify_pdf(pdf)
     assert online.verdict is Verdict.VALID and "RFC 3161 timestamp" in online.checks[0].detail
     # the same from the command line: --tsa-root names the authority

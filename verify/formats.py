@@ -54,6 +54,8 @@ def report_json(report: VerificationReport) -> dict[str, Any]:
         "barcodes": list(report.barcodes),
         "claims": claims_json(report.claims) if report.claims is not None else None,
         "certificate": certificate_json(report.certificate) if report.certificate is not None else None,
+        "signing_time": ({"at": _plain(report.signing_time.at), "source": report.signing_time.source.value}
+                         if report.signing_time is not None else None),
     }
 
 

@@ -8,7 +8,6 @@ failed check with its own reason: see docs/verification.md.
 
 from __future__ import annotations
 
-import enum
 import io
 import logging
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pyhanko_certvalidator import ValidationContext
 from certgen.crypto import key_id
 from certgen.trust import SignerProblem, TrustList
 
-from .report import Check, Reason
+from .report import Check, Reason, TimeSource
 
 SEAL_KEY = "/CertgenSeal"  # the same key certgen.sign writes (verify may not import certgen.sign)
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -38,14 +37,6 @@ _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 CLOCK_SKEW = timedelta(minutes=5)
 
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # problems are reported as checks, not logged
-
-
-class TimeSource(str, enum.Enum):
-    """Where the time the signer was judged at comes from (docs/verification.md, "Signing time")."""
-
-    TIMESTAMP = "timestamp"  # an RFC 3161 signature timestamp, validated by pyHanko
-    REGISTRY = "registry"  # the issue event the registry logged for this very file
-    CLOCK = "clock"  # the verifier's own moment: no one vouches for the signing time
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,22 @@ class Reason(str, enum.Enum):
     PDF_SIGNING_TIME_CONFLICT = "pdf_signing_time_conflict"
 
 
+class TimeSource(str, enum.Enum):
+    """Where the time a PDF's signer was judged at comes from (docs/verification.md, "Signing time")."""
+
+    TIMESTAMP = "timestamp"  # an RFC 3161 signature timestamp, validated by pyHanko
+    REGISTRY = "registry"  # the issue event the registry logged for this very file
+    CLOCK = "clock"  # the verifier's own moment: no one vouches for the signing time
+
+
+@dataclass(frozen=True)
+class SigningTime:
+    """The time a document's signer was judged at, and who vouches for it."""
+
+    at: datetime
+    source: TimeSource
+
+
 @dataclass(frozen=True)
 class Check:
     name: str  # what was checked: seal, number, status, registry_match, barcode, pdf_signature, pdf_registry
@@ -162,6 +178,8 @@ class VerificationReport:
     claims: SealClaims | None = None  # what the seal asserts (signature checked)
     certificate: StatusInfo | None = None  # what the registry says
     checked_at: datetime | None = None
+    #: PDFs: the time the signer was judged at and its source; None when not established.
+    signing_time: SigningTime | None = None
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
@@ -23,7 +23,7 @@ from certgen.registry.lifecycle import EffectiveStatus, is_expired
 from certgen.seal import MAX_COSE, SealClaims, SealReason, SealResult, open_seal, parse_seal_text
 from certgen.trust import TrustList
 
-from .report import STATUS_OUTCOMES, Check, Outcome, Reason, StatusInfo, VerificationReport, decide
+from .report import STATUS_OUTCOMES, Check, Outcome, Reason, SigningTime, StatusInfo, VerificationReport, decide
 from .status import StatusSource, StatusUnavailable
 
 _SEAL_REASONS = {
@@ -178,8 +178,9 @@ class Verifier:
         result = check_pdf(data, trust=self.trust, root=self.root, now=now, registry_time=registry_time,
                            timestamp_roots=self.timestamp_roots)
         checks = list(result.checks)
+        signing_time = SigningTime(result.signed_at, result.time_source) if result.signed_at and result.time_source else None
         if any(c.outcome is not Outcome.PASSED for c in checks):
-            return self._report("pdf", checks, None, None, source, (), now)
+            return replace(self._report("pdf", checks, None, None, source, (), now), signing_time=signing_time)
         if result.seal is None:
             checks.append(Check.failed("seal", Reason.PDF_NO_SEAL, "the signed PDF carries no seal"))
             return self._report("pdf", checks, None, None, source, (), now)
@@ -193,7 +194,8 @@ class Verifier:
             else:
                 checks.append(Check.failed("pdf_registry", Reason.PDF_NOT_REGISTERED,
                                            f"this file is not the document the registry recorded for {certificate.number}"))
-        return self._report("pdf", checks, seal_report.claims, certificate, source, (result.seal,), now)
+        return replace(self._report("pdf", checks, seal_report.claims, certificate, source, (result.seal,), now),
+                       signing_time=signing_time)
 
     # -- internals ------------------------------------------------------------------------
     def _status_checks(self, number: str, checks: list[Check], now: datetime, *, claims: SealClaims | None = None,
