@@ -139,6 +139,23 @@ REASONS: dict[str, tuple[str, str]] = {
                                   "The signing time cannot be proven without the registry or a timestamp"),
     "pdf_signing_time_conflict": ("Waktu terbit di registri bertentangan dengan tanda tangan dokumen",
                                   "The registry's issue time contradicts the document's signature"),
+    # reasons other branches of this run append (issues 10, 9 and the service standard): labelled
+    # here ahead of the merge so that the page never falls back to the generic wording
+    "seal_host_not_official": ("Alamat pada kode QR bukan alamat verifikasi resmi", "The code's address is not an official verification address"),
+    "pdf_too_large": ("Berkas PDF terlalu besar untuk diperiksa", "The PDF is too large to be checked"),
+    "pdf_signature_malformed": ("Tanda tangan elektronik PDF cacat", "The PDF's electronic signature is malformed"),
+    "pdf_not_evaluated": ("Tanda tangan PDF tidak dapat dievaluasi", "The PDF's signature could not be evaluated"),
+    "pdf_timed_out": ("Pemeriksaan PDF melewati batas waktu", "Checking the PDF took too long"),
+    "image_too_small": ("Gambar terlalu kecil untuk dibaca", "The image is too small to read"),
+    "scan_failed": ("Pembacaan kode QR gagal", "Reading the QR code failed"),
+    "check_crashed": ("Pemeriksaan berkas ini gagal dijalankan", "The check of this file could not run"),
+    "file_unreadable": ("Berkas tidak dapat dibaca", "The file cannot be read"),
+    "status_redeemed": ("Surat asli; kreditnya telah digunakan", "The letter is genuine; its credit has been used"),
+    "log_inclusion_proven": ("Catatan sertifikat terbukti ada di log transparansi", "The certificate's record is proven to be in the transparency log"),
+    "log_inclusion_failed": ("Catatan sertifikat tidak cocok dengan log transparansi", "The certificate's record does not match the transparency log"),
+    "log_checkpoint_untrusted": ("Titik periksa log tidak ditandatangani oleh kunci log", "The log checkpoint is not signed by the log key"),
+    "log_not_checkpointed": ("Perubahan terakhir belum masuk titik periksa log", "The latest change is not in a log checkpoint yet"),
+    "log_unavailable": ("Log transparansi tidak dapat dihubungi", "The transparency log cannot be reached"),
 }
 
 #: Labels by outcome, for a reason that has no label of its own yet.
