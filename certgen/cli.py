@@ -176,7 +176,8 @@ _status_command(EventType.WITHDRAW, "Withdraw a certificate for good.")
 # -- the log ---------------------------------------------------------------------------------
 
 @main.command("log")
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain, checkpoints and records; exit 1 on a break.")
+@click.option("--verify", "check", is_flag=True,
+              help="Check the hash chain, checkpoints, and every row against its history; exit 1 on a break.")
 @click.option("--number", help="Only the events of this certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -201,7 +202,7 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
                                "certificates": report.certificates,
                                "first_break": str(report.first_break) if report.first_break else None,
-                               "problems": [str(p) for p in report.problems]}, indent=2))
+                               "problems": [p.as_json() for p in report.problems]}, indent=2, ensure_ascii=False))
     elif report.ok:
         click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")

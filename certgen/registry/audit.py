@@ -24,7 +24,7 @@ from ..crypto import Alg, key_id, verify_bytes
 from ..trust import TrustList
 from .chain import GENESIS, checkpoint_message
 from .findings import LogProblem, safe, show
-from .history import SUBJECTS, Subject, check_chain, check_subject, known_types
+from .history import SUBJECTS, Subject, check_chain, check_head, check_subject, known_types
 from .reader import LogReader, RawCheckpoint
 from .repository import Registry
 
@@ -74,7 +74,7 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
         chain = check_chain(reader, keep={cp.seq for cp in checkpoints if isinstance(cp.seq, int)},
                             types=known_types(subjects))
         problems.extend(chain.problems)
-        problems.extend(_check_head(reader.head(), chain.last_seq, chain.last_hash))
+        problems.extend(check_head(reader.head(), chain.last_seq, chain.last_hash))
         for cp in checkpoints:
             problems.extend(_check_checkpoint(cp, chain.hashes, trust, root))
         facts = LogFacts(registry, reader, chain.events, chain.last_seq, chain.last_hash)
@@ -88,19 +88,6 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
                 rows = result.rows
         problems.extend(check_number_series(reader))
     return LogReport(chain.events, len(checkpoints), rows, problems)
-
-
-def _check_head(head: tuple[Any, Any] | None, last_seq: int, last_hash: str) -> list[LogProblem]:
-    if head is None:
-        return [LogProblem("chain head", "is missing: the chain_head row was deleted", "head_missing")]
-    seq, digest = head
-    if seq != last_seq:
-        return [LogProblem("chain head", f"records event {safe(seq)}, but the log ends at event {last_seq}: events were removed "
-                                         "or added behind the chain's back", "head_mismatch")]
-    if digest != last_hash:
-        return [LogProblem("chain head", f"records a different hash for event {last_seq} than the log has: the head or the log "
-                                         "was rewritten", "head_mismatch")]
-    return []
 
 
 def _run_extra(check: ExtraCheck, facts: LogFacts) -> list[LogProblem]:

@@ -98,6 +98,20 @@ def check_chain(reader: LogReader, *, keep: set[int], types: frozenset[str]) -> 
     return out
 
 
+def check_head(head: tuple[Any, Any] | None, last_seq: int, last_hash: str) -> list[LogProblem]:
+    """The chain head row names the last event of the log (a log cut short or extended is caught)."""
+    if head is None:
+        return [LogProblem("chain head", "is missing: the chain_head row was deleted", "head_missing")]
+    seq, digest = head
+    if seq != last_seq:
+        return [LogProblem("chain head", f"records event {safe(seq)}, but the log ends at event {last_seq}: events were removed "
+                                         "or added behind the chain's back", "head_mismatch")]
+    if digest != last_hash:
+        return [LogProblem("chain head", f"records a different hash for event {last_seq} than the log has: the head or the log "
+                                         "was rewritten", "head_mismatch")]
+    return []
+
+
 def _hash(ev: RawEvent, seq: int) -> str | None:
     if not isinstance(ev.at, datetime) or not isinstance(ev.data, Mapping):
         return None

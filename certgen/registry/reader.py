@@ -87,7 +87,7 @@ class LogReader:
         if types is not None:
             query = query.where(events.c.type.in_(sorted(types)))
         query = query.order_by(self._by_number(events.c.number), events.c.seq) if by_number else query.order_by(events.c.seq)
-        for r in self.conn.execution_options(**_STREAM).execute(query):
+        for r in self.conn.execute(query.execution_options(**_STREAM)):
             yield RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), r.reason, read_json(r.data),
                            str(r.prev_hash), str(r.hash))
 
@@ -99,7 +99,7 @@ class LogReader:
         """Every certificate row, ordered by number, values as the registry's readers see them
         (dates, aware UTC times, the record as JSON), or their raw text when unreadable."""
         query = sa.select(certificates).order_by(self._by_number(certificates.c.number))
-        for r in self.conn.execution_options(**_STREAM).execute(query):
+        for r in self.conn.execute(query.execution_options(**_STREAM)):
             row = dict(r._mapping)
             for name in _DATES:
                 row[name] = read_date(row[name])
@@ -122,7 +122,7 @@ class LogReader:
     def serials(self, series: Any, year: Any) -> Iterator[Any]:
         c = certificates.c
         query = sa.select(c.serial).where(c.series == series, c.year == year).order_by(c.serial)
-        for r in self.conn.execution_options(**_STREAM).execute(query):
+        for r in self.conn.execute(query.execution_options(**_STREAM)):
             yield r[0]
 
 

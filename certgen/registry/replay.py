@@ -17,20 +17,26 @@ the columns they leave open are named until an `attest` pins them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import date, datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import NumberFormatError
-from ..model import EventType, Status
+from ..model import DocumentKind, EventType, PersonRecord, ProductRecord, Status, TrainingRecord, record_from_json
 from ..numbers import parse_number
 from .chain import iso
 from .findings import LogProblem, safe, show
 from .lifecycle import transition
 from .state import COLUMN_OF, DIGEST_KEYS, STATE_KEYS, certificate_state, is_state, state_digest
 
-#: What an issue event before migration 0003 left open.
+#: What an issue event before migration 0003 left open. The row's scheme, granted and expires
+#: columns are copies of fields of the record, which it pins: `check_certificate` pins them
+#: through the record when the record is a complete one.
 LEGACY_UNPINNED = frozenset({"scheme", "granted", "expires", "seal_sha256", "batch_key"})
+
+
+def record_class(kind: DocumentKind) -> type:
+    return {DocumentKind.PRODUCT: ProductRecord, DocumentKind.PERSON: PersonRecord, DocumentKind.TRAINING: TrainingRecord}[kind]
 
 
 @dataclass(frozen=True)
@@ -214,24 +220,53 @@ def check_certificate(row: Mapping[str, Any], history: History | None) -> list[L
                                    "pending_not_blank", col) for col in _PENDING_EMPTY if row.get(col) is not None)
         return problems
     if history is None or history.state is None:
-        problems.append(LogProblem(where, f"is {show(row['status'])}, but the log has no issue event for it", "no_history"))
+        problems.append(LogProblem(where, f"is {safe(row['status'])}, but the log has no issue event for it", "no_history"))
         return problems
     table = certificate_state(row)
+    expected, unpinned = dict(history.state), set(history.unpinned)
+    if unpinned & set(_RECORD_DERIVED) and table["record_sha256"] == expected["record_sha256"]:
+        derived = record_columns(row.get("kind"), row.get("record"))  # the record is the pinned one: its copies are pinned too
+        if derived is not None:
+            expected.update(derived)
+            unpinned -= set(derived)
     for key in STATE_KEYS:
-        if key in history.unpinned or table[key] == history.state[key]:
+        if key in unpinned or table[key] == expected[key]:
             continue
         column = COLUMN_OF[key]
         if key in DIGEST_KEYS:
             what = (f"column {column} differs from its history (SHA-256 {_short(table[key])} in the table, "
-                    f"{_short(history.state[key])} in its history)")
+                    f"{_short(expected[key])} in its history)")
         else:
-            what = f"column {column} is {show(table[key])} in the table, but its history says {show(history.state[key])}"
+            what = f"column {column} is {show(table[key])} in the table, but its history says {show(expected[key])}"
         problems.append(LogProblem(where, what, "column_differs", column))
-    if history.unpinned:
-        columns = ", ".join(sorted(COLUMN_OF[k] for k in history.unpinned))
+    if unpinned:
+        columns = ", ".join(sorted(COLUMN_OF[k] for k in unpinned))
         problems.append(LogProblem(where, f"its history does not pin column(s) {columns}: issued before migration "
                                           "0003_record_state and never attested", "unpinned"))
     return problems
+
+
+_RECORD_DERIVED = ("holder", "scheme", "granted", "expires")
+
+
+def record_columns(kind: Any, record: Any) -> dict[str, str | None] | None:
+    """The columns that copy a record's fields (holder, scheme, granted, expires), as the issuing
+    pipeline fills them from the record; None when the record is not a complete record of `kind`."""
+    try:
+        cls = record_class(DocumentKind(kind))
+    except ValueError:
+        return None
+    if not isinstance(record, Mapping):
+        return None
+    required = [f.name for f in fields(cls) if f.default is MISSING]
+    if any(record.get(name) in (None, "") for name in required):
+        return None
+    try:
+        parsed = record_from_json(DocumentKind(kind), dict(record))
+        values = {"holder": parsed.holder, "scheme": parsed.scheme, "granted": parsed.grant_date, "expires": parsed.expires}
+    except (TypeError, ValueError):
+        return None
+    return {key: (None if v is None else (v.isoformat() if isinstance(v, date) else str(v))) for key, v in values.items()}
 
 
 def _short(digest: str | None) -> str:
