@@ -454,3 +454,19 @@ def test_core_cases_on_postgresql(postgres_url, keystore):
                 ("number series SK/2026", "series_gap")} <= found
     finally:
         registry.close()
+
+
+@pytest.mark.parametrize("statement,where,code", [
+    ("UPDATE events SET reason = x'00ff' WHERE seq = 6", "event 6", "event_altered"),
+    ("UPDATE events SET prev_hash = '\u202e' WHERE seq = 6", "event 6", "chain_broken"),
+    ("UPDATE events SET data = '[1, 2]' WHERE seq = 6", "event 6", "event_altered"),
+    ("UPDATE events SET at = 'yesterday' WHERE seq = 6", "event 6", "event_altered"),
+    ("UPDATE checkpoints SET signature = 12345", "checkpoint 1 (event 5)", "checkpoint_altered"),
+    ("UPDATE certificates SET record = x'00ff' WHERE status = 'active'", None, "column_differs"),
+    ("UPDATE number_series SET last_serial = 'many'", "number series SK/2026", "series_garbled"),
+])
+def test_values_no_column_should_hold_are_named_not_raised(registry, keystore, built, statement, where, code):
+    """Found by writing blobs, numbers, control characters and non-JSON into every column."""
+    sql(registry, statement)
+    first = problems(registry, keystore)[0]
+    assert (first.code, first.where if where else None) == (code, where)

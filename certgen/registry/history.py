@@ -113,10 +113,14 @@ def check_head(head: tuple[Any, Any] | None, last_seq: int, last_hash: str) -> l
 
 
 def _hash(ev: RawEvent, seq: int) -> str | None:
+    """The event's hash recomputed as if it were event `seq`; None when its stored values cannot be hashed."""
     if not isinstance(ev.at, datetime) or not isinstance(ev.data, Mapping):
         return None
-    return event_hash(ev.prev_hash, seq=seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
-                      reason=ev.reason, data=ev.data)
+    try:
+        return event_hash(ev.prev_hash, seq=seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
+                          reason=ev.reason, data=ev.data)
+    except (TypeError, ValueError):  # a value an attacker stored that JSON or ASCII cannot carry
+        return None
 
 
 @dataclass

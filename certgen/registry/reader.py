@@ -88,7 +88,8 @@ class LogReader:
             query = query.where(events.c.type.in_(sorted(types)))
         query = query.order_by(self._by_number(events.c.number), events.c.seq) if by_number else query.order_by(events.c.seq)
         for r in self.conn.execute(query.execution_options(**_STREAM)):
-            yield RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), r.reason, read_json(r.data),
+            reason = r.reason if r.reason is None or isinstance(r.reason, str) else repr(r.reason)
+            yield RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), reason, read_json(r.data),
                            str(r.prev_hash), str(r.hash))
 
     def seq_of_hash(self, digest: str) -> int | None:
