@@ -19,7 +19,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Any, Mapping
 
-from .chain import canonical_json, iso
+from .chain import canonical_json, iso, record_digest
 
 #: The state's keys, in the order problems are reported.
 STATE_KEYS: tuple[str, ...] = (
@@ -38,7 +38,7 @@ STATUS_KEYS = ("status", "status_reason", "status_changed_at", "replaced_by")
 def record_sha256(record: Any) -> str:
     """SHA-256 of the record's canonical JSON (an unreadable stored record is hashed as its text)."""
     if isinstance(record, Mapping):
-        return hashlib.sha256(canonical_json(dict(record))).hexdigest()
+        return record_digest(record)
     if isinstance(record, str):
         return hashlib.sha256(b"unreadable:" + record.encode("utf-8", "surrogatepass")).hexdigest()
     return hashlib.sha256(canonical_json(record)).hexdigest()
