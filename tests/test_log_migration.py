@@ -1,7 +1,11 @@
 """Migration 0003_record_state upgrades a registry written by the landed code (commit e8c391b,
 checked out with `git archive` and run in its own process) in place: old events keep their
 hashes, old checkpoints still verify, every issued certificate gets one attest event, and from
-then on every column is held to its history. A log already broken is refused, naming the break."""
+then on every column is held to its history. A log already broken is refused, naming the break.
+
+Where the checkout lacks that commit (a shallow clone), the registry is built by
+tests/legacy_replica.py instead, which `test_replica_equals_the_landed_code` holds to the
+landed code row for row and event for event wherever the commit is there."""
 
 from __future__ import annotations
 
@@ -24,20 +28,25 @@ from certgen.model import EventType
 from certgen.registry import Registry, verify_log
 from certgen.registry.attest import ACTOR
 from certgen.registry.state import certificate_state, state_digest
+from tests.legacy_replica import build_replica
 
 LANDED = "e8c391b"
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "landed_registry.py"
 
 
+def _have_landed() -> bool:
+    if os.environ.get("CERTGEN_TEST_NO_LANDED"):  # exercise the shallow-clone path
+        return False
+    return shutil.which("git") is not None and subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{LANDED}^{{commit}}"], capture_output=True).returncode == 0
+
+
 @pytest.fixture(scope="module")
-def landed_code(tmp_path_factory) -> Path:
-    """The certgen package as landed, in a folder of its own."""
-    if shutil.which("git") is None or subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{LANDED}^{{commit}}"],
-                                                     capture_output=True).returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"commit {LANDED} is needed to build a registry with the landed code: clone with full history")
-        pytest.skip(f"commit {LANDED} is not in this checkout")
+def landed_code(tmp_path_factory) -> Path | None:
+    """The certgen package as landed, in a folder of its own (None without the commit)."""
+    if not _have_landed():
+        return None
     dest = tmp_path_factory.mktemp("landed")
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", LANDED, "certgen"], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -45,7 +54,9 @@ def landed_code(tmp_path_factory) -> Path:
     return dest
 
 
-def build_landed(code: Path, url: str, keys: Path) -> list[str]:
+def build_landed(code: Path | None, url: str, keys: Path) -> list[str]:
+    if code is None:
+        return build_replica(url, keys)
     env = dict(os.environ, PYTHONPATH=str(code))
     result = subprocess.run([sys.executable, str(SCRIPT), url, str(keys), str(code)], cwd=code, env=env,
                             capture_output=True, text=True, timeout=120)
@@ -185,3 +196,37 @@ def test_upgrade_on_postgresql(landed_code, postgres_url, tmp_path):
         assert [(p.code, p.column) for p in report(registry, keys).problems] == [("column_differs", "holder")]
     finally:
         registry.close()
+
+
+@pytest.mark.skipif(not _have_landed(), reason=f"commit {LANDED} is not in this checkout")
+def test_replica_equals_the_landed_code(landed_sqlite, tmp_path):
+    """The stand-in for shallow clones writes what the landed code wrote."""
+    folder, _keys, numbers = landed_sqlite
+    replica_url = sqlite_url(tmp_path / "replica.sqlite3")
+    assert build_replica(replica_url, tmp_path / "keys") == numbers
+
+    def dump(url):
+        registry = Registry.open(url, migrate=False)
+        try:
+            with registry.engine.connect() as conn:
+                rows = [tuple(r) for r in conn.execute(text("SELECT * FROM certificates ORDER BY number"))]
+                events = [tuple(r) for r in conn.execute(text("SELECT seq, at, type, number, actor, reason, data FROM events "
+                                                              "ORDER BY seq"))]
+                series = [tuple(r) for r in conn.execute(text("SELECT * FROM number_series"))]
+                checkpoints = [tuple(r) for r in conn.execute(text("SELECT seq, at FROM checkpoints ORDER BY id"))]
+                version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return rows, events, series, checkpoints, version
+        finally:
+            registry.close()
+
+    landed, replica = dump(sqlite_url(folder / "registry.sqlite3")), dump(replica_url)
+    def strip(rows):  # without the id and dsc_kid: the two registries have keys of their own
+        return [tuple(c for i, c in enumerate(r) if i not in (0, 15)) for r in rows]
+
+    assert strip(landed[0]) == strip(replica[0])
+    assert [e[:6] for e in landed[1]] == [e[:6] for e in replica[1]]
+    for old, new in zip(landed[1], replica[1]):  # issue data differs only in the signer's key id
+        a, b = json.loads(old[6]), json.loads(new[6])
+        a.pop("dsc_kid", None), b.pop("dsc_kid", None)
+        assert a == b
+    assert landed[2:] == replica[2:] and landed[4] == "0002"
