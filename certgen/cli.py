@@ -15,6 +15,7 @@ from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
 from .registry import Certificate, Registry, verify_log
+from .registry.findings import safe
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -195,8 +196,8 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
             line = {"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "number": e.number,
                     "actor": e.actor, "reason": e.reason, "hash": e.hash}
             click.echo(json.dumps(line, ensure_ascii=False) if as_json else
-                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {e.number} by {e.actor}"
-                       + (f": {e.reason}" if e.reason else ""))
+                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {safe(e.number)} by {safe(e.actor)}"
+                       + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,

@@ -470,3 +470,49 @@ def test_values_no_column_should_hold_are_named_not_raised(registry, keystore, b
     sql(registry, statement)
     first = problems(registry, keystore)[0]
     assert (first.code, first.where if where else None) == (code, where)
+
+
+def test_log_listing_escapes_what_the_database_holds(registry, keystore, built, cli, settings):
+    from certgen.cli import main as certgen
+    target = Registry.open(settings.registry_url)
+    try:
+        cert = build(target, keystore)
+        with target.engine.begin() as conn:
+            conn.execute(text("UPDATE events SET reason = :r WHERE seq = 6"), {"r": "ok\x1b]0;pwned\x07"})
+    finally:
+        target.close()
+    out = cli(certgen, ["log"]).output
+    assert "\x1b" not in out and "ok\\x1b]0;pwned\\x07" in out and cert["suspended"] in out
+
+
+def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built):
+    """Issue 11 puts service applications in the same log: their events go to their own
+    replayer, merged with their own rows; without it their types are named as unknown."""
+    from certgen.registry.history import SUBJECTS, Subject
+    from certgen.registry.replay import History
+
+    seq, head = registry.head()
+    data = {"stage": "submitted"}
+    digest = event_hash(head, seq=seq + 1, at=LATER, type="application", number="APP-1", actor="clerk", reason=None, data=data)
+    sql(registry, "INSERT INTO events (seq, at, type, number, actor, reason, data, prev_hash, hash) "
+                  "VALUES (:s, '2026-11-24 04:00:00.000000', 'application', 'APP-1', 'clerk', NULL, :d, :p, :h)",
+        s=seq + 1, d='{"stage": "submitted"}', p=head, h=digest)
+    sql(registry, "UPDATE chain_head SET seq = :s, hash = :h", s=seq + 1, h=digest)
+    assert [(p.where, p.code) for p in problems(registry, keystore)] == [(f"event {seq + 1}", "unknown_event_type")]
+
+    replayed = []
+
+    def replay(key, events):
+        replayed.append((key, [e.data for e in events]))
+        return History(key, state={"stage": events[-1].data["stage"]})
+
+    def check(row, history):
+        if history is None or history.state != {"stage": row["stage"]}:
+            return [LogProblem(f"application {row['number']}", "stage differs", "column_differs", "stage")]
+        return []
+
+    rows = [("APP-1", {"number": "APP-1", "stage": "paid"})]
+    applications = Subject("application", frozenset({"application"}), lambda reader: iter(rows), replay, check, "application")
+    found = problems(registry, keystore, subjects=[*SUBJECTS, applications])
+    assert replayed == [("APP-1", [data])]
+    assert [str(p) for p in found] == ["application APP-1: stage differs"]
