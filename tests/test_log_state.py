@@ -391,11 +391,12 @@ def test_extra_checks_plug_in(registry, keystore, built):
         return [LogProblem("tree head 3", "is not consistent with the log", "tree_head_fork")]
 
     def broken(facts):
-        raise RuntimeError("no such folder")
+        facts.reader.conn.execute(text("SELECT * FROM no_such_table"))  # fails inside the audit's snapshot
 
     found = problems(registry, keystore, extra_checks=[tree_heads, broken])
     assert seen == [(8, 8, True)]
-    assert [str(p) for p in found] == ["tree head 3: is not consistent with the log", "check broken: could not run: no such folder"]
+    assert [p.where for p in found] == ["tree head 3", "check broken"]
+    assert found[1].code == "check_failed" and "could not run: " in found[1].what and "no_such_table" in found[1].what
 
 
 def test_status_changes_refuse_issue_and_attest(registry, built):
@@ -449,8 +450,11 @@ def test_core_cases_on_postgresql(postgres_url, keystore):
         sql(registry, "UPDATE events SET seq = -1 WHERE seq = 6")
         sql(registry, "UPDATE events SET seq = 6 WHERE seq = 8")
         sql(registry, "UPDATE events SET seq = 8 WHERE seq = -1")
-        found = {(p.where, p.code) for p in problems(registry, keystore)}
-        assert {("event 6", "events_reordered"), (f"certificate {built['active']}", "history_without_row"),
+        def broken(facts):
+            facts.reader.conn.execute(text("SELECT * FROM no_such_table"))
+
+        found = {(p.where, p.code) for p in problems(registry, keystore, extra_checks=[broken])}
+        assert {("check broken", "check_failed"), ("event 6", "events_reordered"), (f"certificate {built['active']}", "history_without_row"),
                 ("number series SK/2026", "series_gap")} <= found
     finally:
         registry.close()
