@@ -31,6 +31,7 @@ STATE_KEYS: tuple[str, ...] = (
 COLUMN_OF: dict[str, str] = {key: key for key in STATE_KEYS} | {"record_sha256": "record", "seal_sha256": "seal"}
 #: Keys holding a digest of a column rather than its value.
 DIGEST_KEYS = frozenset({"record_sha256", "seal_sha256"})
+_PLAIN_KEYS = tuple(key for key in STATE_KEYS if key not in DIGEST_KEYS)
 #: The columns a status change sets (the rest stay as the issue event fixed them).
 STATUS_KEYS = ("status", "status_reason", "status_changed_at", "replaced_by")
 
@@ -51,8 +52,8 @@ def seal_sha256(seal: str | None) -> str | None:
 def _text(value: Any) -> str | None:
     """One column value as the state writes it. A value the reader could not parse arrives as
     its raw text and stays that text, so it differs from what the history says."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # the common case first: this is on the issuing hot path
+        return value
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, datetime):
@@ -65,8 +66,8 @@ def _text(value: Any) -> str | None:
 def certificate_state(values: Mapping[str, Any] | Any) -> dict[str, str | None]:
     """The canonical state of a certificate from a mapping or an object with the table's column
     names (an ORM row, a `Certificate`, a row the auditor read)."""
-    get = values.get if isinstance(values, Mapping) else (lambda name: getattr(values, name))
-    state = {key: _text(get(key)) for key in STATE_KEYS if key not in DIGEST_KEYS}
+    get = values.get if isinstance(values, dict) or isinstance(values, Mapping) else values.__getattribute__
+    state = {key: _text(get(key)) for key in _PLAIN_KEYS}
     state["record_sha256"] = record_sha256(get("record"))
     state["seal_sha256"] = seal_sha256(get("seal"))
     return {key: state[key] for key in STATE_KEYS}
