@@ -285,28 +285,45 @@ class Stack:
         KeyStore(self.keys).init(PASSPHRASE.encode(), now=datetime.now(timezone.utc))
 
     def _start_nginx(self, timeout: float = 20.0) -> None:
+        self._nginx = self.proxy([s.port for s in self.servers], self.nginx_port, "nginx", timeout)
+
+    def proxy(self, ports: list[int], listen: int, name: str, timeout: float = 20.0) -> subprocess.Popen:
+        """An nginx with this stack's settings in front of `ports` (the benchmark also puts a bare
+        endpoint behind one, so both are served the same way). The caller stops it."""
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(nginx).exists():
             raise StackError("nginx is missing: run scripts/bootstrap.sh")
-        servers = "\n".join(f"        server 127.0.0.1:{s.port} max_fails=1 fail_timeout={self.fail_timeout}s;"
-                            for s in self.servers)
-        values = {"DIR": str(self.folder), "PORT": str(self.nginx_port), "SERVERS": servers,
+        folder = self.folder / name
+        folder.mkdir(exist_ok=True)
+        servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout={self.fail_timeout}s;"
+                            for port in ports)
+        values = {"DIR": str(folder), "PORT": str(listen), "SERVERS": servers,
                   "PAGE_RATE": self.page_rate, "FORM_RATE": self.form_rate,
                   "LOCATIONS": str(HERE / "nginx" / "certverify-locations.conf"),
-                  "ACCESS_LOG": str(self.folder / "nginx-access.log") if self.access_log else "off"}
+                  "ACCESS_LOG": str(folder / "access.log") if self.access_log else "off"}
         text = (HERE / "nginx" / "certverify-test.conf.in").read_text()
-        for name, value in values.items():
-            text = text.replace(f"@{name}@", value)
-        config = self.folder / "nginx.conf"
+        for key, value in values.items():
+            text = text.replace(f"@{key}@", value)
+        config = folder / "nginx.conf"
         config.write_text(text)
-        tested = subprocess.run([nginx, "-t", "-q", "-c", str(config), "-p", str(self.folder)],
+        tested = subprocess.run([nginx, "-t", "-q", "-c", str(config), "-p", str(folder)],
                                 capture_output=True, text=True, timeout=30)
         if tested.returncode != 0:
             raise StackError(f"nginx refuses {config}: {tested.stderr}")
-        log = self.folder / "nginx-error.log"
-        self._nginx = subprocess.Popen([nginx, "-c", str(config), "-p", str(self.folder)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait("nginx", lambda: self._nginx.poll() is None and _healthy(f"{self.url}/api/v1/health"), timeout, log)
+        process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up() -> bool:
+            if process.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", listen), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        _wait(f"nginx ({name}) on port {listen}", up, timeout, folder / "nginx-error.log")
+        return process
 
 
 def main() -> None:
