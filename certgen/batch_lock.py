@@ -2,11 +2,12 @@
 
 Three locks, always taken in this order (so two batches never wait for each other in a circle):
 
-1. the output folder: `OUTPUT/.certgen-batch.lock`, held with `flock`;
-2. the input, by the SHA-256 of its content: `DATA/locks/input-<digest>.lock` (the same rows
-   under another name or path are the same batch);
-3. the registry lease `input:<digest>` (`certgen.registry.leases`), for machines that share a
-   PostgreSQL registry but no file system.
+1. the input, by the SHA-256 of its content: `DATA/locks/input-<digest>.lock` (the same rows
+   under another name or path are the same batch), held with `flock`;
+2. the registry lease `input:<digest>` (`certgen.registry.leases`), for machines that share a
+   PostgreSQL registry but no file system;
+3. the output folder: `OUTPUT/.certgen-batch.lock`, held with `flock`. Last, so that a batch
+   waiting for the same input does not even create its output folder.
 
 The operating system drops an `flock` when its holder exits, however it exits (a SIGKILL, a
 power cut of the process), so a lock file left behind never blocks anyone; lock files are
@@ -87,11 +88,15 @@ def batch_locks(output: Path, input_sha256: str, registry: Registry, *, lock_dir
                 lease_seconds: float = LEASE_SECONDS) -> Iterator[BatchLease]:
     """Hold the three locks (see the module docstring) for the body; yields the registry lease,
     whose `check()` says it is still held. Raises BatchBusy instead of waiting when not `wait`."""
-    tell = on_wait or (lambda message: None)
+    waited: list[str] = []
+
+    def tell(message: str) -> None:
+        waited.append(message)
+        if on_wait is not None:
+            on_wait(message)
+
     started = time.monotonic()
     with ExitStack() as stack:
-        output.mkdir(parents=True, exist_ok=True)
-        _take(stack, FileLock(output / LOCK_NAME), f"the output folder {output}", wait, tell)
         if lock_dir is not None:
             lock_dir.mkdir(parents=True, exist_ok=True)
             _take(stack, FileLock(lock_dir / f"input-{input_sha256[:32]}.lock"), "this input", wait, tell)
@@ -99,14 +104,16 @@ def batch_locks(output: Path, input_sha256: str, registry: Registry, *, lock_dir
 
         def lease_busy(holder: LeaseInfo) -> None:
             tell(f"waiting: the registry says another batch of this input is running ({holder}); "
-                 "this run starts when it ends")
+                 "this run starts when it ends or its lease expires")
 
         holder = lease.acquire(wait=wait, on_wait=lease_busy)
         if holder is not None:
             raise BatchBusy(f"another batch of this input is running ({holder}, registry lease); "
                             "nothing was written")
         stack.callback(lease.release)
-        if time.monotonic() - started > 1:
+        output.mkdir(parents=True, exist_ok=True)
+        _take(stack, FileLock(output / LOCK_NAME), f"the output folder {output}", wait, tell)
+        if waited:
             tell(f"the other batch has ended: this run starts now ({time.monotonic() - started:.0f} s later)")
         yield lease
 
