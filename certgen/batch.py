@@ -20,6 +20,7 @@ through a bounded window, and the manifests are written in chunks.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from .batch_plan import (CHUNK, BatchOptions, BatchPlan, InvalidRows, check_inpu
 from .batch_pool import bounded_map, forked_pool, worker_count
 from .config import DEFAULT_ISSUER, DEFAULT_VERIFY_URL
 from .crypto import DocumentSigner
-from .errors import TransitionError
+from .errors import CertgenError, TransitionError
 from .intake import COLUMNS, ValidRow
 from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
                            run_group, sheet_path)
@@ -41,6 +42,8 @@ from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
 from .registry.leases import LEASE_SECONDS, BatchLease
 from .registry.lifecycle import local_day
 from .sign import PdfSealer
+
+HASH_THREADS = 2  # files checked at once when the manifest is written
 
 #: A signer, or what loads it (asks for the passphrase) when the batch turns out to need one.
 SignerSource = Union[DocumentSigner, Callable[[], DocumentSigner], None]
@@ -133,6 +136,8 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
         if callable(signer) and (todo or _needs_resigning(options, intake.valid, reservations, env.registry)):
             signer = signer()
         loaded = signer if isinstance(signer, DocumentSigner) else None
+        if todo and loaded is None:
+            raise CertgenError(f"{todo} row(s) to issue, but no signing key was given")
         context = _context(plan, loaded, env, now)
         summary.signature = context.sealer.level if context.sealer else ""
         groups = _groups(options, intake.valid, reservations, env.registry, summary)
@@ -256,27 +261,32 @@ def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Regis
     size = group_size(options.kind)
     sheets: set[str] = set()
     named = {p.split(":", 1)[0] for p in summary.problems}
-    with ManifestWriter(options.output) as writer:
+    with ManifestWriter(options.output) as writer, ThreadPoolExecutor(HASH_THREADS) as hashing:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             found = registry.find_by_batch_keys([r.batch_key for r in chunk])
-            for position, row in enumerate(chunk, start=start):
-                cert = found[row.batch_key]
-                person = cert.kind is DocumentKind.PERSON
+            certs = [found[row.batch_key] for row in chunk]
+            person = options.kind is DocumentKind.PERSON
+            paths = [certificate_path(options.output, c.number) for c in certs]
+            if person:
+                paths += [card_path(options.output, c.number) for c in certs]
+            on_disk = dict(zip(paths, hashing.map(sha256_file, paths)))  # hashlib lets go of the GIL
+            for position, (row, cert) in enumerate(zip(chunk, certs), start=start):
                 differences = []
-                if sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
+                if on_disk[certificate_path(options.output, cert.number)] != cert.pdf_sha256:
                     differences.append("certificate PDF")
-                sheet = sheet_sha = None
-                card_file = None
+                sheet = sheet_sha = card_file = None
                 if person:
                     card_file = str(card_path(Path("."), cert.number))
-                    if sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                    if on_disk[card_path(options.output, cert.number)] != cert.card_sha256:
                         differences.append("card")
                     group = position // size
                     sheet = str(sheet_path(Path("."), group))
-                    sheets.add(sheet)
                     sheet_sha = sheet_digests.get(group)
-                    if sheet_sha is None or sha256_file(sheet_path(options.output, group)) != sheet_sha:
+                    if sheet not in sheets:
+                        sheets.add(sheet)
+                        sheet_ok = sheet_sha is not None and sha256_file(sheet_path(options.output, group)) == sheet_sha
+                    if not sheet_ok:
                         differences.append("print sheet")
                 problem = None
                 if differences:

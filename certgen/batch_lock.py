@@ -35,6 +35,24 @@ LOCK_NAME = ".certgen-batch.lock"
 BUSY_EXIT = 75
 
 
+#: Descriptors of the locks this process holds. A forked child (a worker) closes its copies at
+#: once: an flock lasts while any copy of its descriptor is open, and a worker that outlives a
+#: killed batch (still busy with a group) must not keep the batch's locks.
+_held: set[int] = set()
+
+
+def _close_in_child() -> None:
+    for fd in list(_held):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 class BatchBusy(CertgenError):
     """Another batch holds the output folder, the input or its registry lease (no waiting)."""
 
@@ -66,6 +84,7 @@ class FileLock:
             os.close(fd)
             raise
         self._fd = fd
+        _held.add(fd)
         note = f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}Z\n"
         os.ftruncate(fd, 0)
         os.pwrite(fd, note.encode(), 0)
@@ -78,6 +97,7 @@ class FileLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            _held.discard(self._fd)
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 

@@ -227,3 +227,47 @@ def test_a_card_is_repaired_without_the_passphrase(tmp_path, fresh_keystore):
     (out / entry["file"]).unlink()
     result = issue(None)
     assert result.exit_code == 1 and "no key passphrase" in result.output
+
+
+def test_killing_the_batch_process_alone_frees_its_locks(tmp_path, fresh_keystore):
+    """SIGKILL to the batch process only, not its workers: the output folder's lock is free
+    at once (the system drops it; workers close their copies when forked), and a rerun takes
+    the registry lease over without waiting for its 60 s to run out (same host, holder process
+    gone) and finishes the batch."""
+    import signal
+
+    data = person_rows(tmp_path / "in", 120)
+    out = tmp_path / "out"
+    cmd_env = _cli_env(tmp_path, fresh_keystore)
+    proc = _start(cmd_env, data, out)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and not list((out / "certificates").glob("*.pdf"))[:1]:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        lock = FileLock(out / ".certgen-batch.lock")
+        assert _until_free(lock), "an orphaned worker still holds the output folder's lock"
+        lock.release()
+        started = time.monotonic()
+        code, stdout, err = _finish(_start(cmd_env, data, out))
+        assert code == 0, err
+        assert "waiting" not in err and time.monotonic() - started < 55  # no wait for the 60 s lease
+        summary = json.loads(stdout)
+        assert summary["issued"] + summary["already_issued"] == 120
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned workers
+        except ProcessLookupError:
+            pass
+    _assert_consistent(tmp_path, out, 120, fresh_keystore)
+
+
+def _until_free(lock: FileLock, seconds: float = 10) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if lock.acquire(wait=False, on_busy=lambda holder: None):
+            return True
+        time.sleep(0.05)
+    return False
