@@ -69,7 +69,11 @@ class FileLock:
     def acquire(self, *, wait: bool, on_busy: Callable[[str], None]) -> bool:
         """Take the lock. When it is held elsewhere: `on_busy(holder)` once, then wait for it
         (`wait`) or return False."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:  # never through a symbolic link: a planted one would have us truncate its target
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise CertgenError(f"{self.path}: cannot be used as a lock file ({exc.strerror}"
+                               + ("; it is a symbolic link" if self.path.is_symlink() else "") + ")") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -271,3 +271,18 @@ def _until_free(lock: FileLock, seconds: float = 10) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_planted_symlink_is_not_followed_as_a_lock_file(tmp_path):
+    """A lock file replaced by a link to another file: refused by name, the target untouched."""
+    import pytest
+
+    from certgen.errors import CertgenError
+
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = tmp_path / ".certgen-batch.lock"
+    link.symlink_to(target)
+    with pytest.raises(CertgenError, match=r"\.certgen-batch\.lock: cannot be used as a lock file .*symbolic link"):
+        FileLock(link).acquire(wait=False, on_busy=lambda holder: None)
+    assert target.read_text() == "keep me"
