@@ -520,3 +520,15 @@ def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built)
     found = problems(registry, keystore, subjects=[*SUBJECTS, applications])
     assert replayed == [("APP-1", [data])]
     assert [str(p) for p in found] == ["application APP-1: stage differs"]
+
+
+def test_one_certificate_against_its_history(registry, keystore, built):
+    """The look-up sized check: one row, its own events."""
+    from certgen.registry import verify_certificate
+    assert all(verify_certificate(registry, n) == [] for n in built.values())
+    sql(registry, "UPDATE certificates SET expires = '2099-12-31' WHERE number = :n", n=built["suspended"])
+    assert [str(p) for p in verify_certificate(registry, built["suspended"])] == [
+        f"certificate {built['suspended']}: column expires is '2099-12-31' in the table, but its history says '2029-11-23'"]
+    sql(registry, "DELETE FROM certificates WHERE number = :n", n=built["withdrawn"])
+    assert [p.code for p in verify_certificate(registry, built["withdrawn"])] == ["history_without_row"]
+    assert verify_certificate(registry, "SK-2026-000777-X") == []  # unknown to both: nothing to compare
