@@ -316,5 +316,9 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         sys.exit(1)
 
 
+from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
+
+main.add_command(registry_group)
+
 if __name__ == "__main__":
     main()
