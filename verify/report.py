@@ -79,6 +79,15 @@ class Reason(str, enum.Enum):
     PDF_NO_SEAL = "pdf_no_seal"
     PDF_REGISTERED = "pdf_registered"
     PDF_NOT_REGISTERED = "pdf_not_registered"
+    # hostile input (issue 10): every failure of a parser or validator has its own code
+    PDF_TOO_LARGE = "pdf_too_large"
+    PDF_SIGNATURE_MALFORMED = "pdf_signature_malformed"
+    PDF_NOT_EVALUATED = "pdf_not_evaluated"
+    PDF_TIMED_OUT = "pdf_timed_out"
+    IMAGE_TOO_SMALL = "image_too_small"
+    SCAN_FAILED = "scan_failed"
+    CHECK_CRASHED = "check_crashed"
+    FILE_UNREADABLE = "file_unreadable"
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,21 @@ class Check:
     outcome: Outcome
     reason: Reason
     detail: str
+    #: What a library raised (exception type and message): for the JSON report only, never
+    #: for the public page (it can name library internals and echo hostile bytes).
+    technical: str | None = None
 
     @classmethod
     def passed(cls, name: str, reason: Reason, detail: str) -> "Check":
         return cls(name, Outcome.PASSED, reason, detail)
 
     @classmethod
-    def failed(cls, name: str, reason: Reason, detail: str) -> "Check":
-        return cls(name, Outcome.FAILED, reason, detail)
+    def failed(cls, name: str, reason: Reason, detail: str, technical: str | None = None) -> "Check":
+        return cls(name, Outcome.FAILED, reason, detail, technical)
 
     @classmethod
-    def indeterminate(cls, name: str, reason: Reason, detail: str) -> "Check":
-        return cls(name, Outcome.INDETERMINATE, reason, detail)
+    def indeterminate(cls, name: str, reason: Reason, detail: str, technical: str | None = None) -> "Check":
+        return cls(name, Outcome.INDETERMINATE, reason, detail, technical)
 
 
 @dataclass(frozen=True)
@@ -158,8 +170,8 @@ class VerificationReport:
         return {
             "format": REPORT_FORMAT, "subject": self.subject, "source": self.source, "verdict": self.verdict.value,
             "summary": self.summary, "checked_at": plain(self.checked_at),
-            "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason.value, "detail": c.detail}
-                       for c in self.checks],
+            "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason.value, "detail": c.detail,
+                        **({"technical": c.technical} if c.technical else {})} for c in self.checks],
             "barcodes": list(self.barcodes), "claims": plain(self.claims), "certificate": cert,
         }
 
