@@ -11,6 +11,8 @@ seeds/scan/     a printed QR as PNG, JPEG and WebP, a phone-like photo, a corpus
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import sys
 from datetime import date, timedelta
@@ -37,6 +39,19 @@ def qr_png(text: str, module: int = 6) -> np.ndarray:
     return cv2.resize(image, None, fx=module, fy=module, interpolation=cv2.INTER_NEAREST)
 
 
+def _payload_templates(signed: bytes) -> None:
+    """Trust list payloads with placeholders that fuzz_trustlist.py fills with its own PKI."""
+    envelope = json.loads(signed)
+    payload = json.loads(base64.urlsafe_b64decode(envelope["payload"] + "=" * (-len(envelope["payload"]) % 4)))
+    payload["root_sha256"] = "@ROOT_SHA256@"
+    for entry in payload["signers"]:
+        entry["kid"], entry["certificate"] = "@KID@", "@CERT@"
+    (SEEDS / "trustlist" / "payload-template.json").write_text(json.dumps(payload, indent=1))
+    payload["signers"][0]["revoked_at"] = "2026-11-25T03:00:00Z"
+    payload["signers"][0]["revocation_reason"] = "key compromise"
+    (SEEDS / "trustlist" / "payload-revoked.json").write_text(json.dumps(payload, indent=1))
+
+
 def main() -> None:
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
@@ -52,6 +67,8 @@ def main() -> None:
     keys.revoke(signer.kid.hex(), at=NOW + timedelta(days=1), reason="key compromise")
     (SEEDS / "trustlist" / "revoked.json").write_bytes(keys.signed_trust_list(PASSPHRASE, now=NOW))
 
+    _payload_templates(signed)
+
     text = seal_text(sign_seal(person_claims(), signer), URL)
     (SEEDS / "seal" / "seal.txt").write_text(text)
     (SEEDS / "seal" / "bare.txt").write_text(text.rsplit("/", 1)[1])
@@ -60,13 +77,11 @@ def main() -> None:
     unsigned = render_certificate(templates, fonts, person(), "P-2026-000001-X", qr_matrix(text), date(2026, 11, 24))
     pdf = PdfSealer(signer, [root]).sign(unsigned, SIGNATURE_BOX, seal=text)
     (SEEDS / "pdf" / "issued.pdf").write_bytes(pdf)
-    try:
-        from tests.hostile_pdfs import build_all
-    except ImportError:
-        build_all = None
-    if build_all is not None:
-        for name, data in build_all(pdf, signer=signer, root=root).items():
-            (SEEDS / "pdf" / f"{name}.pdf").write_bytes(data)
+    from tests.hostile_pdfs import build_all, resigned_look_alike
+    for name, data in build_all(pdf).items():
+        (SEEDS / "pdf" / f"{name}.pdf").write_bytes(data)
+    (SEEDS / "pdf" / "look_alike_ed25519.pdf").write_bytes(
+        resigned_look_alike("ed25519", unsigned, root, signer.certificate, text))
 
     image = qr_png(text)
     for ext in (".png", ".jpg", ".webp"):

@@ -168,12 +168,12 @@ def shadow_replace_xobject(pdf: bytes) -> bytes:
     """Replace: a form XObject the page draws rewritten under its own number."""
     def change(writer):
         xobjects = _page(writer)["/Resources"]["/XObject"]
-        name = sorted(xobjects.keys())[0]
+        name = sorted(xobjects.keys(), key=lambda n: xobjects[n].get("/Subtype") != "/Form")[0]
         ref = xobjects.raw_get(name)
         old = ref.get_object()
+        box = old["/BBox"] if "/BBox" in old else _numbers(0, 0, 1, 1)
         _replace(writer, ref, _stream(b"0 g 0 0 600 800 re f", {
-            pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
-            pdf_name("/BBox"): old["/BBox"]}))
+            pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"), pdf_name("/BBox"): box}))
     return _update(pdf, change)
 
 

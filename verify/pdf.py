@@ -22,6 +22,7 @@ from datetime import datetime
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
@@ -65,6 +66,8 @@ def check_pdf(data: bytes, trust: TrustList, root: x509.Certificate | None, *,
     try:
         with time_bound(limits.seconds):
             return _check(data, trust, root, limits)
+    except PdfError as exc:  # found by fuzzing: pyHanko parses objects lazily, so damage can surface late
+        return _failed(Reason.PDF_UNREADABLE, "the PDF's structure is damaged", technical(exc))
     except TimeBoundExceeded as exc:
         return PdfResult([Check.indeterminate(NAME, Reason.PDF_TIMED_OUT,
                                               f"checking the PDF took longer than {limits.seconds:g} s: not evaluated",
@@ -105,9 +108,7 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, limits:
         signer = x509.load_der_x509_certificate(signature.signer_cert.dump())
     except Exception as exc:
         return _failed(Reason.PDF_SIGNATURE_MALFORMED, "the signature names no readable signer certificate", technical(exc))
-    try:
-        signer.verify_directly_issued_by(root)
-    except Exception:  # another issuer, or a look-alike that copies the root's name
+    if not _issued_by(signer, root):
         return _failed(Reason.PDF_SIGNER_UNTRUSTED, "the signer is not certified by the root")
     context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root.public_bytes(serialization.Encoding.DER))],
                                 allow_fetching=False)
@@ -141,3 +142,14 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, limits:
     scope = "whole document, unchanged" if whole else "signed revision unchanged; later updates change nothing"
     checks = [Check.passed(NAME, Reason.PDF_SIGNATURE_VALID, f"signed by {trusted.kid.hex()} on {signed_at:%Y-%m-%d %H:%M}Z, {scope}")]
     return PdfResult(checks, str(seal) if seal is not None else None, signed_at)
+
+
+def _issued_by(signer: x509.Certificate, root: x509.Certificate) -> bool:
+    """The signer's certificate is signed by the root's key. Checked before pyHanko builds a
+    path: a look-alike chain (the root's name and key identifier on another key type) makes
+    pyhanko-certvalidator 0.33 fail an assertion instead of answering."""
+    try:
+        signer.verify_directly_issued_by(root)
+    except Exception:  # ValueError (names differ), TypeError (key types differ), InvalidSignature
+        return False
+    return True
