@@ -257,3 +257,45 @@ def test_bad_trust_list_or_root_is_one_clear_line(issued, tmp_path, keystore, ki
     assert isinstance(result.exception, SystemExit)  # a ClickException, not an uncaught error
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and words in lines[0], result.output
+
+
+# -- reason codes that had no test of their own (docs/verification.md lists them all) ------------
+
+def test_a_qr_code_that_is_not_a_seal_is_not_a_seal():
+    from certgen.barcode import qr_matrix
+    dark = np.asarray(qr_matrix("https://example.com/hello").dark, dtype=bool)
+    image = cv2.resize(np.pad(np.where(dark, 0, 255).astype(np.uint8), 4, constant_values=255), None, fx=8, fy=8,
+                       interpolation=cv2.INTER_NEAREST)
+    report, = Verifier(TrustList()).verify_image(cv2.imencode(".png", image)[1].tobytes())
+    assert report.verdict is Verdict.INVALID
+    assert [c.reason for c in report.checks] == [Reason.BARCODE_FOUND, Reason.NOT_A_SEAL]
+
+
+def test_a_signed_pdf_without_a_seal_is_pdf_no_seal(issued):  # noqa: F811
+    from datetime import date
+
+    from certgen.barcode import qr_matrix
+    from certgen.render.document import SIGNATURE_BOX, render_certificate
+    from certgen.sign import PdfSealer
+    from tests.documents import person, templates_and_fonts
+    templates, fonts = templates_and_fonts()
+    unsigned = render_certificate(templates, fonts, person(), issued["numbers"][0], qr_matrix("x"), date(2026, 11, 24))
+    signed = PdfSealer(issued["signer"], [issued["keys"].root_certificate()]).sign(unsigned, SIGNATURE_BOX)
+    report = verifier(issued).verify_pdf(signed)
+    assert report.verdict is Verdict.INVALID
+    assert [c.reason for c in report.checks] == [Reason.PDF_SIGNATURE_VALID, Reason.PDF_NO_SEAL]
+
+
+def test_a_number_reserved_but_never_issued_is_not_issued(tmp_path, now):
+    from datetime import date
+
+    from certgen.config import sqlite_url
+    from certgen.model import Series
+    from certgen.registry import NewCertificate, Registry
+    from verify.status import RegistryStatus
+    registry = Registry.open(sqlite_url(tmp_path / "r.sqlite3"))
+    number = registry.reserve([NewCertificate(Series.PERSON, "Ani", "S", date(2026, 11, 24), date(2029, 11, 23), {})],
+                              now=now)[0].number
+    report = Verifier(TrustList(), RegistryStatus(registry, lambda: now), now=lambda: now).verify_number(number)
+    registry.close()
+    assert report.verdict is Verdict.INVALID and report.checks[-1].reason is Reason.STATUS_NOT_ISSUED
