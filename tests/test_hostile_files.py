@@ -299,3 +299,40 @@ def test_a_number_reserved_but_never_issued_is_not_issued(tmp_path, now):
     report = Verifier(TrustList(), RegistryStatus(registry, lambda: now), now=lambda: now).verify_number(number)
     registry.close()
     assert report.verdict is Verdict.INVALID and report.checks[-1].reason is Reason.STATUS_NOT_ISSUED
+
+
+# -- the web upload: a verdict, never HTTP 500 ---------------------------------------------------
+
+def test_hostile_uploads_get_a_verdict_not_a_server_error(issued):  # noqa: F811
+    from datetime import date
+
+    from starlette.testclient import TestClient
+
+    from certgen.barcode import qr_matrix
+    from certgen.config import sqlite_url
+    from certgen.render.document import render_certificate
+    from tests.conftest import NOW
+    from tests.documents import person, templates_and_fonts
+    from verify.web.app import create_app
+    from verify.web.config import WebConfig
+
+    folder = issued["folder"]
+    config = WebConfig(trust_list=folder / "keys" / "trustlist.json", root=folder / "keys" / "root.cert.pem",
+                       registry_url=sqlite_url(folder / "registry.sqlite3"), max_upload_bytes=2 * 1024 * 1024,
+                       rate_limit_per_minute=0)
+    cert = issued["registry"].get(issued["numbers"][0])
+    templates, fonts = templates_and_fonts()
+    unsigned = render_certificate(templates, fonts, person(), cert.number, qr_matrix(cert.seal), date(2026, 11, 24))
+    look_alike = hostile.resigned_look_alike("ed25519", unsigned, issued["keys"].root_certificate(),
+                                             issued["signer"].certificate, cert.seal)
+    uploads = {"look-alike.pdf": (look_alike, "INVALID", "pdf_signer_untrusted"),
+               "usf.pdf": (hostile.UPDATE_ATTACKS["usf_byte_range_null"](issued["pdfs"][0]), "INVALID", "pdf_signature_malformed"),
+               "line.png": (_png(1, 500), "INDETERMINATE", "image_too_small")}
+    with TestClient(create_app(config, now=lambda: NOW), base_url="http://testserver") as client:
+        for name, (data, verdict, reason) in uploads.items():
+            response = client.post("/api/v1/upload", files={"file": (name, data)})
+            assert response.status_code == 200, (name, response.text[:200])
+            report, = response.json()
+            assert (report["verdict"], report["checks"][0]["reason"]) == (verdict, reason), name
+            page = client.post("/upload", files={"file": (name, data)})
+            assert page.status_code == 200 and "Traceback" not in page.text
