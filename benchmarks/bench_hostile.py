@@ -31,6 +31,12 @@ def _png(width: int, height: int) -> bytes:
     return cv2.imencode(".png", np.full((height, width), 255, np.uint8))[1].tobytes()
 
 
+def _jpeg(width: int, height: int) -> bytes:
+    import cv2
+    import numpy as np
+    return cv2.imencode(".jpg", np.full((height, width), 255, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+
+
 def _photo_12mp() -> bytes:
     from certgen.barcode import qr_matrix
     from certgen.render.document import render_certificate
@@ -59,6 +65,8 @@ def _pdf_pages(count: int) -> bytes:
 #: name -> (how the file is made, which verifier entry point checks it)
 CASES = {
     "png 7999x7999 (blank)": (lambda: _png(7999, 7999), "image"),
+    "png 6000x6000 (largest PNG accepted, blank)": (lambda: _png(6000, 6000), "image"),
+    "jpeg 8000x8000 (64 MP, blank)": (lambda: _jpeg(8000, 8000), "image"),
     "jpeg 12 MP photo of a certificate": (_photo_12mp, "image"),
     "png 1x1": (lambda: _png(1, 1), "image"),
     "png 1x500": (lambda: _png(1, 500), "image"),
