@@ -338,3 +338,4 @@ def test_hostile_uploads_get_a_verdict_not_a_server_error(issued):  # noqa: F811
             assert (report["verdict"], report["checks"][0]["reason"]) == (verdict, reason), name
             page = client.post("/upload", files={"file": (name, data)})
             assert page.status_code == 200 and "Traceback" not in page.text
+

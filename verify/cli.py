@@ -128,7 +128,14 @@ def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
     verifier = ctx.verifier()
 
     def reports(path: Path) -> list[VerificationReport]:
-        data = path.read_bytes()
+        from .report import Check, Reason, decide
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            check = Check.indeterminate("file", Reason.FILE_UNREADABLE, f"the file cannot be read ({exc.strerror})")
+            verdict, summary = decide((check,), None)
+            return [VerificationReport("image", verdict, (check,), summary, str(path), checked_at=verifier.now())]
         if data.startswith(b"%PDF-"):
             return verifier.verify_print_pdf(data, str(path))
         return verifier.verify_image(data, str(path))
@@ -145,7 +152,11 @@ def decode_cmd(images: tuple[Path, ...]) -> None:
 
     found = False
     for path in images:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            click.echo(f"{path}: cannot be read ({exc.strerror})", err=True)
+            continue
         try:
             for image in page_images(data) if data.startswith(b"%PDF-") else [data]:
                 for text in scan(image).texts:
