@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pyhanko.pdf_utils import generic
 
 _OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
-_LENGTH = re.compile(rb"/Length\s+(\d{1,20})(?!\s+\d+\s+R)")
+_LENGTH = re.compile(rb"/Length\s+(\d{1,20})\b(?!\s+\d+\s+R)")
 _SIZE = re.compile(rb"/Size\s+(\d{1,20})")
 _EOF = re.compile(rb"%%EOF")
 
