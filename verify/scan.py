@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -77,8 +78,10 @@ def load_grey(data: bytes) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            width, height = probe.size
+        with warnings.catch_warnings():  # the pixel limit below is ours; PIL's warning is noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+                width, height = probe.size
     except Image.DecompressionBombError:
         raise ImageError("the image declares more pixels than any photo has", too_large=True) from None
     except Exception:
