@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from pyhanko.pdf_utils import generic
 
-_OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
 _LENGTH = re.compile(rb"/Length\s+(\d{1,20})\b(?!\s+\d+\s+R)")
 _SIZE = re.compile(rb"/Size\s+(\d{1,20})")
 _EOF = re.compile(rb"%%EOF")
@@ -46,7 +45,9 @@ def too_large(data: bytes, limits: PdfLimits) -> str | None:
     """Why the file is beyond `limits`, from its raw bytes; None if it is not."""
     if len(data) > limits.max_bytes:
         return f"the PDF is larger than {limits.max_bytes // 2**20} MiB"
-    objects = sum(1 for _ in _OBJ.finditer(data))
+    # every object header is "N G obj"; counting the keyword after white space is C-speed
+    # (a regular expression with digit runs backtracks on a /Contents of hex zeros: 6 ms)
+    objects = sum(data.count(space + b"obj") for space in (b" ", b"\n", b"\r", b"\t"))
     declared = max((int(m) for m in _SIZE.findall(data)), default=0)
     if max(objects, declared) > limits.max_objects:
         return f"the PDF has {max(objects, declared)} objects; a certificate has fewer than {limits.max_objects}"
