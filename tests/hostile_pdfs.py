@@ -16,7 +16,7 @@ signature literature, reproduced on our own documents (no published sample is ne
 * Re-signed look-alikes: the document signed again by a "root" and "DSC" that copy the
   genuine names with another key type (RSA, Ed25519, P-384), the chain embedded.
 
-`build_all(pdf, signer=..., root=...)` returns every case by name; tests/test_hostile_pdf.py
+`build_all(pdf)` returns every case that needs only the signed PDF, by name; tests/test_hostile_pdf.py
 says which reason each must produce. fuzz/make_seeds.py uses the same cases as fuzz seeds.
 """
 
@@ -495,6 +495,6 @@ UPDATE_ATTACKS: dict[str, Builder] = {
 }
 
 
-def build_all(pdf: bytes, *, signer=None, root=None) -> dict[str, bytes]:
+def build_all(pdf: bytes) -> dict[str, bytes]:
     """Every attack that needs only the signed PDF (the look-alikes need the unsigned one)."""
     return {name: build(pdf) for name, build in UPDATE_ATTACKS.items()}
