@@ -22,6 +22,7 @@ with atheris.instrument_imports():
 
     from certgen import seal as seal_module
     from certgen.seal import COSE_SIGN1_TAG, HDR_ALG, HDR_KID, SealReason, open_seal, seal_text, verify_sign1
+    from verify.formats import report_json
     from verify.report import Verdict
     from verify.service import Verifier
 
@@ -43,7 +44,7 @@ def _signed(payload: bytes) -> bytes:
 def test_one_input(data: bytes) -> None:
     text = data.decode("utf-8", "replace")
     report = VERIFIER.verify_seal(text)
-    assert report.verdict in Verdict and report.to_json()["checks"], report
+    assert report.verdict in Verdict and report_json(report)["checks"], report
     result = verify_sign1(data, TRUST, NOW)
     assert result.reason in SealReason
     opened = open_seal(seal_text(_signed(data), URL), OWN_TRUST, NOW)

@@ -23,6 +23,7 @@ from tests.test_verify import issued, verifier  # noqa: F401 - the module fixtur
 from verify import cli as cli_module
 from verify import pdf_pages, scan as scan_module
 from verify.cli import main as certverify
+from verify.formats import report_json
 from verify.report import Outcome, Reason, Verdict
 from verify.scan import ImageError, load_grey
 from verify.service import Verifier
@@ -82,7 +83,7 @@ def test_a_decoder_that_raises_gives_scan_failed_with_the_exception_in_json_only
     check = report.checks[0]
     assert report.verdict is Verdict.INDETERMINATE and check.reason is Reason.SCAN_FAILED
     assert "RuntimeError" not in check.detail
-    data = report.to_json()["checks"][0]
+    data = report_json(report)["checks"][0]
     assert data["technical"] == "RuntimeError: decoder state corrupted ?[2J"  # no terminal escapes
 
 

@@ -15,11 +15,13 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from certgen.barcode import qr_matrix
 from certgen.render.document import render_certificate
 from tests import hostile_pdfs as hostile
+from tests.conftest import NOW
 from tests.documents import person, templates_and_fonts
 from tests.test_verify import issued, verifier  # noqa: F401 - the module fixture
 from verify import pdf as pdf_module
 from verify.pdf import check_pdf
 from verify.pdf_structure import PdfLimits
+from verify.formats import report_json
 from verify.report import Outcome, Reason, Verdict
 
 MODIFIED, MALFORMED = Reason.PDF_MODIFIED, Reason.PDF_SIGNATURE_MALFORMED
@@ -90,7 +92,7 @@ def test_attack_is_invalid_with_its_reason(issued, attacks, attack, with_registr
 def test_empty_signature_field_offline_is_never_called_unchanged(issued, attacks):  # noqa: F811
     """The issue's case: caught offline, not only by the registry's file digest."""
     report = verifier(issued, registry=False).verify_pdf(attacks["empty_signature_field"])
-    data = report.to_json()
+    data = report_json(report)
     assert data["verdict"] == "INVALID" and data["checks"][0]["reason"] == "pdf_modified_after_signing"
     assert "unchanged" not in json.dumps(data)
 
@@ -126,7 +128,7 @@ def test_what_pyhanko_raises_becomes_indeterminate_with_its_type(issued, unsigne
     assert report.verdict is Verdict.INDETERMINATE
     assert (check.outcome, check.reason) == (Outcome.INDETERMINATE, Reason.PDF_NOT_EVALUATED)
     assert check.technical.startswith("AssertionError") and "AssertionError" not in check.detail
-    assert report.to_json()["checks"][0]["technical"] == check.technical
+    assert report_json(report)["checks"][0]["technical"] == check.technical
 
 
 def test_damage_found_late_by_pyhanko_is_unreadable(issued):  # noqa: F811
@@ -170,8 +172,8 @@ def test_deeply_nested_object_is_a_verdict(issued):  # noqa: F811
 
 
 def test_time_bound_gives_timed_out(issued):  # noqa: F811
-    result = check_pdf(issued["pdfs"][0], issued["keys"].trust_list(), issued["keys"].root_certificate(),
-                       limits=PdfLimits(seconds=0.000_001))
+    result = check_pdf(issued["pdfs"][0], trust=issued["keys"].trust_list(), root=issued["keys"].root_certificate(),
+                       now=NOW, limits=PdfLimits(seconds=0.000_001))
     check = result.checks[0]
     assert (check.outcome, check.reason) == (Outcome.INDETERMINATE, Reason.PDF_TIMED_OUT)
     assert "took longer than" in check.detail and result.seal is None

@@ -10,7 +10,7 @@
   Attacks: objects or a trailer appended without a cross-reference section, which viewers
   that repair files display); a document information dictionary (the title a viewer shows)
   rewritten in a later revision; a later revision that adds fields (an empty signature field:
-  pyHanko rates it `LTA_UPDATES`, but this body never adds one after signing).
+  pyHanko rates it `LTA_UPDATES`), other than a document timestamp (PAdES B-LTA).
 """
 
 from __future__ import annotations
@@ -128,6 +128,16 @@ def _text(info, key: str) -> str | None:
 
 
 def _field_count(root) -> int:
+    """Form fields, not counting document timestamps (PAdES B-LTA adds one after signing)."""
     form = root["/AcroForm"] if "/AcroForm" in root else None
     fields = form["/Fields"] if isinstance(form, dict) and "/Fields" in form else None
-    return len(fields) if isinstance(fields, (list, tuple)) else 0
+    if not isinstance(fields, (list, tuple)):
+        return 0
+    return sum(1 for field in fields if not _document_timestamp(field))
+
+
+def _document_timestamp(field) -> bool:
+    field = field.get_object() if isinstance(field, generic.IndirectObject) else field
+    value = field.get("/V") if isinstance(field, dict) else None
+    value = value.get_object() if isinstance(value, generic.IndirectObject) else value
+    return isinstance(value, dict) and value.get("/Type") == "/DocTimeStamp"
