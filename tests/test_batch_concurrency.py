@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+
+import pytest
 from pathlib import Path
 
 from certgen.batch import BatchOptions, run_batch
@@ -275,7 +277,6 @@ def _until_free(lock: FileLock, seconds: float = 10) -> bool:
 
 def test_a_planted_symlink_is_not_followed_as_a_lock_file(tmp_path):
     """A lock file replaced by a link to another file: refused by name, the target untouched."""
-    import pytest
 
     from certgen.errors import CertgenError
 
@@ -286,3 +287,43 @@ def test_a_planted_symlink_is_not_followed_as_a_lock_file(tmp_path):
     with pytest.raises(CertgenError, match=r"\.certgen-batch\.lock: cannot be used as a lock file .*symbolic link"):
         FileLock(link).acquire(wait=False, on_busy=lambda holder: None)
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.postgres
+def test_two_machines_on_one_postgresql_take_turns_and_end_with_the_same_files(tmp_path, fresh_keystore,
+                                                                                postgres_url):
+    """Two "machines" (separate data folders: no lock file in common) issue the same input into
+    one PostgreSQL registry at once, each into its own output folder. The registry lease makes
+    one wait; it then finds every row issued and draws every file again from the registry, so
+    both folders end up byte for byte the same, and the registry's log is intact."""
+    data = person_rows(tmp_path / "in", 24)
+    envs, outs, procs = [], [], []
+    for machine in ("one", "two"):
+        cmd_env = {**_cli_env(tmp_path / machine, fresh_keystore), "CERTGEN_REGISTRY_URL": postgres_url}
+        envs.append(cmd_env)
+        outs.append(tmp_path / machine / "out")
+    Registry.open(postgres_url).close()  # migrated once, before both start
+    procs = [_start(cmd_env, data, out) for cmd_env, out in zip(envs, outs)]
+    results = [_finish(p) for p in procs]
+    for code, _, err in results:
+        assert code == 0, err
+    summaries = [json.loads(stdout) for _, stdout, _ in results]
+    assert sorted((s["issued"], s["already_issued"]) for s in summaries) == [(0, 24), (24, 0)]
+    second = next(i for i, s in enumerate(summaries) if s["issued"] == 0)
+    assert "waiting: the registry says another batch of this input is running (process " in results[second][2]
+    assert len(summaries[second]["repaired"]) == 24 + 24 + 3  # certificates, cards, sheets
+    assert summaries[second]["problems"] == []
+    files = [sorted(p.relative_to(out) for p in out.rglob("*.pdf")) for out in outs]
+    assert files[0] == files[1] and len(files[0]) == 24 + 24 + 3
+    for name in files[0]:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    manifests = [json.loads((out / "manifest.json").read_text()) for out in outs]
+    assert manifests[0] == manifests[1]
+    registry = Registry.open(postgres_url)
+    for entry in manifests[0]:
+        assert _sha(outs[0] / entry["file"]) == registry.get(entry["number"]).pdf_sha256
+    assert len(registry.events()) == 24
+    registry.close()
+    check = subprocess.run([sys.executable, "-m", "certgen.cli", "log", "--verify"], env=envs[0],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and check.stdout.startswith("log intact: 24 events"), check.stdout + check.stderr
