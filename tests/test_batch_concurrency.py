@@ -351,3 +351,43 @@ def test_repairs_are_exact_with_fallback_fonts_and_in_any_worker(tmp_path, env):
     repaired = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
     assert repaired.problems == [] and len(repaired.repaired) == 12 + 12 + 2
     assert {p: _sha(p) for p in out.rglob("*.pdf")} == before
+
+
+def test_rows_are_validated_once_when_the_passphrase_is_asked(tmp_path, fresh_keystore, monkeypatch):
+    """The CLI used to check the rows itself before asking for the passphrase, and the batch then
+    checked them again: now `prepare_batch` checks each row once, and the passphrase is asked
+    (here by a stand-in for the terminal prompt) after that, only because there is work."""
+    from click.testing import CliRunner
+
+    from certgen import batch_plan
+    from certgen.cli import main as certgen
+    from certgen.cli_support import AppContext
+    from certgen.config import Settings
+
+    checked: list[int] = []
+    original = batch_plan.check_rows
+
+    def counting(check, rows, **kwargs):
+        checked.extend(number for number, _ in rows)
+        return original(check, rows, **kwargs)
+
+    monkeypatch.setattr(batch_plan, "check_rows", counting)
+    asked: list[bool] = []
+
+    class Terminal(AppContext):
+        def passphrase(self, *, confirm: bool = False) -> bytes:
+            asked.append(True)
+            return PASSPHRASE
+
+    data = person_rows(tmp_path / "in", 3)
+    settings = Settings(data_dir=tmp_path / "data", keys_dir=fresh_keystore.folder,
+                        registry_url=sqlite_url(tmp_path / "data" / "registry.sqlite3"))
+    app = Terminal(settings=settings, now=lambda: NOW, environ={"CERTGEN_ACTOR": "tester"})
+    result = CliRunner().invoke(certgen, ["issue", "person", str(data), "--workers", "1"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert "3 issued" in result.output
+    assert checked == [2, 3, 4] and asked == [True]
+    checked.clear()
+    result = CliRunner().invoke(certgen, ["issue", "person", str(data), "--workers", "1"], obj=app)
+    assert result.exit_code == 0 and "0 issued, 3 already issued earlier" in result.output
+    assert checked == [2, 3, 4] and asked == [True]  # nothing to sign: not asked again
