@@ -391,3 +391,27 @@ def test_rows_are_validated_once_when_the_passphrase_is_asked(tmp_path, fresh_ke
     result = CliRunner().invoke(certgen, ["issue", "person", str(data), "--workers", "1"], obj=app)
     assert result.exit_code == 0 and "0 issued, 3 already issued earlier" in result.output
     assert checked == [2, 3, 4] and asked == [True]  # nothing to sign: not asked again
+
+
+def test_a_timestamped_certificate_cannot_be_drawn_again_and_is_named(tmp_path, env):
+    """PAdES B-T: the timestamp differs each time, so a lost certificate cannot get its bytes
+    back. The rerun names it and writes nothing in its place (its card, unsigned, is repaired)."""
+    from tests.tsa import local_tsa
+
+    data = person_rows(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    with local_tsa() as tsa:
+        first = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1, timestamp_url=tsa.url), env)
+        assert first.signature == "PAdES-B-T" and first.issued == 2
+        manifest = json.loads((out / "manifest.json").read_text())
+        (out / manifest[0]["file"]).unlink()
+        (out / manifest[0]["card_file"]).unlink()
+        again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1, timestamp_url=tsa.url), env)
+    number = manifest[0]["number"]
+    assert again.problems == [
+        f"{number}: its certificate PDF is missing in {out}, and drawing it again does not give the registry's bytes "
+        "(signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): restore it from a "
+        "backup, or withdraw and reissue the certificate"]
+    assert [r.split(":")[0:2] for r in again.repaired] == [[number, " card was missing"]]
+    assert not (out / manifest[0]["file"]).exists()
+    assert json.loads((out / "manifest.json").read_text())[0]["problem"] == "certificate PDF on disk differs from the registry"
