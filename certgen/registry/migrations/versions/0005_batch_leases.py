@@ -1,14 +1,14 @@
 """batch leases: one batch of an input at a time across machines
 
 Revision ID: 0005_batch_leases
-Revises: 0003_record_state
+Revises: 0002
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0005_batch_leases'
-down_revision = '0003_record_state'
+down_revision = '0003_record_state'  # chained after the record state (the lead's order: 0003, 0004, 0005, 0006, 0007)
 branch_labels = None
 depends_on = None
 
