@@ -102,6 +102,8 @@ class IssueEnvironment:
     templates_dir: Path | None = None
     actor: str = "certgen"
     now: Callable[[], datetime] = datetime.now
+    #: Signs a checkpoint of the transparency log (the CLI binds the log key and the data folder).
+    sign_tree_head: Callable[[], object] | None = None
 
 
 def group_size(kind: DocumentKind) -> int:
@@ -192,6 +194,8 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
     summary.sheets = _write_manifest(options, intake.valid, env.registry)
     if summary.issued:
         env.registry.checkpoint(env.signer, now=now)
+        if env.sign_tree_head is not None:
+            env.sign_tree_head()
     summary.phases["finish"] = round(time.perf_counter() - mark, 3)
     summary.seconds = time.perf_counter() - started
     return summary

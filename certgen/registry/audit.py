@@ -10,6 +10,7 @@ its events lead to). The first problem is the "first break".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -48,8 +49,10 @@ class LogReport:
         return self.problems[0] if self.problems else None
 
 
-def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | None = None) -> LogReport:
-    """Check the whole registry; returns every problem found, in log order."""
+def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | None = None,
+               log_folder: Path | None = None) -> LogReport:
+    """Check the whole registry; returns every problem found, in log order. `log_folder`: the
+    data folder's `log/`, whose checkpoint files are checked against the database too."""
     problems: list[LogProblem] = []
     hashes: dict[int, str] = {}
     replay: dict[str, dict[str, Any]] = {}
@@ -98,7 +101,9 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
             problems.append(LogProblem(where, f"successor is {cert.replaced_by}, but its events name {state['replaced_by']}"))
     for number in replay:
         problems.append(LogProblem(f"certificate {number}", "has events in the log but no record: it was deleted"))
-    return LogReport(count, len(checkpoints), certificates, problems)
+    from .tlog import check_tree, tree_heads  # the transparency log (signed tree heads, files)
+    problems.extend(check_tree(registry, trust, log_folder))
+    return LogReport(count, len(checkpoints) + len(tree_heads(registry)), certificates, problems)
 
 
 def _replay(replay: dict[str, dict[str, Any]], ev: Any) -> None:

@@ -1,0 +1,295 @@
+"""The transparency log over the registry's events (docs/registry.md, "The Merkle tree").
+
+Leaf i of the tree is event i+1 (events in `seq` order); the leaf is the 32 bytes of the
+event's SHA-256 `hash`, so the leaf hash is SHA-256(0x00 || event hash). The tree's perfect
+subtrees are kept in `log_nodes`, added when a checkpoint is signed (`sign_checkpoint`), which
+then costs O(new events). Proofs read O(log^2 n) stored hashes, whatever the log's size.
+
+A checkpoint (signed tree head, `certgen.note`) is stored in `tree_heads` and written as a file
+under the data folder (`log/checkpoints/<size>.txt`, and `log/checkpoint` for the latest),
+so that a database rolled back or forked is caught against what left it. `check_tree` is the
+auditor's check of all of this, plugged into `verify_log`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..errors import RegistryError
+from ..note import CheckpointError, CheckpointProblem, LogSigner, TreeHead, open_tree_head, parse_tree_head, sign_tree_head
+from ..trust import TrustList
+from . import merkle
+from .tables import EventRow, LogNodeRow, TreeHeadRow
+
+_CHUNK = 2000
+LATEST = "checkpoint"
+FOLDER = "checkpoints"
+
+
+@dataclass(frozen=True)
+class StoredTreeHead:
+    id: int
+    size: int
+    root_hash: str
+    at: datetime
+    note: str
+
+
+# -- building the tree ----------------------------------------------------------------------
+
+def _stored_size(conn: Connection | Session) -> int:
+    top = conn.execute(select(func.max(LogNodeRow.id))).scalar()
+    return 0 if top is None else top // 2 + 1  # the last leaf has the largest id (merkle.node_id)
+
+
+def _fetcher(conn: Connection | Session):
+    def fetch(ids: Sequence[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(select(LogNodeRow.id, LogNodeRow.hash).where(LogNodeRow.id.in_(ids[start:start + 500])))
+            out.update((i, bytes(h)) for i, h in rows)
+        return out
+    return fetch
+
+
+def _event_hashes(conn: Connection | Session, after: int, upto: int | None) -> Iterator[tuple[int, str]]:
+    while True:
+        query = select(EventRow.seq, EventRow.hash).where(EventRow.seq > after).order_by(EventRow.seq).limit(_CHUNK)
+        if upto is not None:
+            query = query.where(EventRow.seq <= upto)
+        rows = [tuple(r) for r in conn.execute(query)]
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1][0]
+
+
+def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.TreeBuilder:
+    """Add the perfect subtrees of the events not yet in `log_nodes` (up to event `upto`), and
+    return the tree. Refuses a log with a gap, or whose stored last leaf is no longer its event:
+    a checkpoint never signs a log that does not check out."""
+    size = _stored_size(conn)
+    fetch = _fetcher(conn)
+    ids = merkle.TreeBuilder.frontier_ids(size)
+    nodes = fetch(ids)
+    if len(nodes) != len(ids):
+        raise RegistryError(f"the stored Merkle tree of {size} events lacks nodes; rebuild it (docs/registry.md)")
+    builder = merkle.TreeBuilder(size, [nodes[i] for i in ids])
+    if size:
+        last = conn.execute(select(EventRow.hash).where(EventRow.seq == size)).scalar()
+        if last is None or merkle.leaf_hash(bytes.fromhex(last)) != fetch([merkle.node_id(0, size - 1)]).get(merkle.node_id(0, size - 1)):
+            raise RegistryError(f"event {size} is no longer the leaf the Merkle tree holds: the log was rewritten")
+    pending: list[dict] = []
+    for seq, digest in _event_hashes(conn, size, upto):
+        if seq != builder.size + 1:
+            raise RegistryError(f"event {builder.size + 1} is missing (next is {seq}): the log has a gap")
+        pending.extend({"id": i, "hash": h} for i, h in builder.append(merkle.leaf_hash(bytes.fromhex(digest))))
+        if len(pending) >= _CHUNK:
+            conn.execute(insert(LogNodeRow), pending)
+            pending = []
+    if pending:
+        conn.execute(insert(LogNodeRow), pending)
+    return builder
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+def sign_checkpoint(registry, signer: LogSigner, *, now: datetime, folder: Path | None = None) -> StoredTreeHead:
+    """Sign the tree of every event so far with the log key; store it, and write it under
+    `folder` (the data folder's `log/`) when given. Holds the writers' lock throughout, so the
+    tree head names exactly the events committed before it."""
+    with registry._write() as (session, head):
+        builder = extend_tree(session, upto=head.seq)
+        if builder.size != head.seq:
+            raise RegistryError(f"the chain head names event {head.seq}, but the log has {builder.size} events")
+        text = sign_tree_head(TreeHead(signer.name, builder.size, builder.root(), now), signer)
+        row = TreeHeadRow(size=builder.size, root_hash=builder.root().hex(), at=now, note=text)
+        session.add(row)
+        session.flush()
+        if folder is not None:
+            write_checkpoint_file(folder, builder.size, text)
+        return _stored(row)
+
+
+def write_checkpoint_file(folder: Path, size: int, text: str) -> Path:
+    """`folder/checkpoints/<size>.txt`, and `folder/checkpoint` unless it holds a larger tree;
+    each written to a temporary name and renamed."""
+    target = folder / FOLDER / f"{size}.txt"
+    _atomic_write(target, text.encode())
+    latest = folder / LATEST
+    try:
+        current = parse_tree_head(latest.read_bytes())[0].size
+    except (OSError, CheckpointError):
+        current = -1
+    if current <= size:
+        _atomic_write(latest, text.encode())
+    return target
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def tree_heads(registry) -> list[StoredTreeHead]:
+    with registry._read() as session, session.begin():
+        return [_stored(r) for r in session.scalars(select(TreeHeadRow).order_by(TreeHeadRow.size, TreeHeadRow.id))]
+
+
+def latest_tree_head(registry) -> StoredTreeHead | None:
+    """The checkpoint of the largest tree (the newest of those)."""
+    with registry._read() as session, session.begin():
+        row = session.scalars(select(TreeHeadRow).order_by(TreeHeadRow.size.desc(), TreeHeadRow.id.desc()).limit(1)).first()
+        return _stored(row) if row else None
+
+
+def _stored(row: TreeHeadRow) -> StoredTreeHead:
+    return StoredTreeHead(row.id, row.size, row.root_hash, row.at, row.note)
+
+
+# -- proofs ------------------------------------------------------------------------------------
+
+def inclusion_proof(registry, index: int, size: int) -> list[bytes]:
+    """RFC 9162 PATH(index, D[size]) from the stored subtrees (one query)."""
+    with registry._read() as session, session.begin():
+        return merkle.hashes_for(merkle.inclusion_ranges(index, size), _fetcher(session))
+
+
+def consistency_proof(registry, first: int, second: int) -> list[bytes]:
+    """RFC 9162 PROOF(first, D[second]) from the stored subtrees (one query)."""
+    with registry._read() as session, session.begin():
+        return merkle.hashes_for(merkle.consistency_ranges(first, second), _fetcher(session))
+
+
+def latest_event_seq(registry, number: str) -> int | None:
+    """Sequence number of the certificate's latest event."""
+    with registry._read() as session, session.begin():
+        return session.execute(select(func.max(EventRow.seq)).where(EventRow.number == number)).scalar()
+
+
+# -- the check ---------------------------------------------------------------------------------
+
+_PROBLEM_TEXT = {
+    CheckpointProblem.UNKNOWN_KEY: "is not signed by the trust list's log key",
+    CheckpointProblem.BAD_SIGNATURE: "signature does not verify: it was altered or forged",
+    CheckpointProblem.MALFORMED: "is malformed",
+}
+
+
+def check_tree(registry, trust: TrustList, folder: Path | None = None) -> list:
+    """Every checkpoint (database rows, and the files under `folder`) signed by the trust list's
+    log key and consistent with the tree recomputed from the events; the stored subtrees equal
+    the recomputed ones; a checkpoint of more events than the database holds is a rollback,
+    one with another root for the same events a fork. Returns LogProblems."""
+    from .audit import LogProblem
+
+    problems: list[LogProblem] = []
+    signed: list[tuple[str, TreeHead]] = []
+    db_heads = tree_heads(registry)
+    for row in db_heads:
+        where = f"checkpoint {row.id} (tree size {row.size})"
+        head = _open(row.note, trust, where, problems)
+        if head is None:
+            continue
+        if head.size != row.size or head.root.hex() != row.root_hash:
+            problems.append(LogProblem(where, "its size or root column differs from the text that was signed"))
+        signed.append((where, head))
+    in_db = {(h.size, h.root) for _, h in signed}
+    files: list[tuple[str, TreeHead]] = []
+    if folder is not None:
+        paths = sorted((folder / FOLDER).glob("*.txt")) + ([folder / LATEST] if (folder / LATEST).exists() else [])
+        for path in paths:
+            where = f"checkpoint file {path}"
+            try:
+                text = path.read_bytes()
+            except OSError as exc:
+                problems.append(LogProblem(where, f"cannot be read ({exc.strerror})"))
+                continue
+            head = _open(text, trust, where, problems)
+            if head is not None:
+                files.append((where, head))
+    problems.extend(_recompute(registry, signed + files))
+    for where, head in files:
+        if (head.size, head.root) not in in_db:
+            problems.append(LogProblem(where, f"tree size {head.size} is not among the database's checkpoints: "
+                                              "checkpoints were deleted from the database"))
+    return problems
+
+
+def _open(text: str | bytes, trust: TrustList, where: str, problems: list) -> TreeHead | None:
+    from .audit import LogProblem
+
+    try:
+        return open_tree_head(text, trust.log_keys).head
+    except CheckpointError as exc:
+        problems.append(LogProblem(where, f"{_PROBLEM_TEXT[exc.problem]} ({exc})"))
+        return None
+
+
+def _recompute(registry, heads: list[tuple[str, TreeHead]]) -> list:
+    from .audit import LogProblem
+
+    problems: list[LogProblem] = []
+    wanted = {h.size for _, h in heads}
+    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted else {}
+    builder = merkle.TreeBuilder()
+    with registry._read() as session, session.begin():
+        stored_size = _stored_size(session)
+        fetch = _fetcher(session)
+        made: list[tuple[int, bytes]] = []
+        differing = 0
+        for _seq, digest in _event_hashes(session, 0, None):
+            made.extend(n for n in builder.append(merkle.leaf_hash(bytes.fromhex(digest))) if n[0] <= 2 * (stored_size - 1))
+            if builder.size in wanted:
+                roots[builder.size] = builder.root()
+            if len(made) >= _CHUNK:
+                differing += _compare(made, fetch)
+                made = []
+        differing += _compare(made, fetch)
+    size = builder.size
+    if differing:
+        problems.append(LogProblem("Merkle tree", f"{differing} stored tree node(s) differ from the events: "
+                                                  "proofs served from them would fail"))
+    for where, head in heads:
+        if head.size > size:
+            problems.append(LogProblem(where, f"signs a log of {head.size} events, but the database has {size}: "
+                                              "the log was rolled back (events deleted)"))
+        elif roots[head.size] != head.root:
+            problems.append(LogProblem(where, f"signs another root for the first {head.size} events than they have now: "
+                                              "the history was rewritten (a fork)"))
+        elif head.size > stored_size:
+            problems.append(LogProblem(where, f"the stored tree has only {stored_size} leaves: proofs cannot be served"))
+    return problems
+
+
+def _compare(made: list[tuple[int, bytes]], fetch) -> int:
+    if not made:
+        return 0
+    stored = fetch([i for i, _ in made])
+    return sum(1 for i, h in made if stored.get(i) != h)
+
+
+def rebuild_tree(conn: Connection) -> int:
+    """Drop and rebuild every stored subtree from the events (a migration that rewrites event
+    hashes calls this). Returns the number of leaves."""
+    conn.execute(LogNodeRow.__table__.delete())
+    return extend_tree(conn).size
