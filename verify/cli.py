@@ -36,8 +36,9 @@ def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate
 
 
 class Context:
-    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool = False) -> None:
         self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
+        self.log_proof = log_proof
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
@@ -52,7 +53,20 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        return Verifier(trust, status, root, now)
+        verifier = Verifier(trust, status, root, now)
+        if self.log_proof:
+            verifier.log = _log_inclusion(status, trust)
+        return verifier
+
+
+def _log_inclusion(status: object, trust: TrustList) -> object:
+    from .log_audit import HttpLog, LogInclusion, RegistryLog
+
+    if isinstance(status, HttpStatus):
+        return LogInclusion(HttpLog(status.base_url), trust.log_keys)
+    if isinstance(status, RegistryStatus):
+        return LogInclusion(RegistryLog(status.registry), trust.log_keys)
+    raise click.UsageError("--log-proof needs --registry (a database URL or the service's address)")
 
 
 @click.group()
@@ -62,10 +76,12 @@ class Context:
 @click.option("--registry", envvar="CERTGEN_REGISTRY_URL",
               help="Where the status comes from: a registry database URL, or the verification service's base URL.")
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
+@click.option("--log-proof", is_flag=True,
+              help="Also prove that the certificate's latest event is in the log's latest signed checkpoint.")
 @click.pass_context
-def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool) -> None:
     """Verify certificates of the certification body."""
-    ctx.obj = Context(trust_list, root, registry, at)
+    ctx.obj = Context(trust_list, root, registry, at, log_proof)
 
 
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
@@ -211,6 +227,51 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     else:
         click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     sys.exit(0 if counts.get("VALID", 0) == total else 1)
+
+
+@main.group("log")
+def log_group() -> None:
+    """The registry's transparency log, checked from outside."""
+
+
+@log_group.command("audit")
+@click.option("--registry", "registry_url", help="Registry database URL (default: the main --registry).")
+@click.option("--url", help="Base address of the verification service, e.g. https://verifikasi.example.id")
+@click.option("--state", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder keeping the last checkpoint this auditor accepted.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON result.")
+@click.pass_obj
+def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state: Path, as_json: bool) -> None:
+    """Fetch the log's latest checkpoint, check its signature and that it extends the one accepted
+    before. Exit 0 consistent, 1 could not audit, 3 bad signature or unknown key, 4 rollback, 5 fork."""
+    from certgen.registry import Registry
+
+    from .log_audit import HttpLog, RegistryLog, audit
+
+    with user_errors():
+        trust, _ = _load_trust(ctx.trust_list, ctx.root)
+    if not trust.log_keys:
+        raise click.ClickException(f"{ctx.trust_list} names no log key: run `certgen keys init-log` and republish it")
+    if url:
+        source: object = HttpLog(url)
+    elif registry_url or (ctx.registry and not ctx.registry.startswith(("http://", "https://"))):
+        try:
+            source = RegistryLog(Registry.open(registry_url or ctx.registry or "", migrate=False))
+        except Exception as exc:
+            raise click.ClickException(f"cannot open the registry: {exc}") from None
+    elif ctx.registry:
+        source = HttpLog(ctx.registry)
+    else:
+        raise click.UsageError("give --url (the verification service) or --registry (a database URL)")
+    result = audit(source, trust.log_keys, state)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        label = "OK" if result.ok else result.outcome.value.upper().replace("_", " ")
+        click.echo(f"{label}: {result.detail}")
+        if result.evidence:
+            click.echo(f"the rejected checkpoint is kept in {result.evidence}")
+    sys.exit(result.outcome.exit_code)
 
 
 @main.command("serve")

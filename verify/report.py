@@ -79,6 +79,12 @@ class Reason(str, enum.Enum):
     PDF_NO_SEAL = "pdf_no_seal"
     PDF_REGISTERED = "pdf_registered"
     PDF_NOT_REGISTERED = "pdf_not_registered"
+    # the transparency log (--log-proof)
+    LOG_INCLUSION_PROVEN = "log_inclusion_proven"
+    LOG_INCLUSION_FAILED = "log_inclusion_failed"
+    LOG_CHECKPOINT_UNTRUSTED = "log_checkpoint_untrusted"
+    LOG_NOT_CHECKPOINTED = "log_not_checkpointed"
+    LOG_UNAVAILABLE = "log_unavailable"
 
 
 @dataclass(frozen=True)

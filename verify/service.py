@@ -10,7 +10,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from cryptography import x509
 
@@ -51,6 +51,8 @@ class Verifier:
     status: StatusSource | None = None
     root: x509.Certificate | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    #: Proves the certificate's latest event is in the latest signed checkpoint (verify.log_audit.LogInclusion); off by default.
+    log: Any = None
     #: Seals that checked out, by text. A good seal stays good for this trust list (signers are
     #: judged at the signing time, and a time in the future only ever becomes the past), so a
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
@@ -198,6 +200,8 @@ class Verifier:
             checks.append(Check.failed("status", Reason.STATUS_NOT_ISSUED, f"{number} was never issued"))
         else:
             checks.append(Check.passed("status", _STATUS_REASONS[certificate.status], _status_detail(certificate)))
+        if self.log is not None:
+            checks.append(self.log.check(number, certificate))
         return certificate
 
     def _report(self, subject: str, checks: list[Check], claims: SealClaims | dict | None,
