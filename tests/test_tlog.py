@@ -408,3 +408,16 @@ def test_checkpoint_signature_and_key_checks(log_signer):
     assert open_tree_head(good, keys).head.time == NOW
     assert open_tree_head(sign_tree_head(TreeHead(log_signer.name, 0, merkle.EMPTY_ROOT, NOW + timedelta(days=1)), log_signer),
                           keys).head.size == 0
+
+
+def test_documented_example_checkpoint_byte_for_byte():
+    """docs/registry.md, "Text form": the test key is the private key bytes 0..31."""
+    from datetime import datetime, timezone
+
+    signer = LogSigner("verifikasi.example.id/log", Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    root = merkle.root_of([i.to_bytes(32, "big") for i in range(3)])
+    text_ = sign_tree_head(TreeHead(signer.name, 3, root, datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)), signer)
+    doc = (Path(__file__).parent.parent / "docs" / "registry.md").read_text()
+    assert signer.public.vkey == "verifikasi.example.id/log+0e407cdc+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4"
+    assert signer.public.vkey in doc
+    assert "\n".join("    " + line if line else "" for line in text_.rstrip("\n").split("\n")) in doc
