@@ -421,3 +421,38 @@ def test_documented_example_checkpoint_byte_for_byte():
     assert signer.public.vkey == "verifikasi.example.id/log+0e407cdc+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4"
     assert signer.public.vkey in doc
     assert "\n".join("    " + line if line else "" for line in text_.rstrip("\n").split("\n")) in doc
+
+
+def test_an_issuing_batch_ends_with_a_signed_tree_head(tmp_path, fresh_keystore, log_signer):
+    from certgen.batch import BatchOptions, IssueEnvironment, run_batch
+    from certgen.model import DocumentKind
+    from tests.test_batch import URL, person_rows
+
+    registry = Registry.open(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    folder = tmp_path / "data" / "log"
+    env = IssueEnvironment(registry=registry, signer=fresh_keystore.current_signer(PASSPHRASE, now=NOW),
+                           chain=[fresh_keystore.root_certificate()], verify_url=URL, now=lambda: NOW, actor="tester",
+                           sign_tree_head=lambda: tlog.sign_checkpoint(registry, log_signer, now=NOW, folder=folder))
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 2), tmp_path / "out", workers=1), env)
+    assert summary.issued == 2
+    head = tlog.latest_tree_head(registry)
+    assert head.size == 2 and (folder / "checkpoint").read_text() == head.note
+    assert bytes.fromhex(head.root_hash) == events_root(registry)
+    registry.close()
+
+
+@pytest.mark.postgres
+def test_tree_and_checks_on_postgresql(postgres_url, fresh_keystore, log_signer, tmp_path):
+    registry = Registry.open(postgres_url)
+    try:
+        for i in range(11):
+            issue_one(registry, f"Holder {i}", NOW)
+        first = tlog.sign_checkpoint(registry, log_signer, now=NOW, folder=tmp_path / "log")
+        issue_one(registry, "Holder 11", NOW)
+        second = tlog.sign_checkpoint(registry, log_signer, now=NOW, folder=tmp_path / "log")
+        assert bytes.fromhex(second.root_hash) == events_root(registry)
+        assert merkle.verify_consistency(11, 12, bytes.fromhex(first.root_hash), bytes.fromhex(second.root_hash),
+                                         tlog.consistency_proof(registry, 11, 12))
+        assert tlog.check_tree(registry, fresh_keystore.trust_list(), tmp_path / "log") == []
+    finally:
+        registry.close()
