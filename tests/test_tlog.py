@@ -151,6 +151,20 @@ def test_signing_refuses_a_log_with_a_gap_or_rewritten_under_the_tree(reg, setti
         sign(reg, log_signer, settings)
 
 
+def test_unsigned_tree_nodes_are_rebuilt_when_the_events_changed_under_them(reg, settings, log_signer):
+    """A migration after 0004 that rewrites event hashes: no tree head signs the old nodes yet,
+    so the next checkpoint rebuilds them from the events."""
+    for i in range(5):
+        issue_one(reg, f"Holder {i}", NOW)
+    with reg.engine.begin() as conn:
+        tlog.extend_tree(conn)
+    rewrite_history_from(reg, 2, "rewritten by a migration")
+    with reg.engine.begin() as conn:
+        conn.execute(text("UPDATE log_nodes SET hash = X'" + "11" * 32 + "' WHERE id = 8"))  # the last leaf now stale
+    head = sign(reg, log_signer, settings)
+    assert head.size == 5 and bytes.fromhex(head.root_hash) == events_root(reg)
+
+
 # -- the log key --------------------------------------------------------------------------------
 
 def test_log_key_is_encrypted_private_and_named_by_the_trust_list(fresh_keystore):

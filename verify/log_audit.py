@@ -150,7 +150,10 @@ class HttpLog:
         url = f"{self.base_url}/api/v1/log/{path}"
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                return response.read(MAX_RESPONSE + 1)[:MAX_RESPONSE + 1], response.headers.get_content_type()
+                data = response.read(MAX_RESPONSE + 1)
+                if len(data) > MAX_RESPONSE:
+                    raise LogUnavailable("malformed", f"{url}: the answer is larger than {MAX_RESPONSE} bytes")
+                return data, response.headers.get_content_type()
         except urllib.error.HTTPError as exc:
             try:
                 answer = json.loads(exc.read(MAX_RESPONSE))

@@ -86,7 +86,12 @@ def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.T
     if size:
         last = conn.execute(select(EventRow.hash).where(EventRow.seq == size)).scalar()
         if last is None or merkle.leaf_hash(bytes.fromhex(last)) != fetch([merkle.node_id(0, size - 1)]).get(merkle.node_id(0, size - 1)):
-            raise RegistryError(f"event {size} is no longer the leaf the Merkle tree holds: the log was rewritten")
+            if conn.execute(select(func.count()).select_from(TreeHeadRow)).scalar():
+                raise RegistryError(f"event {size} is no longer the leaf the Merkle tree holds: the log was rewritten")
+            # nothing was signed over these nodes yet (a later migration rewrote the event
+            # hashes, say): they are a cache of the events, rebuilt from them
+            conn.execute(LogNodeRow.__table__.delete())
+            return extend_tree(conn, upto)
     pending: list[dict] = []
     for seq, digest in _event_hashes(conn, size, upto):
         if seq != builder.size + 1:
