@@ -46,7 +46,7 @@ def fill(registry: Registry, count: int) -> None:
     for _ in range(count):
         seq += 1
         at = NOW + timedelta(seconds=seq)
-        number = str(CertificateNumber.build(Series.PRODUCT_TYPE1, 2026, seq))
+        number = str(CertificateNumber.build(Series.PRODUCT_TYPE1, 2026, seq % 999_999 + 1))
         data = {"kind": "product", "record_sha256": "00" * 32}
         digest = event_hash(prev, seq=seq, at=at, type="issue", number=number, actor="bench", reason=None, data=data)
         rows.append((seq, at.replace(tzinfo=None).isoformat(sep=" "), "issue", number, "bench", None,
@@ -62,6 +62,11 @@ def fill(registry: Registry, count: int) -> None:
     cur.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq, prev))
     cur.execute("COMMIT")
     raw.close()
+
+
+def note(out: dict, key: str, value: object) -> None:
+    out[key] = value
+    print(f"{key}: {value}", file=sys.stderr, flush=True)
 
 
 def timed(fn, samples: int) -> dict[str, float]:
@@ -92,7 +97,7 @@ def main() -> None:
 
     start = time.perf_counter()
     fill(registry, n - 2)
-    out["fill_s"] = round(time.perf_counter() - start, 1)
+    note(out, "fill_s", round(time.perf_counter() - start, 1))
 
     # two real certificates at the end, for the verification timing
     from tests.registry_helpers import issue_one
@@ -102,13 +107,13 @@ def main() -> None:
 
     start = time.perf_counter()
     head = tlog.sign_checkpoint(registry, signer, now=NOW, folder=folder / "log")
-    out["first_checkpoint_s"] = round(time.perf_counter() - start, 1)
+    note(out, "first_checkpoint_s", round(time.perf_counter() - start, 1))
     assert head.size == n
 
     fill(registry, 1000)
     start = time.perf_counter()
     head2 = tlog.sign_checkpoint(registry, signer, now=NOW, folder=folder / "log")
-    out["checkpoint_after_1000_more_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    note(out, "checkpoint_after_1000_more_ms", round((time.perf_counter() - start) * 1000, 1))
     size = head2.size
 
     rng = random.Random(7)
@@ -117,14 +122,14 @@ def main() -> None:
     proof = tlog.inclusion_proof(registry, index, size)
     leaf = registry.events(after=index, limit=1)[0].hash
     assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(leaf)), index, size, proof, root)
-    out["inclusion_proof_hashes"] = len(proof)
-    out["inclusion_proof"] = timed(lambda: tlog.inclusion_proof(registry, rng.randrange(size), size), args.samples)
-    out["consistency_proof"] = timed(lambda: tlog.consistency_proof(registry, rng.randrange(1, size), size), args.samples)
+    note(out, "inclusion_proof_hashes", len(proof))
+    note(out, "inclusion_proof", timed(lambda: tlog.inclusion_proof(registry, rng.randrange(size), size), args.samples))
+    note(out, "consistency_proof", timed(lambda: tlog.consistency_proof(registry, rng.randrange(1, size), size), args.samples))
     proof = tlog.consistency_proof(registry, n, size)
     assert merkle.verify_consistency(n, size, bytes.fromhex(head.root_hash), root, proof)
-    out["verify_inclusion_locally"] = timed(
+    note(out, "verify_inclusion_locally", timed(
         lambda: merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(leaf)), index, size,
-                                        tlog.inclusion_proof(registry, index, size), root), 200)
+                                        tlog.inclusion_proof(registry, index, size), root), 200))
 
     from fastapi.testclient import TestClient
 
@@ -137,31 +142,31 @@ def main() -> None:
     client = TestClient(create_app(WebConfig(trust_list=keys.trustlist_path, root=keys.root_cert_path, registry_url=url,
                                              rate_limit_per_minute=0), now=lambda: NOW))
     assert client.get(f"/api/v1/log/proof/{number}").status_code == 200
-    out["http_proof_route"] = timed(lambda: client.get(f"/api/v1/log/proof/{number}"), 500)
-    out["http_consistency_route"] = timed(
-        lambda: client.get("/api/v1/log/consistency", params={"from": rng.randrange(1, size), "to": size}), 500)
-    out["http_checkpoint_route"] = timed(lambda: client.get("/api/v1/log/checkpoint"), 500)
+    note(out, "http_proof_route", timed(lambda: client.get(f"/api/v1/log/proof/{number}"), 500))
+    note(out, "http_consistency_route", timed(
+        lambda: client.get("/api/v1/log/consistency", params={"from": rng.randrange(1, size), "to": size}), 500))
+    note(out, "http_checkpoint_route", timed(lambda: client.get("/api/v1/log/checkpoint"), 500))
 
     trust = keys.trust_list()
     plain = Verifier(trust, RegistryStatus(registry, lambda: NOW), keys.root_certificate(), lambda: NOW)
     proving = Verifier(trust, RegistryStatus(registry, lambda: NOW), keys.root_certificate(), lambda: NOW,
                        log=LogInclusion(RegistryLog(registry), trust.log_keys))
     assert proving.verify_number(number).checks[-1].reason.value == "log_inclusion_proven"
-    out["verify_number"] = timed(lambda: plain.verify_number(number), 1000)
-    out["verify_number_with_log_proof"] = timed(lambda: proving.verify_number(number), 500)
+    note(out, "verify_number", timed(lambda: plain.verify_number(number), 1000))
+    note(out, "verify_number_with_log_proof", timed(lambda: proving.verify_number(number), 500))
 
     start = time.perf_counter()
     problems = tlog.check_tree(registry, trust, folder / "log")
-    out["check_tree_s"] = round(time.perf_counter() - start, 1)
+    note(out, "check_tree_s", round(time.perf_counter() - start, 1))
     assert not problems, problems
     with registry.engine.connect() as conn:
         pages = conn.exec_driver_sql("SELECT count(*) FROM dbstat WHERE name = 'log_nodes'").scalar() if _has_dbstat(conn) else None
         page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
         nodes = conn.exec_driver_sql("SELECT count(*) FROM log_nodes").scalar()
-    out["log_nodes_rows"] = nodes
+    note(out, "log_nodes_rows", nodes)
     if pages:
-        out["log_nodes_mib"] = round(pages * page_size / 2**20, 1)
-    out["database_mib"] = round((folder / "registry.sqlite3").stat().st_size / 2**20, 1)
+        note(out, "log_nodes_mib", round(pages * page_size / 2**20, 1))
+    note(out, "database_mib", round((folder / "registry.sqlite3").stat().st_size / 2**20, 1))
     import json
 
     print(json.dumps(out, indent=1))
