@@ -298,3 +298,10 @@ def rebuild_tree(conn: Connection) -> int:
     hashes calls this). Returns the number of leaves."""
     conn.execute(LogNodeRow.__table__.delete())
     return extend_tree(conn).size
+
+
+def tree_check(trust: TrustList, folder: Path | None = None):
+    """`check_tree` as a check plugged into `verify_log` (`extra_checks=[tree_check(trust, folder)]`)."""
+    def transparency_log(facts) -> list:
+        return check_tree(facts.registry, trust, folder)
+    return transparency_log
