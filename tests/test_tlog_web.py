@@ -247,3 +247,44 @@ def test_auditor_over_http_unreachable(world, tmp_path):
         port = s.getsockname()[1]
     code, result = http_audit(world, f"http://127.0.0.1:{port}", tmp_path / "witness")
     assert (code, result["outcome"]) == (1, "unavailable") and "cannot be reached" in result["detail"]
+
+
+class Canned:
+    """A log that answers with a given proof document (what a hostile service could send)."""
+
+    def __init__(self, doc):
+        self.doc = doc
+
+    def proof(self, number):
+        return self.doc
+
+
+@pytest.mark.parametrize("tamper, detail", [
+    (lambda d: d["hashes"].__setitem__(0, base64.b64encode(b"\0" * 32).decode()), "is not in the signed tree of 7 events"),
+    (lambda d: d["event"].__setitem__("reason", "edited"), "does not match its hash"),
+    (lambda d: d.__setitem__("tree_size", 6), "the proof is for 6 events, the checkpoint signs 7"),
+    (lambda d: d["event"].__setitem__("number", "SK-2026-000001-X"), "is about SK-2026-000001-X"),
+    (lambda d: d.__setitem__("hashes", "not a list"), "the proof's hashes are not a list of base64 strings"),
+    (lambda d: d["event"].__setitem__("data", ["not", "a", "dict"]), "is malformed"),
+    (lambda d: d.__setitem__("event", None), "is malformed"),
+    (lambda d: d["event"].__setitem__("at", "yesterday"), "is malformed"),
+])
+def test_hostile_proof_documents_fail_with_a_reason(world, tamper, detail):
+    from verify.log_audit import LogInclusion, RegistryLog
+    from verify.status import RegistryStatus
+
+    number = world["numbers"][1]
+    doc = RegistryLog(world["registry"]).proof(number)
+    tamper(doc)
+    status = RegistryStatus(world["registry"], lambda: NOW).lookup(number)
+    check = LogInclusion(Canned(doc), world["keys"].trust_list().log_keys).check(number, status)
+    assert (check.outcome.value, check.reason.value) == ("failed", "log_inclusion_failed")
+    assert detail in check.detail, check.detail
+
+
+def test_auditor_state_that_cannot_be_read(world, tmp_path):
+    (tmp_path / "state" / "checkpoint").mkdir(parents=True)  # a folder where the kept checkpoint should be
+    keys = world["keys"]
+    result = CliRunner().invoke(certverify, ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path),
+                                             "log", "audit", "--registry", world["url"], "--state", str(tmp_path / "state")])
+    assert result.exit_code == 1 and "the auditor's state is unreadable" in result.output

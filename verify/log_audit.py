@@ -118,25 +118,34 @@ def consistency_document(registry: Registry, first: int, second: int) -> dict[st
 
 
 class RegistryLog:
-    """The log read straight from a registry database."""
+    """The log read straight from a registry database. A database error (down, or rows an
+    attacker made unreadable) becomes LogUnavailable, never a traceback."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
+    def _ask(self, build: Any, *args: Any) -> Any:
+        try:
+            return build(self.registry, *args)
+        except LogUnavailable:
+            raise
+        except Exception as exc:
+            raise LogUnavailable("unavailable", f"the registry cannot be read ({type(exc).__name__})") from None
+
     def checkpoint(self) -> bytes:
-        head = tlog.latest_tree_head(self.registry)
+        head = self._ask(tlog.latest_tree_head)
         if head is None:
             raise LogUnavailable("no_checkpoint", "the log has no signed checkpoint yet")
         return head.note.encode()
 
     def consistency(self, first: int, second: int) -> list[bytes]:
-        return _hashes(consistency_document(self.registry, first, second))
+        return _hashes(self._ask(consistency_document, first, second))
 
     def proof(self, number: str) -> dict[str, Any]:
-        return proof_document(self.registry, number)
+        return self._ask(proof_document, number)
 
     def entry(self, index: int) -> dict[str, Any]:
-        return entry_document(self.registry, index)
+        return self._ask(entry_document, index)
 
 
 class HttpLog:
@@ -245,18 +254,20 @@ class AuditResult:
 
 
 STATE_FILE = "checkpoint"
+#: How a hostile or broken answer fails when its fields are read: named, never a traceback.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, LogUnavailable)
 
 
 def audit(source: LogSource, keys: Sequence[LogKey], state: Path, *, now: datetime | None = None) -> AuditResult:
     """Fetch the log's latest checkpoint and judge it against the one accepted last time
     (kept in `state`); the new one becomes the state only when it is accepted."""
-    state.mkdir(parents=True, exist_ok=True)
     previous = None
-    if (state / STATE_FILE).exists():
-        try:
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        if (state / STATE_FILE).exists():
             previous = parse_tree_head((state / STATE_FILE).read_bytes())[0]
-        except CheckpointError as exc:
-            return AuditResult(AuditOutcome.UNAVAILABLE, f"{state / STATE_FILE}: the stored checkpoint is unreadable ({exc})")
+    except (OSError, CheckpointError) as exc:
+        return AuditResult(AuditOutcome.UNAVAILABLE, f"{state / STATE_FILE}: the auditor's state is unreadable ({exc})")
     try:
         text = source.checkpoint()
     except LogUnavailable as exc:
@@ -313,8 +324,8 @@ def _tail(source: LogSource, head: TreeHead) -> tuple[AuditOutcome, str] | None:
         if problem is None:
             return None
         return AuditOutcome.FORK, f"event {head.size} as the log serves it now is not the one its checkpoint signs: {problem}"
-    except (KeyError, TypeError, ValueError, LogUnavailable) as exc:
-        return AuditOutcome.UNAVAILABLE, f"the log's answer for event {head.size} is malformed ({exc})"
+    except _MALFORMED as exc:
+        return AuditOutcome.UNAVAILABLE, f"the log's answer for event {head.size} is malformed ({type(exc).__name__}: {exc})"
 
 
 def _entry_problem(doc: dict[str, Any], head: TreeHead) -> str | None:
@@ -380,7 +391,7 @@ class LogInclusion:
             return Check.indeterminate(name, reason, f"inclusion not proven: {exc}")
         try:
             return self._judge(number, doc, certificate)
-        except (KeyError, TypeError, ValueError, LogUnavailable) as exc:
+        except _MALFORMED as exc:
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"the inclusion proof is malformed ({type(exc).__name__}: {exc})")
 
     def _judge(self, number: str, doc: dict[str, Any], certificate: StatusInfo | None) -> Check:
@@ -395,7 +406,7 @@ class LogInclusion:
         problem = _entry_problem(doc, head)
         if problem is not None:
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"{number}: {problem}")
-        stored = "active" if event["type"] == "issue" else (event["data"] or {}).get("to")
+        stored = "active" if event["type"] == "issue" else dict(event["data"] or {}).get("to")
         if certificate is not None and certificate.status not in _SHOWN.get(stored, set()):
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED,
                                 f"the registry shows {number} as {certificate.status}, but its latest logged event "
