@@ -110,7 +110,7 @@ def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.T
 def sign_checkpoint(registry, signer: LogSigner, *, now: datetime, folder: Path | None = None) -> StoredTreeHead:
     """Sign the tree of every event so far with the log key; store it, and write it under
     `folder` (the data folder's `log/`) when given. Holds the writers' lock throughout, so the
-    tree head names exactly the events committed before it."""
+    tree head names exactly the events committed before it; the files are written once it is committed."""
     with registry._write() as (session, head):
         builder = extend_tree(session, upto=head.seq)
         if builder.size != head.seq:
@@ -119,9 +119,10 @@ def sign_checkpoint(registry, signer: LogSigner, *, now: datetime, folder: Path 
         row = TreeHeadRow(size=builder.size, root_hash=builder.root().hex(), at=now, note=text)
         session.add(row)
         session.flush()
-        if folder is not None:
-            write_checkpoint_file(folder, builder.size, text)
-        return _stored(row)
+        stored = _stored(row)
+    if folder is not None:  # after the commit: a file never names a checkpoint the database lacks
+        write_checkpoint_file(folder, stored.size, stored.note)
+    return stored
 
 
 def write_checkpoint_file(folder: Path, size: int, text: str) -> Path:
@@ -209,8 +210,8 @@ def check_tree(registry, trust: TrustList, folder: Path | None = None) -> list:
 
     problems: list[LogProblem] = []
     signed: list[tuple[str, TreeHead]] = []
-    db_heads = tree_heads(registry)
-    for row in db_heads:
+    file_texts = _read_files(folder, problems) if folder is not None else []  # before the rows: files follow commits
+    for row in tree_heads(registry):
         where = f"checkpoint {row.id} (tree size {row.size})"
         head = _open(row.note, trust, where, problems)
         if head is None:
@@ -220,24 +221,30 @@ def check_tree(registry, trust: TrustList, folder: Path | None = None) -> list:
         signed.append((where, head))
     in_db = {(h.size, h.root) for _, h in signed}
     files: list[tuple[str, TreeHead]] = []
-    if folder is not None:
-        paths = sorted((folder / FOLDER).glob("*.txt")) + ([folder / LATEST] if (folder / LATEST).exists() else [])
-        for path in paths:
-            where = f"checkpoint file {path}"
-            try:
-                text = path.read_bytes()
-            except OSError as exc:
-                problems.append(LogProblem(where, f"cannot be read ({exc.strerror})"))
-                continue
-            head = _open(text, trust, where, problems)
-            if head is not None:
-                files.append((where, head))
+    for where, text in file_texts:
+        head = _open(text, trust, where, problems)
+        if head is not None:
+            files.append((where, head))
     problems.extend(_recompute(registry, signed + files))
     for where, head in files:
         if (head.size, head.root) not in in_db:
             problems.append(LogProblem(where, f"tree size {head.size} is not among the database's checkpoints: "
                                               "checkpoints were deleted from the database"))
     return problems
+
+
+def _read_files(folder: Path, problems: list) -> list[tuple[str, bytes]]:
+    from .audit import LogProblem
+
+    out = []
+    paths = sorted((folder / FOLDER).glob("*.txt")) + ([folder / LATEST] if (folder / LATEST).exists() else [])
+    for path in paths:
+        where = f"checkpoint file {path}"
+        try:
+            out.append((where, path.read_bytes()[:64 * 1024]))
+        except OSError as exc:
+            problems.append(LogProblem(where, f"cannot be read ({exc.strerror})"))
+    return out
 
 
 def _open(text: str | bytes, trust: TrustList, where: str, problems: list) -> TreeHead | None:
