@@ -25,6 +25,7 @@ from tests.registry_helpers import issue_one
 from verify.cli import main as certverify
 from verify.web.app import create_app
 from verify.web.config import WebConfig
+from tests.test_verify import issued  # noqa: F401 - the module fixture (real issued documents)
 
 ROOT = Path(__file__).parent.parent
 
@@ -288,3 +289,22 @@ def test_auditor_state_that_cannot_be_read(world, tmp_path):
     result = CliRunner().invoke(certverify, ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path),
                                              "log", "audit", "--registry", world["url"], "--state", str(tmp_path / "state")])
     assert result.exit_code == 1 and "the auditor's state is unreadable" in result.output
+
+
+def test_seal_and_pdf_with_log_proof(issued):  # noqa: F811
+    """Real issued documents: `certverify seal|pdf --log-proof` carry the inclusion check."""
+    keys, registry = issued["keys"], issued["registry"]
+    tlog.sign_checkpoint(registry, keys.log_signer(PASSPHRASE), now=NOW)
+    folder = issued["folder"]
+    base = ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path), "--registry",
+            f"sqlite:///{folder / 'registry.sqlite3'}", "--at", "2026-11-24T10:00:00+07:00", "--log-proof"]
+    seal = registry.get(issued["numbers"][0]).seal
+    result = CliRunner().invoke(certverify, [*base, "seal", seal, "--json"], catch_exceptions=False)
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and log_check(report)["reason"] == "log_inclusion_proven"
+    pdf = folder / "check.pdf"
+    pdf.write_bytes(issued["pdfs"][1])
+    result = CliRunner().invoke(certverify, [*base, "pdf", str(pdf), "--json", "--workers", "1"], catch_exceptions=False)
+    report = json.loads(result.output.splitlines()[0])
+    assert result.exit_code == 0 and log_check(report)["reason"] == "log_inclusion_proven"
+    assert report["verdict"] == "VALID"
