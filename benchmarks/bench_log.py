@@ -30,7 +30,7 @@ from certgen.keys import KeyStore  # noqa: E402
 from certgen.model import Series  # noqa: E402
 from certgen.numbers import CertificateNumber  # noqa: E402
 from certgen.registry import Registry, merkle, tlog  # noqa: E402
-from certgen.registry.chain import GENESIS, event_hash, iso  # noqa: E402
+from certgen.registry.chain import event_hash  # noqa: E402
 
 PASSPHRASE = b"bench-passphrase"
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
@@ -166,7 +166,8 @@ def main() -> None:
     note(out, "log_nodes_rows", nodes)
     if pages:
         note(out, "log_nodes_mib", round(pages * page_size / 2**20, 1))
-    note(out, "database_mib", round((folder / "registry.sqlite3").stat().st_size / 2**20, 1))
+    files = [folder / "registry.sqlite3", folder / "registry.sqlite3-wal"]
+    note(out, "database_mib", round(sum(f.stat().st_size for f in files if f.exists()) / 2**20, 1))
     import json
 
     print(json.dumps(out, indent=1))

@@ -348,15 +348,15 @@ def test_auditor_unchanged_and_unavailable(reg, settings, fresh_keystore, log_si
 
 # -- migration ------------------------------------------------------------------------------------
 
-def test_migration_builds_the_tree_of_an_existing_registry(tmp_path, fresh_keystore, log_signer, cli, settings):
-    """A registry made with the schema before the transparency log (revision 0002), with a
-    v1 checkpoint signed by the DSC, upgraded in place."""
+def registry_at_0002(url: str, keystore: KeyStore) -> None:
+    """A registry made with the schema before the transparency log (revision 0002): ten events
+    and a v1 checkpoint signed by the DSC."""
     from alembic import command
     from alembic.config import Config
 
     from certgen.registry import engine as engine_mod
 
-    engine = engine_mod.make_engine(settings.registry_url)
+    engine = engine_mod.make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(engine_mod.MIGRATIONS))
     with engine.begin() as connection:
@@ -365,8 +365,25 @@ def test_migration_builds_the_tree_of_an_existing_registry(tmp_path, fresh_keyst
     old = Registry(engine)
     numbers = [issue_one(old, f"Holder {i}", NOW).number for i in range(9)]
     old.withdraw(numbers[0], reason="fraud", now=NOW, actor="tester")
-    old.checkpoint(fresh_keystore.current_signer(PASSPHRASE, now=NOW), now=NOW)
+    old.checkpoint(keystore.current_signer(PASSPHRASE, now=NOW), now=NOW)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_migration_on_postgresql(postgres_url, fresh_keystore, log_signer, tmp_path):
+    registry_at_0002(postgres_url, fresh_keystore)
+    upgraded = Registry.open(postgres_url)
+    try:
+        head = tlog.sign_checkpoint(upgraded, log_signer, now=NOW, folder=tmp_path / "log")
+        assert head.size == 10 and bytes.fromhex(head.root_hash) == events_root(upgraded)
+        assert tlog.check_tree(upgraded, fresh_keystore.trust_list(), tmp_path / "log") == []
+    finally:
+        upgraded.close()
+
+
+def test_migration_builds_the_tree_of_an_existing_registry(tmp_path, fresh_keystore, log_signer, cli, settings):
+    """The registry of `registry_at_0002`, upgraded in place."""
+    registry_at_0002(settings.registry_url, fresh_keystore)
     upgraded = Registry.open(settings.registry_url)
     stored = tlog.inclusion_proof(upgraded, 3, 10)
     assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(upgraded.events()[3].hash)), 3, 10, stored,

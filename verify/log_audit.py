@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from certgen.errors import NotFoundError, NumberFormatError
+from certgen.errors import NumberFormatError
 from certgen.note import CheckpointError, CheckpointProblem, LogKey, TreeHead, open_tree_head, parse_tree_head
 from certgen.numbers import parse_number
 from certgen.registry import Registry, merkle, tlog

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,10 @@ from ..note import CheckpointError, CheckpointProblem, LogSigner, TreeHead, open
 from ..trust import TrustList
 from . import merkle
 from .tables import EventRow, LogNodeRow, TreeHeadRow
+
+if TYPE_CHECKING:
+    from .audit import LogProblem
+    from .repository import Registry
 
 _CHUNK = 2000
 LATEST = "checkpoint"
@@ -107,7 +111,7 @@ def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.T
 
 # -- checkpoints -------------------------------------------------------------------------------
 
-def sign_checkpoint(registry, signer: LogSigner, *, now: datetime, folder: Path | None = None) -> StoredTreeHead:
+def sign_checkpoint(registry: Registry, signer: LogSigner, *, now: datetime, folder: Path | None = None) -> StoredTreeHead:
     """Sign the tree of every event so far with the log key; store it, and write it under
     `folder` (the data folder's `log/`) when given. Holds the writers' lock throughout, so the
     tree head names exactly the events committed before it; the files are written once it is committed."""
@@ -156,12 +160,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def tree_heads(registry) -> list[StoredTreeHead]:
+def tree_heads(registry: Registry) -> list[StoredTreeHead]:
     with registry._read() as session, session.begin():
         return [_stored(r) for r in session.scalars(select(TreeHeadRow).order_by(TreeHeadRow.size, TreeHeadRow.id))]
 
 
-def latest_tree_head(registry) -> StoredTreeHead | None:
+def latest_tree_head(registry: Registry) -> StoredTreeHead | None:
     """The checkpoint of the largest tree (the newest of those)."""
     with registry._read() as session, session.begin():
         row = session.scalars(select(TreeHeadRow).order_by(TreeHeadRow.size.desc(), TreeHeadRow.id.desc()).limit(1)).first()
@@ -174,19 +178,19 @@ def _stored(row: TreeHeadRow) -> StoredTreeHead:
 
 # -- proofs ------------------------------------------------------------------------------------
 
-def inclusion_proof(registry, index: int, size: int) -> list[bytes]:
+def inclusion_proof(registry: Registry, index: int, size: int) -> list[bytes]:
     """RFC 9162 PATH(index, D[size]) from the stored subtrees (one query)."""
     with registry._read() as session, session.begin():
         return merkle.hashes_for(merkle.inclusion_ranges(index, size), _fetcher(session))
 
 
-def consistency_proof(registry, first: int, second: int) -> list[bytes]:
+def consistency_proof(registry: Registry, first: int, second: int) -> list[bytes]:
     """RFC 9162 PROOF(first, D[second]) from the stored subtrees (one query)."""
     with registry._read() as session, session.begin():
         return merkle.hashes_for(merkle.consistency_ranges(first, second), _fetcher(session))
 
 
-def latest_event_seq(registry, number: str) -> int | None:
+def latest_event_seq(registry: Registry, number: str) -> int | None:
     """Sequence number of the certificate's latest event."""
     with registry._read() as session, session.begin():
         return session.execute(select(func.max(EventRow.seq)).where(EventRow.number == number)).scalar()
@@ -201,7 +205,7 @@ _PROBLEM_TEXT = {
 }
 
 
-def check_tree(registry, trust: TrustList, folder: Path | None = None) -> list:
+def check_tree(registry: Registry, trust: TrustList, folder: Path | None = None) -> list[LogProblem]:
     """Every checkpoint (database rows, and the files under `folder`) signed by the trust list's
     log key and consistent with the tree recomputed from the events; the stored subtrees equal
     the recomputed ones; a checkpoint of more events than the database holds is a rollback,
@@ -257,7 +261,7 @@ def _open(text: str | bytes, trust: TrustList, where: str, problems: list) -> Tr
         return None
 
 
-def _recompute(registry, heads: list[tuple[str, TreeHead]]) -> list:
+def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[LogProblem]:
     from .audit import LogProblem
 
     problems: list[LogProblem] = []
@@ -307,8 +311,8 @@ def rebuild_tree(conn: Connection) -> int:
     return extend_tree(conn).size
 
 
-def tree_check(trust: TrustList, folder: Path | None = None):
+def tree_check(trust: TrustList, folder: Path | None = None) -> Callable[[object], list[LogProblem]]:
     """`check_tree` as a check plugged into `verify_log` (`extra_checks=[tree_check(trust, folder)]`)."""
-    def transparency_log(facts) -> list:
-        return check_tree(facts.registry, trust, folder)
+    def transparency_log(facts: object) -> list[LogProblem]:
+        return check_tree(facts.registry, trust, folder)  # type: ignore[attr-defined]
     return transparency_log
