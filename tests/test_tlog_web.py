@@ -233,6 +233,15 @@ def test_auditor_over_http_accepts_growth_and_names_a_rollback(world, server, tm
     assert (code, result["outcome"]) == (4, "rollback")
 
 
+def test_auditor_over_http_all_checkpoints_deleted_is_a_rollback(world, server, tmp_path):
+    state = tmp_path / "witness"
+    assert http_audit(world, server, state)[0] == 0
+    with world["registry"].engine.begin() as conn:
+        conn.execute(text("DELETE FROM tree_heads"))
+    code, result = http_audit(world, server, state)
+    assert (code, result["outcome"]) == (4, "rollback") and "no checkpoint any more" in result["detail"]
+
+
 def test_auditor_over_http_names_a_truncated_log(world, server, tmp_path):
     state = tmp_path / "witness"
     assert http_audit(world, server, state)[0] == 0

@@ -271,6 +271,9 @@ def audit(source: LogSource, keys: Sequence[LogKey], state: Path, *, now: dateti
     try:
         text = source.checkpoint()
     except LogUnavailable as exc:
+        if exc.reason == "no_checkpoint" and previous is not None:
+            return AuditResult(AuditOutcome.ROLLBACK, f"the log has no checkpoint any more, but one of {previous.size} events "
+                                                      "was accepted before: a rollback", previous)
         return AuditResult(AuditOutcome.UNAVAILABLE, str(exc), previous)
     try:
         current = open_tree_head(text, keys).head
