@@ -487,3 +487,25 @@ def test_tree_and_checks_on_postgresql(postgres_url, fresh_keystore, log_signer,
         assert tlog.check_tree(registry, fresh_keystore.trust_list(), tmp_path / "log") == []
     finally:
         registry.close()
+
+
+def test_a_malformed_event_hash_is_named_not_a_crash(cli, reg, settings, log_signer):
+    for i in range(3):
+        issue_one(reg, f"Holder {i}", NOW)
+    sign(reg, log_signer, settings)
+    issue_one(reg, "Holder 3", NOW)
+    sql(reg, "UPDATE events SET hash = 'not hex at all' WHERE seq = 2", "UPDATE events SET hash = 'zz' WHERE seq = 4")
+    code, report = log_verify(cli)
+    assert code == 1
+    assert any(p.startswith("checkpoint 1 (tree size 3): signs another root") for p in problems(report)), problems(report)
+    with pytest.raises(Exception, match="event 4 has no well-formed hash"):
+        sign(reg, log_signer, settings)
+    assert cli(certgen, ["checkpoint"]).exit_code == 1
+
+
+def test_a_hostile_file_name_is_escaped(cli, reg, settings, log_signer):
+    issue_one(reg, "Holder", NOW)
+    sign(reg, log_signer, settings)
+    (settings.data_dir / "log" / "checkpoints" / "\x1b[2Jevil.txt").write_text("garbage")
+    code, report = log_verify(cli)
+    assert code == 1 and any("\\x1b[2Jevil.txt: is malformed" in p for p in problems(report)), problems(report)

@@ -76,6 +76,20 @@ def _event_hashes(conn: Connection | Session, after: int, upto: int | None) -> I
         after = rows[-1][0]
 
 
+def _leaf(digest: object) -> bytes | None:
+    """The leaf of an event: its 32-byte hash; None for a stored value that is not one."""
+    try:
+        raw = bytes.fromhex(digest) if isinstance(digest, str) else b""
+    except ValueError:
+        return None
+    return raw if len(raw) == merkle.HASH_SIZE else None
+
+
+def _printable(value: object) -> str:
+    """A path or name for a message: control characters escaped (a terminal prints it)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))[:300]
+
+
 def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.TreeBuilder:
     """Add the perfect subtrees of the events not yet in `log_nodes` (up to event `upto`), and
     return the tree. Refuses a log with a gap, or whose stored last leaf is no longer its event:
@@ -88,8 +102,8 @@ def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.T
         raise RegistryError(f"the stored Merkle tree of {size} events lacks nodes; rebuild it (docs/registry.md)")
     builder = merkle.TreeBuilder(size, [nodes[i] for i in ids])
     if size:
-        last = conn.execute(select(EventRow.hash).where(EventRow.seq == size)).scalar()
-        if last is None or merkle.leaf_hash(bytes.fromhex(last)) != fetch([merkle.node_id(0, size - 1)]).get(merkle.node_id(0, size - 1)):
+        last = _leaf(conn.execute(select(EventRow.hash).where(EventRow.seq == size)).scalar())
+        if last is None or merkle.leaf_hash(last) != fetch([merkle.node_id(0, size - 1)]).get(merkle.node_id(0, size - 1)):
             if conn.execute(select(func.count()).select_from(TreeHeadRow)).scalar():
                 raise RegistryError(f"event {size} is no longer the leaf the Merkle tree holds: the log was rewritten")
             # nothing was signed over these nodes yet (a later migration rewrote the event
@@ -100,7 +114,10 @@ def extend_tree(conn: Connection | Session, upto: int | None = None) -> merkle.T
     for seq, digest in _event_hashes(conn, size, upto):
         if seq != builder.size + 1:
             raise RegistryError(f"event {builder.size + 1} is missing (next is {seq}): the log has a gap")
-        pending.extend({"id": i, "hash": h} for i, h in builder.append(merkle.leaf_hash(bytes.fromhex(digest))))
+        leaf = _leaf(digest)
+        if leaf is None:
+            raise RegistryError(f"event {seq} has no well-formed hash: the log was altered")
+        pending.extend({"id": i, "hash": h} for i, h in builder.append(merkle.leaf_hash(leaf)))
         if len(pending) >= _CHUNK:
             conn.execute(insert(LogNodeRow), pending)
             pending = []
@@ -243,7 +260,7 @@ def _read_files(folder: Path, problems: list) -> list[tuple[str, bytes]]:
     out = []
     paths = sorted((folder / FOLDER).glob("*.txt")) + ([folder / LATEST] if (folder / LATEST).exists() else [])
     for path in paths:
-        where = f"checkpoint file {path}"
+        where = f"checkpoint file {_printable(path)}"
         try:
             out.append((where, path.read_bytes()[:64 * 1024]))
         except OSError as exc:
@@ -274,7 +291,9 @@ def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[Lo
         made: list[tuple[int, bytes]] = []
         differing = 0
         for _seq, digest in _event_hashes(session, 0, None):
-            made.extend(n for n in builder.append(merkle.leaf_hash(bytes.fromhex(digest))) if n[0] <= 2 * (stored_size - 1))
+            leaf = _leaf(digest)  # a malformed hash (named by the chain check) still takes its place
+            made.extend(n for n in builder.append(merkle.leaf_hash(leaf if leaf is not None else str(digest).encode()))
+                        if n[0] <= 2 * (stored_size - 1))
             if builder.size in wanted:
                 roots[builder.size] = builder.root()
             if len(made) >= _CHUNK:
