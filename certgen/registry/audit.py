@@ -78,6 +78,8 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
     checkpoints = registry.checkpoints()
     for cp in checkpoints:
         problems.extend(_check_checkpoint(cp, hashes, trust, root))
+    from .tlog import check_tree, tree_heads  # the transparency log: signed tree heads, their files
+    problems.extend(check_tree(registry, trust, log_folder))
 
     certificates = 0
     for cert in registry.iter_certificates():
@@ -101,8 +103,6 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
             problems.append(LogProblem(where, f"successor is {cert.replaced_by}, but its events name {state['replaced_by']}"))
     for number in replay:
         problems.append(LogProblem(f"certificate {number}", "has events in the log but no record: it was deleted"))
-    from .tlog import check_tree, tree_heads  # the transparency log (signed tree heads, files)
-    problems.extend(check_tree(registry, trust, log_folder))
     return LogReport(count, len(checkpoints) + len(tree_heads(registry)), certificates, problems)
 
 
