@@ -509,3 +509,27 @@ def test_a_hostile_file_name_is_escaped(cli, reg, settings, log_signer):
     (settings.data_dir / "log" / "checkpoints" / "\x1b[2Jevil.txt").write_text("garbage")
     code, report = log_verify(cli)
     assert code == 1 and any("\\x1b[2Jevil.txt: is malformed" in p for p in problems(report)), problems(report)
+
+
+def test_witnesses_comparing_checkpoints_catch_a_split_view(fresh_keystore, log_signer, tmp_path):
+    """The service shows witness A one tree and witness B another (two databases, one log key):
+    each alone sees a consistent log; B given A's kept checkpoint names the split view."""
+    urls = {name: f"sqlite:///{tmp_path / name}.sqlite3" for name in ("a", "b")}
+    logs = {name: Registry.open(url) for name, url in urls.items()}
+    for i in range(4):
+        for name, registry in logs.items():
+            issue_one(registry, f"{name} {i}", NOW)
+    for registry in logs.values():
+        tlog.sign_checkpoint(registry, log_signer, now=NOW)
+    assert audit(fresh_keystore, tmp_path / "A", "--registry", urls["a"])[0] == 0
+    assert audit(fresh_keystore, tmp_path / "B", "--registry", urls["b"])[0] == 0
+    peer = ["--peer", str(tmp_path / "A" / "checkpoint")]
+    code, result = audit(fresh_keystore, tmp_path / "B", "--registry", urls["b"], *peer)
+    assert (code, result["outcome"]) == (5, "fork") and "a split view" in result["detail"]
+    # a peer who kept an earlier checkpoint of the same log is consistent with it
+    issue_one(logs["a"], "a 4", NOW)
+    tlog.sign_checkpoint(logs["a"], log_signer, now=NOW)
+    code, result = audit(fresh_keystore, tmp_path / "A2", "--registry", urls["a"], *peer)
+    assert (code, result["outcome"]) == (0, "first")
+    for registry in logs.values():
+        registry.close()

@@ -239,9 +239,12 @@ def log_group() -> None:
 @click.option("--url", help="Base address of the verification service, e.g. https://verifikasi.example.id")
 @click.option("--state", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder keeping the last checkpoint this auditor accepted.")
+@click.option("--peer", "peers", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint another witness kept (its DIR/checkpoint): must be consistent with ours. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON result.")
 @click.pass_obj
-def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state: Path, as_json: bool) -> None:
+def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state: Path, peers: tuple[Path, ...],
+                  as_json: bool) -> None:
     """Fetch the log's latest checkpoint, check its signature and that it extends the one accepted
     before. Exit 0 consistent, 1 could not audit, 3 bad signature or unknown key, 4 rollback, 5 fork."""
     from certgen.registry import Registry
@@ -263,7 +266,11 @@ def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state
         source = HttpLog(ctx.registry)
     else:
         raise click.UsageError("give --url (the verification service) or --registry (a database URL)")
-    result = audit(source, trust.log_keys, state)  # type: ignore[arg-type]
+    try:
+        peer_texts = [(str(p), p.read_bytes()[:65536]) for p in peers]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read a peer checkpoint: {exc}") from None
+    result = audit(source, trust.log_keys, state, peers=peer_texts)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

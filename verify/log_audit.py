@@ -258,9 +258,11 @@ STATE_FILE = "checkpoint"
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, LogUnavailable)
 
 
-def audit(source: LogSource, keys: Sequence[LogKey], state: Path, *, now: datetime | None = None) -> AuditResult:
-    """Fetch the log's latest checkpoint and judge it against the one accepted last time
-    (kept in `state`); the new one becomes the state only when it is accepted."""
+def audit(source: LogSource, keys: Sequence[LogKey], state: Path, *, peers: Sequence[tuple[str, bytes]] = (),
+          now: datetime | None = None) -> AuditResult:
+    """Fetch the log's latest checkpoint and judge it against the one accepted last time (kept
+    in `state`) and against the checkpoints other witnesses kept (`peers`: (name, text)); the
+    new one becomes the state only when it is accepted."""
     previous = None
     try:
         state.mkdir(parents=True, exist_ok=True)
@@ -281,34 +283,63 @@ def audit(source: LogSource, keys: Sequence[LogKey], state: Path, *, now: dateti
         outcome = {CheckpointProblem.UNKNOWN_KEY: AuditOutcome.UNKNOWN_KEY,
                    CheckpointProblem.BAD_SIGNATURE: AuditOutcome.BAD_SIGNATURE}.get(exc.problem, AuditOutcome.UNAVAILABLE)
         return AuditResult(outcome, str(exc), previous, None, _evidence(state, outcome, text, now))
-    tail = _tail(source, current)
-    if tail is not None:
-        return AuditResult(tail[0], tail[1], previous, current, _evidence(state, tail[0], text, now))
-    if previous is None:
+    verdict = _tail(source, current) or _against_kept(source, previous, current)
+    for name, peer_text in peers:
+        if verdict[0].exit_code:
+            break
+        verdict = _against_peer(source, keys, name, peer_text, current) or verdict
+    outcome, detail = verdict
+    if outcome.exit_code:
+        evidence = _evidence(state, outcome, text, now) if outcome is not AuditOutcome.UNAVAILABLE else None
+        return AuditResult(outcome, detail, previous, current, evidence)
+    if outcome is not AuditOutcome.UNCHANGED:
         _save(state, text)
-        return AuditResult(AuditOutcome.FIRST, f"first checkpoint accepted: {current.size} events", None, current)
+    return AuditResult(outcome, detail, previous, current)
+
+
+def _against_kept(source: LogSource, previous: TreeHead | None, current: TreeHead) -> tuple[AuditOutcome, str]:
+    if previous is None:
+        return AuditOutcome.FIRST, f"first checkpoint accepted: {current.size} events"
     if current.origin != previous.origin:
-        return AuditResult(AuditOutcome.UNAVAILABLE, f"this is the log {current.origin!r}; the state folder follows {previous.origin!r}",
-                           previous, current)
+        return AuditOutcome.UNAVAILABLE, f"this is the log {current.origin!r}; the state folder follows {previous.origin!r}"
     if current.size < previous.size:
-        return AuditResult(AuditOutcome.ROLLBACK, f"the log shrank from {previous.size} to {current.size} events: a rollback",
-                           previous, current, _evidence(state, AuditOutcome.ROLLBACK, text, now))
+        return AuditOutcome.ROLLBACK, f"the log shrank from {previous.size} to {current.size} events: a rollback"
     if current.size == previous.size:
         if current.root != previous.root:
-            return AuditResult(AuditOutcome.FORK, f"two different trees of {current.size} events are signed: a fork",
-                               previous, current, _evidence(state, AuditOutcome.FORK, text, now))
-        return AuditResult(AuditOutcome.UNCHANGED, f"unchanged: {current.size} events", previous, current)
+            return AuditOutcome.FORK, f"two different trees of {current.size} events are signed: a fork"
+        return AuditOutcome.UNCHANGED, f"unchanged: {current.size} events"
     try:
         proof = source.consistency(previous.size, current.size)
     except LogUnavailable as exc:
-        return AuditResult(AuditOutcome.UNAVAILABLE, f"no consistency proof from {previous.size} to {current.size}: {exc}",
-                           previous, current)
+        return AuditOutcome.UNAVAILABLE, f"no consistency proof from {previous.size} to {current.size}: {exc}"
     if not merkle.verify_consistency(previous.size, current.size, previous.root, current.root, proof):
-        return AuditResult(AuditOutcome.FORK, f"the tree of {current.size} events does not extend the tree of {previous.size} "
-                                              "accepted before (the consistency proof fails): a fork",
-                           previous, current, _evidence(state, AuditOutcome.FORK, text, now))
-    _save(state, text)
-    return AuditResult(AuditOutcome.EXTENDED, f"consistent: {previous.size} -> {current.size} events", previous, current)
+        return AuditOutcome.FORK, (f"the tree of {current.size} events does not extend the tree of {previous.size} "
+                                   "accepted before (the consistency proof fails): a fork")
+    return AuditOutcome.EXTENDED, f"consistent: {previous.size} -> {current.size} events"
+
+
+def _against_peer(source: LogSource, keys: Sequence[LogKey], name: str, text: bytes,
+                  current: TreeHead) -> tuple[AuditOutcome, str] | None:
+    """Gossip: is the checkpoint another witness kept a view of the same tree as ours? None if so."""
+    try:
+        peer = open_tree_head(text, keys).head
+    except CheckpointError as exc:
+        return AuditOutcome.UNAVAILABLE, f"peer checkpoint {name}: {exc}"
+    if peer.origin != current.origin:
+        return AuditOutcome.UNAVAILABLE, f"peer checkpoint {name} is of the log {peer.origin!r}, not {current.origin!r}"
+    small, large = sorted((peer, current), key=lambda h: h.size)
+    if small.size == large.size:
+        consistent = small.root == large.root
+    else:
+        try:
+            proof = source.consistency(small.size, large.size)
+        except LogUnavailable as exc:
+            return AuditOutcome.UNAVAILABLE, f"no consistency proof from {small.size} to {large.size} (peer {name}): {exc}"
+        consistent = merkle.verify_consistency(small.size, large.size, small.root, large.root, proof)
+    if not consistent:
+        return AuditOutcome.FORK, (f"the log shows this witness a tree of {current.size} events that is not consistent "
+                                   f"with the tree of {peer.size} events peer {name} kept: a split view (fork)")
+    return None
 
 
 def _tail(source: LogSource, head: TreeHead) -> tuple[AuditOutcome, str] | None:
