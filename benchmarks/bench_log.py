@@ -133,7 +133,8 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from verify.log_audit import LogInclusion, RegistryLog
+    from verify.log_audit import LogInclusion
+    from verify.log_source import RegistryLog
     from verify.service import Verifier
     from verify.status import RegistryStatus
     from verify.web.app import create_app

@@ -280,7 +280,8 @@ class Canned:
     (lambda d: d["event"].__setitem__("at", "yesterday"), "is malformed"),
 ])
 def test_hostile_proof_documents_fail_with_a_reason(world, tamper, detail):
-    from verify.log_audit import LogInclusion, RegistryLog
+    from verify.log_audit import LogInclusion
+    from verify.log_source import RegistryLog
     from verify.status import RegistryStatus
 
     number = world["numbers"][1]

@@ -60,7 +60,8 @@ class Context:
 
 
 def _log_inclusion(status: object, trust: TrustList) -> object:
-    from .log_audit import HttpLog, LogInclusion, RegistryLog
+    from .log_audit import LogInclusion
+    from .log_source import HttpLog, RegistryLog
 
     if isinstance(status, HttpStatus):
         return LogInclusion(HttpLog(status.base_url), trust.log_keys)
@@ -249,7 +250,8 @@ def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state
     before. Exit 0 consistent, 1 could not audit, 3 bad signature or unknown key, 4 rollback, 5 fork."""
     from certgen.registry import Registry
 
-    from .log_audit import HttpLog, RegistryLog, audit
+    from .log_audit import audit
+    from .log_source import HttpLog, RegistryLog
 
     with user_errors():
         trust, _ = _load_trust(ctx.trust_list, ctx.root)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from certgen.registry import tlog
 
-from ..log_audit import LogUnavailable, consistency_document, entry_document, proof_document
+from ..log_source import LogUnavailable, consistency_document, entry_document, proof_document
 
 _STATUS = {"malformed": 400, "not_in_registry": 404, "not_checkpointed": 404, "no_checkpoint": 404, "truncated": 404}
 
