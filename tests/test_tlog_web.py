@@ -318,3 +318,32 @@ def test_seal_and_pdf_with_log_proof(issued):  # noqa: F811
     report = json.loads(result.output.splitlines()[0])
     assert result.exit_code == 0 and log_check(report)["reason"] == "log_inclusion_proven"
     assert report["verdict"] == "VALID"
+
+
+def test_log_proof_against_a_witness_state_catches_a_fork(world, tmp_path):
+    """A verifier who trusts a witness's kept checkpoint: a proof in a tree the witness never saw fails."""
+    keys = world["keys"]
+    state = tmp_path / "witness"
+    assert audit_registry(world, state)[0] == 0
+    base = ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path), "--registry", world["url"],
+            "--at", "2026-11-24T10:00:00+07:00", "--log-state", str(state), "number", world["numbers"][0], "--json"]
+    result = CliRunner().invoke(certverify, base, catch_exceptions=False)
+    assert result.exit_code == 0 and log_check(json.loads(result.output))["reason"] == "log_inclusion_proven"
+    # the history is rewritten and re-signed with the log key: the witness's checkpoint disagrees
+    from tests.test_tlog import rewrite_history_from
+
+    rewrite_history_from(world["registry"], 2, "rewritten")
+    issue_one(world["registry"], "Later", NOW)
+    tlog.sign_checkpoint(world["registry"], world["signer"], now=NOW)
+    result = CliRunner().invoke(certverify, base, catch_exceptions=False)
+    check = log_check(json.loads(result.output))
+    assert result.exit_code == 1 and check["reason"] == "log_inclusion_failed"
+    assert "is not consistent with the checkpoint of 7 events the witness kept: a fork" in check["detail"]
+
+
+def audit_registry(world, state: Path) -> tuple[int, dict]:
+    keys = world["keys"]
+    result = CliRunner().invoke(certverify, ["--trust-list", str(keys.trustlist_path), "--root", str(keys.root_cert_path),
+                                             "log", "audit", "--registry", world["url"], "--state", str(state), "--json"],
+                                catch_exceptions=False)
+    return result.exit_code, json.loads(result.output)

@@ -36,9 +36,11 @@ def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate
 
 
 class Context:
-    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool = False) -> None:
+    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool = False,
+                 log_state: Path | None = None) -> None:
         self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
-        self.log_proof = log_proof
+        self.log_proof = log_proof or log_state is not None
+        self.log_state = log_state
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
@@ -55,18 +57,26 @@ class Context:
                 raise click.ClickException(str(exc)) from None
         verifier = Verifier(trust, status, root, now)
         if self.log_proof:
-            verifier.log = _log_inclusion(status, trust)
+            verifier.log = _log_inclusion(status, trust, self.log_state)
         return verifier
 
 
-def _log_inclusion(status: object, trust: TrustList) -> object:
-    from .log_audit import LogInclusion
+def _log_inclusion(status: object, trust: TrustList, state: Path | None) -> object:
+    from certgen.note import CheckpointError, open_tree_head
+
+    from .log_audit import STATE_FILE, LogInclusion
     from .log_source import HttpLog, RegistryLog
 
+    kept = None
+    if state is not None:
+        try:
+            kept = open_tree_head((state / STATE_FILE).read_bytes(), trust.log_keys).head
+        except (OSError, CheckpointError) as exc:
+            raise click.ClickException(f"{state / STATE_FILE}: not a witness's checkpoint ({exc})") from None
     if isinstance(status, HttpStatus):
-        return LogInclusion(HttpLog(status.base_url), trust.log_keys)
+        return LogInclusion(HttpLog(status.base_url), trust.log_keys, kept)
     if isinstance(status, RegistryStatus):
-        return LogInclusion(RegistryLog(status.registry), trust.log_keys)
+        return LogInclusion(RegistryLog(status.registry), trust.log_keys, kept)
     raise click.UsageError("--log-proof needs --registry (a database URL or the service's address)")
 
 
@@ -79,10 +89,14 @@ def _log_inclusion(status: object, trust: TrustList) -> object:
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
 @click.option("--log-proof", is_flag=True,
               help="Also prove that the certificate's latest event is in the log's latest signed checkpoint.")
+@click.option("--log-state", type=click.Path(file_okay=False, path_type=Path),
+              help="A witness's state folder (certverify log audit --state): the checkpoint of the proof must be "
+                   "consistent with the one kept there. Implies --log-proof.")
 @click.pass_context
-def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool) -> None:
+def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None, log_proof: bool,
+         log_state: Path | None) -> None:
     """Verify certificates of the certification body."""
-    ctx.obj = Context(trust_list, root, registry, at, log_proof)
+    ctx.obj = Context(trust_list, root, registry, at, log_proof, log_state)
 
 
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:

@@ -144,19 +144,24 @@ def _against_peer(source: LogSource, keys: Sequence[LogKey], name: str, text: by
         return AuditOutcome.UNAVAILABLE, f"peer checkpoint {name}: {exc}"
     if peer.origin != current.origin:
         return AuditOutcome.UNAVAILABLE, f"peer checkpoint {name} is of the log {peer.origin!r}, not {current.origin!r}"
-    small, large = sorted((peer, current), key=lambda h: h.size)
-    if small.size == large.size:
-        consistent = small.root == large.root
-    else:
-        try:
-            proof = source.consistency(small.size, large.size)
-        except LogUnavailable as exc:
-            return AuditOutcome.UNAVAILABLE, f"no consistency proof from {small.size} to {large.size} (peer {name}): {exc}"
-        consistent = merkle.verify_consistency(small.size, large.size, small.root, large.root, proof)
+    try:
+        consistent = views_agree(source, peer, current)
+    except LogUnavailable as exc:
+        return AuditOutcome.UNAVAILABLE, f"no consistency proof between {peer.size} and {current.size} (peer {name}): {exc}"
     if not consistent:
         return AuditOutcome.FORK, (f"the log shows this witness a tree of {current.size} events that is not consistent "
                                    f"with the tree of {peer.size} events peer {name} kept: a split view (fork)")
     return None
+
+
+def views_agree(source: LogSource, a: TreeHead, b: TreeHead) -> bool:
+    """Are two signed tree heads views of one append-only log? (Same size: same root; else the
+    smaller's tree is proven a prefix of the larger's.) Raises LogUnavailable without a proof."""
+    small, large = sorted((a, b), key=lambda h: h.size)
+    if small.size == large.size:
+        return small.root == large.root
+    proof = source.consistency(small.size, large.size)
+    return merkle.verify_consistency(small.size, large.size, small.root, large.root, proof)
 
 
 def _tail(source: LogSource, head: TreeHead) -> tuple[AuditOutcome, str] | None:
@@ -209,9 +214,12 @@ _SHOWN = {"active": {"valid", "expired"}, "suspended": {"suspended", "expired"},
 class LogInclusion:
     """The `log_inclusion` check of a verification report (`Verifier.log`)."""
 
-    def __init__(self, source: LogSource, keys: Sequence[LogKey]) -> None:
+    def __init__(self, source: LogSource, keys: Sequence[LogKey], kept: TreeHead | None = None) -> None:
         self.source = source
         self.keys = tuple(keys)
+        #: A checkpoint a witness kept (`--log-state`): the proof's checkpoint must be consistent
+        #: with it, so the log cannot show this verifier a tree the witnesses never saw.
+        self.kept = kept
 
     def check(self, number: str, certificate: StatusInfo | None) -> Check:
         name = "log_inclusion"
@@ -235,6 +243,16 @@ class LogInclusion:
             head = open_tree_head(str(doc["checkpoint"]), self.keys).head
         except CheckpointError as exc:
             return Check.failed(name, Reason.LOG_CHECKPOINT_UNTRUSTED, f"the log's checkpoint is not trusted: {exc}")
+        if self.kept is not None:
+            try:
+                agree = views_agree(self.source, self.kept, head)
+            except LogUnavailable as exc:
+                return Check.indeterminate(name, Reason.LOG_UNAVAILABLE, f"inclusion not proven: no consistency proof "
+                                                                         f"with the witness's checkpoint ({exc})")
+            if not agree:
+                return Check.failed(name, Reason.LOG_INCLUSION_FAILED,
+                                    f"the log's checkpoint of {head.size} events is not consistent with the checkpoint of "
+                                    f"{self.kept.size} events the witness kept: a fork")
         event, index, size = doc["event"], int(doc["leaf_index"]), int(doc["tree_size"])
         if event["number"] != number:
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"the event offered as {number}'s latest is about {event['number']}")
