@@ -533,3 +533,37 @@ def test_witnesses_comparing_checkpoints_catch_a_split_view(fresh_keystore, log_
     assert (code, result["outcome"]) == (0, "first")
     for registry in logs.values():
         registry.close()
+
+
+def test_concurrent_issuers_and_signers_keep_one_consistent_tree(settings, fresh_keystore, log_signer):
+    """Two writers (own connections) each issuing and signing checkpoints at once: the tree and
+    every checkpoint and file check out, and the latest file names the largest tree."""
+    import threading
+
+    folder = settings.data_dir / "log"
+    Registry.open(settings.registry_url).close()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        registry = Registry.open(settings.registry_url, migrate=False)
+        try:
+            for i in range(6):
+                issue_one(registry, f"{name} {i}", NOW)
+                tlog.sign_checkpoint(registry, log_signer, now=NOW, folder=folder)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            registry.close()
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    registry = Registry.open(settings.registry_url)
+    heads = tlog.tree_heads(registry)
+    assert len(heads) == 12 and heads[-1].size == 12
+    assert tlog.check_tree(registry, fresh_keystore.trust_list(), folder) == []
+    assert parse_tree_head((folder / "checkpoint").read_bytes())[0].size == 12
+    registry.close()

@@ -13,6 +13,7 @@ auditor's check of all of this, plugged into `verify_log`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from dataclasses import dataclass
@@ -152,12 +153,14 @@ def write_checkpoint_file(folder: Path, size: int, text: str) -> Path:
     target = folder / FOLDER / f"{size}.txt"
     _atomic_write(target, text.encode())
     latest = folder / LATEST
-    try:
-        current = parse_tree_head(latest.read_bytes())[0].size
-    except (OSError, CheckpointError):
-        current = -1
-    if current <= size:
-        _atomic_write(latest, text.encode())
+    with open(folder / ".lock", "a") as lock:  # two signers at once: the larger tree stays latest
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = parse_tree_head(latest.read_bytes())[0].size
+        except (OSError, CheckpointError):
+            current = -1
+        if current <= size:
+            _atomic_write(latest, text.encode())
     return target
 
 
