@@ -205,3 +205,51 @@ def test_hypothesis_arbitrary_leaves(leaves, data):
     assert builder.root() == MTH(leaves)
     m = data.draw(st.integers(0, len(leaves) - 1))
     assert merkle.hashes_for(merkle.inclusion_ranges(m, len(leaves)), fetch_from(store)) == PATH(m, leaves)
+
+
+# -- the reference vectors of Certificate Transparency's Merkle tree tests ------------------------
+# (RFC 6962 hashing, identical to RFC 9162's; the same values are in the transparency-dev/merkle
+# and certificate-transparency projects' test constants and in other independent implementations)
+
+CT_LEAVES = [bytes.fromhex(x) for x in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                                        "606162636465666768696a6b6c6d6e6f"]]
+CT_ROOTS = ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+            "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+            "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+            "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"]
+CT_INCLUSION = {
+    (0, 8): ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+             "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"],
+    (5, 8): ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"],
+}
+CT_CONSISTENCY = {
+    (1, 8): ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+             "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"],
+    (6, 8): ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"],
+}
+
+
+def test_certificate_transparency_reference_vectors():
+    _, store = build(CT_LEAVES)
+    for n, root in enumerate(CT_ROOTS):
+        assert merkle.root_from(n, fetch_from(store)).hex() == root
+    root8 = bytes.fromhex(CT_ROOTS[8])
+    for (m, n), path in CT_INCLUSION.items():
+        proof = merkle.hashes_for(merkle.inclusion_ranges(m, n), fetch_from(store))
+        assert [h.hex() for h in proof] == path
+        assert merkle.verify_inclusion(merkle.leaf_hash(CT_LEAVES[m]), m, n, proof, root8)
+    for (m, n), path in CT_CONSISTENCY.items():
+        proof = merkle.hashes_for(merkle.consistency_ranges(m, n), fetch_from(store))
+        assert [h.hex() for h in proof] == path
+        assert merkle.verify_consistency(m, n, bytes.fromhex(CT_ROOTS[m]), root8, proof)
