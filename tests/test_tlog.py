@@ -23,6 +23,7 @@ from certgen.registry import Registry, merkle, tlog
 from certgen.registry.chain import event_hash
 from certgen.trust import TrustList
 from tests.conftest import NOW, PASSPHRASE
+from tests.test_log_migration import landed_code, landed_sqlite, old_registry  # noqa: F401 - fixtures
 from tests.registry_helpers import issue_one
 from verify.cli import main as certverify
 
@@ -89,7 +90,11 @@ def withdraw_all(registry: Registry, numbers: list[str]) -> None:
 
 
 def problems(report: dict) -> list[str]:
-    return report["problems"]
+    return [f"{p['where']}: {p['what']}" for p in report["problems"]]
+
+
+def codes(report: dict) -> set[str]:
+    return {p["code"] for p in report["problems"]}
 
 
 # -- the happy path ---------------------------------------------------------------------------
@@ -219,6 +224,7 @@ def test_rollback_deleting_checkpoints_and_events(cli, reg, settings, fresh_keys
     assert (f"checkpoint file {folder / 'checkpoints' / '7.txt'}: signs a log of 7 events, but the database has 4: "
             "the log was rolled back (events deleted)") in problems(report)
     assert any(p.startswith(f"checkpoint file {folder / 'checkpoint'}: signs a log of 7 events") for p in problems(report))
+    assert "log_rolled_back" in codes(report)
     code, result = audit(fresh_keystore, tmp_path / "auditor", *url)
     assert (code, result["outcome"]) == (4, "rollback")
     assert result["detail"] == "the log shrank from 7 to 4 events: a rollback"
@@ -236,6 +242,7 @@ def test_truncated_log_below_its_checkpoint(cli, reg, settings, fresh_keystore, 
     assert code == 1
     assert ("checkpoint 1 (tree size 6): signs a log of 6 events, but the database has 4: "
             "the log was rolled back (events deleted)") in problems(report)
+    assert "log_rolled_back" in codes(report)
     code, result = audit(fresh_keystore, tmp_path / "auditor", *url)
     assert (code, result["outcome"]) == (4, "truncated")
     assert "event 6, signed by the latest checkpoint, is not in the log" in result["detail"]
@@ -255,6 +262,7 @@ def test_history_rewritten_and_resigned_with_the_log_key_is_a_fork(cli, reg, set
     assert code == 1
     assert (f"checkpoint file {settings.data_dir / 'log' / 'checkpoints' / '5.txt'}: signs another root for the first 5 "
             "events than they have now: the history was rewritten (a fork)") in problems(report)
+    assert "log_forked" in codes(report)
     code, result = audit(fresh_keystore, tmp_path / "auditor", *url)
     assert (code, result["outcome"]) == (5, "fork")
     assert result["detail"] == "two different trees of 5 events are signed: a fork"
@@ -296,6 +304,7 @@ def test_history_resigned_with_a_key_that_is_not_the_log_key(cli, reg, settings,
     code, report = log_verify(cli)
     assert code == 1
     assert any(p.startswith("checkpoint 1 (tree size 4): is not signed by the trust list's log key") for p in problems(report))
+    assert "tree_head_unknown_key" in codes(report)
     code, result = audit(fresh_keystore, tmp_path / "auditor", *url)
     assert (code, result["outcome"]) == (3, "unknown_key")
     assert "not a log key of the trust list" in result["detail"]
@@ -375,7 +384,7 @@ def test_migration_on_postgresql(postgres_url, fresh_keystore, log_signer, tmp_p
     upgraded = Registry.open(postgres_url)
     try:
         head = tlog.sign_checkpoint(upgraded, log_signer, now=NOW, folder=tmp_path / "log")
-        assert head.size == 10 and bytes.fromhex(head.root_hash) == events_root(upgraded)
+        assert head.size == 19 and bytes.fromhex(head.root_hash) == events_root(upgraded)
         assert tlog.check_tree(upgraded, fresh_keystore.trust_list(), tmp_path / "log") == []
     finally:
         upgraded.close()
@@ -385,11 +394,13 @@ def test_migration_builds_the_tree_of_an_existing_registry(tmp_path, fresh_keyst
     """The registry of `registry_at_0002`, upgraded in place."""
     registry_at_0002(settings.registry_url, fresh_keystore)
     upgraded = Registry.open(settings.registry_url)
-    stored = tlog.inclusion_proof(upgraded, 3, 10)
-    assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(upgraded.events()[3].hash)), 3, 10, stored,
+    size = len(upgraded.events())  # 10, and one attest event per issued certificate (migration 0003)
+    assert size == 19
+    stored = tlog.inclusion_proof(upgraded, 3, size)
+    assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(upgraded.events()[3].hash)), 3, size, stored,
                                    events_root(upgraded))
     head = sign(upgraded, log_signer, settings)
-    assert head.size == 10 and bytes.fromhex(head.root_hash) == events_root(upgraded)
+    assert head.size == size and bytes.fromhex(head.root_hash) == events_root(upgraded)
     code, report = log_verify(cli)
     assert code == 0 and report["checkpoints"] == 2, report  # the v1 checkpoint still verifies
 
@@ -567,3 +578,27 @@ def test_concurrent_issuers_and_signers_keep_one_consistent_tree(settings, fresh
     assert tlog.check_tree(registry, fresh_keystore.trust_list(), folder) == []
     assert parse_tree_head((folder / "checkpoint").read_bytes())[0].size == 12
     registry.close()
+
+
+def test_a_registry_issued_by_the_landed_code_gets_its_tree(old_registry, tmp_path):  # noqa: F811
+    """A registry written by the landed code (commit e8c391b, schema 0002), upgraded in place by
+    0003 (attest events) and 0004 (the tree); its key folder gets a log key with init-log."""
+    url, keys, numbers = old_registry
+    registry = Registry.open(url)
+    try:
+        events = registry.events()
+        assert sum(e.type.value == "attest" for e in events) == 5
+        keys.init_log(PASSPHRASE, now=NOW, origin="registry.example.id/log")
+        head = tlog.sign_checkpoint(registry, keys.log_signer(PASSPHRASE), now=NOW, folder=tmp_path / "log")
+        assert head.size == len(events) and bytes.fromhex(head.root_hash) == events_root(registry)
+        trust = TrustList.load_signed(keys.trustlist_path.read_bytes(), keys.root_certificate())
+        from certgen.registry import verify_log
+
+        report = verify_log(registry, trust, keys.root_certificate(), extra_checks=[tlog.tree_check(trust, tmp_path / "log")])
+        assert report.ok, report.problems
+        index = [e.number for e in events].index(numbers[2])
+        proof = tlog.inclusion_proof(registry, index, head.size)
+        assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(events[index].hash)), index, head.size, proof,
+                                       bytes.fromhex(head.root_hash))
+    finally:
+        registry.close()

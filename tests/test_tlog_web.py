@@ -347,3 +347,13 @@ def audit_registry(world, state: Path) -> tuple[int, dict]:
                                              "log", "audit", "--registry", world["url"], "--state", str(state), "--json"],
                                 catch_exceptions=False)
     return result.exit_code, json.loads(result.output)
+
+
+def test_holder_edited_behind_the_log_fails_the_inclusion_check(world):
+    """The issue event carries the whole state (section 1): the registry's holder must be its holder."""
+    with world["registry"].engine.begin() as conn:
+        conn.execute(text("UPDATE certificates SET holder = 'Forged Name' WHERE number = :n"), {"n": world["numbers"][0]})
+    code, report = verify_number(world, world["numbers"][0], world["url"])
+    check = log_check(report)
+    assert code == 1 and report["verdict"] == "INVALID"
+    assert check["reason"] == "log_inclusion_failed" and "with another holder" in check["detail"]

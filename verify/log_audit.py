@@ -211,6 +211,25 @@ _SHOWN = {"active": {"valid", "expired"}, "suspended": {"suspended", "expired"},
           "replaced": {"replaced"}}
 
 
+def _state_differs(state: dict[str, Any], certificate: StatusInfo | None) -> str | None:
+    """The first field the registry shows that the logged state does not say, or None."""
+    if certificate is None:
+        return None
+    shown = {"holder": certificate.holder, "scheme": certificate.scheme,
+             "granted": certificate.granted.isoformat() if certificate.granted else None,
+             "expires": certificate.expires.isoformat() if certificate.expires else None,
+             "pdf_sha256": certificate.pdf_sha256}
+    for key, value in shown.items():
+        if key in state and value is not None and state[key] != value:
+            return f"another {key.replace('_', ' ')}"
+    return None
+
+
+def _shown(certificate: StatusInfo) -> str:
+    """The public status as its plain value (an enum member, or a string from older callers)."""
+    return str(getattr(certificate.status, "value", certificate.status))
+
+
 class LogInclusion:
     """The `log_inclusion` check of a verification report (`Verifier.log`)."""
 
@@ -229,7 +248,7 @@ class LogInclusion:
             doc = self.source.proof(number)
         except LogUnavailable as exc:
             reason = Reason.LOG_NOT_CHECKPOINTED if exc.reason == "not_checkpointed" else Reason.LOG_UNAVAILABLE
-            if exc.reason == "not_in_registry" and certificate is not None and certificate.status != "pending":
+            if exc.reason == "not_in_registry" and certificate is not None and _shown(certificate) != "pending":
                 return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"the registry shows {number}, but its log has no event for it")
             return Check.indeterminate(name, reason, f"inclusion not proven: {exc}")
         try:
@@ -259,10 +278,20 @@ class LogInclusion:
         problem = entry_problem(doc, head)
         if problem is not None:
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"{number}: {problem}")
-        stored = "active" if event["type"] == "issue" else dict(event["data"] or {}).get("to")
-        if certificate is not None and certificate.status not in _SHOWN.get(stored, set()):
+        data = dict(event["data"] or {})
+        state = data.get("state") if isinstance(data.get("state"), dict) else None
+        if state is not None:  # issue and attest events carry the whole state (docs/registry.md)
+            stored = state.get("status")
+            differs = _state_differs(state, certificate)
+            if differs:
+                return Check.failed(name, Reason.LOG_INCLUSION_FAILED,
+                                    f"the registry shows {number} with {differs}, but its latest logged event "
+                                    f"({event['type']}, event {index + 1}) says otherwise")
+        else:
+            stored = "active" if event["type"] == "issue" else data.get("to")
+        if certificate is not None and _shown(certificate) not in _SHOWN.get(stored, set()):
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED,
-                                f"the registry shows {number} as {certificate.status}, but its latest logged event "
+                                f"the registry shows {number} as {_shown(certificate)}, but its latest logged event "
                                 f"({event['type']}, event {index + 1}) leaves it {stored}")
         return Check.passed(name, Reason.LOG_INCLUSION_PROVEN,
                             f"the latest event of {number} ({event['type']}, event {index + 1}) is in the log's checkpoint "

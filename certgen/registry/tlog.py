@@ -28,10 +28,10 @@ from ..errors import RegistryError
 from ..note import CheckpointError, CheckpointProblem, LogSigner, TreeHead, open_tree_head, parse_tree_head, sign_tree_head
 from ..trust import TrustList
 from . import merkle
+from .findings import LogProblem
 from .tables import EventRow, LogNodeRow, TreeHeadRow
 
 if TYPE_CHECKING:
-    from .audit import LogProblem
     from .repository import Registry
 
 _CHUNK = 2000
@@ -230,8 +230,6 @@ def check_tree(registry: Registry, trust: TrustList, folder: Path | None = None)
     log key and consistent with the tree recomputed from the events; the stored subtrees equal
     the recomputed ones; a checkpoint of more events than the database holds is a rollback,
     one with another root for the same events a fork. Returns LogProblems."""
-    from .audit import LogProblem
-
     problems: list[LogProblem] = []
     signed: list[tuple[str, TreeHead]] = []
     file_texts = _read_files(folder, problems) if folder is not None else []  # before the rows: files follow commits
@@ -241,7 +239,7 @@ def check_tree(registry: Registry, trust: TrustList, folder: Path | None = None)
         if head is None:
             continue
         if head.size != row.size or head.root.hex() != row.root_hash:
-            problems.append(LogProblem(where, "its size or root column differs from the text that was signed"))
+            problems.append(LogProblem(where, "its size or root column differs from the text that was signed", "tree_head_altered"))
         signed.append((where, head))
     in_db = {(h.size, h.root) for _, h in signed}
     files: list[tuple[str, TreeHead]] = []
@@ -253,13 +251,11 @@ def check_tree(registry: Registry, trust: TrustList, folder: Path | None = None)
     for where, head in files:
         if (head.size, head.root) not in in_db:
             problems.append(LogProblem(where, f"tree size {head.size} is not among the database's checkpoints: "
-                                              "checkpoints were deleted from the database"))
+                                              "checkpoints were deleted from the database", "tree_head_deleted"))
     return problems
 
 
 def _read_files(folder: Path, problems: list) -> list[tuple[str, bytes]]:
-    from .audit import LogProblem
-
     out = []
     paths = sorted((folder / FOLDER).glob("*.txt")) + ([folder / LATEST] if (folder / LATEST).exists() else [])
     for path in paths:
@@ -267,23 +263,19 @@ def _read_files(folder: Path, problems: list) -> list[tuple[str, bytes]]:
         try:
             out.append((where, path.read_bytes()[:64 * 1024]))
         except OSError as exc:
-            problems.append(LogProblem(where, f"cannot be read ({exc.strerror})"))
+            problems.append(LogProblem(where, f"cannot be read ({exc.strerror})", "tree_head_unreadable"))
     return out
 
 
 def _open(text: str | bytes, trust: TrustList, where: str, problems: list) -> TreeHead | None:
-    from .audit import LogProblem
-
     try:
         return open_tree_head(text, trust.log_keys).head
     except CheckpointError as exc:
-        problems.append(LogProblem(where, f"{_PROBLEM_TEXT[exc.problem]} ({exc})"))
+        problems.append(LogProblem(where, f"{_PROBLEM_TEXT[exc.problem]} ({exc})", f"tree_head_{exc.problem.value}"))
         return None
 
 
 def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[LogProblem]:
-    from .audit import LogProblem
-
     problems: list[LogProblem] = []
     wanted = {h.size for _, h in heads}
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted else {}
@@ -306,16 +298,17 @@ def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[Lo
     size = builder.size
     if differing:
         problems.append(LogProblem("Merkle tree", f"{differing} stored tree node(s) differ from the events: "
-                                                  "proofs served from them would fail"))
+                                                  "proofs served from them would fail", "tree_nodes_altered"))
     for where, head in heads:
         if head.size > size:
             problems.append(LogProblem(where, f"signs a log of {head.size} events, but the database has {size}: "
-                                              "the log was rolled back (events deleted)"))
+                                              "the log was rolled back (events deleted)", "log_rolled_back"))
         elif roots[head.size] != head.root:
             problems.append(LogProblem(where, f"signs another root for the first {head.size} events than they have now: "
-                                              "the history was rewritten (a fork)"))
+                                              "the history was rewritten (a fork)", "log_forked"))
         elif head.size > stored_size:
-            problems.append(LogProblem(where, f"the stored tree has only {stored_size} leaves: proofs cannot be served"))
+            problems.append(LogProblem(where, f"the stored tree has only {stored_size} leaves: proofs cannot be served",
+                                       "tree_nodes_missing"))
     return problems
 
 

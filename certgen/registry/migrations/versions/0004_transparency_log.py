@@ -4,7 +4,7 @@ Builds the tree over the existing events in place (docs/registry.md, "The Merkle
 Old `certgen-checkpoint/1` rows stay in `checkpoints` and are still verified.
 
 Revision ID: 0004_transparency_log
-Revises: 0002
+Revises: 0003_record_state
 Create Date: 2026-11-29
 """
 from alembic import op
@@ -14,7 +14,7 @@ from certgen.errors import RegistryError
 from certgen.registry.tlog import rebuild_tree
 
 revision = '0004_transparency_log'
-down_revision = '0002'
+down_revision = '0003_record_state'
 branch_labels = None
 depends_on = None
 
