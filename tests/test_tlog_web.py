@@ -148,7 +148,18 @@ def test_status_edited_behind_the_log_fails_the_inclusion_check(world):
     code, report = verify_number(world, world["numbers"][1], world["url"])
     assert code == 1 and report["verdict"] == "INVALID"
     check = log_check(report)
-    assert check["reason"] == "log_inclusion_failed" and "leaves it suspended" in check["detail"]
+    assert check["reason"] == "log_inclusion_failed"
+    assert "is not the state its latest logged event (suspend, event 7) commits to" in check["detail"]
+    # a service that serves no row state (an older one): the event's own status still decides
+    from verify.log_audit import LogInclusion
+    from verify.log_source import RegistryLog
+    from verify.status import RegistryStatus
+
+    doc = RegistryLog(world["registry"]).proof(world["numbers"][1])
+    del doc["state"]
+    status = RegistryStatus(world["registry"], lambda: NOW).lookup(world["numbers"][1])
+    check = LogInclusion(Canned(doc), world["keys"].trust_list().log_keys).check(world["numbers"][1], status)
+    assert check.reason.value == "log_inclusion_failed" and "leaves it suspended" in check.detail
 
 
 def test_event_newer_than_the_checkpoint_is_indeterminate(world):
@@ -356,4 +367,33 @@ def test_holder_edited_behind_the_log_fails_the_inclusion_check(world):
     code, report = verify_number(world, world["numbers"][0], world["url"])
     check = log_check(report)
     assert code == 1 and report["verdict"] == "INVALID"
-    assert check["reason"] == "log_inclusion_failed" and "with another holder" in check["detail"]
+    assert check["reason"] == "log_inclusion_failed"
+    assert "is not the state its latest logged event (issue, event 1) commits to" in check["detail"]
+
+
+def test_row_edited_after_a_status_change_fails_the_inclusion_check(world):
+    """The latest event of this one is a suspension (only a digest of the state): the row's state,
+    served with the proof, must have that digest."""
+    number = world["numbers"][1]
+    with world["registry"].engine.begin() as conn:
+        conn.execute(text("UPDATE certificates SET scheme = 'Another scheme' WHERE number = :n"), {"n": number})
+    code, report = verify_number(world, number, world["url"])
+    check = log_check(report)
+    assert code == 1 and check["reason"] == "log_inclusion_failed"
+    assert "is not the state its latest logged event (suspend, event 7) commits to" in check["detail"]
+
+
+def test_a_served_state_that_disagrees_with_the_page_fails(world):
+    """A hostile service: the state it serves has the right digest, but the number look-up shows another holder."""
+    from verify.log_audit import LogInclusion
+    from verify.log_source import RegistryLog
+    from verify.status import RegistryStatus
+
+    number = world["numbers"][0]
+    doc = RegistryLog(world["registry"]).proof(number)
+    status = RegistryStatus(world["registry"], lambda: NOW).lookup(number)
+    from dataclasses import replace
+
+    shown = replace(status, holder="Someone Else")
+    check = LogInclusion(Canned(doc), world["keys"].trust_list().log_keys).check(number, shown)
+    assert check.reason.value == "log_inclusion_failed" and "with another holder" in check.detail

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from certgen.note import CheckpointError, CheckpointProblem, LogKey, TreeHead, open_tree_head, parse_tree_head
 from certgen.registry import merkle
 from certgen.registry.chain import iso
+from certgen.registry.state import is_state, seal_sha256, state_digest
 
 from .log_source import MAX_RESPONSE, LogSource, LogUnavailable, b64, entry_problem
 from .report import Check, Reason, StatusInfo
@@ -216,12 +217,16 @@ def _state_differs(state: dict[str, Any], certificate: StatusInfo | None) -> str
     if certificate is None:
         return None
     shown = {"holder": certificate.holder, "scheme": certificate.scheme,
+             "kind": str(getattr(certificate.kind, "value", certificate.kind)),
              "granted": certificate.granted.isoformat() if certificate.granted else None,
              "expires": certificate.expires.isoformat() if certificate.expires else None,
-             "pdf_sha256": certificate.pdf_sha256}
+             "pdf_sha256": certificate.pdf_sha256, "status_reason": certificate.status_reason,
+             "replaced_by": certificate.replaced_by}
     for key, value in shown.items():
         if key in state and value is not None and state[key] != value:
             return f"another {key.replace('_', ' ')}"
+    if certificate.seal is not None and state.get("seal_sha256") not in (None, seal_sha256(certificate.seal)):
+        return "another seal"
     return None
 
 
@@ -280,6 +285,15 @@ class LogInclusion:
             return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"{number}: {problem}")
         data = dict(event["data"] or {})
         state = data.get("state") if isinstance(data.get("state"), dict) else None
+        row = doc.get("state")
+        if row is not None and "state_sha256" in data:  # the row the registry holds now, by the event's digest
+            if not is_state(row) or row["number"] != number:
+                return Check.failed(name, Reason.LOG_INCLUSION_FAILED, f"the registry's state of {number} is malformed")
+            if state_digest(row) != data["state_sha256"]:
+                return Check.failed(name, Reason.LOG_INCLUSION_FAILED,
+                                    f"the registry's row of {number} is not the state its latest logged event "
+                                    f"({event['type']}, event {index + 1}) commits to: it was changed behind the log")
+            state = row
         if state is not None:  # issue and attest events carry the whole state (docs/registry.md)
             stored = state.get("status")
             differs = _state_differs(state, certificate)

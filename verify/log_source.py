@@ -17,11 +17,12 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from certgen.errors import NumberFormatError
+from certgen.errors import NotFoundError, NumberFormatError
 from certgen.note import TreeHead
 from certgen.numbers import parse_number
 from certgen.registry import Registry, merkle, tlog
 from certgen.registry.chain import event_hash, iso
+from certgen.registry.state import certificate_state
 
 PROOF_FORMAT = "certverify-log-proof/1"
 MAX_RESPONSE = 1 << 20
@@ -54,7 +55,8 @@ class LogSource(Protocol):
 
 def proof_document(registry: Registry, number: str) -> dict[str, Any]:
     """Inclusion proof of `number`'s latest event in the latest checkpoint, with the event itself
-    (so the verifier recomputes its hash) and the checkpoint text (so it checks the signature)."""
+    (so the verifier recomputes its hash), the checkpoint text (so it checks the signature) and
+    the certificate row's state (so it checks the row is what the event commits to)."""
     try:
         canonical = str(parse_number(number))
     except NumberFormatError as exc:
@@ -68,7 +70,12 @@ def proof_document(registry: Registry, number: str) -> dict[str, Any]:
     if seq > head.size:
         raise LogUnavailable("not_checkpointed", f"the latest event of {canonical} (event {seq}) is newer than the "
                                                  f"latest checkpoint ({head.size} events)")
-    return {"number": canonical, **entry_document(registry, seq - 1, head)}
+    try:
+        state = certificate_state(registry.get(canonical))
+    except NotFoundError:
+        state = None
+    # the row's state as the registry holds it now: its digest must be the one the event commits to
+    return {"number": canonical, **entry_document(registry, seq - 1, head), "state": state}
 
 
 def entry_document(registry: Registry, index: int, head: Any = None) -> dict[str, Any]:
