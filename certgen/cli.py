@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -40,13 +40,15 @@ def _log_folder(app: AppContext) -> Path:
     return app.get_settings().data_dir / "log"
 
 
-def _sign_tree_head(app: AppContext, registry: Registry, store: KeyStore) -> str | None:
+def _sign_tree_head(app: AppContext, registry: Registry, store: KeyStore,
+                    passphrase: Callable[[], bytes] | None = None) -> str | None:
     """Sign a checkpoint of the transparency log with the log key (None: the key folder has no log key)."""
     from .registry.tlog import sign_checkpoint
 
     if store.log_key() is None:
         return None
-    head = sign_checkpoint(registry, store.log_signer(app.passphrase()), now=app.now(), folder=_log_folder(app))
+    head = sign_checkpoint(registry, store.log_signer((passphrase or app.passphrase)()), now=app.now(),
+                           folder=_log_folder(app))
     return f"checkpoint {head.id}: tree of {head.size} events, root {head.root_hash[:16]}..., signed by the log key"
 
 
@@ -329,9 +331,16 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         if plan.intake.errors and not skip_invalid:
             raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
+        asked: list[bytes] = []
+
+        def passphrase() -> bytes:
+            """Asked at most once per run: the signer's key and the log key share it."""
+            if not asked:
+                asked.append(app.passphrase())
+            return asked[0]
 
         def load_signer():
-            return store.current_signer(app.passphrase(), now=app.now())
+            return store.current_signer(passphrase(), now=app.now())
 
         # the passphrase only when there is something to sign (else only if that changes while waiting)
         signer = load_signer() if plan.needs_signer else load_signer
@@ -339,7 +348,7 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                                verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now,
                                lock_dir=settings.data_dir / "locks", wait=not no_wait,
-                               sign_tree_head=lambda: _sign_tree_head(app, registry, store))
+                               sign_tree_head=lambda: _sign_tree_head(app, registry, store, passphrase))
         bar = None
         if sys.stderr.isatty() and not as_json:
             bar = click.progressbar(length=1, label="issuing", file=sys.stderr)
