@@ -314,5 +314,9 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         sys.exit(1)
 
 
+from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
+_register_service(main)
+
+
 if __name__ == "__main__":
     main()
