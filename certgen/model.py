@@ -59,6 +59,15 @@ class EventType(str, enum.Enum):
     REINSTATE = "reinstate"
     WITHDRAW = "withdraw"
     REPLACE = "replace"
+    # the service standard (certgen/service): events of applications and complaints, which
+    # carry the full state of their record after the event (see certgen/service/log.py)
+    APPLICATION = "application"
+    COMPLAINT = "complaint"
+
+    @property
+    def about_certificate(self) -> bool:
+        """True for the events of a certificate's life cycle (the others are the service's)."""
+        return self not in (EventType.APPLICATION, EventType.COMPLAINT)
 
 
 # -- the documents' records --------------------------------------------------------------------
