@@ -334,3 +334,44 @@ def app_audit(app: AppContext) -> None:
     for problem in problems:
         click.echo(f"DIFFERS: {problem}")
     sys.exit(1)
+
+
+@app_group.command("issue")
+@click.argument("number")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: DATA/issued/<application number>).")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True, help="Worker processes; 0 = one per core.")
+@click.option("--photos", type=click.Path(file_okay=False, path_type=Path), help="Folder of photo files (default: beside FILE).")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def app_issue(app: AppContext, number: str, file: Path, output: Path | None, workers: int, photos: Path | None,
+              timestamp_url: str | None, as_json: bool) -> None:
+    """Issue the certificates of a granted application from FILE (the rows of `certgen issue`) and close it."""
+    from .batch import BatchOptions, IssueEnvironment
+    from .keys import KeyStore
+    from .model import DocumentKind
+    from .service.issuing import issue_from_application
+    from .service.numbers import parse_application
+
+    settings = app.get_settings()
+    with user_errors():
+        service = _applications(app)
+        current = service.get(number, app.now())
+        service.check_can_issue(current.number)  # before anyone is asked for a passphrase
+        kind = DocumentKind(service.rules.kind(current.kind).certificate)
+        out = output or settings.data_dir / "issued" / parse_application(number)
+        options = BatchOptions(kind, file, out, workers, False, photos, timestamp_url)
+        store = KeyStore(settings.keys_dir)
+        env = IssueEnvironment(registry=service.registry, signer=store.current_signer(app.passphrase(), now=app.now()),
+                               chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
+                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
+        closed, summary = issue_from_application(service, current.number, options, env)
+    if as_json:
+        click.echo(json.dumps({"application": _app_json(closed), "batch": summary.as_dict()}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{summary.issued} issued, {summary.already_issued} already issued earlier; output: {out}")
+    _done(closed)
+    for cert in closed.certificates:
+        click.echo(f"  certificate {cert}")
