@@ -65,11 +65,38 @@ def calendar_cmd(app: AppContext, year: int, as_json: bool) -> None:
 
 # -- applications ------------------------------------------------------------------------------
 
-def _applications(app: AppContext):
+def _mail(app: AppContext):
+    """(mailer, sender, status page address, outbox folder) from the environment: SMTP when
+    CERTGEN_SMTP_HOST is set, else the outbox folder DATA/outbox."""
+    from .service.notices import OutboxMailer, SmtpMailer
+
+    env = app.environ
+    settings = app.get_settings()
+    outbox = settings.data_dir / "outbox"
+    sender = env.get("CERTGEN_MAIL_FROM", "layanan@sertifikasi.example.id")
+    status_url = settings.verify_url[: -len("v/")] + "permohonan"
+    host = env.get("CERTGEN_SMTP_HOST")
+    if not host:
+        return OutboxMailer(outbox), sender, status_url, None
+    try:
+        port = int(env.get("CERTGEN_SMTP_PORT", "25"))
+    except ValueError:
+        raise click.ClickException(f"CERTGEN_SMTP_PORT {env.get('CERTGEN_SMTP_PORT')!r} is not a port number") from None
+    mailer = SmtpMailer(host, port, env.get("CERTGEN_SMTP_USER") or None, env.get("CERTGEN_SMTP_PASSWORD") or None,
+                        env.get("CERTGEN_SMTP_STARTTLS", "") in ("1", "true", "yes"))
+    return mailer, sender, status_url, outbox
+
+
+def _applications(app: AppContext, notify: bool = True):
     from .registry import Registry
     from .service.applications import Applications
+    from .service.notices import stage_notifier
 
-    return Applications(Registry.open(app.get_settings().registry_url), _rules(app), _calendar(app))
+    on_change = None
+    if notify:
+        mailer, sender, status_url, fallback = _mail(app)
+        on_change = stage_notifier(mailer, sender, status_url, app.now, lambda line: click.echo(line, err=True), fallback)
+    return Applications(Registry.open(app.get_settings().registry_url), _rules(app), _calendar(app), on_change)
 
 
 def _app_json(a: Any) -> dict[str, Any]:
@@ -375,3 +402,17 @@ def app_issue(app: AppContext, number: str, file: Path, output: Path | None, wor
     _done(closed)
     for cert in closed.certificates:
         click.echo(f"  certificate {cert}")
+
+
+@app_group.command("notify-due")
+@pass_app
+def app_notify_due(app: AppContext) -> None:
+    """Mail the applicants whose deadline is near (run daily); each deadline is announced once."""
+    from .service.notices import send_deadline_notices
+
+    with user_errors():
+        service = _applications(app, notify=False)
+        mailer, sender, status_url, fallback = _mail(app)
+        sent = send_deadline_notices(service, mailer, sender, status_url, now=app.now(), actor=app.actor(),
+                                     report=lambda line: click.echo(line, err=True), fallback=fallback)
+    click.echo(f"{len(sent)} deadline notice(s) sent")

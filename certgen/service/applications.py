@@ -380,6 +380,13 @@ class Applications:
                 raise NotFoundError(f"application {canonical} is not in the register")
             _expect_decided(row, "granted", "issue")
 
+    def record_notice(self, number: str, deadline: str, *, now: datetime, actor: str) -> Application:
+        """Record that the applicant was told the deadline `deadline` is near (sent once per deadline)."""
+        def apply(row: ApplicationRow, rule: KindRule, clock: Clock) -> str:
+            _open(row)
+            return deadline
+        return self._change(number, now, actor, "notice", apply)
+
     def report_refusal(self, number: str, *, now: datetime, actor: str) -> Application:
         """The result of a refused application is reported (the refusal letter is sent)."""
         def apply(row: ApplicationRow, rule: KindRule, clock: Clock) -> None:
