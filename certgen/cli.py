@@ -247,7 +247,7 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 # -- issuing ---------------------------------------------------------------------------------
 
 @main.command("issue")
-@click.argument("kind", type=click.Choice([k.value for k in DocumentKind]))
+@click.argument("kind", type=click.Choice([k.value for k in DocumentKind if k is not DocumentKind.LETTER]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: DATA/issued/<file name>-<kind>).")

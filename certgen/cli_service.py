@@ -19,6 +19,7 @@ def register(main: click.Group) -> None:
     """Add the service commands to the `certgen` group."""
     main.add_command(calendar_cmd)
     main.add_command(app_group)
+    main.add_command(complaints_group)
 
 
 def _calendar(app: AppContext):
@@ -416,3 +417,187 @@ def app_notify_due(app: AppContext) -> None:
         sent = send_deadline_notices(service, mailer, sender, status_url, now=app.now(), actor=app.actor(),
                                      report=lambda line: click.echo(line, err=True), fallback=fallback)
     click.echo(f"{len(sent)} deadline notice(s) sent")
+
+
+def _issue_env(app: AppContext, service: Any):
+    from .batch import IssueEnvironment
+    from .keys import KeyStore
+
+    settings = app.get_settings()
+    store = KeyStore(settings.keys_dir)
+    return IssueEnvironment(registry=service.registry, signer=store.current_signer(app.passphrase(), now=app.now()),
+                            chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
+                            templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
+
+
+@app_group.command("letter")
+@click.argument("numbers", nargs=-1)
+@click.option("--due", is_flag=True, help="Every application reported late that has no letter yet.")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority.")
+@pass_app
+def app_letter(app: AppContext, numbers: tuple[str, ...], due: bool, timestamp_url: str | None) -> None:
+    """Issue the signed, sealed apology letter of applications reported late (DATA/letters/)."""
+    from .service import letters
+
+    with user_errors():
+        service = _applications(app)
+        todo = list(numbers) + (letters.due(service, app.now()) if due else [])
+        if not todo:
+            click.echo("no apology letter is due")
+            return
+        env = _issue_env(app, service)
+        folder = app.get_settings().data_dir / "letters"
+        for number in todo:
+            issued = letters.issue_apology_letter(service, number, env, folder, timestamp_url)
+            click.echo(f"{issued.application.number}: apology letter {issued.number} "
+                       f"({issued.application.clock.days_late} working day(s) late): {issued.path}")
+
+
+@app_group.command("redeem")
+@click.argument("number")
+@click.argument("letter")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def app_redeem(app: AppContext, number: str, letter: str, as_json: bool) -> None:
+    """Redeem apology LETTER (its number, or its scanned QR code text) on application NUMBER: one working day less."""
+    from .keys import KeyStore
+    from .service import letters
+
+    with user_errors():
+        service = _applications(app)
+        trust = None
+        if "/v/" in letter or len(letter.strip()) > 40:
+            trust = KeyStore(app.get_settings().keys_dir).trust_list()
+        a = letters.redeem(service, number, letter, trust=trust, now=app.now(), actor=app.actor())
+    if as_json:
+        click.echo(json.dumps(_app_json(a), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{a.number}: apology letter {a.credit_letter} redeemed; {a.clock.allowed} working days allowed")
+    _done(a)
+
+
+# -- complaints and appeals ----------------------------------------------------------------------
+
+def _complaints(app: AppContext):
+    from .registry import Registry
+    from .service.complaints import Complaints
+
+    return Complaints(Registry.open(app.get_settings().registry_url), _rules(app), _calendar(app))
+
+
+def _complaint_json(c: Any) -> dict[str, Any]:
+    k = c.clock
+    return {"number": c.number, "type": c.type, "channel": c.channel, "subject_kind": c.subject_kind,
+            "subject": c.subject, "summary": c.summary, "contact": c.contact, "status": c.status,
+            "received_at": c.received_at.isoformat(), "answered_at": c.answered_at.isoformat() if c.answered_at else None,
+            "answered_by": c.answered_by, "answer": c.answer, "outcome": c.outcome,
+            "closed_at": c.closed_at.isoformat() if c.closed_at else None, "letter_sha256": c.letter_sha256,
+            "clock": {"allowed": k.allowed, "used": k.used, "left": k.left,
+                      "deadline": k.deadline.isoformat() if k.deadline else None, "late": k.late},
+            "steps": list(c.steps)}
+
+
+def _complaint_line(c: Any) -> str:
+    k = c.clock
+    clock = (f"answered after {k.used} of {k.allowed} working days" if c.answered_at
+             else f"{k.used} of {k.allowed} working days, {k.left} left" + (f", deadline {k.deadline:%Y-%m-%d}" if k.deadline else ""))
+    about = c.subject or "general"
+    return f"{c.number}  {c.type:9} {c.channel:14} {c.status:9} {about:18} {clock}" + (f"  [{c.outcome}]" if c.outcome else "")
+
+
+@click.group("complaints")
+def complaints_group() -> None:
+    """Complaints and appeals from every channel: register, list, review, answer, close."""
+
+
+@complaints_group.command("new")
+@click.option("--channel", required=True, help="letter, in_person, email, website, suggestion_box, telephone, whatsapp.")
+@click.option("--summary", required=True, help="What the complaint is about.")
+@click.option("--appeal", is_flag=True, help="An appeal against a decision (needs --certificate or --application).")
+@click.option("--certificate", help="The certificate it is about.")
+@click.option("--application", help="The application it is about.")
+@click.option("--contact", help="How to reach the complainant.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def complaints_new(app: AppContext, channel: str, summary: str, appeal: bool, certificate: str | None,
+                   application: str | None, contact: str | None, as_json: bool) -> None:
+    """Register a complaint or appeal received by any channel."""
+    if certificate and application:
+        raise click.UsageError("give --certificate or --application, not both")
+    kind = "certificate" if certificate else "application" if application else "general"
+    with user_errors():
+        c = _complaints(app).register_complaint(channel=channel, summary=summary, now=app.now(), actor=app.actor(),
+                                                type="appeal" if appeal else "complaint", subject_kind=kind,
+                                                subject=certificate or application, contact=contact)
+    click.echo(json.dumps(_complaint_json(c), indent=2, ensure_ascii=False) if as_json else _complaint_line(c))
+
+
+@complaints_group.command("list")
+@click.option("--status", type=click.Choice(["received", "in_review", "answered", "closed"]))
+@click.option("--channel")
+@click.option("--type", "type_", type=click.Choice(["complaint", "appeal"]))
+@click.option("--year", type=int)
+@click.option("--overdue", is_flag=True, help="Only cases past their working-day deadline.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def complaints_list(app: AppContext, status: str | None, channel: str | None, type_: str | None, year: int | None,
+                    overdue: bool, as_json: bool) -> None:
+    """List cases, filtered."""
+    with user_errors():
+        items = [c for c in _complaints(app).iter(app.now(), status=status, channel=channel, type=type_, year=year)
+                 if not overdue or c.clock.left < 0]
+    if as_json:
+        click.echo(json.dumps([_complaint_json(c) for c in items], indent=2, ensure_ascii=False))
+        return
+    for c in items:
+        click.echo(_complaint_line(c))
+    click.echo(f"{len(items)} case(s)")
+
+
+@complaints_group.command("show")
+@click.argument("number")
+@pass_app
+def complaints_show(app: AppContext, number: str) -> None:
+    """Show a case with its history."""
+    with user_errors():
+        c = _complaints(app).get(number, app.now())
+    click.echo(json.dumps(_complaint_json(c), indent=2, ensure_ascii=False))
+
+
+@complaints_group.command("review")
+@click.argument("number")
+@pass_app
+def complaints_review(app: AppContext, number: str) -> None:
+    """Take a received case into review."""
+    with user_errors():
+        c = _complaints(app).review(number, now=app.now(), actor=app.actor())
+    click.echo(_complaint_line(c))
+
+
+@complaints_group.command("answer")
+@click.argument("number")
+@click.option("--outcome", required=True, type=click.Choice(["upheld", "partly_upheld", "rejected"]))
+@click.option("--text", required=True, help="The answer.")
+@click.option("--letter", is_flag=True, help="Also write the signed answer letter (DATA/complaints/NUMBER.pdf).")
+@pass_app
+def complaints_answer(app: AppContext, number: str, outcome: str, text: str, letter: bool) -> None:
+    """Answer a case in review (an appeal: by someone not involved in its subject)."""
+    from .service.letters import answer_letter
+
+    with user_errors():
+        service = _complaints(app)
+        c = service.answer(number, text, outcome, now=app.now(), actor=app.actor())
+        if letter:
+            path, _ = answer_letter(service, c.number, _issue_env(app, service), app.get_settings().data_dir / "complaints")
+            click.echo(f"answer letter: {path}")
+    click.echo(_complaint_line(c))
+
+
+@complaints_group.command("close")
+@click.argument("number")
+@pass_app
+def complaints_close(app: AppContext, number: str) -> None:
+    """Close an answered case."""
+    with user_errors():
+        c = _complaints(app).close(number, now=app.now(), actor=app.actor())
+    click.echo(_complaint_line(c))

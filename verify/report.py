@@ -55,6 +55,7 @@ class Reason(str, enum.Enum):
     STATUS_WITHDRAWN = "status_withdrawn"
     STATUS_REPLACED = "status_replaced"
     STATUS_EXPIRED = "status_expired"
+    STATUS_REDEEMED = "status_redeemed"  # an apology letter whose credit was used: genuine, used up
     STATUS_NOT_ISSUED = "status_not_issued"
     NOT_IN_REGISTRY = "not_in_registry"
     STATUS_NOT_CHECKED = "status_not_checked"
@@ -121,7 +122,9 @@ class StatusInfo:
 
 
 _STATUS_VERDICTS = {"valid": Verdict.VALID, "suspended": Verdict.SUSPENDED, "withdrawn": Verdict.WITHDRAWN,
-                    "replaced": Verdict.REPLACED, "expired": Verdict.EXPIRED}
+                    "replaced": Verdict.REPLACED, "expired": Verdict.EXPIRED,
+                    # a redeemed apology letter is genuine; its status line says it was used
+                    "redeemed": Verdict.VALID}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ _SEAL_REASONS = {
 }
 _STATUS_REASONS = {"valid": Reason.STATUS_ACTIVE, "suspended": Reason.STATUS_SUSPENDED,
                    "withdrawn": Reason.STATUS_WITHDRAWN, "replaced": Reason.STATUS_REPLACED,
-                   "expired": Reason.STATUS_EXPIRED}
+                   "expired": Reason.STATUS_EXPIRED, "redeemed": Reason.STATUS_REDEEMED}
 
 
 def claims_json(claims: SealClaims) -> dict:
@@ -220,6 +220,8 @@ def _status_detail(cert: StatusInfo) -> str:
         return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
     if cert.status == "expired":
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
+    if cert.status == "redeemed":
+        return f"{cert.number} is genuine; its credit was used{when}{reason}"
     if cert.status == "replaced":
         return f"{cert.number} was replaced by {cert.replaced_by}{when}{reason}"
     return f"{cert.number} is {cert.status}{when}{reason}"

@@ -321,7 +321,8 @@ class Registry:
         active: what an offline verifier needs besides the trust list."""
         query = (select(CertificateRow.number, CertificateRow.status, CertificateRow.status_changed_at,
                         CertificateRow.status_reason, CertificateRow.replaced_by)
-                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value]))
+                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value,
+                                                   Status.REDEEMED.value]))
                  .order_by(CertificateRow.number))
         with self._read() as session, session.begin():
             return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]

@@ -26,7 +26,7 @@ from ..registry.tables import ApplicationRow, NumberSeriesRow
 from . import numbers
 from .calendar import WorkingCalendar
 from .clock import Clock, Pause, compute
-from .log import append_event, writing
+from .log import append_event, reading, writing
 from .rules import KindRule, ServiceRules
 
 STAGES = ("application", "handling", "payment", "execution", "decision", "reporting")
@@ -136,7 +136,7 @@ class Applications:
 
     def get(self, number: str, now: datetime) -> Application:
         canonical = numbers.parse_application(number)
-        with Session(self.registry.engine, expire_on_commit=False) as session:
+        with reading(self.registry) as session:
             row = session.execute(select(ApplicationRow).where(ApplicationRow.number == canonical)).scalar_one_or_none()
             if row is None:
                 raise NotFoundError(f"application {canonical} is not in the register")
@@ -148,7 +148,7 @@ class Applications:
             query = query.where(ApplicationRow.stage != "reporting")
         if year is not None:
             query = query.where(ApplicationRow.year == year)
-        with Session(self.registry.engine, expire_on_commit=False) as session:
+        with reading(self.registry) as session:
             rows = list(session.scalars(query))
         return (self._read(r, now) for r in rows)
 
@@ -374,7 +374,7 @@ class Applications:
     def check_can_issue(self, number: str) -> None:
         """Raise `ApplicationError` unless certificates may be issued from the application now."""
         canonical = numbers.parse_application(number)
-        with Session(self.registry.engine) as session:
+        with reading(self.registry) as session:
             row = session.execute(select(ApplicationRow).where(ApplicationRow.number == canonical)).scalar_one_or_none()
             if row is None:
                 raise NotFoundError(f"application {canonical} is not in the register")
@@ -386,6 +386,35 @@ class Applications:
             _open(row)
             return deadline
         return self._change(number, now, actor, "notice", apply)
+
+    def record_letter(self, number: str, letter: str, *, now: datetime, actor: str) -> Application:
+        """The apology letter issued for this application's late result."""
+        def apply(row: ApplicationRow, rule: KindRule, clock: Clock) -> str:
+            if row.stage != "reporting" or not clock.late:
+                raise ApplicationError(f"{row.number}: its result was not reported late; no apology letter is due")
+            if row.apology_letter not in (None, letter):
+                raise ApplicationError(f"{row.number}: apology letter {row.apology_letter} was already issued")
+            row.apology_letter = letter
+            return letter
+        return self._change(number, now, actor, "apology", apply)
+
+    def credit(self, number: str, letter: str, client_id: str, *, now: datetime, actor: str) -> Application:
+        """One working day less on this open application, for `letter` of the same client."""
+        def apply(row: ApplicationRow, rule: KindRule, clock: Clock) -> str:
+            _open(row)
+            if row.client_id != client_id:
+                raise ApplicationError(f"apology letter {letter} was given to another client; it cannot be redeemed on "
+                                       f"{row.number}")
+            if row.credit_letter is not None:
+                raise ApplicationError(f"{row.number} already has the credit of letter {row.credit_letter}")
+            row.credit_letter = letter
+            return letter
+        return self._change(number, now, actor, "redeem", apply)
+
+    def credited_on(self, letter: str) -> str | None:
+        """The application on which `letter`'s credit was used, if any."""
+        with reading(self.registry) as session:
+            return session.execute(select(ApplicationRow.number).where(ApplicationRow.credit_letter == letter)).scalar_one_or_none()
 
     def report_refusal(self, number: str, *, now: datetime, actor: str) -> Application:
         """The result of a refused application is reported (the refusal letter is sent)."""

@@ -37,6 +37,11 @@ def writing(registry: Registry) -> Iterator[tuple[Session, ChainHeadRow]]:
         yield pair
 
 
+def reading(registry: Registry) -> Session:
+    """A read-only session that does not take the writers' lock (SQLite: BEGIN DEFERRED)."""
+    return Session(registry.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+
+
 def row_state(row: Any) -> dict[str, Any]:
     """The canonical state of an application or complaint row: every column but the id,
     times as the log writes them, JSON columns as they are."""
@@ -79,7 +84,7 @@ def verify_service_log(registry: Registry) -> list[LogProblem]:
             continue
         last[(ev.type, ev.number)] = state
     for type, table in TABLES.items():
-        with Session(registry.engine) as session:
+        with reading(registry) as session:
             rows = list(session.scalars(select(table).order_by(table.number)))
         for row in rows:
             where = f"{type.value} {row.number}"

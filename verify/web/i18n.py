@@ -72,6 +72,10 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "training": [("name", "Nama Peserta", "Participant"), ("course", "Bimbingan Teknis", "Course"),
                  ("course_code", "Kode Kegiatan", "Course code"), ("start_date", "Mulai", "From"),
                  ("end_date", "Selesai", "To"), ("hours", "Jam Pelajaran", "Hours"), ("organiser", "Penyelenggara", "Organiser")],
+    # apology letters of the service standard (certgen/service/letters.py)
+    "letter": [("client", "Kepada", "To"), ("application", "Permohonan", "Application"),
+               ("days_late", "Keterlambatan (hari kerja)", "Days late (working days)"),
+               ("credit_days", "Kompensasi (hari kerja)", "Credit (working days)"), ("date", "Tanggal", "Date")],
 }
 
 #: Claim fields shown when there is no registry record (offline seal check).

@@ -40,7 +40,7 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
             if value not in (None, ""):
                 fields.append(((label_id, label_en)[idx], _format(value, lang)))
     status_line = None
-    if cert is not None and cert.status in ("suspended", "withdrawn", "replaced") and cert.status_changed_at:
+    if cert is not None and cert.status in ("suspended", "withdrawn", "replaced", "redeemed") and cert.status_changed_at:
         status_line = f"{t('status_since', lang)} {_format(cert.status_changed_at.date(), lang)}"
         if cert.status_reason:
             status_line += f" — {t('reason', lang)}: {cert.status_reason}"
