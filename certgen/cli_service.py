@@ -20,6 +20,7 @@ def register(main: click.Group) -> None:
     main.add_command(calendar_cmd)
     main.add_command(app_group)
     main.add_command(complaints_group)
+    main.add_command(report_group)
 
 
 def _calendar(app: AppContext):
@@ -601,3 +602,40 @@ def complaints_close(app: AppContext, number: str) -> None:
     with user_errors():
         c = _complaints(app).close(number, now=app.now(), actor=app.actor())
     click.echo(_complaint_line(c))
+
+
+# -- the yearly report ---------------------------------------------------------------------------
+
+@click.group("report")
+def report_group() -> None:
+    """Yearly reports."""
+
+
+@report_group.command("service")
+@click.option("--year", type=click.IntRange(2000, 9999), required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the signed PDF report with charts here.")
+@pass_app
+def report_service(app: AppContext, year: int, fmt: str, pdf: Path | None) -> None:
+    """The service's yearly evaluation: per kind, counts, median and 90th percentile working days,
+    share on time, late cases, apology letters; complaints by channel and outcome."""
+    from .output import write_atomic
+    from .service.report import build_report, to_csv, to_table
+
+    with user_errors():
+        apps = _applications(app, notify=False)
+        report = build_report(apps, _complaints(app), year, app.now())
+        if pdf is not None:
+            from .service.letters import signed_report_pdf
+
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(pdf, signed_report_pdf(report, _issue_env(app, apps)))
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(to_csv(report), nl=False)
+    else:
+        click.echo(to_table(report))
+    if pdf is not None:
+        click.echo(f"PDF report: {pdf}", err=True)

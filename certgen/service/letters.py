@@ -207,3 +207,19 @@ def answer_letter(complaints: Complaints, number: str, env: IssueEnvironment, fo
     digest = write_atomic(path, pdf)
     complaints.attach_letter(case.number, digest, now=now, actor=env.actor)
     return path, digest
+
+
+def signed_report_pdf(report: object, env: IssueEnvironment, timestamp_url: str | None = None) -> bytes:
+    """The yearly report as a signed PDF on the letterhead (`certgen.render.report_pdf`)."""
+    from ..render.report_pdf import render_report
+
+    now = env.now()
+    templates = TemplateSet.load(env.templates_dir)
+    fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
+    sealer = PdfSealer(env.signer, env.chain, timestamp_url)
+    reason, location = "Laporan kinerja layanan / Service performance report", templates.letterhead.city
+    if sealer.signs_in_place:
+        field = sealer.field(SIGNATURE_BOX, now, reason=reason, location=location)
+        return sealer.complete(render_report(templates, fonts, report, local_day(now), field))
+    return sealer.sign(render_report(templates, fonts, report, local_day(now)), SIGNATURE_BOX, reason=reason,
+                       location=location)
