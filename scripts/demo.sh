@@ -22,6 +22,7 @@ certgen issue product samples/product-type5.xlsx
 certgen issue person samples/person.csv
 certgen issue training samples/training.xlsx
 certgen log --verify
+python scripts/service_demo.py "$CERTGEN_DATA/service-demo"
 
 cat <<DONE
 

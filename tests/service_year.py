@@ -125,9 +125,10 @@ class Book:
 
 class Year:
     def __init__(self, n: int, *, seed: int = 2026, cli_every: int = 13, open_at_end: int = 6,
-                 complaints: int = 42) -> None:
+                 complaints: int = 42, clients: int = 45) -> None:
         self.rng = random.Random(seed)
         self.n, self.cli_every, self.open_n, self.complaints_n = n, cli_every, open_at_end, complaints
+        self.clients_n = clients
         self.books: list[Book] = []
         self.heap: list[tuple[datetime, int, Callable[[], None]]] = []
         self.seq = 0
@@ -145,7 +146,7 @@ class Year:
         self.apps, self.complaints, self.registry = apps, complaints, registry
         self.letter_env, self.letter_folder, self.trust = letter_env, letter_folder, trust
         self.cli, self.rows_dir = cli, rows_dir
-        clients = [f"PT Klien {i:02d}" for i in range(45)]
+        clients = [f"PT Klien {i:02d}" for i in range(self.clients_n)]
         for i in range(self.n):
             kind = list(DAYS)[i % 4]
             book = Book(i, kind, self.rng.choice(clients), cli=i % self.cli_every == 0)
