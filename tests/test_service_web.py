@@ -69,7 +69,9 @@ def test_wrong_codes_are_refused_alike_and_rate_limited(site):
     wrong = client.post("/permohonan", data={"number": number, "code": "AAAAA-BBBBB"})
     assert unknown.status_code == wrong.status_code == 403
     assert "Nomor permohonan atau kode akses salah." in wrong.text and "Nomor permohonan atau kode akses salah." in unknown.text
-    for _ in range(3):
+    hostile = client.post("/permohonan", data={"number": "<script>x</script>", "code": "a"})
+    assert hostile.status_code == 403 and "<script>x" not in hostile.text and "&lt;script&gt;x" in hostile.text
+    for _ in range(2):
         assert client.post("/api/v1/application", json={"number": number, "code": "AAAAA-CCCCC"}).status_code == 403
     # five failures from this address: even the right code is refused for a while
     limited = client.post("/permohonan", data={"number": number, "code": code})
@@ -88,3 +90,16 @@ def test_the_limiter_forgets_after_its_window():
     assert limiter.blocked("k") and not limiter.blocked("other")
     now[0] = 61
     assert not limiter.blocked("k")
+
+
+def test_the_applicant_pages_load_no_issuing_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, verify.web.app, verify.web.applicant_routes\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[:2] in (['certgen', 'render'], ['certgen', 'sign'], "
+            "['certgen', 'batch']))\n"
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

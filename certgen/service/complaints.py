@@ -22,7 +22,6 @@ from ..errors import CertgenError, NotFoundError, NumberFormatError
 from ..model import EventType
 from ..numbers import parse_number
 from ..registry import Registry
-from ..registry.chain import iso
 from ..registry.lifecycle import local_day
 from ..registry.tables import ApplicationRow, ComplaintRow, EventRow
 from . import numbers
@@ -231,4 +230,4 @@ def answer_letter_text(c: Complaint) -> tuple[str, str]:
             f"{local_day(c.received_at):%d-%m-%Y}. Outcome: {outcome[1]}.")
 
 
-__all__ = ["Complaint", "ComplaintError", "Complaints", "OUTCOMES", "STATUSES", "SUBJECTS", "TYPES", "iso"]
+__all__ = ["Complaint", "ComplaintError", "Complaints", "OUTCOMES", "STATUSES", "SUBJECTS", "TYPES"]
