@@ -205,3 +205,32 @@ def test_cli_import_names_row_and_column(cli, tmp_path):
     good.write_text("kind,client,client_id,email,channel\nperson,Siti,,siti@example.id,office\ntraining,Budi,NIK-1,,post\n")
     r = cli(main, ["app", "import", str(good)])
     assert r.exit_code == 0 and "2 application(s) registered" in r.output and "row 3: AP-2026-000002-" in r.output
+
+
+@pytest.mark.postgres
+def test_applications_and_complaints_on_postgresql(postgres_url, keystore):
+    from certgen.registry import Registry, verify_log
+    from certgen.service.complaints import Complaints
+    from .service_helpers import closed_application
+
+    registry = Registry.open(postgres_url)
+    try:
+        apps = register(registry)
+        closed, code = closed_application(apps, "PT Pg", "2026-11-02", "2026-11-24")
+        assert closed.clock.used == 16 and closed.clock.late
+        assert apps.check_access(closed.number, code, at("2026-11-25")) is not None
+        complaints = Complaints(registry, apps.rules, apps.calendar)
+        case = complaints.register_complaint(channel="email", summary="late", subject_kind="application",
+                                             subject=closed.number, type="appeal", now=at("2026-11-25"), actor="cs")
+        complaints.review(case.number, now=at("2026-11-25"), actor="cs")
+        with pytest.raises(Exception, match="may not answer the appeal"):
+            complaints.answer(case.number, "no", "rejected", now=at("2026-11-26"), actor="kepala")
+        complaints.answer(case.number, "no", "rejected", now=at("2026-11-26"), actor="panel")
+        assert verify_service_log(registry) == []
+        assert verify_log(registry, keystore.trust_list(), keystore.root_certificate()).ok
+        with registry.engine.begin() as conn:
+            conn.execute(text("UPDATE complaints SET outcome = 'upheld'"))
+        assert [str(p) for p in verify_service_log(registry)] == [
+            f"complaint {case.number}: column outcome is \"upheld\", but its history says \"rejected\""]
+    finally:
+        registry.close()
