@@ -155,13 +155,16 @@ def test_the_certificate_log_check_skips_application_events(registry, keystore):
     assert report.events == 3  # new, attach, complete
 
 
-def test_access_codes_are_stored_as_digests(registry):
+def test_access_codes_are_stored_as_scrypt_digests(registry):
     apps = register(registry)
     a, code = apps.new(NewApplication("training", "Budi", "email"), now=at("2026-11-02"), actor="ana")
     with registry.engine.connect() as conn:
         stored = conn.execute(text("SELECT access_hash FROM applications")).scalar_one()
         log = json.dumps([dict(r._mapping) for r in conn.execute(text("SELECT data FROM events"))])
     assert stored == access_hash(a.number, code) and code.replace("-", "") not in log
+    import hashlib
+    raw = code.replace("-", "").encode()
+    assert stored == hashlib.scrypt(raw, salt=f"certgen-access:{a.number}".encode(), n=2**11, r=8, p=1, dklen=32).hex()
 
 
 def test_cli_application_commands(cli, tmp_path):

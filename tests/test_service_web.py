@@ -103,3 +103,23 @@ def test_the_applicant_pages_load_no_issuing_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(tmp_path, fresh_keystore):
+    fresh_keystore.signed_trust_list(PASSPHRASE, now=NOW)
+    url = sqlite_url(tmp_path / "registry.sqlite3")
+    registry = Registry.open(url)
+    apps = register(registry)
+    a, code = apps.new(NewApplication("person", "X", "post"), now=at("2026-11-02"), actor="cs")
+    config = WebConfig(trust_list=fresh_keystore.trustlist_path, root=fresh_keystore.root_cert_path, registry_url=url,
+                       rate_limit_per_minute=0, trust_forwarded_for=True)
+    with TestClient(create_app(config, now=lambda: NOW)) as client:
+        for _ in range(5):
+            client.post("/api/v1/application", json={"number": a.number, "code": "WRONG-CODE0"},
+                        headers={"X-Forwarded-For": "203.0.113.9"})
+        blocked = client.post("/api/v1/application", json={"number": a.number, "code": code},
+                              headers={"X-Forwarded-For": "203.0.113.9"})
+        other = client.post("/api/v1/application", json={"number": a.number, "code": code},
+                            headers={"X-Forwarded-For": "198.51.100.7"})
+    assert blocked.status_code == 429 and other.status_code == 200
+    registry.close()

@@ -2,7 +2,7 @@
 
 The same form and check character (Luhn mod 32 over Crockford base 32) as certificate numbers
 (docs/numbers.md), with series codes of their own that no certificate uses. The access code
-given to an applicant is 10 random Crockford characters; only its SHA-256 is stored.
+given to an applicant is 10 random Crockford characters; only its scrypt digest (salted with the number) is stored.
 """
 
 from __future__ import annotations
@@ -61,8 +61,15 @@ def _normal_code(code: str) -> str:
     return "".join(str(code).split()).upper().replace("-", "").translate(_TYPO_MAP)
 
 
+#: scrypt cost: about 10 ms a check here. The digest is in the log (each event commits to the
+#: row), so it must not be cheap to search: 2^50 codes at this cost are out of reach.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**11, 8, 1
+
+
 def access_hash(number: str, code: str) -> str:
-    return hashlib.sha256(f"{number}:{_normal_code(code)}".encode("ascii", "replace")).hexdigest()
+    """scrypt of the normalised code, salted with the application's number."""
+    return hashlib.scrypt(_normal_code(code).encode("ascii", "replace"), salt=f"certgen-access:{number}".encode("ascii"),
+                          n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32).hex()
 
 
 def code_matches(number: str, code: str, stored: str) -> bool:

@@ -121,8 +121,17 @@ def applicant_router(service: Any, clock: Callable[[], float] = time.monotonic,
         return templates.TemplateResponse(request, "applicant.html", {"t": text, "lang": lang, "other": "en" if lang == "id" else "id",
                                                                       **context}, status_code=status)
 
+    def client_of(request: Request) -> str:
+        """The client address as the hardening middleware sees it (X-Forwarded-For behind a trusted proxy)."""
+        config = getattr(service, "config", None)
+        if config is not None and getattr(config, "trust_forwarded_for", False):
+            forwarded = request.headers.get("x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        return request.client.host if request.client else "-"
+
     def check(request: Request, number: str, code: str) -> PublicStatus | str:
-        client = request.client.host if request.client else "-"
+        client = client_of(request)
         key = "".join(number.split()).upper()[:40]
         if per_client.blocked(client) or per_number.blocked(key):
             return "limited"
