@@ -247,7 +247,18 @@ _simple("approval", "condition", "The service approval letter is approved (train
 _simple("payment", "payment", "Move to payment (the clock pauses for the payment where the rules say so).")
 _simple("resume", "resume", "Resume a paused clock.")
 _simple("execution", "execution", "Start the execution: audit, testing, assessment or training.")
-_simple("report", "report_refusal", "Report the result of a refused application (closes it).")
+@app_group.command("report")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def app_report(app: AppContext, number: str, as_json: bool) -> None:
+    """Report the result of a refused application (closes it)."""
+    with user_errors():
+        a = _applications(app).report_refusal(number, now=app.now(), actor=app.actor())
+    _done(a, as_json)
+    if a.clock.late and not as_json:
+        click.echo(f"reported {a.clock.days_late} working day(s) late: issue the apology letter with "
+                   f"`certgen app letter {a.number}`", err=True)
 
 
 @app_group.command("paid")
@@ -399,6 +410,12 @@ def app_issue(app: AppContext, number: str, file: Path, output: Path | None, wor
                                chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
         closed, summary = issue_from_application(service, current.number, options, env)
+        letter = None
+        if closed.clock.late:  # reported after the deadline: the apology letter goes out with the result
+            from .service.letters import issue_apology_letter
+
+            letter = issue_apology_letter(service, closed.number, env, settings.data_dir / "letters", timestamp_url)
+            closed = letter.application
     if as_json:
         click.echo(json.dumps({"application": _app_json(closed), "batch": summary.as_dict()}, indent=2, ensure_ascii=False))
         return
@@ -406,6 +423,8 @@ def app_issue(app: AppContext, number: str, file: Path, output: Path | None, wor
     _done(closed)
     for cert in closed.certificates:
         click.echo(f"  certificate {cert}")
+    if letter is not None:
+        click.echo(f"  apology letter {letter.number} ({closed.clock.days_late} working day(s) late): {letter.path}")
 
 
 @app_group.command("notify-due")

@@ -341,7 +341,10 @@ class Year:
 
     def letter(self, book: Book) -> None:
         from certgen.service import letters
-        if book.cli:
+        if book.cli and not book.refused:  # `app issue` issued it with the late result
+            number = self.apps.get(book.number, self.now).apology_letter
+            assert number is not None
+        elif book.cli:
             out = self.call(book, ["app", "letter", book.number]).output
             number = out.split("apology letter ", 1)[1].split(" ", 1)[0]
         else:

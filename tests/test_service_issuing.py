@@ -97,3 +97,17 @@ def test_rows_of_another_certificate_kind_are_refused(registry, tmp_path, fresh_
     with pytest.raises(ApplicationError, match="is a person application: it issues person certificates, not product"):
         issue_from_application(apps, a.number, options, env)
     assert registry.count() == 0
+
+
+def test_a_late_result_goes_out_with_its_apology_letter(cli, tmp_path, settings):
+    from click.testing import CliRunner
+    from certgen.cli_support import AppContext
+
+    number = _granted_by_cli(cli, tmp_path)
+    other = AppContext(settings=settings, now=lambda: at("2026-11-23"), environ={"CERTGEN_ACTOR": "kepala"})
+    assert CliRunner().invoke(main, ["app", "decide", number, "--grant"], obj=other).exit_code == 0
+    # complete 2 Nov, paused for payment on 3 Nov (paid 4 Nov): the 14th working day is 23 Nov; reported 26 Nov
+    result = cli(main, ["app", "issue", number, str(_rows(tmp_path, 1)), "--workers", "1"], now=at("2026-11-26"))
+    assert result.exit_code == 0, result.output
+    assert "deadline 2026-11-23, LATE by 3 working day(s)" in result.output and "apology letter SM-2026-000001-" in result.output
+    assert len(list((settings.data_dir / "letters").glob("SM-2026-000001-*.pdf"))) == 1
