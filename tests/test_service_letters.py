@@ -137,3 +137,14 @@ def test_letter_and_redeem_commands(cli, settings):
     out = CliRunner().invoke(certverify, ["--trust-list", str(keys / "trustlist.json"), "--root", str(keys / "root.cert.pem"),
                                           "--registry", settings.registry_url, "pdf", str(pdfs[0])])
     assert "VALID" in out.output, out.output
+
+
+def test_only_apology_letters_are_redeemed(registry):
+    from certgen.errors import TransitionError
+    from certgen.model import EventType
+    from .registry_helpers import issue_one
+
+    cert = issue_one(registry, "Siti", at("2026-11-02"))
+    with pytest.raises(TransitionError, match="is not an apology letter; only those are redeemed"):
+        registry.change_status(cert.number, EventType.REDEEM, reason="x", now=at("2026-11-03"), actor="a")
+    assert registry.get(cert.number).status is Status.ACTIVE

@@ -257,6 +257,8 @@ class Registry:
         canonical = str(parse_number(number))
         with self._write() as (session, head):
             row = self._row(session, canonical)
+            if change is EventType.REDEEM and row.series != Series.APOLOGY.value:
+                raise TransitionError(f"{row.number} is not an apology letter; only those are redeemed")
             new = next_status(row.number, Status(row.status), change, row.expires, now)
             data: dict[str, Any] = {"from": row.status, "to": new.value}
             if change is EventType.REPLACE:
