@@ -65,16 +65,13 @@ class EventType(str, enum.Enum):
     REINSTATE = "reinstate"
     WITHDRAW = "withdraw"
     REPLACE = "replace"
+    #: The full state of a certificate issued before events carried it (migration 0003_record_state).
+    ATTEST = "attest"
     # the service standard (certgen/service): events of applications and complaints, which
     # carry the full state of their record after the event (see certgen/service/log.py)
     APPLICATION = "application"
     COMPLAINT = "complaint"
     REDEEM = "redeem"  # an apology letter's credit is used on an application (a status change)
-
-    @property
-    def about_certificate(self) -> bool:
-        """True for the events of a certificate's life cycle (the others are the service's)."""
-        return self not in (EventType.APPLICATION, EventType.COMPLAINT)
 
 
 # -- the documents' records --------------------------------------------------------------------

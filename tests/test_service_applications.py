@@ -125,7 +125,7 @@ def test_complete_needs_a_document_and_documents_are_limited(registry):
         apps.pause(a.number, "payment", now=at("2026-11-10"), actor="ana")
 
 
-def test_rows_edited_behind_the_logs_back_are_named(registry):
+def test_rows_edited_behind_the_logs_back_are_named(registry, keystore):
     apps = register(registry)
     number, _ = _through_execution(apps)
     other, _ = _through_execution(apps, client="CV Lain")
@@ -141,8 +141,17 @@ def test_rows_edited_behind_the_logs_back_are_named(registry):
     assert f"application {number}: column stage is \"decision\", but its history says \"handling\"" in problems
     assert f"application {number}: column decision is \"granted\", but its history says null" in problems
     assert "application AP-2026-000777-X: has a row but no history in the log" in problems
-    assert f"application {other}: has history in the log but no row: it was deleted" in problems
+    # certgen log --verify says the same: applications are subjects of the audit
+    from certgen.registry import verify_log
+    audit = [str(p) for p in verify_log(registry, keystore.trust_list(), keystore.root_certificate()).problems]
+    assert f"application {number}: column stage is \"decision\", but its history says \"handling\"" in audit
+    assert any(p.startswith(f"application {other}: has events in the log (event ") and p.endswith("but no row: it was deleted")
+               for p in problems)
     assert len(problems) == 4
+    with registry.engine.begin() as conn:  # an event's state rewritten: its digest no longer matches
+        conn.execute(text("UPDATE events SET data = json_set(data, '$.state.client', 'X') WHERE seq = 1"))
+    codes = {p.code for p in verify_log(registry, keystore.trust_list(), keystore.root_certificate()).problems}
+    assert {"event_altered", "event_state_mismatch"} <= codes
 
 
 def test_the_certificate_log_check_skips_application_events(registry, keystore):
