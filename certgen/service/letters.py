@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..barcode import qr_matrix
 from ..batch import IssueEnvironment
+from ..crypto import DocumentSigner
 from ..errors import NotFoundError, NumberFormatError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import parse_number
@@ -51,6 +52,16 @@ class _Text:
     text: str
 
 
+def _signer(env: IssueEnvironment) -> DocumentSigner:
+    """The environment's signer (the pipeline also accepts a function that loads it)."""
+    signer = env.signer
+    if signer is not None and not isinstance(signer, DocumentSigner) and callable(signer):
+        signer = signer()
+    if signer is None:
+        raise ApplicationError("no document signer: letters are signed and sealed")
+    return signer
+
+
 def letter_path(folder: Path, number: str) -> Path:
     return folder / f"{number}.pdf"
 
@@ -81,11 +92,12 @@ def issue_apology_letter(apps: Applications, number: str, env: IssueEnvironment,
     if reservation.status is Status.PENDING:
         claims = SealClaims(reservation.number, DocumentKind.LETTER, app.client[:200], app.number, day, None, env.issuer,
                             now, subject="Surat permohonan maaf / Letter of apology")
-        text = seal_text(sign_seal(claims, env.signer), env.verify_url)
+        signer = _signer(env)
+        text = seal_text(sign_seal(claims, signer), env.verify_url)
         pdf = _signed_letter(env, _letter(reservation.number, app, record, day), text, now, timestamp_url)
         folder.mkdir(parents=True, exist_ok=True)
         digest = write_atomic(path, pdf)
-        env.registry.mark_issued(reservation.number, pdf_sha256=digest, dsc_kid=env.signer.kid.hex(), now=now,
+        env.registry.mark_issued(reservation.number, pdf_sha256=digest, dsc_kid=signer.kid.hex(), now=now,
                                  actor=env.actor, seal=text)
     else:
         digest = env.registry.get(reservation.number).pdf_sha256 or ""
@@ -119,7 +131,7 @@ def _signed_letter(env: IssueEnvironment, letter: Letter, seal: str, now: dateti
     templates = TemplateSet.load(env.templates_dir)
     fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
     fonts.prepare(_Text(" ".join(letter.recipient)))
-    sealer = PdfSealer(env.signer, env.chain, timestamp_url)
+    sealer = PdfSealer(_signer(env), env.chain, timestamp_url)
     matrix = qr_matrix(seal)
     reason = "Surat permohonan maaf / Letter of apology"
     location = templates.letterhead.city
@@ -195,7 +207,7 @@ def answer_letter(complaints: Complaints, number: str, env: IssueEnvironment, fo
     templates = TemplateSet.load(env.templates_dir)
     fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
     fonts.prepare(_Text(case.answer + " " + (case.contact or "")))
-    sealer = PdfSealer(env.signer, env.chain, timestamp_url)
+    sealer = PdfSealer(_signer(env), env.chain, timestamp_url)
     reason, location = f"{title.id} / {title.en}", templates.letterhead.city
     if sealer.signs_in_place:
         pdf = sealer.complete(render_letter(templates, fonts, letter, None,
@@ -216,7 +228,7 @@ def signed_report_pdf(report: object, env: IssueEnvironment, timestamp_url: str 
     now = env.now()
     templates = TemplateSet.load(env.templates_dir)
     fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
-    sealer = PdfSealer(env.signer, env.chain, timestamp_url)
+    sealer = PdfSealer(_signer(env), env.chain, timestamp_url)
     reason, location = "Laporan kinerja layanan / Service performance report", templates.letterhead.city
     if sealer.signs_in_place:
         field = sealer.field(SIGNATURE_BOX, now, reason=reason, location=location)

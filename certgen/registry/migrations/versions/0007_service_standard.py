@@ -1,14 +1,14 @@
 """service standard: applications and complaints
 
 Revision ID: 0007_service_standard
-Revises: 0003_record_state
+Revises: 0005_batch_leases
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0007_service_standard'
-down_revision = '0003_record_state'
+down_revision = '0005_batch_leases'
 branch_labels = None
 depends_on = None
 
