@@ -294,7 +294,7 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 # -- issuing ---------------------------------------------------------------------------------
 
 @main.command("issue")
-@click.argument("kind", type=click.Choice([k.value for k in DocumentKind]))
+@click.argument("kind", type=click.Choice([k.value for k in DocumentKind if k is not DocumentKind.LETTER]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: DATA/issued/<file name>-<kind>).")
@@ -384,6 +384,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
+
+from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
+_register_service(main)
+
 
 if __name__ == "__main__":
     main()

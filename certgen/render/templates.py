@@ -101,7 +101,7 @@ class TemplateSet:
             folder=folder,
             letterhead=_letterhead(_read(folder, "letterhead.yaml"), folder),
             documents={kind: _document(_read(folder, f"{kind.value}.yaml"), f"{kind.value}.yaml")
-                       for kind in DocumentKind},
+                       for kind in DocumentKind if kind is not DocumentKind.LETTER},
             card=_card(_read(folder, "card.yaml")),
             schemes=_schemes(_read(folder, "schemes.yaml")),
         )
