@@ -106,6 +106,21 @@ def keys_trustlist(app: AppContext, output: str | None) -> None:
     click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
 
 
+@keys.command("crl")
+@click.option("--days", type=click.IntRange(1, 3660), default=31, show_default=True, help="Days until its nextUpdate.")
+@pass_app
+def keys_crl(app: AppContext, days: int) -> None:
+    """Write the root-signed CRL of revoked document signers (keys/root.crl.pem; docs/keys.md)."""
+    from .revocation import Revoked, build_crl, write_crl
+
+    with user_errors():
+        store = _keystore(app)
+        revoked = [Revoked(s.certificate, s.revoked_at) for s in store.signers() if s.revoked_at is not None]
+        root = store.root_signer(app.passphrase())
+        path = write_crl(store.folder, build_crl(root.private_key, root.certificate, revoked, now=app.now(), days=days))
+    click.echo(f"CRL with {len(revoked)} revoked signer(s), valid {days} day(s): {path}")
+
+
 @keys.command("list")
 @pass_app
 def keys_list(app: AppContext) -> None:
@@ -255,17 +270,22 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 @click.option("--skip-invalid", is_flag=True, help="Issue the valid rows; write the others to rejected.csv.")
 @click.option("--photos", type=click.Path(file_okay=False, path_type=Path), help="Folder of photo files (default: beside FILE).")
 @click.option("--check", is_flag=True, help="Only validate the rows; issue nothing.")
-@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-T.")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-LTA.")
+@click.option("--timestamp-root", envvar="CERTGEN_TSA_ROOT", type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM file of the timestamp authority's root certificate(s) (needed with --timestamp-url).")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync per file (faster; safe against a kill, not a power cut).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
-              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, as_json: bool) -> None:
+              photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
+              as_json: bool) -> None:
     """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets)."""
+    from .adapters.install import install_all
     from .batch import BatchOptions, InvalidRows, IssueEnvironment, check_input, run_batch
     from .render.fonts import register
     from .render.templates import TemplateSet
 
+    install_all()  # the fast paths, where ReportLab and pyHanko are versions they were tested with
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
@@ -282,8 +302,9 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
             if intake.errors and not skip_invalid:
                 raise click.ClickException(str(InvalidRows(intake.errors)))
         store = _keystore(app)
+        chain = [store.root_certificate(), *(_lta_material(store, timestamp_root, app.now()) if timestamp_url else [])]
         env = IssueEnvironment(registry=_registry(app), signer=store.current_signer(app.passphrase(), now=app.now()),
-                               chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
+                               chain=chain, verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
         bar = None
         if sys.stderr.isatty() and not as_json:
@@ -312,6 +333,24 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:
         sys.exit(1)
+
+
+def _lta_material(store: KeyStore, timestamp_root: Path | None, now: Any) -> list[Any]:
+    """The root's CRL and the timestamp authority's roots, for PAdES B-LTA (docs/issuing.md)."""
+    from cryptography import x509
+
+    from .errors import ConfigError
+    from .revocation import load_crl
+    from .sign import TimestampAuthorityRoot
+
+    if timestamp_root is None:
+        raise ConfigError("--timestamp-url needs --timestamp-root (or CERTGEN_TSA_ROOT): the PEM certificate the "
+                          "timestamp authority's certificate chains to")
+    try:
+        roots = x509.load_pem_x509_certificates(timestamp_root.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{timestamp_root}: not a readable PEM certificate file ({exc})") from None
+    return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
 
 
 if __name__ == "__main__":

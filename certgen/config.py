@@ -22,7 +22,8 @@ ENV_VARS: dict[str, str] = {
     "CERTGEN_VERIFY_URL": "base address of the public verification page, put in every seal",
     "CERTGEN_ISSUER": "short issuer id put in every seal",
     "CERTGEN_TEMPLATES": "template folder (default: templates/ of the installation)",
-    "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-T",
+    "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-LTA",
+    "CERTGEN_TSA_ROOT": "PEM file of the timestamp authority's root certificate(s) (with CERTGEN_TSA_URL)",
 }
 
 DEFAULT_VERIFY_URL = "https://verifikasi.example.id/v/"

@@ -1,4 +1,4 @@
-"""Issued certificate PDFs validate with pyHanko and with poppler's pdfsig; B-T with a local TSA.
+"""Issued certificate PDFs validate with pyHanko and with poppler's pdfsig; B-LTA with a local TSA.
 
 B-B documents are signed in place (the field drawn with the page, then filled); B-T ones through
 pyHanko's incremental update. Both paths must give the same verdicts.
@@ -24,7 +24,8 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from certgen.barcode import qr_matrix
 from certgen.keys import KeyAlgorithm, KeyStore
 from certgen.render.document import SIGNATURE_BOX, render_certificate
-from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer
+from certgen.revocation import Revoked, build_crl
+from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer, SigningError, TimestampAuthorityRoot
 from tests.conftest import PASSPHRASE
 from tests.documents import person, templates_and_fonts
 from tests.signatures import asn1, make_nss_db, pdfsig, pyhanko_status
@@ -162,14 +163,16 @@ def test_complete_refuses_a_pdf_without_its_placeholder(sealer):
         other.complete(_document(field=field))
 
 
-# -- PAdES B-T against a local timestamp authority ----------------------------------------------
+# -- PAdES B-LTA against a local timestamp authority -----------------------------------------
 
 def _tsa_identity():
+    """A self-issued TSA certificate valid 20 years: it must outlive the validation 15 years on
+    (a real archive renews its last document timestamp before the TSA certificate expires)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's dummy TSA is RSA-only
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
     now = datetime.now(timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(7).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .serial_number(7).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=20 * 365))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
@@ -205,18 +208,131 @@ def tsa():
     server.shutdown()
 
 
-def test_pades_b_t_with_a_local_timestamp_authority(keys, tsa, tmp_path):
-    url, tsa_cert, requests = tsa
+def _crl(keys, revoked=()):
+    root = keys.root_signer(PASSPHRASE)
+    return build_crl(root.private_key, root.certificate, revoked, now=datetime.now(timezone.utc))
+
+
+def _lta_sealer(keys, tsa, crl=None):
+    url, tsa_cert, _ = tsa
+    chain = [keys.root_certificate(), crl if crl is not None else _crl(keys), TimestampAuthorityRoot(tsa_cert)]
+    return PdfSealer(keys.current_signer(PASSPHRASE), chain, timestamp_url=url)
+
+
+def _lta_spec(*roots):
+    from pyhanko.sign.validation.policy_decl import PdfSignatureValidationSpec, SignatureValidationSpec
+    from pyhanko_certvalidator.context import CertRevTrustPolicy, CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    # no fetcher is configured and revocation information is required: all of it must be in the file
+    return PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(trust_roots=[asn1(r) for r in roots]),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO))))
+
+
+def _lta_validation(pdf: bytes, at: datetime, *roots):
+    """pyHanko's PAdES long-term (LTA) validation of the document's signature at time `at`."""
+    import asyncio
+
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    return asyncio.run(ades_lta_validation(signature, _lta_spec(*roots), timing_info=ValidationTimingInfo(at, at, False)))
+
+
+@pytest.fixture(scope="module")
+def lta_pdf(keys, tsa):
+    _, _, requests = tsa
     requests.clear()
-    sealer = PdfSealer(keys.current_signer(PASSPHRASE), [keys.root_certificate()], timestamp_url=url)
-    assert sealer.level == "PAdES-B-T"
-    assert not sealer.signs_in_place
+    sealer = _lta_sealer(keys, tsa)
+    assert sealer.level == "PAdES-B-LTA" and not sealer.signs_in_place
     signed = _signed(sealer, "incremental")
-    assert requests == ["application/timestamp-query"]
-    status = pyhanko_status(signed, keys.root_certificate(), tsa_cert)
-    assert status.bottom_line, status.summary()
-    assert status.timestamp_validity is not None and status.timestamp_validity.intact
-    assert status.timestamp_validity.trusted
-    path = tmp_path / "bt.pdf"
-    path.write_bytes(signed)
-    assert "Signature is Valid." in pdfsig(path, make_nss_db(tmp_path / "nss", keys.root_cert_path))
+    # the signature's timestamp and the document timestamp (pyHanko may also ask one to size the latter)
+    assert len(requests) >= 2 and set(requests) == {"application/timestamp-query"}
+    return signed
+
+
+def test_pades_b_lta_carries_its_validation_material(keys, tsa, lta_pdf):
+    """The DSS holds the chain and the root's CRL; a document timestamp covers the whole file."""
+    from asn1crypto import crl as asn1_crl
+
+    reader = PdfFileReader(io.BytesIO(lta_pdf))
+    signature, document_timestamp = reader.embedded_signatures
+    assert signature.field_name == FIELD_NAME
+    assert document_timestamp.sig_object["/Type"] == "/DocTimeStamp"
+    assert document_timestamp.sig_object["/SubFilter"] == "/ETSI.RFC3161"
+    dss = reader.root["/DSS"]
+    certificates = {x509.load_der_x509_certificate(c.get_object().data) for c in dss["/Certs"]}
+    assert keys.root_certificate() in certificates and keys.current_signer(PASSPHRASE).certificate in certificates
+    crls = [asn1_crl.CertificateList.load(c.get_object().data) for c in dss["/CRLs"]]
+    assert [c.issuer.native["common_name"] for c in crls] == [keys.root_certificate().subject.rfc4514_string().split(",")[0][3:]]
+    assert str(reader.root[SEAL_KEY]) == SEAL
+
+
+def test_pades_b_lta_validates_long_term_fifteen_years_on(keys, tsa, lta_pdf):
+    """No network, signer certificate long expired: pyHanko's LTA validation still says valid
+    and trusted, from the DSS and the timestamps alone."""
+    _, tsa_cert, _ = tsa
+    from pyhanko.sign.ades.report import AdESPassed
+
+    later = datetime.now(timezone.utc) + timedelta(days=15 * 365)
+    assert keys.current_signer(PASSPHRASE).certificate.not_valid_after_utc < later  # the DSC lives 10 years
+    for moment in (datetime.now(timezone.utc), later):
+        result = _lta_validation(lta_pdf, moment, keys.root_certificate(), tsa_cert)
+        assert result.ades_subindic is AdESPassed.OK, (moment, result.ades_subindic)
+        status = result.api_status
+        assert status.intact and status.valid and status.trusted
+        assert status.modification_level is ModificationLevel.LTA_UPDATES
+        assert result.oldest_evidence_record_timestamp is not None
+
+
+def test_without_long_term_validation_the_expired_signer_fails_fifteen_years_on(keys, tsa, lta_pdf):
+    """The control: the plain validator at the same clock calls the signer expired."""
+    _, tsa_cert, _ = tsa
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    later = datetime.now(timezone.utc) + timedelta(days=15 * 365)
+    context = ValidationContext(trust_roots=[asn1(keys.root_certificate()), asn1(tsa_cert)], allow_fetching=False,
+                                moment=later)
+    status = validate_pdf_signature(PdfFileReader(io.BytesIO(lta_pdf)).embedded_signatures[0], context)
+    assert status.intact and status.valid and not status.trusted
+    from pyhanko.sign.ades.report import AdESIndeterminate
+    assert status.trust_problem_indic is AdESIndeterminate.OUT_OF_BOUNDS_NO_POE  # expired, no proof of existence
+
+
+def test_pades_b_lta_is_read_by_pdfsig(keys, lta_pdf, tmp_path):
+    path = tmp_path / "lta.pdf"
+    path.write_bytes(lta_pdf)
+    report = pdfsig(path, make_nss_db(tmp_path / "nss", keys.root_cert_path))
+    first = report.split("Signature #2")[0]
+    assert "Signature #2" in report  # the document timestamp
+    assert "Signature is Valid." in first and "Certificate is Trusted." in first
+    assert f"Signature Field Name: {FIELD_NAME}" in first
+
+
+def test_b_lta_needs_the_crl_and_the_timestamp_root(keys, tsa):
+    url, tsa_cert, _ = tsa
+    signer = keys.current_signer(PASSPHRASE)
+    with pytest.raises(SigningError, match=r"needs the root's CRL.*certgen keys crl"):
+        PdfSealer(signer, [keys.root_certificate(), TimestampAuthorityRoot(tsa_cert)], timestamp_url=url)
+    with pytest.raises(SigningError, match="needs the timestamp authority's root certificate"):
+        PdfSealer(signer, [keys.root_certificate(), _crl(keys)], timestamp_url=url)
+
+
+def test_b_lta_refuses_a_signer_the_crl_revokes(keys, tsa):
+    """A revoked DSC cannot produce a B-LTA document (the CRL it would carry names it)."""
+    signer = keys.current_signer(PASSPHRASE)
+    crl = _crl(keys, [Revoked(signer.certificate, datetime.now(timezone.utc) - timedelta(hours=1))])
+    with pytest.raises(SigningError, match=f"document signer {signer.kid.hex()} is revoked in the root's CRL"):
+        _lta_sealer(keys, tsa, crl)
+
+
+def test_b_lta_with_a_stale_crl_fails_with_a_reason(keys, tsa):
+    """A CRL past its nextUpdate is refused before anything is signed (pyHanko would embed it)."""
+    root = keys.root_signer(PASSPHRASE)
+    stale = build_crl(root.private_key, root.certificate, [], now=datetime.now(timezone.utc) - timedelta(days=40), days=31)
+    with pytest.raises(SigningError, match=r"the root's CRL expired on .*run `certgen keys crl`"):
+        _lta_sealer(keys, tsa, stale)

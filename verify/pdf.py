@@ -23,11 +23,11 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from certgen.crypto import key_id
+from certgen.seal import SEAL_KEY
 from certgen.trust import SignerProblem, TrustList
 
 from .report import Check, Reason
 
-SEAL_KEY = "/CertgenSeal"  # the same key certgen.sign writes (verify may not import certgen.sign)
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 20
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
