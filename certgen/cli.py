@@ -280,12 +280,13 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
               photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
               as_json: bool) -> None:
     """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets)."""
-    from .adapters.install import install_all
+    from .adapters.install import SWITCH_VAR, install_all
     from .batch import BatchOptions, InvalidRows, IssueEnvironment, check_input, run_batch
     from .render.fonts import register
     from .render.templates import TemplateSet
 
-    install_all()  # the fast paths, where ReportLab and pyHanko are versions they were tested with
+    # the fast paths, where ReportLab and pyHanko are versions they were tested with (docs/adapters.md)
+    install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)

@@ -336,3 +336,37 @@ def test_b_lta_with_a_stale_crl_fails_with_a_reason(keys, tsa):
     stale = build_crl(root.private_key, root.certificate, [], now=datetime.now(timezone.utc) - timedelta(days=40), days=31)
     with pytest.raises(SigningError, match=r"the root's CRL expired on .*run `certgen keys crl`"):
         _lta_sealer(keys, tsa, stale)
+
+
+def test_certgen_issue_with_a_timestamp_authority_issues_b_lta(cli, settings, tsa, tmp_path):
+    """From the command line: `keys crl`, then `issue --timestamp-url --timestamp-root`: every
+    certificate is B-LTA and passes pyHanko's long-term validation 15 years on."""
+    import json
+
+    from pyhanko.sign.ades.report import AdESPassed
+    from certgen.cli import main as certgen
+    from tests.documents import SAMPLES
+
+    import csv
+
+    import openpyxl
+
+    url, tsa_cert, _ = tsa
+    rows = list(openpyxl.load_workbook(SAMPLES / "training.xlsx", read_only=True).active.iter_rows(values_only=True))
+    with open(tmp_path / "training.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["" if v is None else v.date().isoformat() if isinstance(v, datetime) else v
+                                       for v in row] for row in rows[:4]])  # header + 3
+    (tmp_path / "tsa.pem").write_bytes(tsa_cert.public_bytes(serialization.Encoding.PEM))
+    assert cli(certgen, ["keys", "crl"]).exit_code == 0
+    result = cli(certgen, ["issue", "training", str(tmp_path / "training.csv"), "-o", str(tmp_path / "out"),
+                           "--workers", "1", "--timestamp-url", url, "--timestamp-root", str(tmp_path / "tsa.pem"),
+                           "--json"], now=datetime.now(timezone.utc))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["signature"] == "PAdES-B-LTA" and summary["issued"] == 3
+    store = KeyStore(settings.keys_dir)
+    later = datetime.now(timezone.utc) + timedelta(days=15 * 365)
+    pdfs = sorted((tmp_path / "out" / "certificates").glob("*.pdf"))
+    assert len(pdfs) == summary["issued"]
+    result = _lta_validation(pdfs[0].read_bytes(), later, store.root_certificate(), tsa_cert)
+    assert result.ades_subindic is AdESPassed.OK and result.api_status.bottom_line

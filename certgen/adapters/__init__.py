@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Iterable, Mapping
 
 LOGGER = logging.getLogger("certgen.adapters")
 
@@ -48,10 +49,11 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def untested(tested: dict[str, frozenset[str]]) -> list[str]:
-    """'name version' of each distribution whose installed version is not in `tested`."""
-    found = {name: installed_version(name) for name in tested}
-    return [f"{name} {version}" for name, version in found.items() if version not in tested[name]]
+def untested(names: Iterable[str], tested: Mapping[str, frozenset[str]]) -> list[str]:
+    """'name version' of each distribution of `names` whose installed version is not among
+    its versions in `tested` (a name missing from `tested` has no tested version)."""
+    found = {name: installed_version(name) for name in names}
+    return [f"{name} {version}" for name, version in found.items() if version not in tested.get(name, frozenset())]
 
 
 def warn_once(adapter: str, message: str) -> None:

@@ -42,7 +42,7 @@ def install(tested: dict[str, frozenset[str]] | None = None) -> bool:
     sign through pyHanko's stock path. Returns whether the fast path is active."""
     if ACTIVE.pyhanko:
         return True
-    versions = untested(TESTED_VERSIONS if tested is None else tested)
+    versions = untested(TESTED_VERSIONS, TESTED_VERSIONS if tested is None else tested)
     if versions:
         warn_once("pyhanko", f"certgen: {', '.join(versions)} is not a version certgen's pyHanko adapter was tested "
                              f"with: signing every PDF with pyHanko's PdfSigner (slower). See docs/adapters.md.")

@@ -59,7 +59,7 @@ def install(tested: dict[str, frozenset[str]] | None = None) -> bool:
     `TESTED_VERSIONS` (tests of the stock path)."""
     if ACTIVE.reportlab:
         return True
-    versions = untested(TESTED_VERSIONS if tested is None else tested)
+    versions = untested(TESTED_VERSIONS, TESTED_VERSIONS if tested is None else tested)
     if versions:
         warn_once("reportlab", f"certgen: {', '.join(versions)} is not a version certgen's ReportLab adapter was "
                                f"tested with: using stock ReportLab (slower; CJK fallback fonts off; signatures by "
