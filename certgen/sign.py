@@ -64,8 +64,6 @@ class _OfflineEmbedding(logging.Filter):
         return "fetching is not allowed" not in record.getMessage()
 
 
-logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OfflineEmbedding())
-
 
 @dataclass(frozen=True)
 class TimestampAuthorityRoot:
@@ -121,6 +119,9 @@ class PdfSealer:
             if not timestamp_roots:
                 raise SigningError("PAdES B-LTA (a timestamp authority is configured) needs the timestamp "
                                    "authority's root certificate (--timestamp-root, CERTGEN_TSA_ROOT)")
+            logger = logging.getLogger("pyhanko.sign.signers.pdf_signer")
+            if not any(isinstance(f, _OfflineEmbedding) for f in logger.filters):
+                logger.addFilter(_OfflineEmbedding())
             self._validation = ValidationContext(
                 trust_roots=[_asn1(c) for c in [*certificates, *timestamp_roots]],
                 crls=[asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER)) for c in crls],
