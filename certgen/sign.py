@@ -64,7 +64,6 @@ class _OfflineEmbedding(logging.Filter):
         return "fetching is not allowed" not in record.getMessage()
 
 
-
 @dataclass(frozen=True)
 class TimestampAuthorityRoot:
     """A trust anchor of the timestamp authority's certificate: B-LTA signing validates the
