@@ -105,3 +105,32 @@ def test_the_wheel_serves_the_web_pages(venv):
     """)
     result = _run([base / "venv" / "bin" / "python", "-c", script], cwd=work, env=env)
     assert result.stdout.split() == ["200", "True", "200", "True"]
+
+
+def test_the_lock_file_pins_every_declared_dependency():
+    """Every dependency of pyproject.toml (and of the extras CI installs) is pinned in
+    requirements.lock at a version its bounds allow: a dependency added without re-locking
+    fails here, with the command that fixes it."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["test"],
+                *project["optional-dependencies"]["postgres"]]
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line)
+        if match:
+            pins[canonicalize_name(match[1])] = match[2]
+    problems = []
+    for text in declared:
+        requirement = Requirement(text)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned is None:
+            problems.append(f"{requirement.name}: not in requirements.lock")
+        elif not requirement.specifier.contains(pinned, prereleases=True):
+            problems.append(f"{requirement.name}: locked {pinned}, pyproject.toml wants {requirement.specifier}")
+    assert problems == [], "run `bash scripts/lock.sh` (docs/adapters.md): " + "; ".join(problems)
