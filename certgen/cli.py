@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -336,7 +337,7 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         sys.exit(1)
 
 
-def _lta_material(store: KeyStore, timestamp_root: Path | None, now: Any) -> list[Any]:
+def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -> list[Any]:
     """The root's CRL and the timestamp authority's roots, for PAdES B-LTA (docs/issuing.md)."""
     from cryptography import x509
 

@@ -4,7 +4,9 @@ environment in a temporary folder, run from outside the checkout with PYTHONPATH
 It issues the sample data (templates and fonts from the package, Alembic migrations from the
 package), verifies the registry's log and a certificate, and serves the web pages (Jinja2
 templates and static files from the package). Nothing is downloaded: the wheel is built without
-build isolation, and the venv sees the already installed dependencies (--system-site-packages).
+build isolation, and the venv sees the dependencies installed for this interpreter (a .pth
+file naming its site-packages: like --system-site-packages, also when the suite itself runs
+in a venv; the .pth files there, such as an editable install's finder, are not run).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -47,7 +50,9 @@ def venv(tmp_path_factory) -> tuple[Path, dict[str, str]]:
           "-w", base / "dist", source], cwd=base, env=env)
     wheels = list((base / "dist").glob("certgen-*.whl"))
     assert len(wheels) == 1
-    _run([sys.executable, "-m", "venv", "--system-site-packages", base / "venv"], cwd=base, env=env)
+    _run([sys.executable, "-m", "venv", base / "venv"], cwd=base, env=env)
+    packages = next((base / "venv" / "lib").glob("python*/site-packages"))
+    (packages / "zz_certgen_test_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     _run([base / "venv" / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheels[0]],
          cwd=base, env=env)
     shutil.rmtree(source)  # nothing of the sources is left to fall back on
@@ -65,8 +70,8 @@ def test_the_wheel_issues_the_sample_data_from_outside_the_checkout(venv):
 
     where = _run([bin_dir / "python", "-c", "import certgen, verify, certgen.render.templates as t; "
                   "print(certgen.__file__); print(verify.__file__); print(t.DEFAULT_FOLDER)"], cwd=work, env=env)
-    site = str(base / "venv")
-    assert all(line.startswith(site) for line in where.stdout.split()), where.stdout  # not the checkout
+    installed = str(base / "venv")
+    assert all(line.startswith(installed) for line in where.stdout.split()), where.stdout  # not the checkout
 
     _run([bin_dir / "certgen", "keys", "init"], cwd=work, env=env)
     result = _run([bin_dir / "certgen", "issue", "person", "samples/person.csv", "--json"], cwd=work, env=env)
