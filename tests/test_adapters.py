@@ -198,13 +198,18 @@ def test_stock_pyhanko_signs_by_incremental_update(tmp_path):
         from certgen.keys import KeyStore
         from certgen.render.document import SIGNATURE_BOX, render_certificate
         from certgen.sign import PdfSealer
-        from tests.documents import person, templates_and_fonts
+        from tests.documents import person
         from tests.signatures import pyhanko_status
         store = KeyStore(Path({str(tmp_path)!r}))
         store.init({PASSPHRASE!r}, now=datetime.now(timezone.utc) - timedelta(days=1))
         sealer = PdfSealer(store.current_signer({PASSPHRASE!r}), [store.root_certificate()])
         assert not sealer.signs_in_place and sealer.level == "PAdES-B-B"
-        t, f = templates_and_fonts.__wrapped__() if hasattr(templates_and_fonts, "__wrapped__") else templates_and_fonts()
+        from certgen.render.fonts import register
+        from certgen.render.templates import TemplateSet
+        t = TemplateSet.load()
+        f = register(t.letterhead.fonts, t.letterhead.fallback_fonts)
+        from certgen.adapters import ACTIVE
+        assert ACTIVE.reportlab and not ACTIVE.pyhanko
         pdf = render_certificate(t, f, person(), "SK-2026-000123-6", qr_matrix("https://x.example.id/v/AB"), date(2026, 11, 24))
         signed = sealer.sign(pdf, SIGNATURE_BOX, reason="r", location="Jakarta", seal="S")
         assert signed.count(b"%%EOF") == 2  # an incremental update
