@@ -16,6 +16,7 @@ from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
 from .registry import Certificate, Registry, verify_log
+from .registry.findings import safe
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -192,7 +193,8 @@ _status_command(EventType.WITHDRAW, "Withdraw a certificate for good.")
 # -- the log ---------------------------------------------------------------------------------
 
 @main.command("log")
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain, checkpoints and records; exit 1 on a break.")
+@click.option("--verify", "check", is_flag=True,
+              help="Check the hash chain, checkpoints, and every row against its history; exit 1 on a break.")
 @click.option("--number", help="Only the events of this certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -210,14 +212,14 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
             line = {"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "number": e.number,
                     "actor": e.actor, "reason": e.reason, "hash": e.hash}
             click.echo(json.dumps(line, ensure_ascii=False) if as_json else
-                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {e.number} by {e.actor}"
-                       + (f": {e.reason}" if e.reason else ""))
+                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {safe(e.number)} by {safe(e.actor)}"
+                       + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
                                "certificates": report.certificates,
                                "first_break": str(report.first_break) if report.first_break else None,
-                               "problems": [str(p) for p in report.problems]}, indent=2))
+                               "problems": [p.as_json() for p in report.problems]}, indent=2, ensure_ascii=False))
     elif report.ok:
         click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
@@ -354,6 +356,10 @@ def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -
         raise ConfigError(f"{timestamp_root}: not a readable PEM certificate file ({exc})") from None
     return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
 
+
+from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
+
+main.add_command(registry_group)
 
 if __name__ == "__main__":
     main()

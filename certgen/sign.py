@@ -80,14 +80,16 @@ __all__ = ["FIELD_NAME", "SEAL_KEY", "ChainItem", "SigningError", "PdfSealer", "
 
 
 class SigningError(CertgenError):
-    """A document cannot be signed as configured (e.g. B-LTA without the root's CRL)."""
+    """A document cannot be signed as configured (e.g. B-LTA with a stale CRL)."""
 
 
 class PdfSealer:
     """Signs issued PDFs with one document signer. Build once per process and reuse.
 
     `chain`: the certificates up to the root and, for B-LTA (with `timestamp_url`), the
-    root-signed CRL and the timestamp authority's roots (`TimestampAuthorityRoot`)."""
+    root-signed CRL and the timestamp authority's roots (`TimestampAuthorityRoot`). With a
+    timestamp authority but neither of those, signatures are PAdES B-T (timestamp, no DSS, no
+    document timestamp); `certgen issue` always gives both, so it always signs B-LTA."""
 
     def __init__(self, signer: DocumentSigner, chain: Sequence[ChainItem] = (),
                  timestamp_url: str | None = None) -> None:
@@ -102,29 +104,8 @@ class PdfSealer:
         )
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url, timeout=10) if timestamp_url else None
         self._validation: ValidationContext | None = None
-        if self._timestamper is not None:
-            if not crls:
-                raise SigningError("PAdES B-LTA (a timestamp authority is configured) needs the root's CRL in the "
-                                   "document: run `certgen keys crl` (keys/root.crl.pem)")
-            moment = datetime.now(timezone.utc)  # B-LTA is signed now: the TSA stamps its own clock's time
-            for crl in crls:
-                if crl.next_update_utc is not None and crl.next_update_utc < moment:
-                    raise SigningError(f"the root's CRL expired on {crl.next_update_utc:%Y-%m-%d %H:%M}Z: "
-                                       f"run `certgen keys crl` (a validator would not accept it as current)")
-                entry = crl.get_revoked_certificate_by_serial_number(signer.certificate.serial_number)
-                if crl.issuer == signer.certificate.issuer and entry is not None:
-                    raise SigningError(f"the document signer {signer.kid.hex()} is revoked in the root's CRL "
-                                       f"(since {entry.revocation_date_utc:%Y-%m-%d %H:%M}Z): rotate the key")
-            if not timestamp_roots:
-                raise SigningError("PAdES B-LTA (a timestamp authority is configured) needs the timestamp "
-                                   "authority's root certificate (--timestamp-root, CERTGEN_TSA_ROOT)")
-            logger = logging.getLogger("pyhanko.sign.signers.pdf_signer")
-            if not any(isinstance(f, _OfflineEmbedding) for f in logger.filters):
-                logger.addFilter(_OfflineEmbedding())
-            self._validation = ValidationContext(
-                trust_roots=[_asn1(c) for c in [*certificates, *timestamp_roots]],
-                crls=[asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER)) for c in crls],
-                allow_fetching=False, revocation_mode="hard-fail")
+        if self._timestamper is not None and (crls or timestamp_roots):
+            self._validation = _lta_context(signer, certificates, crls, timestamp_roots)
         self._template = (adapter.CmsTemplate(self._signer, signer.private_key)
                           if self._timestamper is None and ACTIVE.signs_in_place else None)
         size = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in [signer.certificate, *certificates])
@@ -138,7 +119,9 @@ class PdfSealer:
 
     @property
     def level(self) -> str:
-        return "PAdES-B-LTA" if self._timestamper else "PAdES-B-B"
+        if self._timestamper is None:
+            return "PAdES-B-B"
+        return "PAdES-B-LTA" if self._validation is not None else "PAdES-B-T"
 
     @property
     def signs_in_place(self) -> bool:
@@ -203,6 +186,35 @@ class PdfSealer:
             raise SigningError(f"PAdES B-LTA signing failed: {type(exc).__name__}: {exc} (is the root's CRL current? "
                                f"`certgen keys crl`; is the timestamp authority's root given?)") from exc
         return out.getvalue()
+
+
+def _lta_context(signer: DocumentSigner, certificates: Sequence[x509.Certificate],
+                 crls: Sequence[x509.CertificateRevocationList],
+                 timestamp_roots: Sequence[x509.Certificate]) -> ValidationContext:
+    """What pyHanko validates and embeds for B-LTA, offline: the chain, the root's CRL (current,
+    not revoking this signer) and the timestamp authority's roots."""
+    if not crls:
+        raise SigningError("PAdES B-LTA needs the root's CRL in the document: run `certgen keys crl` "
+                           "(keys/root.crl.pem)")
+    if not timestamp_roots:
+        raise SigningError("PAdES B-LTA needs the timestamp authority's root certificate (--timestamp-root, "
+                           "CERTGEN_TSA_ROOT)")
+    moment = datetime.now(timezone.utc)  # B-LTA is signed now: the TSA stamps its own clock's time
+    for crl in crls:
+        if crl.next_update_utc is not None and crl.next_update_utc < moment:
+            raise SigningError(f"the root's CRL expired on {crl.next_update_utc:%Y-%m-%d %H:%M}Z: "
+                               f"run `certgen keys crl` (a validator would not accept it as current)")
+        entry = crl.get_revoked_certificate_by_serial_number(signer.certificate.serial_number)
+        if crl.issuer == signer.certificate.issuer and entry is not None:
+            raise SigningError(f"the document signer {signer.kid.hex()} is revoked in the root's CRL "
+                               f"(since {entry.revocation_date_utc:%Y-%m-%d %H:%M}Z): rotate the key")
+    logger = logging.getLogger("pyhanko.sign.signers.pdf_signer")
+    if not any(isinstance(f, _OfflineEmbedding) for f in logger.filters):
+        logger.addFilter(_OfflineEmbedding())
+    return ValidationContext(
+        trust_roots=[_asn1(c) for c in [*certificates, *timestamp_roots]],
+        crls=[asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER)) for c in crls],
+        allow_fetching=False, revocation_mode="hard-fail")
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:

@@ -5,19 +5,13 @@ pyHanko's incremental update. Both paths must give the same verdicts.
 """
 
 import io
-import threading
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import SignatureCoverageLevel
 from pyhanko.sign.diff_analysis import ModificationLevel
 
@@ -29,6 +23,7 @@ from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer, SigningError, Timestam
 from tests.conftest import PASSPHRASE
 from tests.documents import person, templates_and_fonts
 from tests.signatures import asn1, make_nss_db, pdfsig, pyhanko_status
+from tests.tsa import local_tsa
 
 SEAL = "https://verifikasi.example.id/v/" + "A" * 316
 SIGNED_AT = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
@@ -165,47 +160,13 @@ def test_complete_refuses_a_pdf_without_its_placeholder(sealer):
 
 # -- PAdES B-LTA against a local timestamp authority -----------------------------------------
 
-def _tsa_identity():
-    """A self-issued TSA certificate valid 20 years: it must outlive the validation 15 years on
-    (a real archive renews its last document timestamp before the TSA certificate expires)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's dummy TSA is RSA-only
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(7).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=20 * 365))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return key, cert
-
-
 @pytest.fixture(scope="module")
 def tsa():
-    """An RFC 3161 timestamp server on loopback (pyHanko's dummy TSA behind http.server)."""
-    key, cert = _tsa_identity()
-    stamper = DummyTimeStamper(tsa_cert=asn1(cert), tsa_key=asn1_keys.PrivateKeyInfo.load(
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            requests.append(self.headers.get("Content-Type"))
-            response = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(response)))
-            self.end_headers()
-            self.wfile.write(response)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/tsa", cert, requests
-    server.shutdown()
+    """An RFC 3161 timestamp server on loopback (tests/tsa.py). Its certificate lives 20 years:
+    it must outlive the validation 15 years on (a real archive renews its last document
+    timestamp before the TSA certificate expires)."""
+    with local_tsa(valid_days=20 * 365) as served:
+        yield served
 
 
 def _crl(keys, revoked=()):
@@ -314,12 +275,15 @@ def test_pades_b_lta_is_read_by_pdfsig(keys, lta_pdf, tmp_path):
 
 
 def test_b_lta_needs_the_crl_and_the_timestamp_root(keys, tsa):
+    """Half of the long-term material is refused; none of it gives B-T (the library's choice:
+    `certgen issue` always passes both, tests/test_revocation.py)."""
     url, tsa_cert, _ = tsa
     signer = keys.current_signer(PASSPHRASE)
     with pytest.raises(SigningError, match=r"needs the root's CRL.*certgen keys crl"):
         PdfSealer(signer, [keys.root_certificate(), TimestampAuthorityRoot(tsa_cert)], timestamp_url=url)
     with pytest.raises(SigningError, match="needs the timestamp authority's root certificate"):
         PdfSealer(signer, [keys.root_certificate(), _crl(keys)], timestamp_url=url)
+    assert PdfSealer(signer, [keys.root_certificate()], timestamp_url=url).level == "PAdES-B-T"
 
 
 def test_b_lta_refuses_a_signer_the_crl_revokes(keys, tsa):
@@ -370,3 +334,17 @@ def test_certgen_issue_with_a_timestamp_authority_issues_b_lta(cli, settings, ts
     assert len(pdfs) == summary["issued"]
     result = _lta_validation(pdfs[0].read_bytes(), later, store.root_certificate(), tsa_cert)
     assert result.ades_subindic is AdESPassed.OK and result.api_status.bottom_line
+
+
+def test_certverify_accepts_a_b_lta_document_fifteen_years_on(keys, tsa, lta_pdf):
+    """The project's own PDF check reads the B-LTA document: the document timestamp and the DSS
+    after the signature are no change to it, and the signer is judged at the timestamp's time."""
+    from verify.pdf import check_pdf
+    from verify.report import Reason
+
+    _, tsa_cert, _ = tsa
+    later = datetime.now(timezone.utc) + timedelta(days=15 * 365)
+    result = check_pdf(lta_pdf, trust=keys.trust_list(), root=keys.root_certificate(), now=later,
+                       timestamp_roots=[tsa_cert])
+    assert [c.reason for c in result.checks] == [Reason.PDF_SIGNATURE_VALID], result.checks
+    assert result.seal == SEAL and "RFC 3161 timestamp" in result.checks[0].detail

@@ -18,6 +18,7 @@ from certgen.cli_support import parse_time, user_errors
 from certgen.errors import TrustListError
 from certgen.trust import TrustList
 
+from .formats import report_json, report_text, summary_line
 from .report import Verdict, VerificationReport
 from .service import Verifier
 from .status import HttpStatus, RegistryStatus, StatusUnavailable
@@ -35,15 +36,28 @@ def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate
     return TrustList.load_signed(data, root_cert), root_cert
 
 
+def _load_timestamp_roots(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
+    roots = []
+    for path in paths:
+        try:
+            roots.append(x509.load_pem_x509_certificate(Path(path).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise TrustListError(f"{path}: cannot read the timestamp authority's root certificate ({exc})") from None
+    return tuple(roots)
+
+
 class Context:
-    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None,
+                 tsa_roots: tuple[str, ...] = ()) -> None:
         self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
+        self.tsa_roots = tsa_roots
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
         now = (lambda: moment) if moment else (lambda: datetime.now(timezone.utc))
         with user_errors():
             trust, root = _load_trust(self.trust_list, self.root)
+            timestamp_roots = _load_timestamp_roots(self.tsa_roots)
         status = None
         if self.registry and self.registry.startswith(("http://", "https://")):
             status = HttpStatus(self.registry)
@@ -52,7 +66,7 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        return Verifier(trust, status, root, now)
+        return Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
 
 
 @click.group()
@@ -62,16 +76,19 @@ class Context:
 @click.option("--registry", envvar="CERTGEN_REGISTRY_URL",
               help="Where the status comes from: a registry database URL, or the verification service's base URL.")
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
+@click.option("--tsa-root", "tsa_roots", multiple=True,
+              help="Root certificate (PEM) of a timestamp authority whose RFC 3161 timestamps date PDF signatures (repeatable).")
 @click.pass_context
-def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None,
+         tsa_roots: tuple[str, ...]) -> None:
     """Verify certificates of the certification body."""
-    ctx.obj = Context(trust_list, root, registry, at)
+    ctx.obj = Context(trust_list, root, registry, at, tsa_roots)
 
 
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
     reports = list(reports)
     if as_json:
-        data = [r.to_json() for r in reports]
+        data = [report_json(r) for r in reports]
         if lines:
             for item in data:
                 click.echo(json.dumps(item, ensure_ascii=False))
@@ -79,12 +96,7 @@ def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool 
             click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
         for r in reports:
-            head = f"{r.source}: " if r.source else ""
-            click.echo(f"{head}{r.verdict.value} — {r.summary}")
-            for c in r.checks:
-                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {c.detail}")
-            if r.claims:
-                click.echo(f"  number {r.claims['number']}, holder {r.claims['holder']}, scheme {r.claims['scheme']}")
+            click.echo(report_text(r))
     sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
 
 
@@ -169,7 +181,7 @@ _worker: dict[str, Verifier] = {}
 
 def _verify_pdf_file(path: str) -> dict:
     report = _worker["verifier"].verify_pdf(Path(path).read_bytes(), path)
-    return report.to_json()
+    return report_json(report)
 
 
 def _init_worker(ctx: Context) -> None:
@@ -204,7 +216,7 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(item, ensure_ascii=False))
         else:
-            click.echo(f"{item['source']}: {item['verdict']} — {item['summary']}")
+            click.echo(summary_line(item))
     total = sum(counts.values())
     if as_json:
         click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))
