@@ -144,7 +144,8 @@ def test_the_text_encoding_is_replaced_in_every_module_that_imported_it():
 
 
 def test_importing_patches_nothing():
-    """Fonts registered and a document drawn without `install`: ReportLab stays stock."""
+    """Fonts registered without `install`: ReportLab stays stock, while the local reach-ins
+    (signature fields drawn in place, CJK fallback fonts) work with the tested versions."""
     script = textwrap.dedent("""
         from reportlab.pdfbase import pdfdoc
         stock = pdfdoc.pdfdocEnc, pdfdoc.PDFArray.format, pdfdoc.PDFZCompress
@@ -155,6 +156,9 @@ def test_importing_patches_nothing():
         assert (pdfdoc.pdfdocEnc, pdfdoc.PDFArray.format, pdfdoc.PDFZCompress) == stock
         from certgen.adapters import ACTIVE
         assert not ACTIVE.reportlab and not ACTIVE.pyhanko
+        # the local reach-ins need no install, only tested versions: fields in place, CJK names
+        from certgen.render.fonts import missing_glyphs
+        assert ACTIVE.signs_in_place and missing_glyphs("王小明", "cg-NotoSans-Regular") == []
         print("ok")
     """)
     run = _run(script)

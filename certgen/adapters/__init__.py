@@ -1,44 +1,60 @@
-"""Fences around the two libraries whose internals certgen reaches into for speed.
+"""Fences around the two libraries whose internals certgen reaches into (docs/adapters.md).
 
 Every use of a private name of ReportLab is in `certgen.adapters.reportlab`, every one of
-pyHanko in `certgen.adapters.pyhanko`; each names the exact versions it was tested with. Nothing
-is patched on import: `install()` of each adapter (called by the `certgen issue` command, the
-benchmarks and the test session) checks the installed version and either applies the fast
-path or, for a version it was not tested with, leaves the library stock (slower, still
-correct) and says so once on the `certgen.adapters` logger (stderr when logging is not set up).
+pyHanko in `certgen.adapters.pyhanko`; `TESTED` names the exact versions each was tested with.
+Two kinds of reach-in, two rules:
 
-This package module imports no third-party library: it only records which fast paths are
-active, so that signing can ask whether rendering draws signature fields without importing
-any rendering code. docs/adapters.md describes the adapters and the supported versions.
+* local ones (a signature field drawn with the page, the CJK fallback fonts' methods on a font
+  object, pyHanko's CMS container reused as a template) are used only while `usable(adapter)`:
+  the installed versions are tested ones and the fast paths are not switched off;
+* process-wide patches of ReportLab (streams, text encoding, font subsets) are applied only by
+  an explicit `install()` (the `certgen issue` command, the benchmarks, the test session),
+  never on import.
+
+With a version that was not tested, `install()` leaves the library stock (slower, still
+correct), and says so once on the `certgen.adapters` logger (stderr when logging is not set up).
+
+This module imports no third-party library, so that signing can ask whether documents are
+signed in place without importing any rendering code.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from typing import Iterable, Mapping
 
 LOGGER = logging.getLogger("certgen.adapters")
 
+#: The exact versions each adapter was tested with; any other gets the stock path.
+TESTED: dict[str, dict[str, frozenset[str]]] = {
+    "reportlab": {"reportlab": frozenset({"5.1.0"})},
+    "pyhanko": {"pyHanko": frozenset({"0.38.0"}), "pyhanko-certvalidator": frozenset({"0.33.0"})},
+}
+
 
 @dataclass
 class FastPaths:
-    """Which adapters have applied their fast path in this process (set by their `install`)."""
+    """Which adapters have patched their library in this process (set by their `install`)."""
 
-    #: ReportLab tuned, and signature fields can be drawn with the page (certgen.adapters.reportlab).
+    #: ReportLab's process-wide patches applied (certgen.adapters.reportlab.install).
     reportlab: bool = False
-    #: pyHanko's CMS container reused as a template per document (certgen.adapters.pyhanko).
+    #: pyHanko's versions checked by certgen.adapters.pyhanko.install (it patches nothing).
     pyhanko: bool = False
+    #: Switched off by `CERTGEN_ADAPTERS=off`: every library stock, no local reach-in either.
+    switched_off: bool = False
 
     @property
     def signs_in_place(self) -> bool:
-        """Documents are drawn with their signature field and signed in place: needs both."""
-        return self.reportlab and self.pyhanko
+        """Documents are drawn with their signature field and signed in place: both usable."""
+        return usable("reportlab") and usable("pyhanko")
 
 
 ACTIVE = FastPaths()
 _warned: set[str] = set()
+_overrides: dict[str, Mapping[str, frozenset[str]]] = {}
 
 
 def installed_version(distribution: str) -> str | None:
@@ -54,6 +70,27 @@ def untested(names: Iterable[str], tested: Mapping[str, frozenset[str]]) -> list
     its versions in `tested` (a name missing from `tested` has no tested version)."""
     found = {name: installed_version(name) for name in names}
     return [f"{name} {version}" for name, version in found.items() if version not in tested.get(name, frozenset())]
+
+
+@lru_cache(maxsize=None)
+def _untested(adapter: str, table: tuple[tuple[str, frozenset[str]], ...]) -> tuple[str, ...]:
+    return tuple(untested(TESTED[adapter], dict(table)))
+
+
+def untested_versions(adapter: str) -> list[str]:
+    """The installed distributions `adapter` was not tested with ('name version')."""
+    table = _overrides.get(adapter, TESTED[adapter])
+    return list(_untested(adapter, tuple(sorted(table.items()))))
+
+
+def override(adapter: str, tested: Mapping[str, frozenset[str]]) -> None:
+    """Judge `adapter` against `tested` instead of `TESTED` (tests of the stock path)."""
+    _overrides[adapter] = dict(tested)
+
+
+def usable(adapter: str) -> bool:
+    """The adapter's reach-ins may be used: tested versions, fast paths not switched off."""
+    return not ACTIVE.switched_off and not untested_versions(adapter)
 
 
 def warn_once(adapter: str, message: str) -> None:

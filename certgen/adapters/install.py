@@ -15,6 +15,7 @@ def install_all(enabled: bool = True) -> FastPaths:
     (`CERTGEN_ADAPTERS=off`) keeps both libraries stock: a switch for operators who suspect
     the fast path, at the cost of speed."""
     if not enabled:
+        ACTIVE.switched_off = True
         warn_once("switch", f"certgen: fast paths switched off ({SWITCH_VAR}=off): stock ReportLab and pyHanko "
                             f"(slower; CJK fallback fonts off). See docs/adapters.md.")
         return ACTIVE

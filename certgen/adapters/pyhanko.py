@@ -9,9 +9,9 @@ OCTET STRING inside the signed attributes, no unsigned attributes), so it is use
 version in `TESTED_VERSIONS` and checked when built (`TemplateError`), and tests compare a
 template container with pyHanko's own for the same digest (tests/test_adapters.py).
 
-With another pyHanko version `install()` leaves it stock and warns once: every document is
-then signed by pyHanko's `PdfSigner` in an incremental update (about 3 ms more a document,
-same verdicts).
+With another pyHanko version (or `CERTGEN_ADAPTERS=off`) no template is built, and `install()`
+warns once: every document is then signed by pyHanko's `PdfSigner` in an incremental update
+(about 3 ms more a document, same verdicts).
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign import signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-from . import ACTIVE, untested, warn_once
+from . import ACTIVE, TESTED, override, untested_versions, usable, warn_once
 
 #: The versions this module was tested with; any other gets pyHanko's stock signing path.
-TESTED_VERSIONS: dict[str, frozenset[str]] = {"pyHanko": frozenset({"0.38.0"}),
-                                              "pyhanko-certvalidator": frozenset({"0.33.0"})}
+TESTED_VERSIONS = TESTED["pyhanko"]
 
 
 class TemplateError(RuntimeError):
@@ -40,9 +39,11 @@ class TemplateError(RuntimeError):
 def install(tested: dict[str, frozenset[str]] | None = None) -> bool:
     """Allow template containers if this pyHanko was tested (idempotent); else warn once and
     sign through pyHanko's stock path. Returns whether the fast path is active."""
+    if tested is not None:
+        override("pyhanko", tested)
     if ACTIVE.pyhanko:
         return True
-    versions = untested(TESTED_VERSIONS, TESTED_VERSIONS if tested is None else tested)
+    versions = untested_versions("pyhanko")
     if versions:
         warn_once("pyhanko", f"certgen: {', '.join(versions)} is not a version certgen's pyHanko adapter was tested "
                              f"with: signing every PDF with pyHanko's PdfSigner (slower). See docs/adapters.md.")
@@ -71,8 +72,8 @@ class CmsTemplate:
     workers inherit it and a key problem shows before anything is issued."""
 
     def __init__(self, signer: signers.Signer, private_key: Any) -> None:
-        if not ACTIVE.pyhanko:
-            raise TemplateError("template containers need the tested pyHanko (certgen.adapters.pyhanko.install)")
+        if not usable("pyhanko"):
+            raise TemplateError("template containers need a tested pyHanko version (docs/adapters.md)")
         self._signer = signer
         self._key = private_key
         self._parts = asyncio.run(self._build())

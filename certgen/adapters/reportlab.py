@@ -23,10 +23,11 @@ And for signing in place (certgen/render/signature_field.py): the canvas's docum
 catalog entries the catalog class does not know (`__NoDefault__`). The CJK fallback fonts
 (certgen/render/fallback.py) replace three methods of a font object through `rebind`.
 
-`install()` applies all of it when the installed ReportLab is one of `TESTED_VERSIONS`. With
-another version nothing is patched, signatures go through pyHanko's incremental update, fallback
-fonts are off (the intake then refuses CJK letters the template fonts lack, by name), and one
-warning says so.
+`install()` applies the process-wide patches when the installed ReportLab is one of
+`TESTED_VERSIONS`; the signature field and fallback font helpers work with a tested version
+whether or not it was called. With another version (or `CERTGEN_ADAPTERS=off`) nothing is
+patched, signatures go through pyHanko's incremental update, fallback fonts are off (the intake
+then refuses CJK letters the template fonts lack, by name), and `install` warns once.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from . import ACTIVE, untested, warn_once
+from . import ACTIVE, TESTED, override, untested_versions, usable, warn_once
 
 #: The versions this module was tested with; any other gets stock ReportLab.
-TESTED_VERSIONS: dict[str, frozenset[str]] = {"reportlab": frozenset({"5.1.0"})}
+TESTED_VERSIONS = TESTED["reportlab"]
 FLATE_LEVEL = 1
 _CACHE_MIN = 2048  # streams below this are cheaper to compress than to look up
 _CACHE_ENTRIES = 64
@@ -57,9 +58,11 @@ def install(tested: dict[str, frozenset[str]] | None = None) -> bool:
     """Apply the fast path if this ReportLab was tested (idempotent); else warn once and leave
     ReportLab stock. Returns whether the fast path is active. `tested` replaces
     `TESTED_VERSIONS` (tests of the stock path)."""
+    if tested is not None:
+        override("reportlab", tested)
     if ACTIVE.reportlab:
         return True
-    versions = untested(TESTED_VERSIONS, TESTED_VERSIONS if tested is None else tested)
+    versions = untested_versions("reportlab")
     if versions:
         warn_once("reportlab", f"certgen: {', '.join(versions)} is not a version certgen's ReportLab adapter was "
                                f"tested with: using stock ReportLab (slower; CJK fallback fonts off; signatures by "
@@ -216,7 +219,7 @@ def rebind(font_name: str, **methods: Callable[..., Any]) -> bool:
     """Replace methods of a registered TrueType font object (`splitString`,
     `getSubsetInternalName`, `stringWidth`, with ReportLab's signatures); refused (False) with
     a ReportLab version this adapter was not tested with."""
-    if not ACTIVE.reportlab:
+    if not usable("reportlab"):
         return False
     font = pdfmetrics.getFont(font_name)
     for name, method in methods.items():
@@ -245,7 +248,7 @@ class RawObject(pdfdoc.PDFObject):
 
 
 def _document(c: Canvas) -> Any:
-    if not ACTIVE.reportlab:
+    if not usable("reportlab"):
         raise RuntimeError("signature fields are drawn only with the tested ReportLab (certgen.adapters.reportlab)")
     return c._doc
 

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from reportlab.pdfbase import pdfmetrics
 
-from ..adapters import ACTIVE
 from ..adapters import reportlab as adapter
+from ..adapters import usable
 
 SUBSET_STEP = 1 << 16  # far above any subset number of one font (256 characters each)
 _CACHE_ENTRIES = 4096
@@ -58,7 +58,7 @@ def may_fall_back(code: int) -> bool:
 def fallbacks_of(font_name: str) -> Sequence[Any]:
     """The fallback fonts of `font_name`, loaded on first use (none when `install` was not called)."""
     loader = getattr(pdfmetrics.getFont(font_name), "_certgen_fallbacks", None)
-    return loader() if loader is not None and ACTIVE.reportlab else ()
+    return loader() if loader is not None and usable("reportlab") else ()
 
 
 def printable_by_fallback(code: int, font_name: str) -> bool:
