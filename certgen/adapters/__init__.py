@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import metadata
 from typing import Iterable, Mapping
 
@@ -55,6 +54,7 @@ class FastPaths:
 ACTIVE = FastPaths()
 _warned: set[str] = set()
 _overrides: dict[str, Mapping[str, frozenset[str]]] = {}
+_untested_cache: dict[str, list[str]] = {}
 
 
 def installed_version(distribution: str) -> str | None:
@@ -72,20 +72,19 @@ def untested(names: Iterable[str], tested: Mapping[str, frozenset[str]]) -> list
     return [f"{name} {version}" for name, version in found.items() if version not in tested.get(name, frozenset())]
 
 
-@lru_cache(maxsize=None)
-def _untested(adapter: str, table: tuple[tuple[str, frozenset[str]], ...]) -> tuple[str, ...]:
-    return tuple(untested(TESTED[adapter], dict(table)))
-
-
 def untested_versions(adapter: str) -> list[str]:
-    """The installed distributions `adapter` was not tested with ('name version')."""
-    table = _overrides.get(adapter, TESTED[adapter])
-    return list(_untested(adapter, tuple(sorted(table.items()))))
+    """The installed distributions `adapter` was not tested with ('name version'); looked up
+    once per process (and again after `override`)."""
+    found = _untested_cache.get(adapter)
+    if found is None:
+        found = _untested_cache[adapter] = untested(TESTED[adapter], _overrides.get(adapter, TESTED[adapter]))
+    return list(found)
 
 
 def override(adapter: str, tested: Mapping[str, frozenset[str]]) -> None:
     """Judge `adapter` against `tested` instead of `TESTED` (tests of the stock path)."""
     _overrides[adapter] = dict(tested)
+    _untested_cache.pop(adapter, None)
 
 
 def usable(adapter: str) -> bool:
