@@ -21,7 +21,6 @@ from ..errors import CertgenError
 from ..model import DocumentKind
 
 
-
 def bundled_folder() -> Path:
     """The templates shipped with the package (package data `certgen/templates`)."""
     return Path(str(resources.files("certgen") / "templates"))
