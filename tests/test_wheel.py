@@ -27,7 +27,7 @@ SOURCES = ("pyproject.toml", "README.md", "certgen", "verify", "templates")
 PASSPHRASE = "wheel-test-passphrase"
 
 
-def _run(args, *, cwd: Path, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+def _run(args, *, cwd: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
     result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
