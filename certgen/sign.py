@@ -43,6 +43,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .adapters import ACTIVE
 from .adapters import pyhanko as adapter
+from .adapters.pyhanko import DETERMINISTIC_ECDSA
 from .crypto import DocumentSigner
 from .errors import CertgenError
 from .pdf_signature import (BYTE_RANGE_KEY, BYTE_RANGE_PLACEHOLDER, CONTENTS_KEY, FIELD_NAME, STAMP_TEXT,
@@ -76,7 +77,8 @@ class TimestampAuthorityRoot:
 #: the timestamp authority's roots (for B-LTA).
 ChainItem = Union[x509.Certificate, x509.CertificateRevocationList, TimestampAuthorityRoot]
 
-__all__ = ["FIELD_NAME", "SEAL_KEY", "ChainItem", "SigningError", "PdfSealer", "TimestampAuthorityRoot"]
+__all__ = ["DETERMINISTIC_ECDSA", "FIELD_NAME", "SEAL_KEY", "ChainItem", "SigningError", "PdfSealer",
+           "TimestampAuthorityRoot"]
 
 
 class SigningError(CertgenError):

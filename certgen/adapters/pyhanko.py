@@ -32,6 +32,21 @@ from . import ACTIVE, TESTED, override, untested_versions, usable, warn_once
 TESTED_VERSIONS = TESTED["pyhanko"]
 
 
+def _deterministic_ecdsa() -> ec.ECDSA:
+    """ECDSA with RFC 6979 nonces where cryptography offers them (43 and later): the same
+    document then gets the same signature, so a lost or damaged file can be issued again
+    byte for byte from its registry record (docs/issuing.md, "Repair")."""
+    try:
+        return ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    except TypeError:  # cryptography < 43: random nonces; a repair then names the file instead
+        return ec.ECDSA(hashes.SHA256())
+
+
+_ECDSA_SHA256 = _deterministic_ecdsa()
+#: True when PAdES B-B signatures of this process are reproducible (see `_deterministic_ecdsa`).
+DETERMINISTIC_ECDSA = bool(getattr(_ECDSA_SHA256, "deterministic_signing", False))
+
+
 class TemplateError(RuntimeError):
     """pyHanko's container does not have the shape a template needs."""
 
@@ -117,7 +132,7 @@ class CmsTemplate:
     def _raw_sign(self, data: bytes) -> bytes:
         key = self._key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(hashes.SHA256()))
+            return key.sign(data, _ECDSA_SHA256)
         if isinstance(key, rsa.RSAPrivateKey):
             mechanism = self._signer.get_signature_mechanism_for_digest("sha256")
             if mechanism["algorithm"].native == "rsassa_pss":
