@@ -161,3 +161,67 @@ def test_web_role_grants_on_postgres(postgres_url):
         web.close()
     with pytest.raises(ValueError, match="plain lower-case SQL identifier"):
         grant_statements("web; DROP TABLE certificates", "t_owner")
+
+
+# -- the auditor's view of a migration and of a restore --------------------------------------------
+
+def _audit(keystore, state, url):
+    import json
+
+    from click.testing import CliRunner
+
+    from verify.cli import main as certverify
+
+    result = CliRunner().invoke(certverify, ["--trust-list", str(keystore.trustlist_path), "--root", str(keystore.root_cert_path),
+                                             "log", "audit", "--registry", url, "--state", str(state), "--json"],
+                                catch_exceptions=False)
+    return result.exit_code, json.loads(result.output)
+
+
+def _signed_history(registry, keystore, moment):
+    from certgen.registry import tlog
+
+    numbers = _history(registry, keystore)
+    tlog.sign_checkpoint(registry, keystore.log_signer(PASSPHRASE), now=moment)
+    return numbers
+
+
+def test_auditor_agrees_before_and_after_a_move_to_postgres(fresh_keystore, tmp_path, postgres_url):
+    source = Registry.open(sqlite_url(tmp_path / "old.sqlite3"))
+    try:
+        _signed_history(source, fresh_keystore, NOW + timedelta(hours=4))
+        code, before = _audit(fresh_keystore, tmp_path / "witness", str(source.engine.url))
+        assert code == 0, before
+        result = transfer.copy_registry(transfer.open_for_copy(str(source.engine.url), migrate=False),
+                                        transfer.open_for_copy(postgres_url, migrate=True))
+        assert result.rows["events"] == 8
+    finally:
+        source.close()
+    code, after = _audit(fresh_keystore, tmp_path / "witness", postgres_url)  # the same witness state
+    assert code == 0, after
+    moved = Registry.open(postgres_url)
+    try:
+        assert verify_log(moved, fresh_keystore.trust_list(), fresh_keystore.root_certificate()).ok
+    finally:
+        moved.close()
+
+
+def test_restoring_an_older_backup_is_a_rollback_to_an_auditor(fresh_keystore, tmp_path):
+    from certgen.registry import tlog
+
+    url = sqlite_url(tmp_path / "registry.sqlite3")
+    registry = Registry.open(url)
+    try:
+        numbers = _signed_history(registry, fresh_keystore, NOW + timedelta(hours=4))
+        saved = transfer.backup(url, tmp_path / "older.sqlite3")
+        registry.withdraw(numbers[3], reason="sesudah backup", now=NOW + timedelta(days=1), actor="t")
+        tlog.sign_checkpoint(registry, fresh_keystore.log_signer(PASSPHRASE), now=NOW + timedelta(days=1))
+        code, seen = _audit(fresh_keystore, tmp_path / "witness", url)  # the auditor sees the later checkpoint
+        assert code == 0, seen
+        transfer.restore(saved, url)
+        registry.engine.dispose()
+        assert verify_log(registry, fresh_keystore.trust_list(), fresh_keystore.root_certificate()).ok
+    finally:
+        registry.close()
+    code, result = _audit(fresh_keystore, tmp_path / "witness", url)
+    assert (code, result["outcome"]) == (4, "rollback"), result
