@@ -67,15 +67,17 @@ def _init_signer(keys: str) -> None:
     _signer = KeyStore(Path(keys)).current_signer(PASSPHRASE.encode(), now=NOW)
 
 
-def _seal(args: tuple[str, str, str, str, str]) -> str:
+def _seal(args: tuple[str, str, str, str, str | None]) -> str:
     number, holder, scheme, granted, expires = args
-    claims = SealClaims(number, DocumentKind.PERSON, holder, scheme, date.fromisoformat(granted),
-                        date.fromisoformat(expires), "ID-BSKP", NOW)
+    kind = DocumentKind.PERSON if number.startswith("SK") else DocumentKind.TRAINING
+    claims = SealClaims(number, kind, holder, scheme, date.fromisoformat(granted),
+                        date.fromisoformat(expires) if expires else None, "ID-BSKP", NOW)
     return seal_text(sign_seal(claims, _signer), URL)
 
 
 def fill(stack: Stack, count: int) -> None:
-    """`count` issued person certificates in the stack's registry, through the registry API."""
+    """`count` issued certificates in the stack's registry, through the registry API: person
+    and training certificates in turns (a series holds at most 999,999 numbers a year)."""
     from certgen.keys import KeyStore
 
     registry = Registry.open(stack.owner_url)
@@ -84,13 +86,19 @@ def fill(stack: Stack, count: int) -> None:
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1, _init_signer, (str(stack.keys),)) as pool:
         for start in range(0, count, CHUNK):
+            person = (start // CHUNK) % 2 == 0
             items = [NewCertificate(Series.PERSON, f"Peserta Nomor {i}", "SKM-PTK-03", date(2026, 11, 1), date(2029, 10, 31),
                                     {"name": f"Peserta Nomor {i}", "scheme_code": "SKM-PTK-03",
                                      "scheme_name": "Pengawas Mutu Barang", "scope": "Pengawasan mutu barang",
                                      "grant_date": "2026-11-01", "expiry_date": "2029-10-31"}, f"bench-{i}")
+                     if person else
+                     NewCertificate(Series.TRAINING, f"Peserta Nomor {i}", "Bimtek Pengawasan Mutu", date(2026, 11, 1), None,
+                                    {"name": f"Peserta Nomor {i}", "course": "Bimtek Pengawasan Mutu",
+                                     "start_date": "2026-10-27", "end_date": "2026-10-30", "hours": 32}, f"bench-{i}")
                      for i in range(start, min(start + CHUNK, count))]
             reserved = registry.reserve(items, now=NOW)
-            seals = pool.map(_seal, [(r.number, i.holder, i.scheme, i.granted.isoformat(), i.expires.isoformat())
+            seals = pool.map(_seal, [(r.number, i.holder, i.scheme, i.granted.isoformat(),
+                                      i.expires.isoformat() if i.expires else None)
                                      for r, i in zip(reserved, items)], chunksize=250)
             registry.mark_issued_many([Issued(r.number, f"{rng.getrandbits(256):064x}", None, s)
                                        for r, s in zip(reserved, seals)], dsc_kid=signer.kid.hex(), now=NOW, actor="bench")
@@ -103,7 +111,8 @@ def fill(stack: Stack, count: int) -> None:
 
 def sample(stack: Stack, count: int, size: int) -> tuple[list[str], list[str]]:
     registry = Registry.open(stack.owner_url, migrate=False)
-    serials = random.Random(2).sample(range(1, count + 1), min(size, count))
+    persons = sum(min(CHUNK, count - start) for start in range(0, count, 2 * CHUNK))
+    serials = random.Random(2).sample(range(1, persons + 1), min(size, persons))
     numbers, codes = [], []
     with registry.engine.connect() as conn:
         for number, seal in conn.exec_driver_sql(
