@@ -60,9 +60,10 @@ def keys_init(app: AppContext, algorithm: str) -> None:
     """Create the root certificate and a first document signer (refuses to overwrite)."""
     with user_errors():
         store = _keystore(app)
-        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now())
+        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
+                            verify_urls=[app.get_settings().verify_url])
     click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
-               f"trust list:       {store.trustlist_path}")
+               f"trust list:       {store.trustlist_path}\nofficial address: {app.get_settings().verify_url}")
 
 
 @keys.command("rotate")
@@ -94,16 +95,44 @@ def keys_revoke(app: AppContext, kid: str, at: str, reason: str) -> None:
 
 @keys.command("trustlist")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Also write it here.")
+@click.option("--verify-url", "verify_urls", multiple=True,
+              help="Official verification address seals are printed under (repeatable; default CERTGEN_VERIFY_URL).")
 @pass_app
-def keys_trustlist(app: AppContext, output: str | None) -> None:
-    """Write the trust list signed by the root (keys/trustlist.json)."""
+def keys_trustlist(app: AppContext, output: str | None, verify_urls: tuple[str, ...]) -> None:
+    """Write the trust list signed by the root (keys/trustlist.json), naming the official
+    verification addresses: a seal under any other address verifies INVALID."""
     with user_errors():
         store = _keystore(app)
-        data = store.signed_trust_list(app.passphrase(), now=app.now())
+        urls = list(verify_urls) or [app.get_settings().verify_url]
+        data = store.signed_trust_list(app.passphrase(), now=app.now(), verify_urls=urls)
     if output:
         with open(output, "wb") as handle:
             handle.write(data)
-    click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
+    click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}\n"
+               f"official verification address(es): {', '.join(urls)}")
+
+
+@keys.command("reencrypt")
+@click.option("--new-passphrase", is_flag=True, help="Also change the passphrase (asked for on the terminal).")
+@click.option("--force", is_flag=True, help="Rewrite every key file, even those already at the current cost.")
+@pass_app
+def keys_reencrypt(app: AppContext, new_passphrase: bool, force: bool) -> None:
+    """Re-encrypt the private key files with the current key-derivation cost (PBKDF2-HMAC-SHA256,
+    600,000 iterations), each file replaced atomically; nothing changes on a wrong passphrase."""
+    with user_errors():
+        store = _keystore(app)
+        before = store.key_protection()
+        passphrase = app.passphrase()
+        new = None
+        if new_passphrase:
+            new = click.prompt("New key passphrase", hide_input=True, confirmation_prompt=True).encode("utf-8")
+        done = store.reencrypt(passphrase, new_passphrase=new, force=force)
+        after = store.key_protection()
+    for path in before:
+        if path in done:
+            click.echo(f"{path.name}: re-encrypted ({before[path]} -> {after[path]})")
+        else:
+            click.echo(f"{path.name}: already {after[path]}")
 
 
 @keys.command("list")
@@ -115,6 +144,9 @@ def keys_list(app: AppContext) -> None:
             state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({s.revocation_reason})" if s.revoked_at else "valid"
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
                        f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
+        urls = _keystore(app).verify_urls()
+    click.echo("official verification address(es): " + (", ".join(urls) if urls else
+               "none recorded: seals are not checked for their address (run `certgen keys trustlist`)"))
 
 
 # -- certificates ------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class Reason(str, enum.Enum):
     PDF_NO_SEAL = "pdf_no_seal"
     PDF_REGISTERED = "pdf_registered"
     PDF_NOT_REGISTERED = "pdf_not_registered"
+    # the seal's address (appended: issue 10)
+    SEAL_HOST_NOT_OFFICIAL = "seal_host_not_official"
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     # The seal page and the look-ups are short CPU work (well under a millisecond): run them on
     # the event loop (async def) rather than paying a thread-pool hop per request.
     @app.get("/v/{code}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/V/{code}", response_class=HTMLResponse, include_in_schema=False)  # an all-upper-case seal address
     async def seal_page(request: Request, code: str) -> HTMLResponse:
         return result_page(request, [service.verifier.verify_seal(code)])
 
