@@ -9,12 +9,14 @@ from typing import Any
 
 import click
 
-from .cli_support import AppContext, parse_time, user_errors
+from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
 from .config import ENV_VARS
 from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
 from .registry import Certificate, Registry, verify_log
+from .registry.reports import STATUSES as REPORT_STATUSES
+from .registry.reports import SuspicionReport
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -141,7 +143,7 @@ def keys_list(app: AppContext) -> None:
     """List the document signers (no passphrase needed)."""
     with user_errors():
         for s in _keystore(app).signers():
-            state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({s.revocation_reason})" if s.revoked_at else "valid"
+            state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({safe(s.revocation_reason)})" if s.revoked_at else "valid"
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
                        f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
         urls = _keystore(app).verify_urls()
@@ -178,15 +180,16 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
     if as_json:
         data["events"] = [{"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "actor": e.actor,
                            "reason": e.reason} for e in events]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
                 "dsc_kid", "pdf_sha256"):
         if data[key] is not None:
-            click.echo(f"{key.replace('_', ' '):15} {data[key]}")
+            click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")
     for e in events:
-        click.echo(f"  #{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.type.value:9} by {e.actor}" + (f": {e.reason}" if e.reason else ""))
+        click.echo(f"  #{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.type.value:9} by {safe(e.actor)}"
+                   + (f": {safe(e.reason)}" if e.reason else ""))
 
 
 def _status_command(change: EventType, help_text: str) -> None:
@@ -225,9 +228,9 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         for e in events:
             line = {"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "number": e.number,
                     "actor": e.actor, "reason": e.reason, "hash": e.hash}
-            click.echo(json.dumps(line, ensure_ascii=False) if as_json else
-                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {e.number} by {e.actor}"
-                       + (f": {e.reason}" if e.reason else ""))
+            click.echo(safe_json(line) if as_json else
+                       f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {safe(e.number)} by {safe(e.actor)}"
+                       + (f": {safe(e.reason)}" if e.reason else ""))
         return
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
@@ -238,9 +241,9 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
     else:
-        click.echo(f"LOG BROKEN: first break at {report.first_break}")
+        click.echo(f"LOG BROKEN: first break at {safe(report.first_break)}")
         for problem in report.problems[1:]:
-            click.echo(f"  also: {problem}")
+            click.echo(f"  also: {safe(problem)}")
     if not report.ok:
         sys.exit(1)
 
@@ -255,25 +258,47 @@ def checkpoint_cmd(app: AppContext) -> None:
     click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")
 
 
-@main.command("reports")
+def _report_json(r: SuspicionReport) -> dict[str, Any]:
+    return {"id": r.id, "created_at": r.created_at.isoformat(), "number": r.number, "seal": r.seal,
+            "verdict": r.verdict, "message": r.message, "contact": r.contact, "status": r.status,
+            "moderated_at": r.moderated_at.isoformat() if r.moderated_at else None, "moderated_by": r.moderated_by}
+
+
+@main.group("reports", invoke_without_command=True)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(REPORT_STATUSES),
+              help="Only reports in this moderation status (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True)
-@pass_app
-def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
-    """List reports of suspicious certificates sent by the public, newest first."""
+@click.pass_context
+def reports_cmd(ctx: click.Context, statuses: tuple[str, ...], as_json: bool, limit: int) -> None:
+    """List reports of suspicious certificates sent by the public, newest first (one line each;
+    what the public typed is shown escaped: a line break reads \\n, an escape sequence \\x1b).
+    `certgen reports mark ID STATUS` moderates one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.ensure_object(AppContext)
     with user_errors():
-        reports = _registry(app).reports(limit=limit)
+        reports = _registry(app).reports(limit=limit, status=list(statuses) or None)
     if as_json:
-        click.echo(json.dumps([{"id": r.id, "created_at": r.created_at.isoformat(), "number": r.number, "seal": r.seal,
-                                "verdict": r.verdict, "message": r.message, "contact": r.contact, "status": r.status}
-                               for r in reports], indent=2, ensure_ascii=False))
+        click.echo(safe_json([_report_json(r) for r in reports], indent=2))
         return
     if not reports:
-        click.echo("no reports")
+        click.echo("no reports" + (f" in status {', '.join(statuses)}" if statuses else ""))
     for r in reports:
-        about = r.number or (r.seal[:48] + "..." if r.seal else "(no number)")
-        click.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M}Z {about} [{r.verdict or '-'}] {r.status}: {r.message}"
-                   + (f" (contact: {r.contact})" if r.contact else ""))
+        about = safe(r.number) if r.number else (safe(r.seal[:48]) + "..." if r.seal else "(no number)")
+        click.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M}Z {about} [{safe(r.verdict or '-')}] {r.status}: {safe(r.message)}"
+                   + (f" (contact: {safe(r.contact)})" if r.contact else ""))
+
+
+@reports_cmd.command("mark")
+@click.argument("report_id", metavar="ID", type=click.IntRange(1))
+@click.argument("status", type=click.Choice(REPORT_STATUSES))
+@pass_app
+def reports_mark(app: AppContext, report_id: int, status: str) -> None:
+    """Move report ID to STATUS (new, spam, in_review, closed)."""
+    with user_errors():
+        report = _registry(app).mark_report(report_id, status, now=app.now(), actor=app.actor())
+    click.echo(f"report #{report.id}: {report.status} (by {safe(report.moderated_by)})")
 
 
 # -- issuing ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import click
 from cryptography import x509
 
-from certgen.cli_support import parse_time, user_errors
+from certgen.cli_support import parse_time, safe, safe_json, user_errors
 from certgen.errors import TrustListError
 from certgen.trust import TrustList
 
@@ -74,17 +74,20 @@ def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool 
         data = [r.to_json() for r in reports]
         if lines:
             for item in data:
-                click.echo(json.dumps(item, ensure_ascii=False))
+                click.echo(safe_json(item))
         else:
-            click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+            click.echo(safe_json(data[0] if len(data) == 1 else data, indent=2))
     else:
+        # what a seal, a file name or a registry row says is escaped: a forged seal's holder
+        # name must not drive the auditor's terminal (certgen.cli_support.safe)
         for r in reports:
-            head = f"{r.source}: " if r.source else ""
-            click.echo(f"{head}{r.verdict.value} — {r.summary}")
+            head = f"{safe(r.source)}: " if r.source else ""
+            click.echo(f"{head}{r.verdict.value} — {safe(r.summary)}")
             for c in r.checks:
-                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {c.detail}")
+                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {safe(c.detail)}")
             if r.claims:
-                click.echo(f"  number {r.claims['number']}, holder {r.claims['holder']}, scheme {r.claims['scheme']}")
+                click.echo(f"  number {safe(r.claims['number'])}, holder {safe(r.claims['holder'])}, "
+                           f"scheme {safe(r.claims['scheme'])}")
     sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
 
 
@@ -96,7 +99,7 @@ def trustlist_cmd(ctx: Context) -> None:
         trust, _ = _load_trust(ctx.trust_list, ctx.root)
     click.echo(f"trust list signed by the root, issued {trust.issued_at:%Y-%m-%d %H:%M}Z")
     for signer in trust.signers.values():
-        revoked = f"revoked from {signer.revoked_at:%Y-%m-%d %H:%M}Z ({signer.revocation_reason})" if signer.revoked_at else "not revoked"
+        revoked = f"revoked from {signer.revoked_at:%Y-%m-%d %H:%M}Z ({safe(signer.revocation_reason)})" if signer.revoked_at else "not revoked"
         click.echo(f"  {signer.kid.hex()}  {signer.not_before:%Y-%m-%d}..{signer.not_after:%Y-%m-%d}  {revoked}")
 
 
@@ -139,7 +142,8 @@ def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
 @main.command("decode")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def decode_cmd(images: tuple[Path, ...]) -> None:
-    """Print only the barcode texts found, one per line (images, card PDFs, print sheets)."""
+    """Print only the barcode texts found, one per line (images, card PDFs, print sheets);
+    control characters in a code are shown escaped (a line break reads \\n)."""
     from .pdf_pages import PdfPagesError, page_images
     from .scan import ImageError, scan
 
@@ -149,10 +153,10 @@ def decode_cmd(images: tuple[Path, ...]) -> None:
         try:
             for image in page_images(data) if data.startswith(b"%PDF-") else [data]:
                 for text in scan(image).texts:
-                    click.echo(text)
+                    click.echo(safe(text))  # a barcode can hold escape sequences and line breaks
                     found = True
         except (ImageError, PdfPagesError) as exc:
-            click.echo(f"{path}: {exc}", err=True)
+            click.echo(f"{safe(path)}: {safe(exc)}", err=True)
     sys.exit(0 if found else 1)
 
 
@@ -202,9 +206,9 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     for item in results:
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
         if as_json:
-            click.echo(json.dumps(item, ensure_ascii=False))
+            click.echo(safe_json(item))
         else:
-            click.echo(f"{item['source']}: {item['verdict']} — {item['summary']}")
+            click.echo(f"{safe(item['source'])}: {item['verdict']} — {safe(item['summary'])}")
     total = sum(counts.values())
     if as_json:
         click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))
@@ -217,9 +221,11 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="uvicorn worker processes.")
-@click.option("--proxy-headers", is_flag=True, help="Behind a reverse proxy: trust X-Forwarded-For/-Proto.")
+@click.option("--proxy-headers", is_flag=True, help="Behind a reverse proxy on this machine: believe its X-Forwarded-For.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+              help="Address or CIDR network of a reverse proxy whose X-Forwarded-For is believed (repeatable).")
 @click.pass_obj
-def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool) -> None:
+def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool, trusted_proxies: tuple[str, ...]) -> None:
     """Run the public verification web service (docs/deploy.md)."""
     os.environ["CERTVERIFY_TRUST_LIST"] = ctx.trust_list
     os.environ["CERTVERIFY_ROOT"] = ctx.root
@@ -227,11 +233,15 @@ def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: b
         os.environ["CERTGEN_REGISTRY_URL"] = ctx.registry
     if proxy_headers:
         os.environ["CERTVERIFY_TRUST_FORWARDED_FOR"] = "1"
+    if trusted_proxies:
+        os.environ["CERTVERIFY_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
     from .web.app import app_from_env
     from .web.server import serve
 
-    app_from_env()  # fail here, with a clear message, rather than in every worker
-    serve(host, port, workers, proxy_headers)
+    with user_errors():  # a bad setting: one line naming it, rather than a traceback in every worker
+        app_from_env()
+    with user_errors():
+        serve(host, port, workers, proxy_headers)
 
 if __name__ == "__main__":
     main()
