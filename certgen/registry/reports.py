@@ -134,12 +134,13 @@ def add_report(engine: Engine, *, message: str, now: datetime, number: str | Non
 
 def _count(session: Session, now: datetime, client: str | None, certificate: str | None, caps: ReportCaps) -> None:
     window, left = day_window(now)
-    keys = {"complaint:day": ("day", caps.per_day, "the service takes no more reports today")}
+    keys: dict[str, tuple[str, int, str]] = {}  # checked in this order: the most specific cap is named
     if client:
         keys[f"complaint:addr:{client}"] = ("address", caps.per_address, "too many reports from your address today")
     if certificate:
         keys[f"complaint:cert:{certificate.strip().upper()}"] = (
             "certificate", caps.per_certificate, "this certificate has been reported many times today; staff are on it")
+    keys["complaint:day"] = ("day", caps.per_day, "the service takes no more reports today")
     totals = increment(session, window, {key: 1 for key in keys})
     for key, (cap, limit, text) in keys.items():
         if totals[key] > limit:
