@@ -97,14 +97,21 @@ def test_an_unavailable_store_lets_requests_through_and_keeps_the_counts():
     assert asyncio.run(_requests(limiter, "203.0.113.5", 1)) == [RateLimiter.DENY]
 
 
-def test_shared_counters_in_the_registry_add_up_across_connections(tmp_path):
-    url = sqlite_url(tmp_path / "registry.sqlite3")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_shared_counters_in_the_registry_add_up_across_connections(backend, tmp_path, request):
+    url = sqlite_url(tmp_path / "registry.sqlite3") if backend == "sqlite" else request.getfixturevalue("postgres_url")
     one, two = Registry.open(url), Registry.open(url)
     a, b = SharedCounters(one.engine), SharedCounters(two.engine)
     assert a.add(60, {"rate:x": 3, "rate:y": 1}) == {"rate:x": 3, "rate:y": 1}
     assert b.add(60, {"rate:x": 2}) == {"rate:x": 5}
     assert b.add(120, {"rate:x": 1}) == {"rate:x": 1}
     assert a.prune(120) == 2 and a.add(120, {"rate:x": 1}) == {"rate:x": 2}
+    many = {f"rate:10.0.{i // 256}.{i % 256}": 1 for i in range(3000)}  # one batch of a busy interval
+    assert set(a.add(180, many).values()) == {1} and set(b.add(180, many).values()) == {2}
+    long_key = "rate:" + "x" * 400  # stored cut to 200 characters, answered under the key given
+    assert a.add(180, {long_key: 1}) == {long_key: 1}
+    one.close()
+    two.close()
 
 
 def test_two_app_instances_on_one_registry_share_the_limit(keystore, tmp_path):

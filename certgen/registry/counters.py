@@ -9,7 +9,8 @@ web service (verify.web.ratelimit) batches its increments; complaint caps
 
 from __future__ import annotations
 
-from typing import Mapping
+from functools import lru_cache
+from typing import Any, Mapping
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,15 +24,24 @@ MAX_KEY = 200
 
 def increment(session: Session, window: int, deltas: Mapping[str, int]) -> dict[str, int]:
     """Add `deltas` to the counters of `window` inside the caller's transaction; their new totals."""
-    table = AbuseCounterRow.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stored = {key[:MAX_KEY]: key for key in deltas}
+    rows = [{"key": key[:MAX_KEY], "window": window, "count": delta} for key, delta in deltas.items()]
     totals: dict[str, int] = {}
-    for key, delta in deltas.items():
-        statement = insert(table).values(key=key[:MAX_KEY], window=window, count=delta)
-        statement = statement.on_conflict_do_update(index_elements=[table.c.key, table.c.window],
-                                                    set_={"count": table.c.count + statement.excluded.count})
-        totals[key] = session.execute(statement.returning(table.c.count)).scalar_one()
+    # executemany with RETURNING: SQLAlchemy batches the rows into a few multi-row statements
+    # ("insertmanyvalues") from one cached compilation
+    for key, count in session.execute(_upsert(session.get_bind().dialect.name), rows):
+        totals[stored.get(key, key)] = count
     return totals
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Any:
+    table = AbuseCounterRow.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(index_elements=[table.c.key, table.c.window],
+                                                set_={"count": table.c.count + statement.excluded.count})
+    return statement.returning(table.c.key, table.c.count)
 
 
 class SharedCounters:
