@@ -140,3 +140,21 @@ def test_head_works_wherever_get_does(server):
         assert status == get_status == 200, path
         assert body == b"" and int(headers["content-length"]) == len(get_body), path
         assert headers["x-frame-options"] == "DENY"
+
+
+def test_limits_and_proxies_are_read_from_the_environment_with_clear_errors():
+    from certgen.errors import ConfigError
+    from verify.web.config import ServerLimits, WebConfig
+
+    limits = ServerLimits.from_env({"CERTVERIFY_HEADER_TIMEOUT": "2.5", "CERTVERIFY_MAX_HEADER_BYTES": "4096"})
+    assert limits.header_timeout == 2.5 and limits.max_header_bytes == 4096 and limits.body_timeout == 60
+    with pytest.raises(ConfigError, match=r"CERTVERIFY_HEADER_TIMEOUT='soon' is not a number"):
+        ServerLimits.from_env({"CERTVERIFY_HEADER_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match=r"CERTVERIFY_MAX_HEADER_BYTES='10': at least 1024 is required"):
+        ServerLimits.from_env({"CERTVERIFY_MAX_HEADER_BYTES": "10"})
+    config = WebConfig.from_env({"CERTVERIFY_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16,::1"})
+    assert config.proxies == ("10.0.0.5", "10.1.0.0/16", "::1")
+    assert WebConfig.from_env({"CERTVERIFY_TRUST_FORWARDED_FOR": "1"}).proxies == ("127.0.0.1", "::1")
+    assert WebConfig.from_env({}).proxies == ()
+    with pytest.raises(ConfigError, match=r"CERTVERIFY_TRUSTED_PROXIES: 'nginx' is not an IP address or network"):
+        WebConfig.from_env({"CERTVERIFY_TRUSTED_PROXIES": "10.0.0.5,nginx"})

@@ -25,7 +25,7 @@ from certgen.trust import TrustList
 from ..report import VerificationReport
 from ..service import Verifier
 from ..status import RegistryStatus
-from .config import WebConfig
+from .config import WebConfig, parse_proxies
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
 from .pool import PoolFull, UploadPool
@@ -219,7 +219,7 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
                          limiter=limiter, uploads=service.uploads)
     if config.proxies:
         from .proxies import forwarded_client
-        guarded = forwarded_client(guarded, config.proxies)
+        guarded = forwarded_client(guarded, parse_proxies(",".join(config.proxies)))
     return guarded
 
 
