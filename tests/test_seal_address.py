@@ -159,3 +159,27 @@ def test_es384_and_es512_are_accepted_on_verification(curve, alg, digest):
 def test_a_curve_outside_the_nist_set_is_refused():
     key = ec.generate_private_key(ec.SECP256K1())
     assert not verify_bytes(key.public_key(), Alg.ES256, b"data", b"\x01" * 64)
+
+
+def test_the_web_says_so_in_plain_words(fresh_keystore):
+    from starlette.testclient import TestClient
+
+    from verify.web.app import create_app
+    from verify.web.config import WebConfig
+    from verify.web.present import view
+
+    fresh_keystore.signed_trust_list(PASSPHRASE, now=NOW, verify_urls=[URL])
+    own = fresh_keystore.current_signer(PASSPHRASE, now=NOW)
+    phishing = seal_text(sign_seal(CLAIMS, own), "https://evil.example.com/phish/v/")
+    config = WebConfig(trust_list=fresh_keystore.trustlist_path, root=fresh_keystore.root_cert_path, rate_limit_per_minute=0)
+    with TestClient(create_app(config, now=lambda: NOW)) as client:
+        api = client.post("/api/v1/seal", json={"text": phishing}).json()
+        assert api["verdict"] == "INVALID" and api["checks"][0]["reason"] == "seal_host_not_official"
+        genuine = client.post("/api/v1/seal", json={"text": seal_text(sign_seal(CLAIMS, own), URL).upper()}).json()
+        assert genuine["checks"][0]["reason"] == "seal_valid"
+        # an all-upper-case seal address opens /V/ on the phone
+        assert client.get("/V/" + seal_text(sign_seal(CLAIMS, own), URL).rsplit("/v/", 1)[1]).status_code == 200
+    report = Verifier(TrustList.load_signed(fresh_keystore.trustlist_path.read_bytes(), fresh_keystore.root_certificate()),
+                      None, None, lambda: NOW).verify_seal(phishing)
+    assert "bukan alamat verifikasi resmi" in view(report, "id")["warning"]
+    assert "not the official verification address" in view(report, "en")["warning"]

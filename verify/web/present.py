@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ..report import VerificationReport
+from ..report import Reason, VerificationReport
 from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, t
 
 
@@ -51,4 +51,6 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
         "successor": cert.replaced_by if cert is not None and cert.status == "replaced" else None,
         "checks": [(c.outcome.value, c.reason.value, c.detail) for c in report.checks],
         "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
+        "warning": t("host_not_official", lang) if any(c.reason is Reason.SEAL_HOST_NOT_OFFICIAL for c in report.checks)
+        else None,
     }
