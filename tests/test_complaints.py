@@ -227,3 +227,21 @@ def test_complaint_caps_follow_the_client_behind_a_trusted_proxy(web):
         answers = [direct.post("/api/v1/reports", json={"message": "x"},
                                headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(3)]
     assert answers == [201, 201, 429]
+
+
+def test_rate_limit_pruning_leaves_the_complaint_counters_alone(registry):
+    """Regression: the web workers' pruning of past rate-limit minutes deleted the day's
+    complaint counters too, and the cap per address started again (found by bench_abuse.py)."""
+    from certgen.registry.counters import SharedCounters
+
+    caps = ReportCaps(per_address=2, per_certificate=20, per_day=500)
+    for _ in range(2):
+        registry.add_report(message="x", now=NOW, client="203.0.113.66", caps=caps)
+    SharedCounters(registry.engine).prune(int(NOW.timestamp()), "rate:")
+    with pytest.raises(ReportLimitError, match="too many reports from your address today"):
+        registry.add_report(message="x", now=NOW, client="203.0.113.66", caps=caps)
+    # the next day's first complaint clears the earlier days' complaint counters
+    registry.add_report(message="x", now=NOW.replace(day=NOW.day + 1), client="198.51.100.1", caps=caps)
+    with registry.engine.begin() as conn:
+        windows = {w for (w,) in conn.execute(text("SELECT DISTINCT window FROM abuse_counters"))}
+    assert windows == {day_window(NOW.replace(day=NOW.day + 1))[0]}

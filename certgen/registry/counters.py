@@ -57,8 +57,15 @@ class SharedCounters:
         with Session(self.engine) as session, session.begin():
             return increment(session, window, deltas)
 
-    def prune(self, before: int) -> int:
-        """Delete the counters of windows that started before `before`; how many rows went."""
+    def prune(self, before: int, prefix: str) -> int:
+        """Delete the counters whose key starts with `prefix` (one user's: "rate:", "complaint:")
+        of windows that started before `before`; how many rows went."""
         with Session(self.engine) as session, session.begin():
-            result = session.execute(delete(AbuseCounterRow).where(AbuseCounterRow.window < before))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return prune(session, before, prefix)
+
+
+def prune(session: Session, before: int, prefix: str) -> int:
+    """`SharedCounters.prune` inside the caller's transaction."""
+    result = session.execute(delete(AbuseCounterRow).where(AbuseCounterRow.window < before,
+                                                           AbuseCounterRow.key.startswith(prefix, autoescape=True)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

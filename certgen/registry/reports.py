@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, RegistryError
-from .counters import increment
+from .counters import increment, prune
 from .lifecycle import WIB, local_day
 from .tables import ReportRow
 
@@ -29,6 +29,7 @@ MAX_MESSAGE = 2000
 MAX_CONTACT = 200
 MAX_NUMBER = 40
 MAX_SEAL = 4096
+COMPLAINT_DAY_KEY = "complaint:day"
 #: Characters refused besides the C0/C1 controls: bidirectional overrides and isolates (they
 #: reorder what a terminal shows, "Trojan Source") and the Unicode line and paragraph separators.
 _FORMATTING = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029}
@@ -140,8 +141,10 @@ def _count(session: Session, now: datetime, client: str | None, certificate: str
     if certificate:
         keys[f"complaint:cert:{certificate.strip().upper()}"] = (
             "certificate", caps.per_certificate, "this certificate has been reported many times today; staff are on it")
-    keys["complaint:day"] = ("day", caps.per_day, "the service takes no more reports today")
+    keys[COMPLAINT_DAY_KEY] = ("day", caps.per_day, "the service takes no more reports today")
     totals = increment(session, window, {key: 1 for key in keys})
+    if totals[COMPLAINT_DAY_KEY] == 1:  # the day's first complaint clears the counters of earlier days
+        prune(session, window, "complaint:")
     for key, (cap, limit, text) in keys.items():
         if totals[key] > limit:
             raise ReportLimitError(f"{text} (at most {limit}); please try again tomorrow", cap, left)

@@ -30,7 +30,7 @@ log = logging.getLogger("certverify.ratelimit")
 class CounterStore(Protocol):
     def add(self, window: int, deltas: Mapping[str, int]) -> dict[str, int]: ...
 
-    def prune(self, before: int) -> int: ...
+    def prune(self, before: int, prefix: str) -> int: ...
 
 
 class RateLimiter:
@@ -113,7 +113,7 @@ class RateLimiter:
                 await self.flush()
                 if self.store is not None and self._window_start != pruned:
                     pruned = self._window_start
-                    await asyncio.to_thread(self.store.prune, self._window_start - self.window)
+                    await asyncio.to_thread(self.store.prune, self._window_start - self.window, "rate:")
             except Exception:  # never let the batch task die
                 log.exception("rate limit: sending counts failed")
 
