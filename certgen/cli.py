@@ -147,8 +147,12 @@ def keys_list(app: AppContext) -> None:
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
                        f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
         urls = _keystore(app).verify_urls()
+        verify_url = app.get_settings().verify_url
     click.echo("official verification address(es): " + (", ".join(urls) if urls else
                "none recorded: seals are not checked for their address (run `certgen keys trustlist`)"))
+    if urls and verify_url.casefold() not in (u.casefold() for u in urls):
+        click.echo(f"warning: CERTGEN_VERIFY_URL {verify_url} is not among them: seals issued now would verify "
+                   "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`", err=True)
 
 
 # -- certificates ------------------------------------------------------------------------------

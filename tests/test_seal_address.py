@@ -96,6 +96,10 @@ def test_cli_trustlist_takes_the_configured_address(cli, settings):
     assert trust.verify_urls == (settings.verify_url,)
     listing = cli(certgen, ["keys", "list"])
     assert f"official verification address(es): {settings.verify_url}" in listing.output
+    assert "warning" not in listing.output
+    store.signed_trust_list(b"test-passphrase-0", now=NOW, verify_urls=["https://cek.example.id/v/"])
+    moved = cli(certgen, ["keys", "list"])
+    assert f"warning: CERTGEN_VERIFY_URL {settings.verify_url} is not among them" in moved.output
 
 
 def _payload(data: bytes) -> bytes:
