@@ -214,7 +214,9 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     limiter = None
     if config.rate_limit_per_minute:
         store = SharedCounters(service.registry.engine) if service.registry is not None else None
-        limiter = RateLimiter(config.rate_limit_per_minute, store=store, flush_every=config.rate_limit_flush_seconds)
+        # the service's clock (frozen in tests: a run never straddles two windows)
+        limiter = RateLimiter(config.rate_limit_per_minute, store=store, flush_every=config.rate_limit_flush_seconds,
+                              clock=lambda: service.now().timestamp())
     guarded: Any = Guard(app, max_body=config.max_upload_bytes, timeout=config.request_timeout_seconds,
                          limiter=limiter, uploads=service.uploads)
     if config.proxies:
