@@ -74,7 +74,7 @@ class TrustList:
     issued_at: datetime | None = None
     #: The official verification addresses (`https://HOST/v/`) that seals are printed under.
     #: A seal under any other address is refused (`certgen.seal.open_seal`); empty (a trust
-    #: list from before version 1 had them) means no address can be checked.
+    #: list written before they were added) means no address can be checked.
     verify_urls: tuple[str, ...] = ()
 
     @classmethod
