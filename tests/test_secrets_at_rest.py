@@ -121,3 +121,21 @@ def test_data_folder_and_registry_file_are_private(tmp_path, umask_022):
     for path in data.iterdir():
         assert _mode(path) == 0o600, path.name
     registry.close()
+
+
+def test_openssl_reads_the_key_files(fresh_keystore, tmp_path):
+    """The files are standard PKCS#8: an operator's own tools open them (OpenSSL 3)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    store = KeyStore(fresh_keystore.folder)
+    store.reencrypt(PASSPHRASE, force=True)
+    for path in store.key_files():
+        done = subprocess.run(["openssl", "pkey", "-in", str(path), "-passin", f"pass:{PASSPHRASE.decode()}", "-noout"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        wrong = subprocess.run(["openssl", "pkey", "-in", str(path), "-passin", "pass:wrong-passphrase", "-noout"],
+                               capture_output=True, text=True)
+        assert wrong.returncode != 0
