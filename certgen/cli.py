@@ -215,7 +215,8 @@ _status_command(EventType.WITHDRAW, "Withdraw a certificate for good.")
 # -- the log ---------------------------------------------------------------------------------
 
 @main.command("log")
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain, checkpoints and records; exit 1 on a break.")
+@click.option("--verify", "check", is_flag=True,
+              help="Check the hash chain, checkpoints, and every row against its history; exit 1 on a break.")
 @click.option("--number", help="Only the events of this certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
@@ -234,13 +235,13 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
                     "actor": e.actor, "reason": e.reason, "hash": e.hash}
             click.echo(safe_json(line) if as_json else
                        f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {safe(e.number)} by {safe(e.actor)}"
-                       + (f": {safe(e.reason)}" if e.reason else ""))
+                       + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
-                               "certificates": report.certificates,
-                               "first_break": str(report.first_break) if report.first_break else None,
-                               "problems": [str(p) for p in report.problems]}, indent=2))
+        click.echo(safe_json({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
+                              "certificates": report.certificates,
+                              "first_break": str(report.first_break) if report.first_break else None,
+                              "problems": [p.as_json() for p in report.problems]}, indent=2))
     elif report.ok:
         click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
@@ -374,6 +375,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
     if summary.problems:
         sys.exit(1)
 
+
+from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
+
+main.add_command(registry_group)
 
 if __name__ == "__main__":
     main()

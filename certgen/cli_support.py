@@ -16,6 +16,7 @@ import click
 from .config import PASSPHRASE_VAR, Settings
 from .errors import CertgenError, ConfigError
 from .registry.lifecycle import WIB
+from .terminal import safe, safe_json  # noqa: F401 - re-exported: the one escaping helper
 
 
 def utc_now() -> datetime:
@@ -74,47 +75,3 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None:
         raise click.BadParameter(f"{text!r} has no time zone; add one, e.g. +07:00 or Z")
     return moment
-
-
-# -- printing what others typed ----------------------------------------------------------------
-
-#: Characters a terminal would act on rather than show: bidirectional overrides and isolates,
-#: the Unicode line and paragraph separators (besides the C0 and C1 controls and DEL).
-_TERMINAL_ACTIVE = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029}
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_char(char: str) -> str:
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _is_active(char: str) -> bool:
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code < 0xA0 or code in _TERMINAL_ACTIVE
-
-
-def safe(value: object) -> str:
-    """`value` as text that a terminal shows and never acts on: control characters (escape
-    sequences, OSC 52 clipboard writes, OSC 8 links, carriage returns), line breaks (a report
-    line cannot be forged), DEL, C1 controls, bidirectional overrides and line separators
-    become visible escapes (`\\x1b`, `\\n`, `\\u202e`). Use it on every stored or user-supplied
-    value a command prints; never on the command's own layout."""
-    text = "" if value is None else str(value)
-    if not any(_is_active(c) for c in text):  # the common case: nothing to do
-        return text
-    return "".join(_escape_char(c) if _is_active(c) else c for c in text)
-
-
-def safe_json(data: object, **kwargs: object) -> str:
-    """JSON for a terminal: `json.dumps(..., ensure_ascii=False)` keeps names readable but lets
-    DEL, C1 controls and bidirectional overrides through raw; they are written as `\\uXXXX`
-    escapes here, which is still the same JSON."""
-    import json
-
-    text = json.dumps(data, ensure_ascii=False, **kwargs)  # type: ignore[arg-type]
-    if not any(_is_active(c) for c in text if c not in "\n"):
-        return text
-    return "".join(f"\\u{ord(c):04x}" if _is_active(c) and c != "\n" else c for c in text)

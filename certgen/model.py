@@ -59,6 +59,8 @@ class EventType(str, enum.Enum):
     REINSTATE = "reinstate"
     WITHDRAW = "withdraw"
     REPLACE = "replace"
+    #: The full state of a certificate issued before events carried it (migration 0003_record_state).
+    ATTEST = "attest"
 
 
 # -- the documents' records --------------------------------------------------------------------

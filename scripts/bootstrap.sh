@@ -14,6 +14,7 @@ APT_PACKAGES=(
   fonts-nanum        # Korean letters in names (the same)
   chromium           # a real browser for the web page tests (driven by Playwright, launched by path)
   wrk                # HTTP load generator for the web benchmark
+  nginx-light        # the reverse proxy of the deployment stack (deploy/stack.py, tests/test_deploy_stack.py)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -194,3 +194,38 @@ def test_a_full_upload_pool_answers_503_with_retry_after_at_once(keystore, monke
     assert page.status_code == 503 and "busy" in page.text
     assert waited < 5  # not after the 20 s request timeout
     assert after.status_code == 200
+
+
+def test_the_web_role_keeps_the_counters_and_nothing_more(postgres_url):
+    """The PostgreSQL role of the web service (certgen.registry.roles) upserts and prunes the
+    shared counters and stores capped complaints, and still cannot touch anything else."""
+    import psycopg
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from certgen.registry.reports import ReportCaps, ReportLimitError
+    from certgen.registry.roles import grant_statements
+
+    registry = Registry.open(postgres_url)
+    url = make_url(postgres_url)
+    with psycopg.connect(host=url.query["host"], port=url.query["port"], user="postgres", dbname=url.database,
+                         autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='t_web2') THEN CREATE ROLE t_web2 LOGIN; END IF; END $$")
+        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='t_owner2') THEN CREATE ROLE t_owner2 LOGIN; END IF; END $$")
+    with registry.engine.begin() as connection:
+        for statement in grant_statements("t_web2", "t_owner2"):
+            connection.execute(text(statement))
+    registry.close()
+    web = Registry.open(postgres_url.replace("postgres@", "t_web2@"), migrate=False)
+    try:
+        counters = SharedCounters(web.engine)
+        assert counters.add(60, {"rate:x": 2}) == {"rate:x": 2} and counters.add(60, {"rate:x": 1}) == {"rate:x": 3}
+        assert counters.prune(120, "rate:") == 1
+        caps = ReportCaps(per_address=1, per_certificate=5, per_day=10)
+        web.add_report(message="boleh", now=NOW, client="198.51.100.7", caps=caps)
+        with pytest.raises(ReportLimitError):
+            web.add_report(message="lagi", now=NOW, client="198.51.100.7", caps=caps)
+        with pytest.raises(Exception, match="permission denied"), web.engine.begin() as connection:
+            connection.execute(text("DELETE FROM reports"))
+    finally:
+        web.close()

@@ -5,19 +5,11 @@ pyHanko's incremental update. Both paths must give the same verdicts.
 """
 
 import io
-import threading
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import SignatureCoverageLevel
 from pyhanko.sign.diff_analysis import ModificationLevel
 
@@ -27,7 +19,8 @@ from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer
 from tests.conftest import PASSPHRASE, TEST_KDF_ITERATIONS
 from tests.documents import person, templates_and_fonts
-from tests.signatures import asn1, make_nss_db, pdfsig, pyhanko_status
+from tests.signatures import make_nss_db, pdfsig, pyhanko_status
+from tests.tsa import local_tsa
 
 SEAL = "https://verifikasi.example.id/v/" + "A" * 316
 SIGNED_AT = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
@@ -164,45 +157,11 @@ def test_complete_refuses_a_pdf_without_its_placeholder(sealer):
 
 # -- PAdES B-T against a local timestamp authority ----------------------------------------------
 
-def _tsa_identity():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's dummy TSA is RSA-only
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(7).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return key, cert
-
-
 @pytest.fixture(scope="module")
 def tsa():
-    """An RFC 3161 timestamp server on loopback (pyHanko's dummy TSA behind http.server)."""
-    key, cert = _tsa_identity()
-    stamper = DummyTimeStamper(tsa_cert=asn1(cert), tsa_key=asn1_keys.PrivateKeyInfo.load(
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            requests.append(self.headers.get("Content-Type"))
-            response = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(response)))
-            self.end_headers()
-            self.wfile.write(response)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/tsa", cert, requests
-    server.shutdown()
+    """An RFC 3161 timestamp server on loopback (tests/tsa.py)."""
+    with local_tsa() as served:
+        yield served
 
 
 def test_pades_b_t_with_a_local_timestamp_authority(keys, tsa, tmp_path):

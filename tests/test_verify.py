@@ -22,6 +22,7 @@ from certgen.trust import TrustList
 from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 from tests.documents import person, templates_and_fonts
 from tests.test_batch import person_rows
+from verify.formats import report_json
 from verify.report import Outcome, Reason, Verdict
 from verify.service import Verifier
 from verify.status import RegistryStatus
@@ -65,7 +66,7 @@ def test_valid_seal(issued):
     assert _reasons(report) == [("seal", Outcome.PASSED, Reason.SEAL_VALID),
                                 ("registry_match", Outcome.PASSED, Reason.SEAL_MATCHES_REGISTRY),
                                 ("status", Outcome.PASSED, Reason.STATUS_ACTIVE)]
-    data = report.to_json()
+    data = report_json(report)
     assert data["format"] == "certverify-report/1" and data["barcodes"] == [cert.seal]
     assert data["claims"]["number"] == cert.number and data["certificate"]["status"] == "valid"
     assert "seal" not in data["certificate"] and "record" not in data["certificate"]
@@ -153,7 +154,7 @@ def test_genuine_pdf_is_valid(issued):
     assert report.verdict is Verdict.VALID, report.summary
     assert [c.reason for c in report.checks] == [Reason.PDF_SIGNATURE_VALID, Reason.SEAL_VALID, Reason.SEAL_MATCHES_REGISTRY,
                                                  Reason.STATUS_ACTIVE, Reason.PDF_REGISTERED]
-    assert report.source == "a.pdf" and report.claims["number"] == issued["numbers"][0]
+    assert report.source == "a.pdf" and report.claims.number == issued["numbers"][0]
 
 
 def _incremental(pdf: bytes, change) -> bytes:

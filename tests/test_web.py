@@ -140,7 +140,7 @@ def test_without_registry_the_page_says_status_not_checked(issued):  # noqa: F81
     cert = issued["registry"].get(issued["numbers"][0])
     with TestClient(app) as offline:
         page = offline.get(f"/v/{_code(cert.seal)}")
-    assert 'data-verdict="INDETERMINATE"' in page.text and "status not checked" in page.text
+    assert 'data-verdict="INDETERMINATE"' in page.text and "Status tidak diperiksa" in page.text
 
 
 def test_user_input_is_escaped(client):

@@ -18,6 +18,7 @@ from certgen.cli_support import parse_time, safe, safe_json, user_errors
 from certgen.errors import TrustListError
 from certgen.trust import TrustList
 
+from .formats import report_json, report_text, summary_line
 from .report import Verdict, VerificationReport
 from .service import Verifier
 from .status import HttpStatus, RegistryStatus, StatusUnavailable
@@ -35,15 +36,28 @@ def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate
     return TrustList.load_signed(data, root_cert), root_cert
 
 
+def _load_timestamp_roots(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
+    roots = []
+    for path in paths:
+        try:
+            roots.append(x509.load_pem_x509_certificate(Path(path).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise TrustListError(f"{path}: cannot read the timestamp authority's root certificate ({exc})") from None
+    return tuple(roots)
+
+
 class Context:
-    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+    def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None,
+                 tsa_roots: tuple[str, ...] = ()) -> None:
         self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
+        self.tsa_roots = tsa_roots
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
         now = (lambda: moment) if moment else (lambda: datetime.now(timezone.utc))
         with user_errors():
             trust, root = _load_trust(self.trust_list, self.root)
+            timestamp_roots = _load_timestamp_roots(self.tsa_roots)
         status = None
         if self.registry and self.registry.startswith(("http://", "https://")):
             status = HttpStatus(self.registry)
@@ -52,7 +66,7 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        return Verifier(trust, status, root, now)
+        return Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
 
 
 @click.group()
@@ -62,16 +76,19 @@ class Context:
 @click.option("--registry", envvar="CERTGEN_REGISTRY_URL",
               help="Where the status comes from: a registry database URL, or the verification service's base URL.")
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
+@click.option("--tsa-root", "tsa_roots", multiple=True,
+              help="Root certificate (PEM) of a timestamp authority whose RFC 3161 timestamps date PDF signatures (repeatable).")
 @click.pass_context
-def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None) -> None:
+def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None,
+         tsa_roots: tuple[str, ...]) -> None:
     """Verify certificates of the certification body."""
-    ctx.obj = Context(trust_list, root, registry, at)
+    ctx.obj = Context(trust_list, root, registry, at, tsa_roots)
 
 
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
     reports = list(reports)
     if as_json:
-        data = [r.to_json() for r in reports]
+        data = [report_json(r) for r in reports]
         if lines:
             for item in data:
                 click.echo(safe_json(item))
@@ -79,15 +96,9 @@ def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool 
             click.echo(safe_json(data[0] if len(data) == 1 else data, indent=2))
     else:
         # what a seal, a file name or a registry row says is escaped: a forged seal's holder
-        # name must not drive the auditor's terminal (certgen.cli_support.safe)
+        # name must not drive the auditor's terminal (verify.formats, certgen.terminal.safe)
         for r in reports:
-            head = f"{safe(r.source)}: " if r.source else ""
-            click.echo(f"{head}{r.verdict.value} — {safe(r.summary)}")
-            for c in r.checks:
-                click.echo(f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {safe(c.detail)}")
-            if r.claims:
-                click.echo(f"  number {safe(r.claims['number'])}, holder {safe(r.claims['holder'])}, "
-                           f"scheme {safe(r.claims['scheme'])}")
+            click.echo(report_text(r))
     sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
 
 
@@ -173,7 +184,7 @@ _worker: dict[str, Verifier] = {}
 
 def _verify_pdf_file(path: str) -> dict:
     report = _worker["verifier"].verify_pdf(Path(path).read_bytes(), path)
-    return report.to_json()
+    return report_json(report)
 
 
 def _init_worker(ctx: Context) -> None:
@@ -208,7 +219,7 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
         if as_json:
             click.echo(safe_json(item))
         else:
-            click.echo(f"{safe(item['source'])}: {item['verdict']} — {safe(item['summary'])}")
+            click.echo(summary_line(item))
     total = sum(counts.values())
     if as_json:
         click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Callable, Sequence
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -19,18 +20,21 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from certgen.crypto import key_id
 from certgen.trust import SignerProblem, TrustList
 
-from .report import Check, Reason
+from .report import Check, Reason, TimeSource
 
 SEAL_KEY = "/CertgenSeal"  # the same key certgen.sign writes (verify may not import certgen.sign)
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 20
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+#: How far a signature's own time may run ahead of the registry's issue record (clock skew).
+CLOCK_SKEW = timedelta(minutes=5)
 
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # problems are reported as checks, not logged
 
@@ -39,11 +43,20 @@ logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # problems are reported
 class PdfResult:
     checks: list[Check]
     seal: str | None
+    #: The time the signer was judged at, and where it comes from.
     signed_at: datetime | None
+    time_source: TimeSource | None = None
 
 
-def check_pdf(data: bytes, trust: TrustList, root: x509.Certificate | None) -> PdfResult:
-    """Signature checks of a PDF; `seal` is the seal text when the signature checks out."""
+def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, now: datetime,
+              registry_time: Callable[[str], datetime | None] | None = None,
+              timestamp_roots: Sequence[x509.Certificate] = ()) -> PdfResult:
+    """Signature checks of a PDF; `seal` is the seal text when the signature checks out.
+
+    The signer is judged at a trusted signing time: the signature's RFC 3161 timestamp when a
+    root in `timestamp_roots` vouches for it, else `registry_time(seal)` (the issue time the
+    registry logged for this file, None if it has none), else `now`, and then only while the
+    signer is still valid now: the time the PDF claims for itself is never trusted."""
     name = "pdf_signature"
     if len(data) > MAX_PDF_BYTES:
         return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF is larger than {MAX_PDF_BYTES // 2**20} MiB")], None, None)
@@ -52,7 +65,7 @@ def check_pdf(data: bytes, trust: TrustList, root: x509.Certificate | None) -> P
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         pages = int(reader.root["/Pages"]["/Count"])
-        signatures = reader.embedded_signatures
+        signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
     except Exception as exc:
         return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF cannot be read ({type(exc).__name__})")], None, None)
     if pages > MAX_PAGES:
@@ -62,31 +75,109 @@ def check_pdf(data: bytes, trust: TrustList, root: x509.Certificate | None) -> P
     if root is None:
         return PdfResult([Check.indeterminate(name, Reason.PDF_SIGNER_UNTRUSTED, "no root certificate given: signature not checked")], None, None)
     signature = signatures[0]
-    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root.public_bytes(serialization.Encoding.DER))],
-                                allow_fetching=False)
+    seal_value = reader.root.get(SEAL_KEY)
+    seal = str(seal_value) if seal_value is not None else None
     try:
-        status = validate_pdf_signature(signature, context)
+        status, moment, source = _validate_at_trusted_time(signature, root, now, seal, registry_time, timestamp_roots)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, f"the signature cannot be validated ({type(exc).__name__})")], None, None)
     if not status.intact:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, "the signed content was changed after signing")], None, None)
     if not status.valid:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, "the signature does not verify")], None, None)
+    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
+    claimed = status.signer_reported_dt
+    when = f"{moment:%Y-%m-%d %H:%M}Z ({_SOURCE_WORDS[source]})"
+    if source is TimeSource.REGISTRY and claimed is not None and claimed > moment + CLOCK_SKEW:
+        return PdfResult([Check.indeterminate(
+            name, Reason.PDF_SIGNING_TIME_CONFLICT,
+            f"the registry records this file as issued at {moment:%Y-%m-%d %H:%M}Z, before its signature's own time "
+            f"{claimed:%Y-%m-%d %H:%M}Z: the registry's issue time cannot be right (see `certgen log --verify`)")], None, None)
     if not status.trusted:
+        if source is TimeSource.CLOCK and moment > signer.not_valid_after_utc:
+            if trust.get(key_id(signer)) is None:
+                return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, None)
+            return PdfResult([Check.indeterminate(
+                name, Reason.PDF_SIGNING_TIME_UNPROVEN,
+                f"signer {key_id(signer).hex()} expired on {signer.not_valid_after_utc:%Y-%m-%d}, and nothing proves this "
+                f"document was signed before: {_NEEDED}")], None, None)
+        if source is not TimeSource.CLOCK and not signer.not_valid_before_utc <= moment <= signer.not_valid_after_utc:
+            return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED,
+                                           f"the signer's certificate was not valid at the signing time {when}")], None, moment, source)
         return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED, "the signer is not certified by the root")], None, None)
     if len(signatures) > 1 or status.modification_level not in _ALLOWED_LATER or not status.docmdp_ok:
         level = status.modification_level.name.lower() if status.modification_level else "unknown"
         return PdfResult([Check.failed(name, Reason.PDF_MODIFIED, f"the document was changed after it was signed ({level})")], None, None)
-    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
     trusted = trust.get(key_id(signer))
-    signed_at = status.timestamp_validity.timestamp if status.timestamp_validity else status.signer_reported_dt
     if trusted is None:
-        return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, signed_at)
-    problem = trusted.problem_at(signed_at) if signed_at else None
-    if problem is SignerProblem.KEY_REVOKED:
-        return PdfResult([Check.failed(name, Reason.PDF_SIGNER_REVOKED,
-                                       f"signer {trusted.kid.hex()} was revoked on {trusted.revoked_at:%Y-%m-%d %H:%M}Z, before this signature ({signed_at:%Y-%m-%d %H:%M}Z)")], None, signed_at)
-    seal = reader.root.get(SEAL_KEY)
-    checks = [Check.passed(name, Reason.PDF_SIGNATURE_VALID,
-                           f"signed by {trusted.kid.hex()} on {signed_at:%Y-%m-%d %H:%M}Z, whole document, unchanged")]
-    return PdfResult(checks, str(seal) if seal is not None else None, signed_at)
+        return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, moment, source)
+    problem = trusted.problem_at(moment)
+    if trusted.revoked_at is not None:
+        cut_off = f"signer {trusted.kid.hex()} was revoked on {trusted.revoked_at:%Y-%m-%d %H:%M}Z"
+        if problem is SignerProblem.KEY_REVOKED and source is not TimeSource.CLOCK:
+            return PdfResult([Check.failed(name, Reason.PDF_SIGNER_REVOKED, f"{cut_off}, before this signature ({when})")],
+                             None, moment, source)
+        if claimed is not None and claimed >= trusted.revoked_at:  # the signer's own claim counts against it, never for it
+            return PdfResult([Check.failed(name, Reason.PDF_SIGNER_REVOKED,
+                                           f"{cut_off}, before this signature ({claimed:%Y-%m-%d %H:%M}Z, the signature's own time)")],
+                             None, moment, source)
+        if problem is SignerProblem.KEY_REVOKED:
+            return PdfResult([Check.indeterminate(
+                name, Reason.PDF_SIGNING_TIME_UNPROVEN,
+                f"{cut_off}, and nothing proves this document was signed before: {_NEEDED}")], None, None)
+    if problem is not None:  # the trust list's own validity dates disagree with the certificate pyHanko checked
+        return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED,
+                                       f"the trust list does not accept signer {trusted.kid.hex()} at {when} ({problem.value})")],
+                         None, moment, source)
+    if source is TimeSource.CLOCK:
+        said = f" on {claimed:%Y-%m-%d %H:%M}Z by its own account" if claimed is not None else ""
+        detail = (f"signed by {trusted.kid.hex()}{said}, whole document, unchanged; signer still valid at "
+                  f"{moment:%Y-%m-%d %H:%M}Z ({_SOURCE_WORDS[source]})")
+    else:
+        detail = (f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z or before, whole document, unchanged; "
+                  f"signer judged at that time ({_SOURCE_WORDS[source]})")
+    return PdfResult([Check.passed(name, Reason.PDF_SIGNATURE_VALID, detail)], seal, moment, source)
+
+
+_NEEDED = "the registry's issue record (--registry) or a timestamp (PAdES B-T) is needed"
+_SOURCE_WORDS = {TimeSource.TIMESTAMP: "the signature's RFC 3161 timestamp",
+                 TimeSource.REGISTRY: "the registry's issue record of this file",
+                 TimeSource.CLOCK: "the verifier's clock: no timestamp or registry record dates the signature"}
+
+
+def _validate_at_trusted_time(signature: EmbeddedPdfSignature, root: x509.Certificate, now: datetime,
+                              seal: str | None, registry_time: Callable[[str], datetime | None] | None,
+                              timestamp_roots: Sequence[x509.Certificate]) -> tuple[PdfSignatureStatus, datetime, TimeSource]:
+    """pyHanko's status of `signature` with the signer's chain judged at the trusted signing time."""
+    roots = [_asn1(root)]
+    stamped = _timestamp_time(signature) if timestamp_roots else None
+    if stamped is not None:
+        tsa_context = ValidationContext(trust_roots=[_asn1(c) for c in timestamp_roots], allow_fetching=False, moment=stamped)
+        status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots, allow_fetching=False, moment=stamped),
+                                        ts_validation_context=tsa_context)
+        token = status.timestamp_validity
+        if token is not None and token.intact and token.valid and token.trusted and token.timestamp == stamped:
+            return status, stamped, TimeSource.TIMESTAMP
+    logged = registry_time(seal) if registry_time is not None and seal is not None else None
+    moment, source = (logged, TimeSource.REGISTRY) if logged is not None else (now, TimeSource.CLOCK)
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=roots, allow_fetching=False, moment=moment)), moment, source
+
+
+def _timestamp_time(signature: EmbeddedPdfSignature) -> datetime | None:
+    """The time in the signature's RFC 3161 token, unchecked: pyHanko then validates the token."""
+    try:
+        attributes = signature.signer_info["unsigned_attrs"]
+        if not attributes:
+            return None
+        for attribute in attributes:
+            if attribute["type"].native == "signature_time_stamp_token":
+                info = attribute["values"][0]["content"]["encap_content_info"]["content"].parsed
+                moment = info["gen_time"].native
+                return moment if isinstance(moment, datetime) and moment.tzinfo is not None else None
+    except Exception:  # a malformed token is no time source; pyHanko reports the token itself
+        return None
+    return None
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))

@@ -2,17 +2,20 @@
 
 A report is never a bare boolean: each check has an outcome (passed, failed, indeterminate),
 a stable reason code and a human detail. The verdict follows from the checks by `decide`.
-The JSON form (`to_json`) is specified in docs/verification.md and is stable.
+Status, kind and verdict are enums and the claims are the seal's own dataclass; the JSON and
+text forms live in `verify.formats` (the JSON form is specified in docs/verification.md).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-REPORT_FORMAT = "certverify-report/1"
+from certgen.model import DocumentKind
+from certgen.registry.lifecycle import EffectiveStatus
+from certgen.seal import SealClaims
 
 
 class Outcome(str, enum.Enum):
@@ -79,8 +82,27 @@ class Reason(str, enum.Enum):
     PDF_NO_SEAL = "pdf_no_seal"
     PDF_REGISTERED = "pdf_registered"
     PDF_NOT_REGISTERED = "pdf_not_registered"
+    # the signing time (a signer judged at a time nobody vouches for)
+    PDF_SIGNING_TIME_UNPROVEN = "pdf_signing_time_unproven"
+    PDF_SIGNING_TIME_CONFLICT = "pdf_signing_time_conflict"
     # the seal's address (appended: issue 10)
     SEAL_HOST_NOT_OFFICIAL = "seal_host_not_official"
+
+
+class TimeSource(str, enum.Enum):
+    """Where the time a PDF's signer was judged at comes from (docs/verification.md, "Signing time")."""
+
+    TIMESTAMP = "timestamp"  # an RFC 3161 signature timestamp, validated by pyHanko
+    REGISTRY = "registry"  # the issue event the registry logged for this very file
+    CLOCK = "clock"  # the verifier's own moment: no one vouches for the signing time
+
+
+@dataclass(frozen=True)
+class SigningTime:
+    """The time a document's signer was judged at, and who vouches for it."""
+
+    at: datetime
+    source: TimeSource
 
 
 @dataclass(frozen=True)
@@ -108,22 +130,43 @@ class StatusInfo:
     """What the registry says about a certificate: only what the paper shows, plus status."""
 
     number: str
-    kind: str
+    kind: DocumentKind
     holder: str
     scheme: str
     granted: date
     expires: date | None
-    status: str  # valid, suspended, withdrawn, replaced, expired, pending
+    #: As the public sees it at the verifier's moment (expired is derived from the dates).
+    status: EffectiveStatus
     status_reason: str | None = None
     status_changed_at: datetime | None = None
     replaced_by: str | None = None
     seal: str | None = None
     pdf_sha256: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    #: When the registry logged the issue event: proof that the document with `pdf_sha256`
+    #: existed then, hence an upper bound of its signing time (docs/verification.md).
+    issued_at: datetime | None = None
 
 
-_STATUS_VERDICTS = {"valid": Verdict.VALID, "suspended": Verdict.SUSPENDED, "withdrawn": Verdict.WITHDRAWN,
-                    "replaced": Verdict.REPLACED, "expired": Verdict.EXPIRED}
+@dataclass(frozen=True)
+class StatusOutcome:
+    """What an effective status means for the status check and the verdict."""
+
+    outcome: Outcome
+    reason: Reason
+    verdict: Verdict
+
+
+#: The one table from a registry status to the status check's reason and the verdict.
+STATUS_OUTCOMES: dict[EffectiveStatus, StatusOutcome] = {
+    EffectiveStatus.VALID: StatusOutcome(Outcome.PASSED, Reason.STATUS_ACTIVE, Verdict.VALID),
+    EffectiveStatus.SUSPENDED: StatusOutcome(Outcome.PASSED, Reason.STATUS_SUSPENDED, Verdict.SUSPENDED),
+    EffectiveStatus.WITHDRAWN: StatusOutcome(Outcome.PASSED, Reason.STATUS_WITHDRAWN, Verdict.WITHDRAWN),
+    EffectiveStatus.REPLACED: StatusOutcome(Outcome.PASSED, Reason.STATUS_REPLACED, Verdict.REPLACED),
+    EffectiveStatus.EXPIRED: StatusOutcome(Outcome.PASSED, Reason.STATUS_EXPIRED, Verdict.EXPIRED),
+    # reserved but never issued: a seal or number for it is not a certificate
+    EffectiveStatus.PENDING: StatusOutcome(Outcome.FAILED, Reason.STATUS_NOT_ISSUED, Verdict.INVALID),
+}
 
 
 @dataclass(frozen=True)
@@ -134,54 +177,46 @@ class VerificationReport:
     summary: str
     source: str | None = None  # file name, when a file was checked
     barcodes: tuple[str, ...] = ()  # every barcode text found (image, pdf)
-    claims: dict[str, Any] | None = None  # what the seal asserts
+    claims: SealClaims | None = None  # what the seal asserts (signature checked)
     certificate: StatusInfo | None = None  # what the registry says
     checked_at: datetime | None = None
+    #: PDFs: the time the signer was judged at and its source; None when not established.
+    signing_time: SigningTime | None = None
 
     @property
     def ok(self) -> bool:
         return self.verdict is Verdict.VALID
 
-    def to_json(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, (date, datetime)):
-                return value.isoformat()
-            if isinstance(value, enum.Enum):
-                return value.value
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            return value
+    @property
+    def deciding(self) -> Check | None:
+        """The check the verdict follows from (the public page shows its label)."""
+        return deciding_check(self.checks, self.certificate)
 
-        cert = None
-        if self.certificate is not None:
-            cert = {k: plain(v) for k, v in asdict(self.certificate).items() if k not in ("seal", "record")}
-        return {
-            "format": REPORT_FORMAT, "subject": self.subject, "source": self.source, "verdict": self.verdict.value,
-            "summary": self.summary, "checked_at": plain(self.checked_at),
-            "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason.value, "detail": c.detail}
-                       for c in self.checks],
-            "barcodes": list(self.barcodes), "claims": plain(self.claims), "certificate": cert,
-        }
+
+def deciding_check(checks: tuple[Check, ...], certificate: StatusInfo | None) -> Check | None:
+    """The check that decides the verdict, in the order of docs/verification.md, "Verdicts"."""
+    failed = next((c for c in checks if c.outcome is Outcome.FAILED), None)
+    if failed is not None:
+        return failed
+    status = next((c for c in checks if c.name == "status"), None)
+    if status is not None and status.outcome is Outcome.PASSED and certificate is not None:
+        return status
+    expired = next((c for c in checks if c.reason is Reason.STATUS_EXPIRED), None)
+    if expired is not None:
+        return expired
+    return next((c for c in checks if c.outcome is Outcome.INDETERMINATE), None)
 
 
 def decide(checks: tuple[Check, ...], certificate: StatusInfo | None) -> tuple[Verdict, str]:
     """The verdict and a one-line summary from the checks (docs/verification.md, "Verdicts")."""
-    failed = [c for c in checks if c.outcome is Outcome.FAILED]
-    if failed:
-        first = failed[0]
-        if first.reason is Reason.NOT_IN_REGISTRY:
-            return Verdict.UNKNOWN, first.detail
-        return Verdict.INVALID, first.detail
-    status = next((c for c in checks if c.name == "status"), None)
-    if status is not None and status.outcome is Outcome.PASSED and certificate is not None:
-        verdict = _STATUS_VERDICTS.get(certificate.status, Verdict.INDETERMINATE)
-        return verdict, status.detail
-    expired = next((c for c in checks if c.reason is Reason.STATUS_EXPIRED), None)
-    if expired is not None:
-        return Verdict.EXPIRED, expired.detail
+    first = deciding_check(checks, certificate)
+    if first is None:
+        return Verdict.INDETERMINATE, "nothing could be checked"
+    if first.outcome is Outcome.FAILED:
+        return (Verdict.UNKNOWN if first.reason is Reason.NOT_IN_REGISTRY else Verdict.INVALID), first.detail
+    if first.name == "status" and certificate is not None:
+        return STATUS_OUTCOMES[certificate.status].verdict, first.detail
+    if first.reason is Reason.STATUS_EXPIRED:
+        return Verdict.EXPIRED, first.detail
     undecided = [c for c in checks if c.outcome is Outcome.INDETERMINATE]
-    if undecided:
-        return Verdict.INDETERMINATE, "; ".join(c.detail for c in undecided)
-    return Verdict.INDETERMINATE, "nothing could be checked"
+    return Verdict.INDETERMINATE, "; ".join(c.detail for c in undecided)

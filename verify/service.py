@@ -1,26 +1,29 @@
 """verify a seal, a number, an image or a PDF: never raises for an invalid document, reports.
 
 `Verifier` holds what verification needs: the trust list, optionally the root certificate
-(PDF signatures) and a status source (registry), and the clock.
+(PDF signatures), a status source (registry), the roots of trusted timestamp authorities, and
+the clock. A PDF's signer is judged at a trusted signing time (docs/verification.md, "Signing
+time"): the clock only says what "now" is for the status and for signatures nobody dates.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Sequence
 
+import cbor2
 from cryptography import x509
 
 from certgen.errors import NumberFormatError, SealFormatError
 from certgen.numbers import parse_number
-from certgen.registry.lifecycle import is_expired
-from certgen.seal import SealClaims, SealReason, SealResult, open_seal, parse_seal_text
+from certgen.registry.lifecycle import EffectiveStatus, is_expired
+from certgen.seal import MAX_COSE, SealClaims, SealReason, SealResult, open_seal, parse_seal_text
 from certgen.trust import TrustList
 
-from .report import Check, Reason, StatusInfo, VerificationReport, decide
+from .report import STATUS_OUTCOMES, Check, Outcome, Reason, SigningTime, StatusInfo, VerificationReport, decide
 from .status import StatusSource, StatusUnavailable
 
 _SEAL_REASONS = {
@@ -31,17 +34,6 @@ _SEAL_REASONS = {
     SealReason.KEY_EXPIRED: Reason.SEAL_KEY_NOT_VALID, SealReason.SIGNED_IN_FUTURE: Reason.SEAL_SIGNED_IN_FUTURE,
     SealReason.BAD_CLAIMS: Reason.SEAL_BAD_CLAIMS, SealReason.HOST_NOT_OFFICIAL: Reason.SEAL_HOST_NOT_OFFICIAL,
 }
-_STATUS_REASONS = {"valid": Reason.STATUS_ACTIVE, "suspended": Reason.STATUS_SUSPENDED,
-                   "withdrawn": Reason.STATUS_WITHDRAWN, "replaced": Reason.STATUS_REPLACED,
-                   "expired": Reason.STATUS_EXPIRED}
-
-
-def claims_json(claims: SealClaims) -> dict:
-    return {"number": claims.number, "kind": claims.kind.value, "holder": claims.holder, "scheme": claims.scheme,
-            "granted": claims.granted, "expires": claims.expires, "subject": claims.subject,
-            "issuer": claims.issuer, "signed_at": claims.signed_at}
-
-
 SEAL_CACHE_SIZE = 50_000
 
 
@@ -51,6 +43,8 @@ class Verifier:
     status: StatusSource | None = None
     root: x509.Certificate | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    #: Roots of the timestamp authorities whose RFC 3161 tokens date a PDF signature.
+    timestamp_roots: Sequence[x509.Certificate] = ()
     #: Seals that checked out, by text. A good seal stays good for this trust list (signers are
     #: judged at the signing time, and a time in the future only ever becomes the past), so a
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
@@ -72,7 +66,11 @@ class Verifier:
     def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,
                     barcodes: tuple[str, ...] = ()) -> VerificationReport:
         """Check a seal (barcode text) and ask the status source about its certificate."""
-        now = self.now()
+        return self._verify_seal(text, self.now(), subject=subject, source=source, barcodes=barcodes)
+
+    def _verify_seal(self, text: str, now: datetime, *, subject: str = "seal", source: str | None = None,
+                     barcodes: tuple[str, ...] = (), lookup: "Callable[[str], StatusInfo | None] | None" = None
+                     ) -> VerificationReport:
         checks: list[Check] = []
         opened = self._open_seal(text, now)
         if not opened.ok or opened.claims is None:
@@ -80,7 +78,7 @@ class Verifier:
             return self._report(subject, checks, None, None, source, barcodes or (text,), now)
         claims = opened.claims
         checks.append(Check.passed("seal", Reason.SEAL_VALID, f"seal valid ({opened.detail})"))
-        certificate = self._status_checks(claims.number, checks, now, claims=claims, seal_text=text)
+        certificate = self._status_checks(claims.number, checks, now, claims=claims, seal_text=text, lookup=lookup)
         return self._report(subject, checks, claims, certificate, source, barcodes or (text,), now)
 
     # -- numbers ------------------------------------------------------------------------
@@ -122,7 +120,7 @@ class Verifier:
                 continue
             seal_report = self.verify_seal(text, subject="image", source=source, barcodes=result.texts)
             reports.append(self._report("image", [found, *seal_report.checks],
-                                        _claims_of(seal_report), seal_report.certificate, source, result.texts, now))
+                                        seal_report.claims, seal_report.certificate, source, result.texts, now))
         return reports
 
     def verify_print_pdf(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
@@ -148,31 +146,61 @@ class Verifier:
 
     # -- PDFs ---------------------------------------------------------------------------
     def verify_pdf(self, data: bytes, source: str | None = None) -> VerificationReport:
-        """Signature, then the seal the PDF carries, then the registry (status, seal, file digest)."""
+        """Signature, then the seal the PDF carries, then the registry (status, seal, file digest).
+
+        The signer is judged at the signing time a timestamp or the registry vouches for
+        (verify.pdf, docs/verification.md "Signing time"), not at the verifier's moment."""
         from .pdf import check_pdf
 
         now = self.now()
-        result = check_pdf(data, self.trust, self.root)
+        digest = sha256(data)
+        looked_up: dict[str, StatusInfo | None] = {}
+
+        def lookup(number: str) -> StatusInfo | None:
+            if number not in looked_up:
+                assert self.status is not None
+                looked_up[number] = self.status.lookup(number)
+            return looked_up[number]
+
+        def registry_time(seal: str) -> datetime | None:
+            """When the registry logged the issue of this very file (its digest), if it did."""
+            if self.status is None:
+                return None
+            number = _number_in(seal)
+            if number is None:
+                return None
+            try:
+                cert = lookup(number)
+            except StatusUnavailable:
+                return None
+            return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
+
+        result = check_pdf(data, trust=self.trust, root=self.root, now=now, registry_time=registry_time,
+                           timestamp_roots=self.timestamp_roots)
         checks = list(result.checks)
-        if any(c.outcome.value != "passed" for c in checks):
-            return self._report("pdf", checks, None, None, source, (), now)
+        signing_time = SigningTime(result.signed_at, result.time_source) if result.signed_at and result.time_source else None
+        if any(c.outcome is not Outcome.PASSED for c in checks):
+            return replace(self._report("pdf", checks, None, None, source, (), now), signing_time=signing_time)
         if result.seal is None:
             checks.append(Check.failed("seal", Reason.PDF_NO_SEAL, "the signed PDF carries no seal"))
             return self._report("pdf", checks, None, None, source, (), now)
-        seal_report = self.verify_seal(result.seal, subject="pdf", source=source)
+        seal_report = self._verify_seal(result.seal, now, subject="pdf", source=source,
+                                        lookup=lookup if self.status is not None else None)
         checks.extend(seal_report.checks)
         certificate = seal_report.certificate
         if certificate is not None and certificate.pdf_sha256:
-            if certificate.pdf_sha256 == sha256(data):
+            if certificate.pdf_sha256 == digest:
                 checks.append(Check.passed("pdf_registry", Reason.PDF_REGISTERED, "this file is the one the registry recorded"))
             else:
                 checks.append(Check.failed("pdf_registry", Reason.PDF_NOT_REGISTERED,
                                            f"this file is not the document the registry recorded for {certificate.number}"))
-        return self._report("pdf", checks, _claims_of(seal_report), certificate, source, (result.seal,), now)
+        return replace(self._report("pdf", checks, seal_report.claims, certificate, source, (result.seal,), now),
+                       signing_time=signing_time)
 
     # -- internals ------------------------------------------------------------------------
     def _status_checks(self, number: str, checks: list[Check], now: datetime, *, claims: SealClaims | None = None,
-                       seal_text: str | None = None) -> StatusInfo | None:
+                       seal_text: str | None = None, lookup: "Callable[[str], StatusInfo | None] | None" = None
+                       ) -> StatusInfo | None:
         if self.status is None:
             checks.append(Check.indeterminate("status", Reason.STATUS_NOT_CHECKED,
                                               "status not checked (no registry given)"))
@@ -180,7 +208,7 @@ class Verifier:
                 checks.append(Check.passed("expiry", Reason.STATUS_EXPIRED, f"expired on {claims.expires:%Y-%m-%d}"))
             return None
         try:
-            certificate = self.status.lookup(number)
+            certificate = (lookup or self.status.lookup)(number)
         except StatusUnavailable as exc:
             checks.append(Check.indeterminate("status", Reason.REGISTRY_UNAVAILABLE, f"status not checked: {exc}"))
             return None
@@ -194,35 +222,43 @@ class Verifier:
             else:
                 checks.append(Check.passed("registry_match", Reason.SEAL_MATCHES_REGISTRY,
                                            "the seal is the one the registry recorded"))
-        if certificate.status == "pending":
-            checks.append(Check.failed("status", Reason.STATUS_NOT_ISSUED, f"{number} was never issued"))
-        else:
-            checks.append(Check.passed("status", _STATUS_REASONS[certificate.status], _status_detail(certificate)))
+        meaning = STATUS_OUTCOMES[certificate.status]
+        checks.append(Check(name="status", outcome=meaning.outcome, reason=meaning.reason, detail=_status_detail(certificate)))
         return certificate
 
-    def _report(self, subject: str, checks: list[Check], claims: SealClaims | dict | None,
+    def _report(self, subject: str, checks: list[Check], claims: SealClaims | None,
                 certificate: StatusInfo | None, source: str | None, barcodes: tuple[str, ...],
                 now: datetime) -> VerificationReport:
         verdict, summary = decide(tuple(checks), certificate)
-        if isinstance(claims, SealClaims):
-            claims = claims_json(claims)
         return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
 
 
-def _claims_of(report: VerificationReport) -> dict | None:
-    return dict(report.claims) if report.claims else None
+def _number_in(seal: str) -> str | None:
+    """The certificate number a seal names, its signature unchecked: only a key to ask the
+    registry by (what the registry says is then bound to the file by its digest). The seal's
+    signer may be revoked by now, which is exactly when the registry's time matters."""
+    try:
+        sign1 = cbor2.loads(parse_seal_text(seal))
+        payload = (sign1.value if isinstance(sign1, cbor2.CBORTag) else sign1)[2]
+        if not isinstance(payload, bytes) or len(payload) > MAX_COSE:
+            return None
+        return SealClaims.from_cwt(cbor2.loads(payload)).number
+    except Exception:  # hostile bytes: no number, hence no registry time
+        return None
 
 
 def _status_detail(cert: StatusInfo) -> str:
     when = f" since {cert.status_changed_at:%Y-%m-%d}" if cert.status_changed_at else ""
     reason = f": {cert.status_reason}" if cert.status_reason else ""
-    if cert.status == "valid":
+    if cert.status is EffectiveStatus.VALID:
         return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
-    if cert.status == "expired":
+    if cert.status is EffectiveStatus.EXPIRED:
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
-    if cert.status == "replaced":
+    if cert.status is EffectiveStatus.REPLACED:
         return f"{cert.number} was replaced by {cert.replaced_by}{when}{reason}"
-    return f"{cert.number} is {cert.status}{when}{reason}"
+    if cert.status is EffectiveStatus.PENDING:
+        return f"{cert.number} was never issued"
+    return f"{cert.number} is {cert.status.value}{when}{reason}"
 
 
 def _compare(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> str | None:
@@ -234,7 +270,7 @@ def _compare(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> str
         except SealFormatError:
             return f"the registry's seal for {cert.number} is unreadable"
     for name, seal_value, registry_value in (("holder", claims.holder, cert.holder), ("scheme", claims.scheme, cert.scheme),
-                                             ("kind", claims.kind.value, cert.kind), ("grant date", claims.granted, cert.granted),
+                                             ("kind", claims.kind.value, cert.kind.value), ("grant date", claims.granted, cert.granted),
                                              ("expiry date", claims.expires, cert.expires)):
         if seal_value != registry_value:
             return f"the seal's {name} ({seal_value}) differs from the registry's ({registry_value})"
@@ -245,4 +281,4 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-__all__ = ["Verifier", "claims_json", "sha256"]
+__all__ = ["Verifier", "sha256"]

@@ -8,10 +8,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import date, datetime
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from certgen.errors import NotFoundError, RegistryError
+from certgen.model import DocumentKind
 from certgen.registry import Registry
+from certgen.registry.lifecycle import EffectiveStatus
 
 from .report import StatusInfo
 
@@ -49,10 +51,10 @@ class RegistryStatus:
         except Exception as exc:  # a database error: say so, do not guess
             raise StatusUnavailable(f"registry error: {type(exc).__name__}") from None
         return StatusInfo(
-            number=cert.number, kind=cert.kind.value, holder=cert.holder, scheme=cert.scheme, granted=cert.granted,
-            expires=cert.expires, status=cert.effective_status(self.now()).value, status_reason=cert.status_reason,
+            number=cert.number, kind=cert.kind, holder=cert.holder, scheme=cert.scheme, granted=cert.granted,
+            expires=cert.expires, status=cert.effective_status(self.now()), status_reason=cert.status_reason,
             status_changed_at=cert.status_changed_at, replaced_by=cert.replaced_by, seal=cert.seal,
-            pdf_sha256=cert.pdf_sha256, record=dict(cert.record),
+            pdf_sha256=cert.pdf_sha256, record=dict(cert.record), issued_at=cert.issued_at,
         )
 
 
@@ -74,17 +76,60 @@ class HttpStatus:
             raise StatusUnavailable(f"{self.base_url} answered {exc.code}") from None
         except (OSError, ValueError) as exc:
             raise StatusUnavailable(f"{self.base_url} cannot be reached ({exc})") from None
+        if not isinstance(report, dict):
+            raise StatusUnavailable(f"{self.base_url} answered something that is not a report")
         cert = report.get("certificate")
         if cert is None:
-            if any(c.get("reason") == "not_in_registry" for c in report.get("checks", [])):
+            checks = report.get("checks")
+            if isinstance(checks, list) and any(isinstance(c, dict) and c.get("reason") == "not_in_registry" for c in checks):
                 return None
-            raise StatusUnavailable(f"{self.base_url} could not check the status: {report.get('summary')}")
-        when = cert.get("status_changed_at")
-        return StatusInfo(
-            number=cert["number"], kind=cert["kind"], holder=cert["holder"], scheme=cert["scheme"],
-            granted=date.fromisoformat(cert["granted"]),
-            expires=date.fromisoformat(cert["expires"]) if cert.get("expires") else None,
-            status=cert["status"], status_reason=cert.get("status_reason"),
-            status_changed_at=datetime.fromisoformat(when) if when else None, replaced_by=cert.get("replaced_by"),
-            pdf_sha256=cert.get("pdf_sha256"),
-        )
+            raise StatusUnavailable(f"{self.base_url} could not check the status: {str(report.get('summary'))[:200]}")
+        try:
+            return _status_info(cert)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StatusUnavailable(f"{self.base_url} answered an unreadable certificate: {exc}") from None
+
+
+def _status_info(cert: Any) -> StatusInfo:
+    """The `certificate` object of a `certverify-report/1` (verify.formats) as typed data;
+    an unknown status or kind is refused by name, never passed on as a string."""
+    if not isinstance(cert, dict):
+        raise TypeError("certificate is not an object")
+    return StatusInfo(
+        number=_text(cert, "number"), kind=_member(DocumentKind, cert, "kind"), holder=_text(cert, "holder"),
+        scheme=_text(cert, "scheme"), granted=date.fromisoformat(_text(cert, "granted")),
+        expires=date.fromisoformat(_text(cert, "expires")) if cert.get("expires") is not None else None,
+        status=_member(EffectiveStatus, cert, "status"), status_reason=_optional_text(cert, "status_reason"),
+        status_changed_at=_time(cert, "status_changed_at"), replaced_by=_optional_text(cert, "replaced_by"),
+        pdf_sha256=_optional_text(cert, "pdf_sha256"), issued_at=_time(cert, "issued_at"),
+    )
+
+
+def _text(data: dict, key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not text")
+    return value
+
+
+def _optional_text(data: dict, key: str) -> str | None:
+    return _text(data, key) if data.get(key) is not None else None
+
+
+def _member(kind: Any, data: dict, key: str) -> Any:
+    value = data[key]
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(m.value for m in kind)
+        raise ValueError(f"unknown {key} {str(value)[:40]!r} (known: {known})") from None
+
+
+def _time(data: dict, key: str) -> datetime | None:
+    value = _optional_text(data, key)
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{key} {value!r} has no time zone")
+    return moment

@@ -1,35 +1,34 @@
 """The auditor's check of the registry: is the history intact, and does the present agree with it?
 
-Checked, in order: the event chain (sequence without gaps, each `prev_hash` linking, each hash
-recomputed), the chain head (a truncated log is caught), every signed checkpoint (signature by
-a trusted key not revoked at that time, and the hash it signed still in the chain), and every
-certificate (an issue event for each issued one, the record digest it pinned, and the status
-its events lead to). The first problem is the "first break".
+Over one snapshot of the database, streaming (`history`): the event chain (sequence without
+gaps, each `prev_hash` linking, each hash recomputed, each type known, moved events named), the
+chain head (a truncated log is caught), every signed checkpoint (signature by a trusted key not
+revoked at that time, and the hash it signed still in the chain), the checks plugged in by the
+caller (`extra_checks`, e.g. signed tree heads kept outside the database), every subject of the
+log (each certificate row rebuilt from its events and compared column by column; rows without
+history; histories without a row), and the number series (every allocated number has its row).
+Problems come in that order; the first is the "first break".
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
 
 from cryptography import x509
 
 from ..crypto import Alg, key_id, verify_bytes
-from ..model import EventType, Status
 from ..trust import TrustList
-from .chain import GENESIS, checkpoint_message, event_hash, record_digest
+from .chain import GENESIS, checkpoint_message
+from .findings import LogProblem, safe, show
+from .history import SUBJECTS, Subject, check_chain, check_head, check_subject, known_types
+from .reader import LogReader, RawCheckpoint
 from .repository import Registry
 
-
-@dataclass(frozen=True)
-class LogProblem:
-    """One thing that does not check out; `where` names the event, checkpoint or certificate."""
-
-    where: str
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.what}"
+__all__ = ["ExtraCheck", "LogFacts", "LogProblem", "LogReport", "verify_log"]
 
 
 @dataclass(frozen=True)
@@ -48,92 +47,131 @@ class LogReport:
         return self.problems[0] if self.problems else None
 
 
-def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | None = None) -> LogReport:
-    """Check the whole registry; returns every problem found, in log order."""
+@dataclass(frozen=True)
+class LogFacts:
+    """What the chain pass established, handed to every extra check."""
+
+    registry: Registry
+    #: The snapshot the audit reads (its transaction is open while the extra checks run).
+    reader: LogReader
+    #: Events read, and the sequence number and hash of the last one.
+    events: int
+    last_seq: int
+    last_hash: str
+
+
+#: A check plugged into `verify_log`: returns its problems (an exception becomes one).
+ExtraCheck = Callable[[LogFacts], Iterable[LogProblem]]
+
+
+def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | None = None, *,
+               extra_checks: Sequence[ExtraCheck] = (), subjects: Sequence[Subject] | None = None) -> LogReport:
+    """Check the whole registry; returns every problem found (see the module docstring)."""
+    subjects = SUBJECTS if subjects is None else subjects
     problems: list[LogProblem] = []
-    hashes: dict[int, str] = {}
-    replay: dict[str, dict[str, Any]] = {}
-    prev_hash, expected_seq, count = GENESIS, 1, 0
-    for ev in registry.iter_events():
-        count += 1
-        where = f"event {ev.seq}"
-        if ev.seq != expected_seq:
-            problems.append(LogProblem(where, f"sequence jumps from {expected_seq - 1} to {ev.seq}: events are missing"))
-        if ev.prev_hash != prev_hash:
-            problems.append(LogProblem(where, "does not link to the event before it (prev_hash differs): the log was rewritten"))
-        recomputed = event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number,
-                                actor=ev.actor, reason=ev.reason, data=ev.data)
-        if recomputed != ev.hash:
-            problems.append(LogProblem(where, f"content does not match its hash ({ev.type.value} of {ev.number} was altered)"))
-        hashes[ev.seq] = ev.hash
-        prev_hash, expected_seq = ev.hash, ev.seq + 1
-        _replay(replay, ev)
-    head_seq, head_hash = registry.head()
-    if head_seq != expected_seq - 1 or head_hash != prev_hash:
-        problems.append(LogProblem("chain head", f"records event {head_seq}, but the log ends at event {expected_seq - 1}: events were removed or added behind the chain's back"))
-
-    checkpoints = registry.checkpoints()
-    for cp in checkpoints:
-        problems.extend(_check_checkpoint(cp, hashes, trust, root))
-
-    certificates = 0
-    for cert in registry.iter_certificates():
-        certificates += 1
-        where = f"certificate {cert.number}"
-        state = replay.pop(cert.number, None)
-        if cert.status is Status.PENDING:
-            if state is not None:
-                problems.append(LogProblem(where, "is pending, but the log has events for it"))
-            continue
-        if state is None or not state["issued"]:
-            problems.append(LogProblem(where, f"is {cert.status.value}, but the log has no issue event for it"))
-            continue
-        if state["record_sha256"] != record_digest(cert.record):
-            problems.append(LogProblem(where, "record differs from the one recorded when it was issued"))
-        if state["pdf_sha256"] != cert.pdf_sha256:
-            problems.append(LogProblem(where, "PDF digest differs from the one recorded when it was issued"))
-        if state["status"] != cert.status.value:
-            problems.append(LogProblem(where, f"status is {cert.status.value}, but its events lead to {state['status']}"))
-        if state["replaced_by"] != cert.replaced_by:
-            problems.append(LogProblem(where, f"successor is {cert.replaced_by}, but its events name {state['replaced_by']}"))
-    for number in replay:
-        problems.append(LogProblem(f"certificate {number}", "has events in the log but no record: it was deleted"))
-    return LogReport(count, len(checkpoints), certificates, problems)
+    with registry.snapshot() as reader:
+        checkpoints = reader.checkpoints()
+        chain = check_chain(reader, keep={cp.seq for cp in checkpoints if isinstance(cp.seq, int)},
+                            types=known_types(subjects))
+        problems.extend(chain.problems)
+        problems.extend(check_head(reader.head(), chain.last_seq, chain.last_hash))
+        for cp in checkpoints:
+            problems.extend(_check_checkpoint(cp, chain.hashes, trust, root))
+        facts = LogFacts(registry, reader, chain.events, chain.last_seq, chain.last_hash)
+        for check in extra_checks:
+            problems.extend(_run_extra(check, facts))
+        rows = 0
+        for subject in subjects:
+            result = check_subject(reader, subject)
+            problems.extend(result.problems)
+            if subject.name == "certificate":
+                rows = result.rows
+        problems.extend(check_number_series(reader))
+    return LogReport(chain.events, len(checkpoints), rows, problems)
 
 
-def _replay(replay: dict[str, dict[str, Any]], ev: Any) -> None:
-    state = replay.setdefault(ev.number, {"issued": False, "status": None, "record_sha256": None,
-                                          "pdf_sha256": None, "replaced_by": None})
-    if ev.type is EventType.ISSUE:
-        state.update(issued=True, status=Status.ACTIVE.value, record_sha256=ev.data.get("record_sha256"),
-                     pdf_sha256=ev.data.get("pdf_sha256"))
-    else:
-        state["status"] = ev.data.get("to")
-        if ev.type is EventType.REPLACE:
-            state["replaced_by"] = ev.data.get("successor")
+def _run_extra(check: ExtraCheck, facts: LogFacts) -> list[LogProblem]:
+    name = getattr(check, "__name__", type(check).__name__)
+    try:
+        with facts.reader.conn.begin_nested():  # a failed statement of its own must not end the snapshot
+            return list(check(facts))
+    except Exception as exc:  # a plugged-in check fails in its own ways: a problem, not a traceback
+        return [LogProblem(f"check {safe(name)}", f"could not run: {safe(exc)}", "check_failed")]
 
 
-def _check_checkpoint(cp: Any, hashes: dict[int, str], trust: TrustList, root: x509.Certificate | None) -> list[LogProblem]:
-    where = f"checkpoint {cp.id} (event {cp.seq})"
-    kid = bytes.fromhex(cp.kid)
+def _check_checkpoint(cp: RawCheckpoint, hashes: dict[int, str], trust: TrustList,
+                      root: x509.Certificate | None) -> list[LogProblem]:
+    where = f"checkpoint {safe(cp.id)} (event {safe(cp.seq)})"
+    try:
+        kid = bytes.fromhex(str(cp.kid))
+        signature = base64.b64decode(str(cp.signature), validate=True)
+    except (ValueError, binascii.Error):
+        return [LogProblem(where, "has an unreadable key id or signature: the checkpoint was altered", "checkpoint_altered")]
+    if not isinstance(cp.at, datetime) or not isinstance(cp.seq, int) or not isinstance(cp.hash, str):
+        return [LogProblem(where, "has an unreadable time, event or hash: the checkpoint was altered", "checkpoint_altered")]
     signer = trust.get(kid)
     cert = signer.certificate if signer else (root if root is not None and key_id(root) == kid else None)
     if cert is None:
-        return [LogProblem(where, f"signed by key {cp.kid}, which is neither in the trust list nor the root")]
+        return [LogProblem(where, f"signed by key {safe(cp.kid)}, which is neither in the trust list nor the root", "checkpoint_untrusted")]
     if signer is not None:
         problem = signer.problem_at(cp.at)
         if problem is not None:
-            return [LogProblem(where, f"signed by key {cp.kid} at {cp.at:%Y-%m-%d %H:%M}Z, when it was not trusted ({problem.value})")]
+            return [LogProblem(where, f"signed by key {safe(cp.kid)} at {cp.at:%Y-%m-%d %H:%M}Z, when it was not trusted "
+                                      f"({problem.value})", "checkpoint_untrusted")]
     try:
-        alg = Alg.from_jose_name(cp.alg)
+        alg = Alg.from_jose_name(str(cp.alg))
     except ValueError:
-        return [LogProblem(where, f"unknown signature algorithm {cp.alg!r}")]
-    if not verify_bytes(cert.public_key(), alg, checkpoint_message(cp.seq, cp.hash, cp.at), cp.signature):  # type: ignore[arg-type]
-        return [LogProblem(where, "signature does not verify: the checkpoint was altered")]
+        return [LogProblem(where, f"unknown signature algorithm {show(cp.alg)}", "checkpoint_altered")]
+    if not verify_bytes(cert.public_key(), alg, checkpoint_message(cp.seq, cp.hash, cp.at), signature):  # type: ignore[arg-type]
+        return [LogProblem(where, "signature does not verify: the checkpoint was altered", "checkpoint_altered")]
     if cp.seq == 0:
-        return [] if cp.hash == GENESIS else [LogProblem(where, "signs an empty log with a non-genesis hash")]
+        return [] if cp.hash == GENESIS else [LogProblem(where, "signs an empty log with a non-genesis hash", "checkpoint_altered")]
     if cp.seq not in hashes:
-        return [LogProblem(where, f"signed event {cp.seq}, which is no longer in the log: the log was truncated")]
+        return [LogProblem(where, f"signed event {cp.seq}, which is no longer in the log: the log was truncated", "log_truncated")]
     if hashes[cp.seq] != cp.hash:
-        return [LogProblem(where, f"signed a different hash for event {cp.seq}: the history before it was rewritten")]
+        return [LogProblem(where, f"signed a different hash for event {cp.seq}: the history before it was rewritten",
+                           "history_rewritten")]
     return []
+
+
+def check_number_series(reader: LogReader) -> list[LogProblem]:
+    """Every number handed out has its row: numbers are allocated gap-free from `number_series`,
+    so a missing serial is a deleted row (pending or issued), and a counter behind the highest
+    serial would hand a number out twice."""
+    problems: list[LogProblem] = []
+    counters = reader.number_series()
+    for series, year, rows, highest in sorted(reader.series_usage(), key=lambda r: (str(r[0]), str(r[1]))):
+        where = f"number series {safe(series)}/{safe(year)}"
+        last = counters.get((str(series), str(year)))
+        if last is None:
+            problems.append(LogProblem(where, f"has {rows} certificates but no counter row in number_series", "series_missing",
+                                       "last_serial"))
+            continue
+        if not isinstance(last, int) or not isinstance(highest, int):
+            problems.append(LogProblem(where, f"holds a serial that is not a number ({show(last)}, {show(highest)})",
+                                       "series_garbled", "last_serial"))
+            continue
+        if last < highest:
+            problems.append(LogProblem(where, f"counter is at {last}, but serial {highest} exists: the next numbers would be "
+                                              "handed out twice", "series_behind", "last_serial"))
+        elif rows < last:
+            missing = _missing(reader.serials(series, year), last)
+            problems.append(LogProblem(where, f"{last} numbers were handed out but {rows} rows exist: serial(s) {missing} "
+                                              "were deleted", "series_gap"))
+    return problems
+
+
+def _missing(serials: Iterable[Any], last: int, limit: int = 10) -> str:
+    found, expected = [], 1
+    for serial in serials:
+        if not isinstance(serial, int):
+            continue
+        while expected < serial and len(found) <= limit:
+            found.append(expected)
+            expected += 1
+        expected = max(expected, serial + 1)
+    while expected <= last and len(found) <= limit:
+        found.append(expected)
+        expected += 1
+    shown = ", ".join(str(s) for s in found[:limit])
+    return shown + (", ..." if len(found) > limit else "")

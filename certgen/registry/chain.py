@@ -36,7 +36,7 @@ def event_hash(prev_hash: str, *, seq: int, at: datetime, type: str, number: str
 
 
 def record_digest(record: Mapping[str, Any]) -> str:
-    """SHA-256 of a certificate record, stored in its issue event to pin the record down."""
+    """SHA-256 of a certificate record: the state's `record_sha256` (state.py)."""
     return hashlib.sha256(canonical_json(dict(record))).hexdigest()
 
 

@@ -59,6 +59,11 @@ def effective_status(status: Status, expires: date | None, now: datetime) -> Eff
     return EffectiveStatus.VALID if status is Status.ACTIVE else EffectiveStatus.SUSPENDED
 
 
+def transition(current: Status, change: EventType) -> Status | None:
+    """The status `change` leads to from `current` by the life cycle alone (no expiry rule), or None."""
+    return _TRANSITIONS.get((current, change))
+
+
 def next_status(number: str, current: Status, change: EventType, expires: date | None, now: datetime) -> Status:
     """The status after `change`, or `TransitionError` saying why it is not allowed."""
     if current is Status.PENDING:
@@ -73,4 +78,4 @@ def next_status(number: str, current: Status, change: EventType, expires: date |
 
 def _past(change: EventType) -> str:
     return {EventType.SUSPEND: "suspended", EventType.REINSTATE: "reinstated", EventType.WITHDRAW: "withdrawn",
-            EventType.REPLACE: "replaced", EventType.ISSUE: "issued"}[change]
+            EventType.REPLACE: "replaced", EventType.ISSUE: "issued"}.get(change, change.value)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from itertools import islice
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, ContextManager, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -23,10 +23,12 @@ from ..errors import NotFoundError, RegistryError, TransitionError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
-from .chain import checkpoint_message, event_hash, record_digest
 from . import reports as reports_mod
+from .chain import checkpoint_message, event_hash
 from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
+from .reader import LogReader, snapshot
 from .reports import SuspicionReport
+from .state import certificate_state, state_digest
 from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
 
 _IN_CHUNK = 500
@@ -229,8 +231,8 @@ class Registry:
                 row.card_sha256 = card_sha256
                 row.seal = seal
                 row.dsc_kid = dsc_kid
-                data = {"kind": row.kind, "holder": row.holder, "record_sha256": record_digest(row.record),
-                        "pdf_sha256": pdf_sha256, "card_sha256": card_sha256, "dsc_kid": dsc_kid}
+                state = certificate_state(row)  # the whole row after issuance (docs/registry.md)
+                data = {"state": state, "state_sha256": state_digest(state)}
                 _append(session, head, EventType.ISSUE, row.number, actor, None, data, now)
                 out.append(_certificate(row))
         return out
@@ -238,8 +240,8 @@ class Registry:
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change is EventType.ISSUE:
-            raise TransitionError("issuing goes through reserve() and mark_issued()")
+        if change is EventType.ISSUE or change is EventType.ATTEST:
+            raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")
         canonical = str(parse_number(number))
@@ -258,6 +260,7 @@ class Registry:
             row.status = new.value
             row.status_reason = reason.strip()
             row.status_changed_at = now
+            data["state_sha256"] = state_digest(certificate_state(row))
             _append(session, head, change, row.number, actor, reason.strip(), data, now)
             return _certificate(row)
 
@@ -383,6 +386,10 @@ class Registry:
             yield from (_certificate(r) for r in rows)
             last = rows[-1].number
 
+    def snapshot(self) -> ContextManager[LogReader]:
+        """A context manager giving a `LogReader` over one consistent snapshot (the audit's reads)."""
+        return snapshot(self._read_engine)
+
     def checkpoints(self) -> list[Checkpoint]:
         with self._read() as session, session.begin():
             return [_checkpoint(r) for r in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))]
@@ -459,8 +466,11 @@ def _certificate(row: Any) -> Certificate:
 
 
 def _event(row: EventRow) -> Event:
-    return Event(row.seq, row.at, EventType(row.type), row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
-
+    try:
+        type = EventType(row.type)
+    except ValueError:
+        raise RegistryError(f"event {row.seq} has an unknown type {row.type!r}: run certgen log --verify") from None
+    return Event(row.seq, row.at, type, row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
 
 
 

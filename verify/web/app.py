@@ -22,6 +22,7 @@ from certgen.registry.counters import SharedCounters
 from certgen.registry.reports import ReportCaps, ReportInputError, ReportLimitError, day_window
 from certgen.trust import TrustList
 
+from ..formats import report_json
 from ..report import VerificationReport
 from ..service import Verifier
 from ..status import RegistryStatus
@@ -136,19 +137,19 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     # -- API -------------------------------------------------------------------------------
     @app.get(f"{API}/seal/{{code}}", tags=["verify"], summary="Verify a seal (the code after /v/ in the barcode)")
     async def api_seal(code: str) -> JSONResponse:
-        return JSONResponse(service.verifier.verify_seal(code).to_json())
+        return JSONResponse(report_json(service.verifier.verify_seal(code)))
 
     @app.post(f"{API}/seal", tags=["verify"], summary="Verify a seal given as barcode text")
     async def api_seal_text(body: SealIn) -> JSONResponse:
-        return JSONResponse(service.verifier.verify_seal(body.text).to_json())
+        return JSONResponse(report_json(service.verifier.verify_seal(body.text)))
 
     @app.get(f"{API}/number/{{number}}", tags=["verify"], summary="Look a certificate number up")
     async def api_number(number: str) -> JSONResponse:
-        return JSONResponse(service.verifier.verify_number(number[:60]).to_json())
+        return JSONResponse(report_json(service.verifier.verify_number(number[:60])))
 
     @app.post(f"{API}/upload", tags=["verify"], summary="Verify a photo (PNG, JPEG, WebP) or a PDF")
     async def api_upload(file: UploadFile = File(...)) -> JSONResponse:
-        return JSONResponse([r.to_json() for r in await _verify_upload(service, file)])
+        return JSONResponse([report_json(r) for r in await _verify_upload(service, file)])
 
     @app.get(f"{API}/trustlist", tags=["trust"], summary="The signed trust list (docs/keys.md)")
     def api_trustlist(request: Request) -> Response:

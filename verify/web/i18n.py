@@ -94,3 +94,83 @@ MONTHS = {
 
 def t(key: str, lang: str) -> str:
     return TEXT[key][lang]
+
+
+#: What each reason code means, for the public page: the page shows these labels, never a
+#: check's detail (which may quote a parser's own message; the JSON report carries it).
+REASONS: dict[str, tuple[str, str]] = {
+    # reason code -> (Indonesian, English)
+    "seal_valid": ("Segel digital asli", "The digital seal is genuine"),
+    "seal_malformed": ("Kode QR rusak atau bukan segel yang dapat dibaca", "The code is damaged or not a readable seal"),
+    "seal_unsupported_alg": ("Segel memakai algoritma tanda tangan yang tidak dikenal", "The seal uses an unknown signature algorithm"),
+    "seal_no_kid": ("Segel tidak menyebut penandatangannya", "The seal does not name its signer"),
+    "seal_unknown_signer": ("Segel tidak ditandatangani oleh Balai Sertifikasi", "The seal was not signed by the Certification Centre"),
+    "seal_bad_signature": ("Tanda tangan segel tidak cocok: isinya telah diubah", "The seal's signature does not match: its content was changed"),
+    "seal_key_revoked": ("Kunci penandatangan segel telah dicabut sebelum penandatanganan", "The seal's signing key was revoked before it signed"),
+    "seal_key_not_valid": ("Kunci penandatangan segel tidak berlaku pada waktu penandatanganan", "The seal's signing key was not valid when it signed"),
+    "seal_signed_in_future": ("Segel bertanggal di masa depan", "The seal is dated in the future"),
+    "seal_bad_claims": ("Isi segel bukan data sertifikat", "The seal's content is not certificate data"),
+    "number_valid": ("Format nomor sertifikat benar", "The certificate number is well formed"),
+    "number_malformed": ("Nomor sertifikat salah ketik atau tidak sah", "The certificate number is mistyped or not valid"),
+    "status_active": ("Sertifikat berlaku menurut registri", "The registry says the certificate is in force"),
+    "status_suspended": ("Sertifikat dibekukan menurut registri", "The registry says the certificate is suspended"),
+    "status_withdrawn": ("Sertifikat dicabut menurut registri", "The registry says the certificate is withdrawn"),
+    "status_replaced": ("Sertifikat diganti menurut registri", "The registry says the certificate was replaced"),
+    "status_expired": ("Masa berlaku sertifikat telah habis", "The certificate has expired"),
+    "status_not_issued": ("Nomor ini dipesan tetapi sertifikatnya tidak pernah diterbitkan", "This number was reserved but never issued"),
+    "not_in_registry": ("Nomor ini tidak ada di registri", "This number is not in the registry"),
+    "status_not_checked": ("Status tidak diperiksa: registri tidak tersedia di sini", "Status not checked: no registry here"),
+    "registry_unavailable": ("Registri tidak dapat dihubungi saat ini", "The registry cannot be reached now"),
+    "seal_matches_registry": ("Segel sama dengan yang tercatat di registri", "The seal is the one the registry recorded"),
+    "seal_mismatch": ("Segel berbeda dengan yang tercatat di registri", "The seal differs from the one the registry recorded"),
+    "barcode_found": ("Kode QR terbaca", "A QR code was read"),
+    "no_barcode": ("Tidak ada kode QR yang terbaca", "No QR code could be read"),
+    "not_a_seal": ("Kode QR ini bukan segel sertifikat", "This QR code is not a certificate seal"),
+    "image_unreadable": ("Berkas tidak dapat dibaca sebagai gambar (PNG, JPEG, WebP)", "The file cannot be read as an image (PNG, JPEG, WebP)"),
+    "image_too_large": ("Gambar terlalu besar", "The image is too large"),
+    "pdf_signature_valid": ("Tanda tangan elektronik PDF asli dan dokumen tidak diubah", "The PDF's electronic signature is genuine and the document unchanged"),
+    "pdf_unreadable": ("Berkas PDF tidak dapat dibaca", "The PDF file cannot be read"),
+    "pdf_not_signed": ("PDF tidak bertanda tangan elektronik", "The PDF carries no electronic signature"),
+    "pdf_signature_invalid": ("Tanda tangan elektronik PDF tidak sah", "The PDF's electronic signature is not valid"),
+    "pdf_modified_after_signing": ("Dokumen diubah setelah ditandatangani", "The document was changed after it was signed"),
+    "pdf_signer_untrusted": ("Penanda tangan PDF tidak disertifikasi oleh Balai Sertifikasi", "The PDF's signer is not certified by the Certification Centre"),
+    "pdf_signer_not_in_trust_list": ("Penanda tangan PDF tidak ada dalam daftar tepercaya", "The PDF's signer is not in the trust list"),
+    "pdf_signer_revoked": ("Kunci penanda tangan PDF telah dicabut sebelum penandatanganan", "The PDF's signing key was revoked before it signed"),
+    "pdf_no_seal": ("PDF bertanda tangan tetapi tanpa segel sertifikat", "The signed PDF carries no certificate seal"),
+    "pdf_registered": ("Berkas ini sama dengan yang tercatat di registri", "This file is the one the registry recorded"),
+    "pdf_not_registered": ("Berkas ini bukan dokumen yang tercatat di registri", "This file is not the document the registry recorded"),
+    "pdf_signing_time_unproven": ("Waktu penandatanganan tidak dapat dibuktikan tanpa registri atau cap waktu",
+                                  "The signing time cannot be proven without the registry or a timestamp"),
+    "pdf_signing_time_conflict": ("Waktu terbit di registri bertentangan dengan tanda tangan dokumen",
+                                  "The registry's issue time contradicts the document's signature"),
+    # reasons other branches of this run append (issues 10, 9 and the service standard): labelled
+    # here ahead of the merge so that the page never falls back to the generic wording
+    "seal_host_not_official": ("Alamat pada kode QR bukan alamat verifikasi resmi", "The code's address is not an official verification address"),
+    "pdf_too_large": ("Berkas PDF terlalu besar untuk diperiksa", "The PDF is too large to be checked"),
+    "pdf_signature_malformed": ("Tanda tangan elektronik PDF cacat", "The PDF's electronic signature is malformed"),
+    "pdf_not_evaluated": ("Tanda tangan PDF tidak dapat dievaluasi", "The PDF's signature could not be evaluated"),
+    "pdf_timed_out": ("Pemeriksaan PDF melewati batas waktu", "Checking the PDF took too long"),
+    "image_too_small": ("Gambar terlalu kecil untuk dibaca", "The image is too small to read"),
+    "scan_failed": ("Pembacaan kode QR gagal", "Reading the QR code failed"),
+    "check_crashed": ("Pemeriksaan berkas ini gagal dijalankan", "The check of this file could not run"),
+    "file_unreadable": ("Berkas tidak dapat dibaca", "The file cannot be read"),
+    "status_redeemed": ("Surat asli; kreditnya telah digunakan", "The letter is genuine; its credit has been used"),
+    "log_inclusion_proven": ("Catatan sertifikat terbukti ada di log transparansi", "The certificate's record is proven to be in the transparency log"),
+    "log_inclusion_failed": ("Catatan sertifikat tidak cocok dengan log transparansi", "The certificate's record does not match the transparency log"),
+    "log_checkpoint_untrusted": ("Titik periksa log tidak ditandatangani oleh kunci log", "The log checkpoint is not signed by the log key"),
+    "log_not_checkpointed": ("Perubahan terakhir belum masuk titik periksa log", "The latest change is not in a log checkpoint yet"),
+    "log_unavailable": ("Log transparansi tidak dapat dihubungi", "The transparency log cannot be reached"),
+}
+
+#: Labels by outcome, for a reason that has no label of its own yet.
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "passed": ("Pemeriksaan berhasil", "Check passed"),
+    "failed": ("Pemeriksaan gagal", "Check failed"),
+    "indeterminate": ("Pemeriksaan tidak dapat diselesaikan", "Check could not be completed"),
+}
+
+
+def reason_label(reason: str, outcome: str, lang: str) -> str:
+    """The public wording of a check's reason (the outcome's wording if it has none)."""
+    labels = REASONS.get(reason) or OUTCOMES[outcome]
+    return labels[0 if lang == "id" else 1]

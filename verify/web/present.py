@@ -1,13 +1,20 @@
 """Reports -> what the page shows: verdict wording, the fields printed on the paper, checks.
-Only fields the document itself prints are shown (privacy: no more than the paper)."""
+
+Only fields the document itself prints are shown (privacy: no more than the paper), and only
+our own words: each check appears as its reason's translated label, never its detail (a detail
+may quote a parser's message; the JSON report carries the details)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+from certgen.registry.lifecycle import EffectiveStatus
+
 from ..report import Reason, VerificationReport
-from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, t
+from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, reason_label, t
+
+_SHOWN_WITH_DATE = (EffectiveStatus.SUSPENDED, EffectiveStatus.WITHDRAWN, EffectiveStatus.REPLACED)
 
 
 def _format(value: Any, lang: str) -> str:
@@ -26,30 +33,33 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
     headline, explanation = VERDICT[verdict][lang]
     idx = 0 if lang == "id" else 1
     fields: list[tuple[str, str]] = []
-    cert = report.certificate
-    kind = cert.kind if cert else (report.claims or {}).get("kind")
-    number = cert.number if cert else (report.claims or {}).get("number")
+    cert, claims = report.certificate, report.claims
+    kind = cert.kind if cert is not None else claims.kind if claims is not None else None
+    number = cert.number if cert is not None else claims.number if claims is not None else None
     if cert is not None:
-        for key, label_id, label_en in FIELDS.get(cert.kind, []):
+        for key, label_id, label_en in FIELDS.get(cert.kind.value, []):
             value = cert.record.get(key)
             if value not in (None, ""):
                 fields.append(((label_id, label_en)[idx], _format(value, lang)))
-    elif report.claims:
+    elif claims is not None:
         for key, label_id, label_en in CLAIMS:
-            value = report.claims.get(key)
+            value = getattr(claims, key)
             if value not in (None, ""):
                 fields.append(((label_id, label_en)[idx], _format(value, lang)))
     status_line = None
-    if cert is not None and cert.status in ("suspended", "withdrawn", "replaced") and cert.status_changed_at:
+    if cert is not None and cert.status in _SHOWN_WITH_DATE and cert.status_changed_at:
         status_line = f"{t('status_since', lang)} {_format(cert.status_changed_at.date(), lang)}"
         if cert.status_reason:
             status_line += f" — {t('reason', lang)}: {cert.status_reason}"
+    deciding = report.deciding
     return {
         "verdict": verdict, "css": verdict.lower(), "headline": headline, "explanation": explanation,
-        "summary": report.summary, "number": number, "kind": t(kind, lang) if kind in ("product", "person", "training") else None,
+        "summary": reason_label(deciding.reason.value, deciding.outcome.value, lang) if deciding else None,
+        "number": number, "kind": t(kind.value, lang) if kind is not None else None,
         "fields": fields, "status_line": status_line,
-        "successor": cert.replaced_by if cert is not None and cert.status == "replaced" else None,
-        "checks": [(c.outcome.value, c.reason.value, c.detail) for c in report.checks],
+        "successor": cert.replaced_by if cert is not None and cert.status is EffectiveStatus.REPLACED else None,
+        "checks": [(c.outcome.value, c.reason.value, reason_label(c.reason.value, c.outcome.value, lang))
+                   for c in report.checks],
         "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
         "warning": t("host_not_official", lang) if any(c.reason is Reason.SEAL_HOST_NOT_OFFICIAL for c in report.checks)
         else None,

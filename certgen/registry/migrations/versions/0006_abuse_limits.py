@@ -1,14 +1,14 @@
 """abuse limits: shared counters (rate limit, complaint caps) and moderation of reports
 
 Revision ID: 0006_abuse_limits
-Revises: 0002
+Revises: 0003_record_state (re-chained after merging main; was 0002)
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0006_abuse_limits'
-down_revision = '0002'
+down_revision = '0003_record_state'
 branch_labels = None
 depends_on = None
 
