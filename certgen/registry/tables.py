@@ -134,6 +134,20 @@ class ReportRow(Base):
     moderated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class BatchLeaseRow(Base):
+    """Who is issuing a batch right now (`certgen.registry.leases`): one row per batch name,
+    held by one process on one host until it is released or expires."""
+
+    __tablename__ = "batch_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AbuseCounterRow(Base):
     """A count shared by every web worker and instance: requests of one client in one rate-limit
     window, complaints of one address, one certificate or the whole day. `window` is the

@@ -1,14 +1,14 @@
 """abuse limits: shared counters (rate limit, complaint caps) and moderation of reports
 
 Revision ID: 0006_abuse_limits
-Revises: 0003_record_state (re-chained after merging main; was 0002)
+Revises: 0005_batch_leases (re-chained after merging main; was 0002)
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0006_abuse_limits'
-down_revision = '0003_record_state'
+down_revision = '0005_batch_leases'  # chained after the batch leases (the lead's order: 0003, 0004, 0005, 0006, 0007)
 branch_labels = None
 depends_on = None
 
