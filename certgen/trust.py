@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .crypto import Alg, PrivateKey, alg_for_key, key_id, sign_bytes, verify_bytes
 from .errors import TrustListError
+from .note import LogKey
 
 TRUSTLIST_FORMAT = "certgen-trustlist/1"
 #: Largest trust list file accepted: thousands of DSCs fit in far less (about 1.5 KB each).
@@ -80,6 +81,8 @@ class TrustList:
     #: A seal under any other address is refused (`certgen.seal.open_seal`); empty (a trust
     #: list written before they were added) means no address can be checked.
     verify_urls: tuple[str, ...] = ()
+    #: Keys that sign the registry's checkpoints (signed tree heads); none in older trust lists.
+    log_keys: tuple[LogKey, ...] = ()
 
     @classmethod
     def from_certificates(cls, certificates: Iterable[x509.Certificate],
@@ -89,8 +92,8 @@ class TrustList:
 
     @classmethod
     def from_signers(cls, signers: Iterable[TrustedSigner], issued_at: datetime | None = None,
-                     verify_urls: Iterable[str] = ()) -> "TrustList":
-        return cls({s.kid: s for s in signers}, issued_at, tuple(verify_urls))
+                     verify_urls: Iterable[str] = (), log_keys: Iterable[LogKey] = ()) -> "TrustList":
+        return cls({s.kid: s for s in signers}, issued_at, tuple(verify_urls), tuple(log_keys))
 
     def with_verify_urls(self, verify_urls: Iterable[str]) -> "TrustList":
         """A copy naming these official verification addresses."""
@@ -131,6 +134,8 @@ class TrustList:
         }
         if self.verify_urls:
             payload["verify_urls"] = list(self.verify_urls)
+        if self.log_keys:
+            payload["log_keys"] = [{"name": k.name, "vkey": k.vkey} for k in self.log_keys]
         payload_bytes = json.dumps(payload, indent=1, ensure_ascii=False).encode("utf-8")
         alg, signature = sign_bytes(root_key, payload_bytes)
         envelope = {
@@ -171,11 +176,12 @@ class TrustList:
             issued_at = _parse_iso(payload["issued_at"])
             signers = [_load_signer(entry, root_cert) for entry in payload["signers"]]
             verify_urls = _load_verify_urls(payload.get("verify_urls", []))
+            log_keys = [_load_log_key(entry) for entry in payload.get("log_keys", [])]
         except TrustListError:
             raise
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TrustListError(f"trust list payload is malformed: {exc!r}") from None
-        return cls.from_signers(signers, issued_at, verify_urls)
+        return cls.from_signers(signers, issued_at, verify_urls, log_keys)
 
 
 def _load_verify_urls(value: object) -> tuple[str, ...]:
@@ -227,6 +233,13 @@ def _load_signer(entry: dict, root_cert: x509.Certificate) -> TrustedSigner:
         raise TrustListError(f"trust list entry {kid.hex()}: certificate is not issued by the root") from None
     revoked_at = _parse_iso(entry["revoked_at"]) if entry.get("revoked_at") else None
     return TrustedSigner(cert, revoked_at, entry.get("revocation_reason"))
+
+
+def _load_log_key(entry: dict) -> LogKey:
+    key = LogKey.from_vkey(entry["vkey"])
+    if entry["name"] != key.name:
+        raise TrustListError(f"trust list log key {entry['name']!r}: its verifier key names {key.name!r}")
+    return key
 
 
 def _sha256_hex(cert: x509.Certificate) -> str:

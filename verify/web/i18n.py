@@ -38,10 +38,14 @@ TEXT: dict[str, dict[str, str]] = {
     "product": {"id": "Sertifikat produk", "en": "Product certificate"},
     "person": {"id": "Sertifikat kompetensi", "en": "Certificate of competence"},
     "training": {"id": "Sertifikat pelatihan", "en": "Training certificate"},
+<<<<<<< HEAD
     "host_not_official": {"id": "Kode QR ini mengarah ke alamat yang bukan alamat verifikasi resmi: dokumen ini tidak "
                                 "diterbitkan oleh Balai Sertifikasi. Jangan isikan data apa pun di alamat tersebut.",
                           "en": "This QR code points to an address that is not the official verification address: the "
                                 "document was not issued by the Certification Centre. Do not enter anything at that address."},
+=======
+    "letter": {"id": "Surat permohonan maaf", "en": "Apology letter"},  # the service standard (docs/service.md)
+>>>>>>> main
 }
 
 VERDICT: dict[str, dict[str, tuple[str, str]]] = {
@@ -76,6 +80,10 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "training": [("name", "Nama Peserta", "Participant"), ("course", "Bimbingan Teknis", "Course"),
                  ("course_code", "Kode Kegiatan", "Course code"), ("start_date", "Mulai", "From"),
                  ("end_date", "Selesai", "To"), ("hours", "Jam Pelajaran", "Hours"), ("organiser", "Penyelenggara", "Organiser")],
+    # apology letters of the service standard (certgen/service/letters.py)
+    "letter": [("client", "Kepada", "To"), ("application", "Permohonan", "Application"),
+               ("days_late", "Keterlambatan (hari kerja)", "Days late (working days)"),
+               ("credit_days", "Kompensasi (hari kerja)", "Credit (working days)"), ("date", "Tanggal", "Date")],
 }
 
 #: Claim fields shown when there is no registry record (offline seal check).
