@@ -46,7 +46,7 @@ def test_new_key_files_use_pbkdf2_sha256_at_600000_iterations_by_default(tmp_pat
     store = KeyStore(tmp_path / "keys")  # the default cost, as in production
     store.init(PASSPHRASE, now=CREATED)
     files = store.key_files()
-    assert len(files) == 2
+    assert [f.name for f in files] == ["root.key.pem", store.dsc_key_path(store.signers()[0].kid).name, "log.key.pem"]
     for path in files:
         assert _kdf(path) == ("pbkdf2", "sha256", 600_000, "aes256_cbc")
         assert _mode(path) == 0o600

@@ -29,12 +29,9 @@ from ..status import RegistryStatus
 from .config import WebConfig, parse_proxies
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
-<<<<<<< HEAD
 from .pool import PoolFull, UploadPool
-=======
 from .log_routes import log_router
 from .applicant_routes import applicant_router
->>>>>>> main
 from .present import view
 from .ratelimit import RateLimiter
 
