@@ -11,13 +11,14 @@ from typing import Any, Callable
 import click
 
 from .batch_lock import BUSY_EXIT, BatchBusy
-from .cli_support import AppContext, parse_time, user_errors
+from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
 from .config import ENV_VARS
 from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
 from .registry import Certificate, Registry, verify_log
-from .registry.findings import safe
+from .registry.reports import STATUSES as REPORT_STATUSES
+from .registry.reports import SuspicionReport
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -87,9 +88,10 @@ def keys_init(app: AppContext, algorithm: str) -> None:
     with user_errors():
         store = _keystore(app)
         signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
-                            log_origin=_log_origin(app))
+                            log_origin=_log_origin(app), verify_urls=[app.get_settings().verify_url])
     click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
-               f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}")
+               f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}\n"
+               f"official address: {app.get_settings().verify_url}")
 
 
 @keys.command("init-log")
@@ -132,16 +134,44 @@ def keys_revoke(app: AppContext, kid: str, at: str, reason: str) -> None:
 
 @keys.command("trustlist")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Also write it here.")
+@click.option("--verify-url", "verify_urls", multiple=True,
+              help="Official verification address seals are printed under (repeatable; default CERTGEN_VERIFY_URL).")
 @pass_app
-def keys_trustlist(app: AppContext, output: str | None) -> None:
-    """Write the trust list signed by the root (keys/trustlist.json)."""
+def keys_trustlist(app: AppContext, output: str | None, verify_urls: tuple[str, ...]) -> None:
+    """Write the trust list signed by the root (keys/trustlist.json), naming the official
+    verification addresses: a seal under any other address verifies INVALID."""
     with user_errors():
         store = _keystore(app)
-        data = store.signed_trust_list(app.passphrase(), now=app.now())
+        urls = list(verify_urls) or [app.get_settings().verify_url]
+        data = store.signed_trust_list(app.passphrase(), now=app.now(), verify_urls=urls)
     if output:
         with open(output, "wb") as handle:
             handle.write(data)
-    click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
+    click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}\n"
+               f"official verification address(es): {', '.join(urls)}")
+
+
+@keys.command("reencrypt")
+@click.option("--new-passphrase", is_flag=True, help="Also change the passphrase (asked for on the terminal).")
+@click.option("--force", is_flag=True, help="Rewrite every key file, even those already at the current cost.")
+@pass_app
+def keys_reencrypt(app: AppContext, new_passphrase: bool, force: bool) -> None:
+    """Re-encrypt the private key files with the current key-derivation cost (PBKDF2-HMAC-SHA256,
+    600,000 iterations), each file replaced atomically; nothing changes on a wrong passphrase."""
+    with user_errors():
+        store = _keystore(app)
+        before = store.key_protection()
+        passphrase = app.passphrase()
+        new = None
+        if new_passphrase:
+            new = click.prompt("New key passphrase", hide_input=True, confirmation_prompt=True).encode("utf-8")
+        done = store.reencrypt(passphrase, new_passphrase=new, force=force)
+        after = store.key_protection()
+    for path in before:
+        if path in done:
+            click.echo(f"{path.name}: re-encrypted ({before[path]} -> {after[path]})")
+        else:
+            click.echo(f"{path.name}: already {after[path]}")
 
 
 @keys.command("crl")
@@ -165,9 +195,16 @@ def keys_list(app: AppContext) -> None:
     """List the document signers (no passphrase needed)."""
     with user_errors():
         for s in _keystore(app).signers():
-            state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({s.revocation_reason})" if s.revoked_at else "valid"
+            state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({safe(s.revocation_reason)})" if s.revoked_at else "valid"
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
                        f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
+        urls = _keystore(app).verify_urls()
+        verify_url = app.get_settings().verify_url
+    click.echo("official verification address(es): " + (", ".join(urls) if urls else
+               "none recorded: seals are not checked for their address (run `certgen keys trustlist`)"))
+    if urls and verify_url.casefold() not in (u.casefold() for u in urls):
+        click.echo(f"warning: CERTGEN_VERIFY_URL {verify_url} is not among them: seals issued now would verify "
+                   "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`", err=True)
 
 
 # -- certificates ------------------------------------------------------------------------------
@@ -199,15 +236,16 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
     if as_json:
         data["events"] = [{"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "actor": e.actor,
                            "reason": e.reason} for e in events]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
                 "dsc_kid", "pdf_sha256"):
         if data[key] is not None:
-            click.echo(f"{key.replace('_', ' '):15} {data[key]}")
+            click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")
     for e in events:
-        click.echo(f"  #{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.type.value:9} by {e.actor}" + (f": {e.reason}" if e.reason else ""))
+        click.echo(f"  #{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.type.value:9} by {safe(e.actor)}"
+                   + (f": {safe(e.reason)}" if e.reason else ""))
 
 
 def _status_command(change: EventType, help_text: str) -> None:
@@ -251,22 +289,22 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         for e in events:
             line = {"seq": e.seq, "at": e.at.isoformat(), "type": e.type.value, "number": e.number,
                     "actor": e.actor, "reason": e.reason, "hash": e.hash}
-            click.echo(json.dumps(line, ensure_ascii=False) if as_json else
+            click.echo(safe_json(line) if as_json else
                        f"#{e.seq:<6} {e.at:%Y-%m-%d %H:%M:%S}Z {e.type.value:9} {safe(e.number)} by {safe(e.actor)}"
                        + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": signed,
-                               "certificates": report.certificates,
-                               "first_break": str(report.first_break) if report.first_break else None,
-                               "problems": [p.as_json() for p in report.problems]}, indent=2, ensure_ascii=False))
+        click.echo(safe_json({"ok": report.ok, "events": report.events, "checkpoints": signed,
+                              "certificates": report.certificates,
+                              "first_break": str(report.first_break) if report.first_break else None,
+                              "problems": [p.as_json() for p in report.problems]}, indent=2))
     elif report.ok:
         click.echo(f"log intact: {report.events} events, {signed} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
     else:
-        click.echo(f"LOG BROKEN: first break at {report.first_break}")
+        click.echo(f"LOG BROKEN: first break at {safe(report.first_break)}")
         for problem in report.problems[1:]:
-            click.echo(f"  also: {problem}")
+            click.echo(f"  also: {safe(problem)}")
     if not report.ok:
         sys.exit(1)
 
@@ -286,25 +324,47 @@ def checkpoint_cmd(app: AppContext) -> None:
     click.echo(done)
 
 
-@main.command("reports")
+def _report_json(r: SuspicionReport) -> dict[str, Any]:
+    return {"id": r.id, "created_at": r.created_at.isoformat(), "number": r.number, "seal": r.seal,
+            "verdict": r.verdict, "message": r.message, "contact": r.contact, "status": r.status,
+            "moderated_at": r.moderated_at.isoformat() if r.moderated_at else None, "moderated_by": r.moderated_by}
+
+
+@main.group("reports", invoke_without_command=True)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(REPORT_STATUSES),
+              help="Only reports in this moderation status (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True)
-@pass_app
-def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
-    """List reports of suspicious certificates sent by the public, newest first."""
+@click.pass_context
+def reports_cmd(ctx: click.Context, statuses: tuple[str, ...], as_json: bool, limit: int) -> None:
+    """List reports of suspicious certificates sent by the public, newest first (one line each;
+    what the public typed is shown escaped: a line break reads \\n, an escape sequence \\x1b).
+    `certgen reports mark ID STATUS` moderates one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.ensure_object(AppContext)
     with user_errors():
-        reports = _registry(app).reports(limit=limit)
+        reports = _registry(app).reports(limit=limit, status=list(statuses) or None)
     if as_json:
-        click.echo(json.dumps([{"id": r.id, "created_at": r.created_at.isoformat(), "number": r.number, "seal": r.seal,
-                                "verdict": r.verdict, "message": r.message, "contact": r.contact, "status": r.status}
-                               for r in reports], indent=2, ensure_ascii=False))
+        click.echo(safe_json([_report_json(r) for r in reports], indent=2))
         return
     if not reports:
-        click.echo("no reports")
+        click.echo("no reports" + (f" in status {', '.join(statuses)}" if statuses else ""))
     for r in reports:
-        about = r.number or (r.seal[:48] + "..." if r.seal else "(no number)")
-        click.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M}Z {about} [{r.verdict or '-'}] {r.status}: {r.message}"
-                   + (f" (contact: {r.contact})" if r.contact else ""))
+        about = safe(r.number) if r.number else (safe(r.seal[:48]) + "..." if r.seal else "(no number)")
+        click.echo(f"#{r.id} {r.created_at:%Y-%m-%d %H:%M}Z {about} [{safe(r.verdict or '-')}] {r.status}: {safe(r.message)}"
+                   + (f" (contact: {safe(r.contact)})" if r.contact else ""))
+
+
+@reports_cmd.command("mark")
+@click.argument("report_id", metavar="ID", type=click.IntRange(1))
+@click.argument("status", type=click.Choice(REPORT_STATUSES))
+@pass_app
+def reports_mark(app: AppContext, report_id: int, status: str) -> None:
+    """Move report ID to STATUS (new, spam, in_review, closed)."""
+    with user_errors():
+        report = _registry(app).mark_report(report_id, status, now=app.now(), actor=app.actor())
+    click.echo(f"report #{report.id}: {report.status} (by {safe(report.moderated_by)})")
 
 
 # -- issuing ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import click
 from .config import PASSPHRASE_VAR, Settings
 from .errors import CertgenError, ConfigError
 from .registry.lifecycle import WIB
+from .terminal import safe, safe_json  # noqa: F401 - re-exported: the one escaping helper
 
 
 def utc_now() -> datetime:

@@ -28,11 +28,15 @@ class Alg(enum.Enum):
     ES256 = -7
     EDDSA = -8
     PS256 = -37
+    #: ECDSA with SHA-384 / SHA-512 (RFC 9053): accepted on verification, never used to sign.
+    ES384 = -35
+    ES512 = -36
 
     @property
     def jose_name(self) -> str:
         """The JOSE name, used in JSON documents (trust list, checkpoints)."""
-        return {Alg.ES256: "ES256", Alg.EDDSA: "EdDSA", Alg.PS256: "PS256"}[self]
+        return {Alg.ES256: "ES256", Alg.EDDSA: "EdDSA", Alg.PS256: "PS256", Alg.ES384: "ES384",
+                Alg.ES512: "ES512"}[self]
 
     @classmethod
     def from_jose_name(cls, name: str) -> "Alg":
@@ -60,6 +64,13 @@ def alg_for_key(key: PrivateKey | PublicKey) -> Alg:
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
+#: The hash each ECDSA algorithm binds. RFC 9053 section 2.1 ties ES256/ES384/ES512 to a hash,
+#: not to a curve: an ES256 signature by a P-384 or P-521 key is a valid COSE signature.
+_ECDSA_HASHES: dict[Alg, type[hashes.HashAlgorithm]] = {Alg.ES256: hashes.SHA256, Alg.ES384: hashes.SHA384,
+                                                         Alg.ES512: hashes.SHA512}
+#: The NIST curves accepted for ECDSA verification.
+_NIST_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)  # RFC 8230: salt = hash length
 
 
@@ -81,13 +92,14 @@ def verify_bytes(key: PublicKey, alg: Alg, data: bytes, signature: bytes) -> boo
     """True when `signature` by `key` with `alg` covers `data`; False for anything else,
     including a key that does not fit the algorithm."""
     try:
-        if alg is Alg.ES256:
-            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        if alg in _ECDSA_HASHES:
+            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, _NIST_CURVES):
                 return False
-            if len(signature) != 64:
+            size = (key.curve.key_size + 7) // 8  # r and s each take the curve's order length (RFC 9053 2.1)
+            if len(signature) != 2 * size:
                 return False
-            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+            der = encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
+            key.verify(der, data, ec.ECDSA(_ECDSA_HASHES[alg]()))
         elif alg is Alg.PS256:
             if not isinstance(key, rsa.RSAPublicKey):
                 return False

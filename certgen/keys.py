@@ -3,6 +3,7 @@
 Layout of the key folder (docs/keys.md):
 
     root.key.pem            root private key, PKCS#8 encrypted with the passphrase, mode 0600
+                            (PBKDF2-HMAC-SHA256, 600,000 iterations: certgen.pkcs8)
     root.cert.pem           root certificate (self-signed CA)
     dsc-<kid>.key.pem       one per DSC, PKCS#8 encrypted, mode 0600
     dsc-<kid>.cert.pem      its certificate, issued by the root
@@ -22,15 +23,18 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from .config import check_verify_url
 from .crypto import DocumentSigner, PrivateKey, key_id
-from .errors import KeyStoreError
+from .errors import ConfigError, KeyStoreError
 from .note import LogKey, LogSigner
+from .pkcs8 import KDF_ITERATIONS, KdfParams, encrypt_pem, kdf_params
 from .trust import TrustedSigner, TrustList
 
 KEYSTORE_FORMAT = "certgen-keystore/1"
@@ -80,10 +84,14 @@ class SignerInfo:
 
 
 class KeyStore:
-    """The key folder. Reading certificates needs no passphrase; using a private key does."""
+    """The key folder. Reading certificates needs no passphrase; using a private key does.
 
-    def __init__(self, folder: Path) -> None:
+    `kdf_iterations` is the PBKDF2 cost of key files written from here on. Leave it at its
+    default: tests pass a low value explicitly, to stay fast; nothing else should."""
+
+    def __init__(self, folder: Path, *, kdf_iterations: int = KDF_ITERATIONS) -> None:
         self.folder = Path(folder)
+        self.kdf_iterations = kdf_iterations
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -118,18 +126,24 @@ class KeyStore:
     # -- commands ------------------------------------------------------------------------
     def init(self, passphrase: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256, *,
              now: datetime, org: Organisation = Organisation(),
-             root_years: int = 20, dsc_years: int = 10, log_origin: str = DEFAULT_LOG_ORIGIN) -> SignerInfo:
-        """Create the root, a first DSC and the log key, and publish the trust list. Refuses
-        when any key file is already there."""
+             root_years: int = 20, dsc_years: int = 10, log_origin: str = DEFAULT_LOG_ORIGIN,
+             verify_urls: Sequence[str] = ()) -> SignerInfo:
+        """Create the root, a first DSC and the log key, and publish the trust list (naming
+        `verify_urls`, the official verification addresses, when given). Refuses when any key
+        file is already there."""
         _check_passphrase(passphrase)
+        urls = _checked_urls(verify_urls)
         if self.exists():
             raise KeyStoreError(f"{self.folder}: keys already exist; refusing to overwrite them")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True, mode=0o700)
+            os.chmod(self.folder, 0o700)  # whatever the umask: only the owner lists the key folder
         root_key = algorithm.generate()
         root_cert = _root_certificate(root_key, org, now, root_years)
-        _write_private(self.root_key_path, _encrypt(root_key, passphrase))
+        _write_private(self.root_key_path, self._encrypt(root_key, passphrase))
         _write_public(self.root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM))
-        state = {"format": KEYSTORE_FORMAT, "algorithm": algorithm.value, "current": None, "signers": []}
+        state = {"format": KEYSTORE_FORMAT, "algorithm": algorithm.value, "current": None, "signers": [],
+                 "verify_urls": urls}
         info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
         self._new_log_key(state, passphrase, log_origin, now)
         self._publish(root_key, root_cert, now)
@@ -195,12 +209,57 @@ class KeyStore:
         self._write_state(state)
         return next(s for s in self.signers() if s.kid.hex() == entry["kid"])
 
-    def signed_trust_list(self, passphrase: bytes, *, now: datetime) -> bytes:
-        """The trust list signed by the root, also written to `trustlist.json`."""
-        return self._publish(self._load_private(self.root_key_path, passphrase), self.root_certificate(), now)
+    def signed_trust_list(self, passphrase: bytes, *, now: datetime, verify_urls: Sequence[str] | None = None) -> bytes:
+        """The trust list signed by the root, also written to `trustlist.json`. `verify_urls`
+        replaces the official verification addresses it names; None keeps the recorded ones."""
+        root_key = self._load_private(self.root_key_path, passphrase)
+        if verify_urls is not None:
+            state = self._state()
+            state["verify_urls"] = _checked_urls(verify_urls)
+            self._write_state(state)
+        return self._publish(root_key, self.root_certificate(), now)
+
+    def verify_urls(self) -> list[str]:
+        """The official verification addresses recorded here (empty for a key store from before them)."""
+        return list(self._state().get("verify_urls") or [])
+
+    def key_files(self) -> list[Path]:
+        """Every private key file: the root's, each DSC's (oldest first), then the log key's."""
+        state = self._state()
+        files = [self.root_key_path] + [self.dsc_key_path(bytes.fromhex(e["kid"])) for e in state["signers"]]
+        return files + ([self.log_key_path] if state.get("log") else [])
+
+    def key_protection(self) -> dict[Path, KdfParams]:
+        """How each private key file is encrypted (no passphrase needed)."""
+        result = {}
+        for path in self.key_files():
+            try:
+                result[path] = kdf_params(path.read_bytes())
+            except FileNotFoundError:
+                raise KeyStoreError(f"{path}: key file is missing") from None
+            except ValueError as exc:
+                raise KeyStoreError(f"{path}: {exc}") from None
+        return result
+
+    def reencrypt(self, passphrase: bytes, *, new_passphrase: bytes | None = None, force: bool = False) -> list[Path]:
+        """Re-encrypt the private key files with the current KDF cost (and `new_passphrase`, if
+        given), each replaced atomically. Every key is decrypted first (all of them, so a wrong
+        passphrase is named even when nothing needs rewriting), so a wrong passphrase or a damaged
+        file changes nothing. Without `force`, files already at the cost are left alone.
+        Returns the files rewritten."""
+        if new_passphrase is not None:
+            _check_passphrase(new_passphrase)
+        protection = self.key_protection()
+        keys = {path: self._load_private(path, passphrase) for path in protection}
+        todo = [p for p, params in protection.items()
+                if force or new_passphrase is not None or params.weaker_than(self.kdf_iterations)]
+        for path in todo:
+            key = keys[path]
+            _atomic_write(path, self._encrypt(key, new_passphrase or passphrase), mode=0o600, replace=True)
+        return todo
 
     def _publish(self, root_key: PrivateKey, root_cert: x509.Certificate, now: datetime) -> bytes:
-        data = self.trust_list().to_signed_json(root_key, root_cert, now)
+        data = self.trust_list().with_verify_urls(self.verify_urls()).to_signed_json(root_key, root_cert, now)
         _write_public(self.trustlist_path, data)
         return data
 
@@ -222,10 +281,11 @@ class KeyStore:
         return result
 
     def trust_list(self) -> TrustList:
-        """The unsigned trust list of this key store (for local verification)."""
+        """The unsigned trust list of this key store (for local verification), naming the
+        recorded official verification addresses."""
         log_key = self.log_key()
         return TrustList.from_signers((TrustedSigner(s.certificate, s.revoked_at, s.revocation_reason) for s in self.signers()),
-                                      log_keys=[log_key] if log_key else [])
+                                      verify_urls=self.verify_urls(), log_keys=[log_key] if log_key else [])
 
     def current_signer(self, passphrase: bytes, *, now: datetime | None = None) -> DocumentSigner:
         """The current DSC with its decrypted key. Refuses a revoked or expired one."""
@@ -254,7 +314,7 @@ class KeyStore:
         number = len(state["signers"]) + 1
         cert = _dsc_certificate(dsc_key, root_key, root_cert, org, now, years, number)
         kid = key_id(cert)
-        _write_private(self.dsc_key_path(kid), _encrypt(dsc_key, passphrase))
+        _write_private(self.dsc_key_path(kid), self._encrypt(dsc_key, passphrase))
         _write_public(self.dsc_cert_path(kid), cert.public_bytes(serialization.Encoding.PEM))
         state["signers"].append({"kid": kid.hex(), "created": now.astimezone(timezone.utc).isoformat(),
                                  "revoked_at": None, "revocation_reason": None})
@@ -262,13 +322,16 @@ class KeyStore:
         self._write_state(state)
         return SignerInfo(kid, cert, None, None, True)
 
+    def _encrypt(self, key: PrivateKey, passphrase: bytes) -> bytes:
+        return encrypt_pem(key, passphrase, iterations=self.kdf_iterations)
+
     def _new_log_key(self, state: dict, passphrase: bytes, origin: str, now: datetime) -> LogKey:
         try:
             signer = LogSigner(origin, ed25519.Ed25519PrivateKey.generate())
             public = signer.public
         except ValueError as exc:
             raise KeyStoreError(f"log name {origin!r}: {exc}") from None
-        _write_private(self.log_key_path, _encrypt(signer.private_key, passphrase))
+        _write_private(self.log_key_path, self._encrypt(signer.private_key, passphrase))
         state["log"] = {"name": origin, "vkey": public.vkey, "created": now.astimezone(timezone.utc).isoformat()}
         self._write_state(state)
         return public
@@ -379,9 +442,16 @@ def _check_passphrase(passphrase: bytes) -> None:
         raise KeyStoreError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
 
 
-def _encrypt(key: PrivateKey, passphrase: bytes) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(passphrase))
+def _checked_urls(urls: Sequence[str]) -> list[str]:
+    """Official verification addresses as the seal needs them (certgen.config.check_verify_url)."""
+    if isinstance(urls, str):
+        raise KeyStoreError("verify_urls must be a list of addresses, not one string")
+    for url in urls:
+        try:
+            check_verify_url(url)
+        except ConfigError as exc:
+            raise KeyStoreError(str(exc).replace("CERTGEN_VERIFY_URL ", "verification address ")) from None
+    return list(dict.fromkeys(urls))
 
 
 def _load_certificate(path: Path) -> x509.Certificate:

@@ -70,6 +70,9 @@ class SealReason(str, enum.Enum):
     KEY_EXPIRED = "key_expired"
     SIGNED_IN_FUTURE = "signed_in_future"
     BAD_CLAIMS = "bad_claims"  # signature fine, but the body is not a certgen seal body
+    #: The barcode's address is not one of the official verification addresses in the signed
+    #: trust list: whatever its signature, the paper was not printed by the body.
+    HOST_NOT_OFFICIAL = "host_not_official"
 
 
 @dataclass(frozen=True)
@@ -179,13 +182,9 @@ def parse_seal_text(text: str) -> bytes:
         raise SealFormatError("seal text is empty")
     encoded = text
     if "://" in text:
-        scheme, _, rest = text.partition("://")
-        if scheme.lower() not in ("https", "http"):
-            raise SealFormatError(f"seal address scheme {scheme!r} is not https")
-        marker = rest.rfind("/v/")
-        if marker < 0:
-            raise SealFormatError("seal address has no /v/ part: not a certificate seal")
-        encoded = rest[marker + 3:]
+        address = seal_address(text)
+        assert address is not None
+        encoded = text[len(address):]
     encoded = encoded.upper()
     if not encoded:
         raise SealFormatError("seal address has nothing after /v/")
@@ -203,6 +202,32 @@ def parse_seal_text(text: str) -> bytes:
         # unused low bits set in the last character: one seal, one text
         raise SealFormatError("seal code is not in canonical base32 (last character altered?)")
     return cose
+
+
+def seal_address(text: str) -> str | None:
+    """The address part of barcode text, up to and including the last `/v/` (in either case),
+    or None for bare base32. Raises `SealFormatError` for an address that cannot be a seal's."""
+    text = text.strip()
+    if "://" not in text:
+        return None
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("https", "http"):
+        raise SealFormatError(f"seal address scheme {scheme!r} is not https")
+    marker = rest.lower().rfind("/v/")
+    if marker < 0:
+        raise SealFormatError("seal address has no /v/ part: not a certificate seal")
+    return text[:len(scheme) + 3 + marker + 3]
+
+
+def is_official_address(address: str, official: tuple[str, ...]) -> bool:
+    """Whether a seal's address is one of the official verification addresses.
+
+    Compared whole (scheme, host with any port or user part, path) but case-insensitively:
+    scheme and host are case-insensitive by RFC 3986, and an all-upper-case `HTTPS://HOST/V/`
+    (a smaller QR code) is still the body's address. The path must match exactly otherwise, so
+    `https://evil.example/https://official/v/` or `https://official@evil.example/v/` are refused."""
+    folded = address.casefold()
+    return any(folded == url.casefold() for url in official)
 
 
 # -- verifying -----------------------------------------------------------------------------
@@ -224,7 +249,7 @@ def verify_sign1(cose_bytes: bytes, trust: TrustList, now: datetime | None = Non
     try:
         alg = Alg(alg_id)
     except ValueError:
-        return Sign1Result(False, SealReason.UNSUPPORTED_ALG, f"algorithm {alg_id!r} is not ES256, PS256 or EdDSA")
+        return Sign1Result(False, SealReason.UNSUPPORTED_ALG, f"algorithm {alg_id!r} is not ES256, ES384, ES512, PS256 or EdDSA")
     if not isinstance(kid, bytes) or not kid:
         return Sign1Result(False, SealReason.NO_KID, "no key id in the header", alg=alg)
     signer = trust.get(kid)
@@ -256,11 +281,17 @@ def verify_sign1(cose_bytes: bytes, trust: TrustList, now: datetime | None = Non
 
 
 def open_seal(text: str, trust: TrustList, now: datetime | None = None) -> SealResult:
-    """Barcode text to checked claims: parse, verify the signature, read the certgen body."""
+    """Barcode text to checked claims: parse, check the address against the trust list's
+    official ones (when it names any), verify the signature, read the certgen body."""
     try:
         cose = parse_seal_text(text)
+        address = seal_address(text)
     except SealFormatError as exc:
         return SealResult(False, SealReason.MALFORMED, str(exc))
+    if address is not None and trust.verify_urls and not is_official_address(address, trust.verify_urls):
+        return SealResult(False, SealReason.HOST_NOT_OFFICIAL,
+                          f"the address {address[:200]!r} is not an official verification address "
+                          f"({', '.join(trust.verify_urls)}): this paper was not printed by the certification body")
     result = verify_sign1(cose, trust, now)
     if not result.ok:
         return SealResult(False, result.reason, result.detail, kid=result.kid)

@@ -77,18 +77,27 @@ class TrustList:
 
     signers: Mapping[bytes, TrustedSigner] = field(default_factory=dict)
     issued_at: datetime | None = None
+    #: The official verification addresses (`https://HOST/v/`) that seals are printed under.
+    #: A seal under any other address is refused (`certgen.seal.open_seal`); empty (a trust
+    #: list written before they were added) means no address can be checked.
+    verify_urls: tuple[str, ...] = ()
     #: Keys that sign the registry's checkpoints (signed tree heads); none in older trust lists.
     log_keys: tuple[LogKey, ...] = ()
 
     @classmethod
-    def from_certificates(cls, certificates: Iterable[x509.Certificate]) -> "TrustList":
+    def from_certificates(cls, certificates: Iterable[x509.Certificate],
+                          verify_urls: Iterable[str] = ()) -> "TrustList":
         """A trust list of plain certificates, none revoked."""
-        return cls.from_signers(TrustedSigner(c) for c in certificates)
+        return cls.from_signers((TrustedSigner(c) for c in certificates), verify_urls=verify_urls)
 
     @classmethod
     def from_signers(cls, signers: Iterable[TrustedSigner], issued_at: datetime | None = None,
-                     log_keys: Iterable[LogKey] = ()) -> "TrustList":
-        return cls({s.kid: s for s in signers}, issued_at, tuple(log_keys))
+                     verify_urls: Iterable[str] = (), log_keys: Iterable[LogKey] = ()) -> "TrustList":
+        return cls({s.kid: s for s in signers}, issued_at, tuple(verify_urls), tuple(log_keys))
+
+    def with_verify_urls(self, verify_urls: Iterable[str]) -> "TrustList":
+        """A copy naming these official verification addresses."""
+        return replace(self, verify_urls=tuple(verify_urls))
 
     def get(self, kid: bytes) -> TrustedSigner | None:
         return self.signers.get(kid)
@@ -100,7 +109,7 @@ class TrustList:
             raise TrustListError(f"no signer with key id {kid.hex()} in the trust list")
         updated = dict(self.signers)
         updated[kid] = replace(signer, revoked_at=at, revocation_reason=reason)
-        return TrustList(updated, self.issued_at, self.log_keys)
+        return replace(self, signers=updated)
 
     # -- the signed file ------------------------------------------------------------------
 
@@ -123,6 +132,8 @@ class TrustList:
                 for s in sorted(self.signers.values(), key=lambda s: s.not_before)
             ],
         }
+        if self.verify_urls:
+            payload["verify_urls"] = list(self.verify_urls)
         if self.log_keys:
             payload["log_keys"] = [{"name": k.name, "vkey": k.vkey} for k in self.log_keys]
         payload_bytes = json.dumps(payload, indent=1, ensure_ascii=False).encode("utf-8")
@@ -164,12 +175,21 @@ class TrustList:
                 raise TrustListError("trust list names another root certificate")
             issued_at = _parse_iso(payload["issued_at"])
             signers = [_load_signer(entry, root_cert) for entry in payload["signers"]]
+            verify_urls = _load_verify_urls(payload.get("verify_urls", []))
             log_keys = [_load_log_key(entry) for entry in payload.get("log_keys", [])]
         except TrustListError:
             raise
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TrustListError(f"trust list payload is malformed: {exc!r}") from None
-        return cls.from_signers(signers, issued_at, log_keys)
+        return cls.from_signers(signers, issued_at, verify_urls, log_keys)
+
+
+def _load_verify_urls(value: object) -> tuple[str, ...]:
+    """The official addresses of a trust list payload (absent in lists written before them)."""
+    if not isinstance(value, list) or not all(isinstance(u, str) and u.lower().startswith(("https://", "http://"))
+                                              and u.lower().endswith("/v/") and len(u) <= 300 for u in value):
+        raise TrustListError("trust list verify_urls must be a list of http(s) addresses ending in /v/")
+    return tuple(value)
 
 
 def _json_object(data: bytes, what: str) -> dict:

@@ -25,6 +25,8 @@ from certgen.registry import Registry
 
 DATA = Path(__file__).parent / "data"
 PASSPHRASE = b"test-passphrase-0"
+#: PBKDF2 cost of the tests' key files: cheap, and passed explicitly (the default is 600,000).
+TEST_KDF_ITERATIONS = 1000
 #: The frozen "now" of the suite: 24 November 2026, 10:00 in Jakarta.
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 
@@ -37,7 +39,7 @@ def now() -> datetime:
 @pytest.fixture(scope="session")
 def keystore(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
     """A root and one current DSC (P-256), created a month before NOW. Read-only for tests."""
-    store = KeyStore(tmp_path_factory.mktemp("keys"))
+    store = KeyStore(tmp_path_factory.mktemp("keys"), kdf_iterations=TEST_KDF_ITERATIONS)
     store.init(PASSPHRASE, now=datetime(2026, 10, 24, tzinfo=timezone.utc))
     return store
 
@@ -50,7 +52,7 @@ def signer(keystore: KeyStore):
 @pytest.fixture
 def fresh_keystore(tmp_path: Path) -> KeyStore:
     """A key store of the test's own, for tests that rotate, revoke or break keys."""
-    store = KeyStore(tmp_path / "keys")
+    store = KeyStore(tmp_path / "keys", kdf_iterations=TEST_KDF_ITERATIONS)
     store.init(PASSPHRASE, now=datetime(2026, 10, 24, tzinfo=timezone.utc))
     return store
 

@@ -125,7 +125,7 @@ def test_reports_are_listed_for_staff(cli, settings):
     registry = Registry.open(settings.registry_url)
     registry.add_report(message="Kartu palsu dijual online", number="SK-2026-000001-E", verdict="INVALID", now=NOW)
     result = cli(certgen, ["reports"])
-    assert result.exit_code == 0 and "SK-2026-000001-E [INVALID] open: Kartu palsu dijual online" in result.output
+    assert result.exit_code == 0 and "SK-2026-000001-E [INVALID] new: Kartu palsu dijual online" in result.output
     assert json.loads(cli(certgen, ["reports", "--json"]).output)[0]["message"] == "Kartu palsu dijual online"
 
 

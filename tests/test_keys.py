@@ -9,7 +9,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certgen.errors import KeyStoreError
 from certgen.keys import OID_DOCUMENT_SIGNING, KeyAlgorithm, KeyStore
-from tests.conftest import NOW, PASSPHRASE
+from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 
 CREATED = datetime(2026, 10, 24, tzinfo=timezone.utc)
 
@@ -46,7 +46,7 @@ def test_root_and_dsc_have_the_documented_extensions(fresh_keystore):
 
 
 def test_rsa_3072_is_selectable(tmp_path):
-    store = KeyStore(tmp_path / "k")
+    store = KeyStore(tmp_path / "k", kdf_iterations=TEST_KDF_ITERATIONS)
     store.init(PASSPHRASE, KeyAlgorithm.RSA_3072, now=CREATED)
     key = store.current_signer(PASSPHRASE, now=NOW).private_key
     assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072
@@ -62,7 +62,7 @@ def test_init_refuses_to_overwrite_and_changes_nothing(fresh_keystore):
 
 def test_short_passphrase_is_refused(tmp_path):
     with pytest.raises(KeyStoreError, match="at least 8 characters"):
-        KeyStore(tmp_path / "k").init(b"short", now=NOW)
+        KeyStore(tmp_path / "k", kdf_iterations=TEST_KDF_ITERATIONS).init(b"short", now=NOW)
     assert not (tmp_path / "k").exists()
 
 
@@ -158,4 +158,4 @@ def test_revoke_records_time_and_reason_and_blocks_the_current_signer(fresh_keys
 
 def test_no_keys_yet(tmp_path):
     with pytest.raises(KeyStoreError, match="run `certgen keys init` first"):
-        KeyStore(tmp_path).signers()
+        KeyStore(tmp_path, kdf_iterations=TEST_KDF_ITERATIONS).signers()

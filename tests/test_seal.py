@@ -146,9 +146,10 @@ def test_valid_signature_over_foreign_claims(keystore, signer):
 
 
 def test_unsupported_algorithm(keystore):
-    protected = cbor2.dumps({1: -35, 4: b"12345678"})  # ES384
-    cose = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, b"\xa0", b"x" * 96]))
-    assert verify_sign1(cose, keystore.trust_list(), NOW).reason is SealReason.UNSUPPORTED_ALG
+    for alg in (-257, -47):  # RS256 (PKCS#1 v1.5), ES256K: not accepted
+        protected = cbor2.dumps({1: alg, 4: b"12345678"})
+        cose = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, b"\xa0", b"x" * 96]))
+        assert verify_sign1(cose, keystore.trust_list(), NOW).reason is SealReason.UNSUPPORTED_ALG
 
 
 def test_missing_kid(keystore):

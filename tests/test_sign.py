@@ -20,7 +20,7 @@ from certgen.keys import KeyAlgorithm, KeyStore
 from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.revocation import Revoked, build_crl
 from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer, SigningError, TimestampAuthorityRoot
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, TEST_KDF_ITERATIONS
 from tests.documents import person, templates_and_fonts
 from tests.signatures import asn1, make_nss_db, pdfsig, pyhanko_status
 from tests.tsa import local_tsa
@@ -48,7 +48,7 @@ def _signed(sealer: PdfSealer, path: str, holder: str = "Siti Aminah", number: s
 
 @pytest.fixture(scope="module", params=[KeyAlgorithm.EC_P256, KeyAlgorithm.RSA_3072], ids=["p256", "rsa3072"])
 def keys(request, tmp_path_factory):
-    store = KeyStore(tmp_path_factory.mktemp("keys"))
+    store = KeyStore(tmp_path_factory.mktemp("keys"), kdf_iterations=TEST_KDF_ITERATIONS)
     store.init(PASSPHRASE, request.param, now=datetime.now(timezone.utc) - timedelta(days=1))
     return store
 
@@ -89,7 +89,7 @@ def test_template_signatures_differ_per_document_and_verify(keys, sealer, path):
 
 @pytest.mark.parametrize("path", PATHS)
 def test_untrusted_root_is_not_trusted(keys, sealer, path, tmp_path):
-    other = KeyStore(tmp_path / "other")
+    other = KeyStore(tmp_path / "other", kdf_iterations=TEST_KDF_ITERATIONS)
     other.init(PASSPHRASE, now=datetime.now(timezone.utc) - timedelta(days=1))
     status = pyhanko_status(_signed(sealer, path), other.root_certificate())
     assert status.intact and status.valid and not status.trusted

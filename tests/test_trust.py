@@ -7,7 +7,7 @@ import pytest
 from certgen.errors import TrustListError
 from certgen.keys import KeyStore
 from certgen.trust import TrustList
-from tests.conftest import NOW, PASSPHRASE
+from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 
 
 def test_signed_trust_list_round_trips_with_only_the_root(fresh_keystore):
@@ -40,7 +40,7 @@ def test_tampered_payload_is_rejected(fresh_keystore):
 
 
 def test_another_root_is_rejected(fresh_keystore, tmp_path):
-    other = KeyStore(tmp_path / "other")
+    other = KeyStore(tmp_path / "other", kdf_iterations=TEST_KDF_ITERATIONS)
     other.init(PASSPHRASE, now=NOW)
     data = other.signed_trust_list(PASSPHRASE, now=NOW)
     with pytest.raises(TrustListError, match="signature does not verify with the root"):
@@ -48,7 +48,7 @@ def test_another_root_is_rejected(fresh_keystore, tmp_path):
 
 
 def test_dsc_of_another_root_signed_in_is_rejected(fresh_keystore, tmp_path):
-    other = KeyStore(tmp_path / "other")
+    other = KeyStore(tmp_path / "other", kdf_iterations=TEST_KDF_ITERATIONS)
     other.init(PASSPHRASE, now=NOW)
     mixed = TrustList.from_certificates([s.certificate for s in fresh_keystore.signers()] +
                                         [s.certificate for s in other.signers()])

@@ -19,7 +19,7 @@ from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.seal import SealClaims, seal_text, sign_seal
 from certgen.sign import PdfSealer
 from certgen.trust import TrustList
-from tests.conftest import NOW, PASSPHRASE
+from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 from tests.documents import person, templates_and_fonts
 from tests.test_batch import person_rows
 from verify.formats import report_json
@@ -35,7 +35,7 @@ def issued(tmp_path_factory, request):
     """Three person certificates issued by the real pipeline; a module-wide registry."""
     from certgen.keys import KeyStore
     folder = tmp_path_factory.mktemp("issued")
-    keys = KeyStore(folder / "keys")
+    keys = KeyStore(folder / "keys", kdf_iterations=TEST_KDF_ITERATIONS)
     keys.init(PASSPHRASE, now=datetime(2026, 10, 24, tzinfo=timezone.utc))
     registry = Registry.open(sqlite_url(folder / "registry.sqlite3"))
     signer = keys.current_signer(PASSPHRASE, now=NOW)

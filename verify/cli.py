@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import click
 from cryptography import x509
 
-from certgen.cli_support import parse_time, user_errors
+from certgen.cli_support import parse_time, safe, safe_json, user_errors
 from certgen.errors import TrustListError
 from certgen.trust import TrustList
 
@@ -120,10 +120,12 @@ def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool 
         data = [report_json(r) for r in reports]
         if lines:
             for item in data:
-                click.echo(json.dumps(item, ensure_ascii=False))
+                click.echo(safe_json(item))
         else:
-            click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+            click.echo(safe_json(data[0] if len(data) == 1 else data, indent=2))
     else:
+        # what a seal, a file name or a registry row says is escaped: a forged seal's holder
+        # name must not drive the auditor's terminal (verify.formats, certgen.terminal.safe)
         for r in reports:
             click.echo(report_text(r))
     sys.exit(0 if reports and all(r.verdict is Verdict.VALID for r in reports) else 1)
@@ -137,7 +139,7 @@ def trustlist_cmd(ctx: Context) -> None:
         trust, _ = _load_trust(ctx.trust_list, ctx.root)
     click.echo(f"trust list signed by the root, issued {trust.issued_at:%Y-%m-%d %H:%M}Z")
     for signer in trust.signers.values():
-        revoked = f"revoked from {signer.revoked_at:%Y-%m-%d %H:%M}Z ({signer.revocation_reason})" if signer.revoked_at else "not revoked"
+        revoked = f"revoked from {signer.revoked_at:%Y-%m-%d %H:%M}Z ({safe(signer.revocation_reason)})" if signer.revoked_at else "not revoked"
         click.echo(f"  {signer.kid.hex()}  {signer.not_before:%Y-%m-%d}..{signer.not_after:%Y-%m-%d}  {revoked}")
 
 
@@ -187,7 +189,8 @@ def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
 @main.command("decode")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def decode_cmd(images: tuple[Path, ...]) -> None:
-    """Print only the barcode texts found, one per line (images, card PDFs, print sheets)."""
+    """Print only the barcode texts found, one per line (images, card PDFs, print sheets);
+    control characters in a code are shown escaped (a line break reads \\n)."""
     from .pdf_pages import PdfPagesError, page_images
     from .scan import ImageError, scan
 
@@ -201,10 +204,10 @@ def decode_cmd(images: tuple[Path, ...]) -> None:
         try:
             for image in page_images(data) if data.startswith(b"%PDF-") else [data]:
                 for text in scan(image).texts:
-                    click.echo(text)
+                    click.echo(safe(text))  # a barcode can hold escape sequences and line breaks
                     found = True
         except (ImageError, PdfPagesError) as exc:
-            click.echo(f"{path}: {exc}", err=True)
+            click.echo(f"{safe(path)}: {safe(exc)}", err=True)
     sys.exit(0 if found else 1)
 
 
@@ -310,7 +313,7 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     for item in results:
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
         if as_json:
-            click.echo(json.dumps(item, ensure_ascii=False))
+            click.echo(safe_json(item))
         else:
             click.echo(summary_line(item))
     total = sum(counts.values())
@@ -378,9 +381,11 @@ def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="uvicorn worker processes.")
-@click.option("--proxy-headers", is_flag=True, help="Behind a reverse proxy: trust X-Forwarded-For/-Proto.")
+@click.option("--proxy-headers", is_flag=True, help="Behind a reverse proxy on this machine: believe its X-Forwarded-For.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+              help="Address or CIDR network of a reverse proxy whose X-Forwarded-For is believed (repeatable).")
 @click.pass_obj
-def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool) -> None:
+def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: bool, trusted_proxies: tuple[str, ...]) -> None:
     """Run the public verification web service (docs/deploy.md)."""
     os.environ["CERTVERIFY_TRUST_LIST"] = ctx.trust_list
     os.environ["CERTVERIFY_ROOT"] = ctx.root
@@ -388,6 +393,8 @@ def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: b
         os.environ["CERTGEN_REGISTRY_URL"] = ctx.registry
     if proxy_headers:
         os.environ["CERTVERIFY_TRUST_FORWARDED_FOR"] = "1"
+    if trusted_proxies:
+        os.environ["CERTVERIFY_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
     from .web.app import app_from_env
     from .web.server import serve
 
@@ -397,7 +404,8 @@ def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: b
         app_from_env()  # fail here, with a clear message, rather than in every worker
     except Exception as exc:
         raise click.ClickException(f"the service cannot start: {exc}") from None
-    serve(host, port, workers, proxy_headers)
+    with user_errors():  # a bad server limit (CERTVERIFY_HEADER_TIMEOUT, ...): one line naming it
+        serve(host, port, workers, proxy_headers)
 
 if __name__ == "__main__":
     main()

@@ -8,17 +8,15 @@ Fields are only ever added to the JSON form, never renamed or removed.
 from __future__ import annotations
 
 import enum
-import re
 from datetime import date, datetime
 from typing import Any
 
 from certgen.seal import SealClaims
+from certgen.terminal import safe
 
 from .report import StatusInfo, VerificationReport
 
 REPORT_FORMAT = "certverify-report/1"
-#: C0 and C1 control characters but the tab, and DEL: a terminal acts on them.
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def _plain(value: Any) -> Any:
@@ -61,8 +59,9 @@ def report_json(report: VerificationReport) -> dict[str, Any]:
 
 def _safe(text: object) -> str:
     """Text for a terminal: control characters (escape sequences, bells, line breaks inside a
-    file name or a quoted parser message) shown as `\\xNN`, never acted on."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    file name or a quoted parser message), bidirectional overrides and line separators shown
+    escaped, never acted on (certgen.terminal.safe, the helper every command uses)."""
+    return safe(text)
 
 
 def report_text(report: VerificationReport) -> str:

@@ -101,6 +101,8 @@ class Reason(str, enum.Enum):
     LOG_CHECKPOINT_UNTRUSTED = "log_checkpoint_untrusted"
     LOG_NOT_CHECKPOINTED = "log_not_checkpointed"
     LOG_UNAVAILABLE = "log_unavailable"
+    # the seal's address (appended: issue 10)
+    SEAL_HOST_NOT_OFFICIAL = "seal_host_not_official"
 
 
 class TimeSource(str, enum.Enum):

@@ -32,7 +32,7 @@ _SEAL_REASONS = {
     SealReason.UNKNOWN_KID: Reason.SEAL_UNKNOWN_SIGNER, SealReason.BAD_SIGNATURE: Reason.SEAL_BAD_SIGNATURE,
     SealReason.KEY_REVOKED: Reason.SEAL_KEY_REVOKED, SealReason.KEY_NOT_YET_VALID: Reason.SEAL_KEY_NOT_VALID,
     SealReason.KEY_EXPIRED: Reason.SEAL_KEY_NOT_VALID, SealReason.SIGNED_IN_FUTURE: Reason.SEAL_SIGNED_IN_FUTURE,
-    SealReason.BAD_CLAIMS: Reason.SEAL_BAD_CLAIMS,
+    SealReason.BAD_CLAIMS: Reason.SEAL_BAD_CLAIMS, SealReason.HOST_NOT_OFFICIAL: Reason.SEAL_HOST_NOT_OFFICIAL,
 }
 _IMAGE_REASONS = {"too_large": Reason.IMAGE_TOO_LARGE, "too_small": Reason.IMAGE_TOO_SMALL,
                   "failed": Reason.SCAN_FAILED, "unreadable": Reason.IMAGE_UNREADABLE}

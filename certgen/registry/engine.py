@@ -8,6 +8,7 @@ PostgreSQL: writers serialise on a row lock of `chain_head` (see `repository`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ def make_engine(url: str) -> Engine:
     except Exception as exc:
         raise RegistryError(f"registry URL {url!r} is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            create_private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -39,6 +40,21 @@ def make_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:
         raise RegistryError(f"cannot use registry URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file, and its folder when missing, readable by their owner only (0600,
+    0700): the registry holds complainants' contact details. SQLite gives its -wal and -shm
+    files the database file's mode. An existing file or folder is left as it is."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        os.chmod(path.parent, 0o700)  # whatever the umask
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 def make_lookup_engine(engine: Engine) -> Engine:

@@ -23,11 +23,13 @@ from ..errors import NotFoundError, RegistryError, TransitionError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
+from . import reports as reports_mod
 from .chain import checkpoint_message, event_hash
 from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
 from .reader import LogReader, snapshot
+from .reports import SuspicionReport
 from .state import certificate_state, state_digest
-from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow, ReportRow
+from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
 
 _IN_CHUNK = 500
 
@@ -105,21 +107,7 @@ class Event:
     hash: str
 
 
-@dataclass(frozen=True)
-class SuspicionReport:
-    """A public report of a suspicious certificate."""
-
-    id: int
-    created_at: datetime
-    number: str | None
-    seal: str | None
-    verdict: str | None
-    message: str
-    contact: str | None
-    status: str
-
-
-MAX_REPORT_MESSAGE = 2000
+MAX_REPORT_MESSAGE = reports_mod.MAX_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -303,25 +291,19 @@ class Registry:
             return _checkpoint(row)
 
     def add_report(self, *, message: str, now: datetime, number: str | None = None, seal: str | None = None,
-                   verdict: str | None = None, contact: str | None = None) -> SuspicionReport:
-        """Store a report from the public; the message is required, everything else optional."""
-        message = (message or "").strip()
-        if not message:
-            raise RegistryError("a report needs a message")
-        if len(message) > MAX_REPORT_MESSAGE:
-            raise RegistryError(f"a report message has at most {MAX_REPORT_MESSAGE} characters")
-        row = ReportRow(created_at=now, number=(number or None) and number.strip()[:40], seal=seal[:4096] if seal else None,
-                        verdict=verdict, message=message, contact=(contact or "").strip()[:200] or None, status="open")
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            session.add(row)
-            session.flush()
-            return _report(row)
+                   verdict: str | None = None, contact: str | None = None, client: str | None = None,
+                   certificate: str | None = None, caps: "reports_mod.ReportCaps | None" = None) -> SuspicionReport:
+        """Store a report from the public (certgen.registry.reports.add_report: checks and caps)."""
+        return reports_mod.add_report(self.engine, message=message, now=now, number=number, seal=seal, verdict=verdict,
+                                      contact=contact, client=client, certificate=certificate, caps=caps)
 
-    def reports(self, *, limit: int = 1000) -> list[SuspicionReport]:
-        """Reports, newest first."""
-        with self._read() as session, session.begin():
-            rows = session.scalars(select(ReportRow).order_by(ReportRow.id.desc()).limit(limit))
-            return [_report(r) for r in rows]
+    def reports(self, *, limit: int = 1000, status: str | Sequence[str] | None = None) -> list[SuspicionReport]:
+        """Reports, newest first; only those in `status` when given."""
+        return reports_mod.list_reports(self.engine, status=status, limit=limit)
+
+    def mark_report(self, report_id: int, status: str, *, now: datetime, actor: str) -> SuspicionReport:
+        """Moderate a report: new, spam, in_review or closed."""
+        return reports_mod.mark_report(self.engine, report_id, status, now=now, actor=actor)
 
     def status_list(self) -> list[tuple[str, str, datetime, str | None, str | None]]:
         """(number, status, since, reason, successor) of every certificate that is not simply
@@ -539,9 +521,6 @@ def _event(row: EventRow) -> Event:
         raise RegistryError(f"event {row.seq} has an unknown type {row.type!r}: run certgen log --verify") from None
     return Event(row.seq, row.at, type, row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
 
-
-def _report(row: ReportRow) -> SuspicionReport:
-    return SuspicionReport(row.id, row.created_at, row.number, row.seal, row.verdict, row.message, row.contact, row.status)
 
 
 def _checkpoint(row: CheckpointRow) -> Checkpoint:

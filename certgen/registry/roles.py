@@ -16,7 +16,10 @@ OWNER_ROLE = "certgen_owner"
 WEB_ROLE = "certverify_web"
 #: Tables the public web service may add rows to (and update, for counters); every other
 #: table is read-only to it. A new table is read-only to the web role unless listed here.
-WEB_WRITABLE_TABLES: tuple[str, ...] = ("reports",)
+WEB_WRITABLE_TABLES: tuple[str, ...] = ("reports", "abuse_counters")
+#: Of those, the tables whose old rows the web service deletes: the shared counters of the rate
+#: limit and the complaint caps (past windows; certgen.registry.counters).
+WEB_PRUNABLE_TABLES: tuple[str, ...] = ("abuse_counters",)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -46,7 +49,8 @@ def grant_statements(web_role: str = WEB_ROLE, owner_role: str = OWNER_ROLE) -> 
     for table in WEB_WRITABLE_TABLES:
         if table in tables:
             name = _identifier(table)
-            statements.append(f"GRANT INSERT, UPDATE ON TABLE {name} TO {web}")
+            rights = "INSERT, UPDATE, DELETE" if table in WEB_PRUNABLE_TABLES else "INSERT, UPDATE"
+            statements.append(f"GRANT {rights} ON TABLE {name} TO {web}")
             # ids of new rows come from the table's own sequences (SERIAL columns), if any
             statements.append(
                 "DO $$ DECLARE s text; BEGIN FOR s IN SELECT pg_get_serial_sequence(c.table_name, c.column_name) "

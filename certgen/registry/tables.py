@@ -128,7 +128,10 @@ class ReportRow(Base):
     verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
     message: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: Moderation: new, spam, in_review, closed (certgen.registry.reports).
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    moderated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class LogNodeRow(Base):
@@ -243,3 +246,15 @@ class ComplaintRow(Base):
     letter_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: [{at, actor, action, detail}]
     steps: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class AbuseCounterRow(Base):
+    """A count shared by every web worker and instance: requests of one client in one rate-limit
+    window, complaints of one address, one certificate or the whole day. `window` is the
+    window's start (seconds since 1970); old windows are deleted (certgen.registry.counters)."""
+
+    __tablename__ = "abuse_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -18,18 +18,22 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certgen.errors import RegistryError
+from certgen.registry.counters import SharedCounters
+from certgen.registry.reports import ReportCaps, ReportInputError, ReportLimitError, day_window
 from certgen.trust import TrustList
 
 from ..formats import report_json
 from ..report import VerificationReport
 from ..service import Verifier
 from ..status import RegistryStatus
-from .config import WebConfig
+from .config import WebConfig, parse_proxies
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
+from .pool import PoolFull, UploadPool
 from .log_routes import log_router
 from .applicant_routes import applicant_router
 from .present import view
+from .ratelimit import RateLimiter
 
 HERE = Path(__file__).parent
 API = "/api/v1"
@@ -58,6 +62,11 @@ class Service:
         self.trust_etag = '"' + hashlib.sha256(self.trust_bytes).hexdigest()[:32] + '"'
         self.status = RegistryStatus.open(config.registry_url, now) if config.registry_url else None
         self.verifier = Verifier(self.trust, self.status, root, now)
+        self.uploads = UploadPool(config.upload_slots)
+        self.caps = ReportCaps(config.reports_per_address, config.reports_per_certificate, config.reports_per_day)
+        #: Addresses that reached their complaint cap, by the day window: refused here without
+        #: asking the database again until the day ends.
+        self.complaints_refused: dict[str, int] = {}
 
     @property
     def registry(self):
@@ -102,6 +111,7 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     # The seal page and the look-ups are short CPU work (well under a millisecond): run them on
     # the event loop (async def) rather than paying a thread-pool hop per request.
     @app.get("/v/{code}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/V/{code}", response_class=HTMLResponse, include_in_schema=False)  # an all-upper-case seal address
     async def seal_page(request: Request, code: str) -> HTMLResponse:
         return result_page(request, [service.verifier.verify_seal(code)])
 
@@ -112,8 +122,8 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
         return result_page(request, [service.verifier.verify_number(number[:60])])
 
     @app.post("/upload", response_class=HTMLResponse, include_in_schema=False)
-    def upload_page(request: Request, file: UploadFile = File(...)) -> HTMLResponse:
-        return result_page(request, _verify_upload(service, file))
+    async def upload_page(request: Request, file: UploadFile = File(...)) -> HTMLResponse:
+        return result_page(request, await _verify_upload(service, file))
 
     @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
     def report_form(request: Request, number: str = "", seal: str = "") -> HTMLResponse:
@@ -123,7 +133,7 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     def report_send(request: Request, message: str = Form(..., max_length=2000), number: str = Form("", max_length=40),
                     seal: str = Form("", max_length=4096), contact: str = Form("", max_length=200)) -> HTMLResponse:
         stored = _store_report(service, ReportIn(message=message, number=number or None, seal=seal or None,
-                                                 contact=contact or None))
+                                                 contact=contact or None), _client(request))
         return page(request, "thanks.html", report_id=stored["id"])
 
     # -- API -------------------------------------------------------------------------------
@@ -140,8 +150,8 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
         return JSONResponse(report_json(service.verifier.verify_number(number[:60])))
 
     @app.post(f"{API}/upload", tags=["verify"], summary="Verify a photo (PNG, JPEG, WebP) or a PDF")
-    def api_upload(file: UploadFile = File(...)) -> JSONResponse:
-        return JSONResponse([report_json(r) for r in _verify_upload(service, file)])
+    async def api_upload(file: UploadFile = File(...)) -> JSONResponse:
+        return JSONResponse([report_json(r) for r in await _verify_upload(service, file)])
 
     @app.get(f"{API}/trustlist", tags=["trust"], summary="The signed trust list (docs/keys.md)")
     def api_trustlist(request: Request) -> Response:
@@ -166,8 +176,8 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
         return JSONResponse(body, headers=headers)
 
     @app.post(f"{API}/reports", status_code=201, tags=["reports"], summary="Report a suspicious certificate")
-    def api_report(body: ReportIn) -> dict[str, Any]:
-        return _store_report(service, body)
+    def api_report(request: Request, body: ReportIn) -> dict[str, Any]:
+        return _store_report(service, body, _client(request))
 
     @app.get(f"{API}/health", tags=["service"], summary="Liveness and readiness")
     def api_health() -> JSONResponse:
@@ -188,7 +198,9 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     # -- errors: a clear page or JSON, never a stack trace ------------------------------------
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail))
+        response = _error(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -205,33 +217,68 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
             return JSONResponse({"error": message}, status_code=status)
         return page(request, "error.html", status=status, status_code=status, message=message)
 
-    return Guard(app, max_body=config.max_upload_bytes, per_minute=config.rate_limit_per_minute,
-                 timeout=config.request_timeout_seconds, trust_forwarded_for=config.trust_forwarded_for)
+    limiter = None
+    if config.rate_limit_per_minute:
+        store = SharedCounters(service.registry.engine) if service.registry is not None else None
+        # the service's clock (frozen in tests: a run never straddles two windows)
+        limiter = RateLimiter(config.rate_limit_per_minute, store=store, flush_every=config.rate_limit_flush_seconds,
+                              clock=lambda: service.now().timestamp())
+    guarded: Any = Guard(app, max_body=config.max_upload_bytes, timeout=config.request_timeout_seconds,
+                         limiter=limiter, uploads=service.uploads)
+    if config.proxies:
+        from .proxies import forwarded_client
+        guarded = forwarded_client(guarded, parse_proxies(",".join(config.proxies)))
+    return guarded
 
 
-def _verify_upload(service: Service, file: UploadFile) -> list[VerificationReport]:
-    data = file.file.read(service.config.max_upload_bytes + 1)
+def _client(request: Request) -> str | None:
+    """The sending address (the proxies' X-Forwarded-For already resolved, see create_app)."""
+    return request.client.host if request.client else None
+
+
+async def _verify_upload(service: Service, file: UploadFile) -> list[VerificationReport]:
+    data = await file.read(service.config.max_upload_bytes + 1)
     if len(data) > service.config.max_upload_bytes:
         raise HTTPException(413, f"the upload is larger than {service.config.max_upload_bytes // 2**20} MiB")
     if not data:
         raise HTTPException(400, "the uploaded file is empty")
     name = Path(file.filename or "upload").name[:120]
-    if data.startswith(b"%PDF-"):
-        return [service.verifier.verify_pdf(data, name)]
-    return service.verifier.verify_image(data, name)
+    try:
+        if data.startswith(b"%PDF-"):
+            return [await service.uploads.run(service.verifier.verify_pdf, data, name)]
+        return await service.uploads.run(service.verifier.verify_image, data, name)
+    except PoolFull:
+        wait = service.uploads.retry_after
+        raise HTTPException(503, f"the service is busy checking other files; please try again in {wait} seconds",
+                            headers={"Retry-After": str(wait)}) from None
 
 
-def _store_report(service: Service, body: ReportIn) -> dict[str, Any]:
+def _store_report(service: Service, body: ReportIn, client: str | None) -> dict[str, Any]:
     if service.registry is None:
         raise HTTPException(503, "reports cannot be stored: no registry is configured")
-    verdict = None
+    window, left = day_window(service.now())
+    if client is not None and service.complaints_refused.get(client) == window:
+        raise HTTPException(429, "too many reports from your address today; please try again tomorrow",
+                            headers={"Retry-After": str(left)})
+    verdict, certificate = None, body.number
     if body.seal:
-        verdict = service.verifier.verify_seal(body.seal).verdict.value
+        report = service.verifier.verify_seal(body.seal)
+        verdict = report.verdict.value
+        certificate = (report.claims or {}).get("number") or certificate
     elif body.number:
         verdict = service.verifier.verify_number(body.number).verdict.value
     try:
         stored = service.registry.add_report(message=body.message, number=body.number, seal=body.seal,
-                                             verdict=verdict, contact=body.contact, now=service.now())
+                                             verdict=verdict, contact=body.contact, now=service.now(), client=client,
+                                             certificate=certificate, caps=service.caps)
+    except ReportInputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ReportLimitError as exc:
+        if exc.cap == "address" and client is not None:
+            if len(service.complaints_refused) > 100_000:
+                service.complaints_refused.clear()
+            service.complaints_refused[client] = window
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     except RegistryError as exc:
         raise HTTPException(400, str(exc)) from None
     return {"id": stored.id, "status": stored.status, "verdict": verdict}

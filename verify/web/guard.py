@@ -1,14 +1,20 @@
-"""One ASGI middleware for the service's hardening: security headers on every response, an
-upload size limit, a per-client rate limit and a request timeout. Pure ASGI (not Starlette's
-BaseHTTPMiddleware), so it costs microseconds per request."""
+"""One ASGI middleware for the service's hardening: security headers on every response, HEAD
+answered wherever GET is, an upload size limit, the shared rate limit (verify.web.ratelimit),
+the bounded upload pool (refused at once when full) and a request timeout. Pure ASGI (not
+Starlette's BaseHTTPMiddleware), so it costs microseconds per request.
+
+The client address is `scope["client"]`: behind a trusted proxy, uvicorn's
+ProxyHeadersMiddleware (applied by `create_app` for the configured proxies only) has already
+put the right-most address that is not one of those proxies there."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable
+
+from .pool import UploadPool
+from .ratelimit import RateLimiter
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -30,33 +36,55 @@ class _TooLarge(Exception):
     pass
 
 
+#: Paths not counted by the rate limit: static files a page view pulls in.
+UNCOUNTED = ("/static/", "/favicon.ico")
+#: Requests that run in the bounded upload pool.
+UPLOADS = {"/upload", "/api/v1/upload"}
+
+
 class Guard:
-    def __init__(self, app: Any, *, max_body: int, per_minute: int, timeout: float, trust_forwarded_for: bool,
-                 clients: int = 100_000) -> None:
+    def __init__(self, app: Any, *, max_body: int, timeout: float, limiter: RateLimiter | None = None,
+                 uploads: UploadPool | None = None) -> None:
         self.app = app
         self.max_body = max_body
-        self.per_minute = per_minute
         self.timeout = timeout
-        self.trust_forwarded_for = trust_forwarded_for
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, last time)
-        self._clients = clients
+        self.limiter = limiter
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = False
+        head = scope.get("method") == "HEAD"
+        if head:  # answered as GET without the body: HEAD works wherever GET does (RFC 9110 9.3.2)
+            scope = dict(scope, method="GET")
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            elif head and message["type"] == "http.response.body":
+                message = dict(message, body=b"")
             await send(message)
 
-        if self.per_minute and not self._allow(self._client(scope)):
-            await _plain(send_with_headers, scope, 429, "too many requests: wait a minute and try again",
-                         [(b"retry-after", b"60")])
+        path = scope.get("path", "")
+        if self.limiter is not None and not path.startswith(UNCOUNTED):
+            client = scope.get("client")
+            key = client[0] if client else "unknown"
+            decision = self.limiter.hit(key)
+            if decision == RateLimiter.SYNC:
+                decision = await self.limiter.sync(key)
+            if decision == RateLimiter.DENY:
+                wait = self.limiter.retry_after()
+                await _plain(send_with_headers, scope, 429, f"too many requests: try again in {wait} seconds",
+                             [(b"retry-after", str(wait).encode())])
+                return
+        if self.uploads is not None and path in UPLOADS and scope.get("method") == "POST" and self.uploads.full:
+            # refused before the body is read: no one waits 20 s for a slot
+            await _plain(send_with_headers, scope, 503, "the service is busy checking other files; please try again "
+                         f"in {self.uploads.retry_after} seconds", [(b"retry-after", str(self.uploads.retry_after).encode())])
             return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -81,26 +109,6 @@ class Guard:
         except asyncio.TimeoutError:
             if not started:
                 await _plain(send_with_headers, scope, 503, "the check took too long; please try again")
-
-    def _client(self, scope: Scope) -> str:
-        if self.trust_forwarded_for:
-            forwarded = _header(scope, b"x-forwarded-for")
-            if forwarded:
-                return forwarded.split(",")[0].strip()
-        client = scope.get("client")
-        return client[0] if client else "unknown"
-
-    def _allow(self, client: str) -> bool:
-        """Token bucket: `per_minute` tokens, refilled continuously."""
-        now = time.monotonic()
-        capacity = float(self.per_minute)
-        tokens, last = self._buckets.pop(client, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * capacity / 60.0)
-        allowed = tokens >= 1.0
-        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._buckets) > self._clients:
-            self._buckets.popitem(last=False)
-        return allowed
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

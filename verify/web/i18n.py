@@ -38,6 +38,10 @@ TEXT: dict[str, dict[str, str]] = {
     "product": {"id": "Sertifikat produk", "en": "Product certificate"},
     "person": {"id": "Sertifikat kompetensi", "en": "Certificate of competence"},
     "training": {"id": "Sertifikat pelatihan", "en": "Training certificate"},
+    "host_not_official": {"id": "Kode QR ini mengarah ke alamat yang bukan alamat verifikasi resmi: dokumen ini tidak "
+                                "diterbitkan oleh Balai Sertifikasi. Jangan isikan data apa pun di alamat tersebut.",
+                          "en": "This QR code points to an address that is not the official verification address: the "
+                                "document was not issued by the Certification Centre. Do not enter anything at that address."},
     "letter": {"id": "Surat permohonan maaf", "en": "Apology letter"},  # the service standard (docs/service.md)
 }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from certgen.registry.lifecycle import EffectiveStatus
 
-from ..report import VerificationReport
+from ..report import Reason, VerificationReport
 from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, reason_label, t
 
 _SHOWN_WITH_DATE = (EffectiveStatus.SUSPENDED, EffectiveStatus.WITHDRAWN, EffectiveStatus.REPLACED,
@@ -62,4 +62,6 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
         "checks": [(c.outcome.value, c.reason.value, reason_label(c.reason.value, c.outcome.value, lang))
                    for c in report.checks],
         "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
+        "warning": t("host_not_official", lang) if any(c.reason is Reason.SEAL_HOST_NOT_OFFICIAL for c in report.checks)
+        else None,
     }

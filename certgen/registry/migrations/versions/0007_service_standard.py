@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007_service_standard'
-down_revision = '0005_batch_leases'
+down_revision = '0006_abuse_limits'  # the lead's order: 0005, 0006, 0007 (set when merging h-abuse)
 branch_labels = None
 depends_on = None
 
