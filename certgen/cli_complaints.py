@@ -69,6 +69,24 @@ def complaints_new(app: AppContext, channel: str, summary: str, appeal: bool, ce
     click.echo(json.dumps(_complaint_json(c), indent=2, ensure_ascii=False) if as_json else _complaint_line(c))
 
 
+@complaints_group.command("intake-web")
+@pass_app
+def complaints_intake_web(app: AppContext) -> None:
+    """Take the website's new complaint reports into the register (channel "website"); mark
+    spam first with `certgen reports mark ID spam`."""
+    from .service.web_intake import intake_web_reports
+    from .terminal import safe
+
+    with user_errors():
+        complaints = _complaints(app)
+        done = intake_web_reports(complaints.registry, complaints, now=app.now(), actor=app.actor())
+    for report_id, number in done.registered.items():
+        click.echo(f"web report #{report_id} -> {safe(number)}")
+    for report_id, number in done.already.items():
+        click.echo(f"web report #{report_id} was already {safe(number)}; marked in review")
+    click.echo(f"{len(done.registered)} registered, {len(done.already)} already registered")
+
+
 @complaints_group.command("list")
 @click.option("--status", type=click.Choice(["received", "in_review", "answered", "closed"]))
 @click.option("--channel")
