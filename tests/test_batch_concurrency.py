@@ -310,7 +310,9 @@ def test_two_machines_on_one_postgresql_take_turns_and_end_with_the_same_files(t
     summaries = [json.loads(stdout) for _, stdout, _ in results]
     assert sorted((s["issued"], s["already_issued"]) for s in summaries) == [(0, 24), (24, 0)]
     second = next(i for i, s in enumerate(summaries) if s["issued"] == 0)
-    assert "waiting: the registry says another batch of this input is running (process " in results[second][2]
+    # Whether the second one had to wait depends on the machine's load (on a busy host the first
+    # can finish before the second starts): the outcome below must hold either way. Waiting on a
+    # lease held elsewhere is tested deterministically in tests/test_batch_lease.py.
     assert len(summaries[second]["repaired"]) == 24 + 24 + 3  # certificates, cards, sheets
     assert summaries[second]["problems"] == []
     files = [sorted(p.relative_to(out) for p in out.rglob("*.pdf")) for out in outs]
