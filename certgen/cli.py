@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_support import AppContext, parse_time, user_errors
 from .config import ENV_VARS
 from .keys import KeyAlgorithm, KeyStore
@@ -259,34 +260,43 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 @click.option("--check", is_flag=True, help="Only validate the rows; issue nothing.")
 @click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-T.")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync per file (faster; safe against a kill, not a power cut).")
+@click.option("--no-wait", is_flag=True,
+              help=f"Refuse (exit {BUSY_EXIT}) instead of waiting when another batch of the same output or input runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
-              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, as_json: bool) -> None:
-    """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets)."""
-    from .batch import BatchOptions, InvalidRows, IssueEnvironment, check_input, run_batch
-    from .render.fonts import register
-    from .render.templates import TemplateSet
+              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, no_wait: bool,
+              as_json: bool) -> None:
+    """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets).
+    A rerun repairs: files missing or different from the registry are drawn again."""
+    from .batch import InvalidRows, IssueEnvironment, issue_batch, prepare_batch
+    from .batch_plan import BatchOptions
 
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
     with user_errors():
-        if check or not app.passphrase_given:
-            # someone would be asked for the passphrase: tell them first what is wrong with the rows
-            templates = TemplateSet.load(settings.templates_dir)
-            intake = check_input(options, templates, register(templates.letterhead.fonts, templates.letterhead.fallback_fonts))
-            if check:
-                for error in intake.errors:
-                    click.echo(str(error))
-                click.echo(f"{len(intake.valid)} valid row(s), {len(intake.rejected)} invalid")
-                sys.exit(1 if intake.errors else 0)
-            if intake.errors and not skip_invalid:
-                raise click.ClickException(str(InvalidRows(intake.errors)))
+        # prepare: read and validate once, see what is left to do (no key, nothing written)
+        registry = None if check else _registry(app)
+        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir)
+        if check:
+            for error in plan.intake.errors:
+                click.echo(str(error))
+            click.echo(f"{len(plan.intake.valid)} valid row(s), {len(plan.intake.rejected)} invalid")
+            sys.exit(1 if plan.intake.errors else 0)
+        if plan.intake.errors and not skip_invalid:
+            raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
-        env = IssueEnvironment(registry=_registry(app), signer=store.current_signer(app.passphrase(), now=app.now()),
-                               chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
-                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
+
+        def load_signer():
+            return store.current_signer(app.passphrase(), now=app.now())
+
+        # the passphrase only when there is something to sign (else only if that changes while waiting)
+        signer = load_signer() if plan.needs_signer else load_signer
+        env = IssueEnvironment(registry=registry, signer=None, chain=[store.root_certificate()],
+                               verify_url=settings.verify_url, issuer=settings.issuer,
+                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now,
+                               lock_dir=settings.data_dir / "locks", wait=not no_wait)
         bar = None
         if sys.stderr.isatty() and not as_json:
             bar = click.progressbar(length=1, label="issuing", file=sys.stderr)
@@ -297,9 +307,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                 bar.update(done - bar.pos)
 
         try:
-            summary = run_batch(options, env, progress)
-        except InvalidRows as exc:
-            raise click.ClickException(str(exc)) from None
+            summary = issue_batch(plan, signer, env, progress=progress, on_wait=lambda m: click.echo(m, err=True))
+        except BatchBusy as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(BUSY_EXIT)
         finally:
             if bar is not None:
                 bar.render_finish()
@@ -307,9 +318,11 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(f"{summary.issued} issued, {summary.already_issued} already issued earlier, {summary.rejected} rejected "
-                   f"of {summary.rows} rows in {summary.seconds:.1f} s ({summary.rate:.0f}/s, {summary.signature})")
+                   f"of {summary.rows} rows in {summary.seconds:.1f} s ({summary.rate:.0f}/s, {summary.signature or 'nothing signed'})")
         click.echo(f"output: {options.output}  (certificates/, manifest.csv, manifest.json"
                    + (", cards/, sheets/" if kind == "person" else "") + (", rejected.csv" if summary.rejected else "") + ")")
+        for line in summary.repaired:
+            click.echo(f"repaired: {line}")
         for problem in summary.problems:
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:

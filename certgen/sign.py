@@ -63,6 +63,21 @@ def _tlv(tag: int, content: bytes) -> bytes:
     return bytes([tag]) + _der_length(len(content)) + content
 
 
+def _deterministic_ecdsa() -> ec.ECDSA:
+    """ECDSA with RFC 6979 nonces where cryptography offers them (43 and later): the same
+    document then gets the same signature, so a lost or damaged file can be issued again
+    byte for byte from its registry record (docs/issuing.md, "Repair")."""
+    try:
+        return ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    except TypeError:  # cryptography < 43: random nonces; a repair then names the file instead
+        return ec.ECDSA(hashes.SHA256())
+
+
+_ECDSA_SHA256 = _deterministic_ecdsa()
+#: True when PAdES B-B signatures of this process are reproducible (see `_deterministic_ecdsa`).
+DETERMINISTIC_ECDSA = getattr(_ECDSA_SHA256, "deterministic_signing", False)
+
+
 class _TemplateCmsSigner(signers.SimpleSigner):
     """pyHanko's SimpleSigner whose PAdES B-B containers come from a per-process template."""
 
@@ -120,7 +135,7 @@ class _TemplateCmsSigner(signers.SimpleSigner):
     def _raw_sign(self, data: bytes) -> bytes:
         key = self.private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(hashes.SHA256()))
+            return key.sign(data, _ECDSA_SHA256)
         if isinstance(key, rsa.RSAPrivateKey):
             mechanism = self.get_signature_mechanism_for_digest("sha256")
             if mechanism["algorithm"].native == "rsassa_pss":

@@ -129,3 +129,17 @@ class ReportRow(Base):
     message: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class BatchLeaseRow(Base):
+    """Who is issuing a batch right now (`certgen.registry.leases`): one row per batch name,
+    held by one process on one host until it is released or expires."""
+
+    __tablename__ = "batch_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
