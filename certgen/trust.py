@@ -23,6 +23,10 @@ from .crypto import Alg, PrivateKey, alg_for_key, key_id, sign_bytes, verify_byt
 from .errors import TrustListError
 
 TRUSTLIST_FORMAT = "certgen-trustlist/1"
+#: Largest trust list file accepted: thousands of DSCs fit in far less (about 1.5 KB each).
+MAX_TRUSTLIST_BYTES = 4 * 1024 * 1024
+#: Deepest JSON nesting accepted: a trust list nests four levels; Python's parser recurses.
+MAX_TRUSTLIST_DEPTH = 32
 
 
 class SignerProblem(str, enum.Enum):
@@ -133,12 +137,9 @@ class TrustList:
         signature, another root, a DSC not issued by the root, or fields that disagree with
         the certificate they describe.
         """
-        try:
-            envelope = json.loads(data)
-            if not isinstance(envelope, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            raise TrustListError(f"trust list is not valid JSON: {exc}") from None
+        if len(data) > MAX_TRUSTLIST_BYTES:
+            raise TrustListError(f"trust list is {len(data)} bytes; at most {MAX_TRUSTLIST_BYTES // 2**20} MiB are accepted")
+        envelope = _json_object(data, "trust list")
         if envelope.get("format") != TRUSTLIST_FORMAT:
             raise TrustListError(f"trust list format {envelope.get('format')!r} is not {TRUSTLIST_FORMAT!r}")
         try:
@@ -151,17 +152,47 @@ class TrustList:
             raise TrustListError(f"trust list is signed with {alg.jose_name}, which the root key does not use")
         if not verify_bytes(root_cert.public_key(), alg, payload_bytes, signature):  # type: ignore[arg-type]
             raise TrustListError("trust list signature does not verify with the root certificate: it was altered or signed by another root")
+        payload = _json_object(payload_bytes, "trust list payload")
         try:
-            payload = json.loads(payload_bytes)
             if payload["root_sha256"] != _sha256_hex(root_cert):
                 raise TrustListError("trust list names another root certificate")
             issued_at = _parse_iso(payload["issued_at"])
             signers = [_load_signer(entry, root_cert) for entry in payload["signers"]]
         except TrustListError:
             raise
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TrustListError(f"trust list payload is malformed: {exc!r}") from None
         return cls.from_signers(signers, issued_at)
+
+
+def _json_object(data: bytes, what: str) -> dict:
+    """A JSON object, refusing nesting deeper than MAX_TRUSTLIST_DEPTH before parsing (the
+    parser recurses: 100,000 brackets would end in RecursionError)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_TRUSTLIST_DEPTH:
+                raise TrustListError(f"{what} is nested more than {MAX_TRUSTLIST_DEPTH} levels deep: not a trust list")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise TrustListError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise TrustListError(f"{what} is not valid JSON: not a JSON object")
+    return value
 
 
 def _load_signer(entry: dict, root_cert: x509.Certificate) -> TrustedSigner:

@@ -140,7 +140,14 @@ def scan_cmd(ctx: Context, images: tuple[Path, ...], as_json: bool) -> None:
     verifier = ctx.verifier()
 
     def reports(path: Path) -> list[VerificationReport]:
-        data = path.read_bytes()
+        from .report import Check, Reason, decide
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            check = Check.indeterminate("file", Reason.FILE_UNREADABLE, f"the file cannot be read ({exc.strerror})")
+            verdict, summary = decide((check,), None)
+            return [VerificationReport("image", verdict, (check,), summary, str(path), checked_at=verifier.now())]
         if data.startswith(b"%PDF-"):
             return verifier.verify_print_pdf(data, str(path))
         return verifier.verify_image(data, str(path))
@@ -157,7 +164,11 @@ def decode_cmd(images: tuple[Path, ...]) -> None:
 
     found = False
     for path in images:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            click.echo(f"{path}: cannot be read ({exc.strerror})", err=True)
+            continue
         try:
             for image in page_images(data) if data.startswith(b"%PDF-") else [data]:
                 for text in scan(image).texts:
@@ -180,12 +191,69 @@ _worker: dict[str, Verifier] = {}
 
 
 def _verify_pdf_file(path: str) -> dict:
-    report = _worker["verifier"].verify_pdf(Path(path).read_bytes(), path)
-    return report_json(report)
+    """One file's report as JSON; whatever happens, a report (never an exception)."""
+    from .boundary import technical
+    from .report import Check, Reason
+
+    verifier = _worker["verifier"]
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        check = Check.indeterminate("file", Reason.FILE_UNREADABLE, f"the file cannot be read ({exc.strerror})")
+        return _single_check_report(verifier, path, check)
+    try:
+        return report_json(verifier.verify_pdf(data, path))
+    except Exception as exc:  # verify_pdf reports, but a folder check must outlive any bug
+        check = Check.indeterminate("pdf_signature", Reason.CHECK_CRASHED, "the check failed on this file: not evaluated",
+                                    technical(exc))
+        return _single_check_report(verifier, path, check)
+
+
+def _single_check_report(verifier: Verifier, path: str, check) -> dict:
+    from .report import decide
+
+    verdict, summary = decide((check,), None)
+    return report_json(VerificationReport("pdf", verdict, (check,), summary, path, checked_at=verifier.now()))
+
+
+def _crashed_report(path: str) -> dict:
+    from .report import Check, Reason
+
+    check = Check.indeterminate("pdf_signature", Reason.CHECK_CRASHED,
+                                "the process checking this file died (a crash in a library): not evaluated",
+                                "worker process ended abnormally")
+    return _single_check_report(_worker.get("verifier") or Verifier(TrustList()), path, check)
 
 
 def _init_worker(ctx: Context) -> None:
     _worker["verifier"] = ctx.verifier()
+
+
+def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict]:
+    """Reports in file order from `count` worker processes. A worker that dies (a crash in a
+    library) breaks the pool: the files left are then checked one process each, and a file
+    that kills its own process too gets an INDETERMINATE report saying so."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("fork")
+    done = 0
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker, initargs=(ctx,)) as pool:
+        futures = [pool.submit(_verify_pdf_file, path) for path in files]
+        try:
+            for future in futures:
+                result = future.result()
+                done += 1
+                yield result
+        except BrokenProcessPool:
+            pass
+    for path in files[done:]:
+        with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker, initargs=(ctx,)) as alone:
+            try:
+                yield alone.submit(_verify_pdf_file, path).result()
+            except BrokenProcessPool:
+                yield _crashed_report(path)
 
 
 @main.command("pdf")
@@ -200,10 +268,9 @@ def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int |
         raise click.UsageError("no PDF files found")
     count = min(workers or os.cpu_count() or 1, len(files))
     if count > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(count, initializer=_init_worker, initargs=(ctx,)) as pool:
-            results = pool.imap(_verify_pdf_file, files, chunksize=8)
-            _print_pdf_results(results, as_json)
+        with user_errors():
+            _load_trust(ctx.trust_list, ctx.root)  # a trust list or root problem: one clear line, not one per worker
+        _print_pdf_results(_pooled_results(ctx, files, count), as_json)
     else:
         _init_worker(ctx)
         _print_pdf_results(map(_verify_pdf_file, files), as_json)
@@ -242,7 +309,12 @@ def serve_cmd(ctx: Context, host: str, port: int, workers: int, proxy_headers: b
     from .web.app import app_from_env
     from .web.server import serve
 
-    app_from_env()  # fail here, with a clear message, rather than in every worker
+    with user_errors():
+        _load_trust(ctx.trust_list, ctx.root)  # missing, altered, foreign, nested: one clear line
+    try:
+        app_from_env()  # fail here, with a clear message, rather than in every worker
+    except Exception as exc:
+        raise click.ClickException(f"the service cannot start: {exc}") from None
     serve(host, port, workers, proxy_headers)
 
 if __name__ == "__main__":

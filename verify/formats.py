@@ -49,8 +49,8 @@ def report_json(report: VerificationReport) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT, "subject": report.subject, "source": report.source, "verdict": report.verdict.value,
         "summary": report.summary, "checked_at": _plain(report.checked_at),
-        "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason.value, "detail": c.detail}
-                   for c in report.checks],
+        "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason.value, "detail": c.detail,
+                    **({"technical": c.technical} if c.technical else {})} for c in report.checks],
         "barcodes": list(report.barcodes),
         "claims": claims_json(report.claims) if report.claims is not None else None,
         "certificate": certificate_json(report.certificate) if report.certificate is not None else None,

@@ -4,6 +4,12 @@ modification analysis), the signer against the trust list, and the seal the PDF 
 An issued certificate has exactly one signature, by a DSC of the trust list, covering the
 whole file; its signed catalog holds the seal text under /CertgenSeal. Anything else is a
 failed check with its own reason: see docs/verification.md.
+
+Hostile files (issue 10): the raw bytes are measured before parsing (verify.pdf_structure),
+the signature dictionary is checked before validation, the signer must be issued by the root
+before pyhanko-certvalidator builds a path (a look-alike chain makes it assert), and anything
+pyHanko or its libraries still raise, or a run past the time bound, becomes a verdict here:
+never a traceback.
 """
 
 from __future__ import annotations
@@ -17,26 +23,31 @@ from typing import Callable, Sequence
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
-from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from certgen.crypto import key_id
 from certgen.trust import SignerProblem, TrustList
 
+from .boundary import TimeBoundExceeded, technical, time_bound
+from .pdf_structure import DEFAULT_LIMITS, PdfLimits, malformed_signature, too_large, trailing_bytes, unsigned_changes
 from .report import Check, Reason, TimeSource
 
 SEAL_KEY = "/CertgenSeal"  # the same key certgen.sign writes (verify may not import certgen.sign)
-MAX_PDF_BYTES = 20 * 1024 * 1024
-MAX_PAGES = 20
+MAX_PDF_BYTES = DEFAULT_LIMITS.max_bytes
+MAX_PAGES = DEFAULT_LIMITS.max_pages
+NAME = "pdf_signature"
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 #: How far a signature's own time may run ahead of the registry's issue record (clock skew).
 CLOCK_SKEW = timedelta(minutes=5)
 
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # problems are reported as checks, not logged
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -48,39 +59,79 @@ class PdfResult:
     time_source: TimeSource | None = None
 
 
+def _failed(reason: Reason, detail: str, technical_text: str | None = None) -> PdfResult:
+    return PdfResult([Check.failed(NAME, reason, detail, technical_text)], None, None)
+
+
 def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, now: datetime,
               registry_time: Callable[[str], datetime | None] | None = None,
-              timestamp_roots: Sequence[x509.Certificate] = ()) -> PdfResult:
+              timestamp_roots: Sequence[x509.Certificate] = (), limits: PdfLimits = DEFAULT_LIMITS) -> PdfResult:
     """Signature checks of a PDF; `seal` is the seal text when the signature checks out.
 
     The signer is judged at a trusted signing time: the signature's RFC 3161 timestamp when a
     root in `timestamp_roots` vouches for it, else `registry_time(seal)` (the issue time the
     registry logged for this file, None if it has none), else `now`, and then only while the
-    signer is still valid now: the time the PDF claims for itself is never trusted."""
-    name = "pdf_signature"
-    if len(data) > MAX_PDF_BYTES:
-        return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF is larger than {MAX_PDF_BYTES // 2**20} MiB")], None, None)
+    signer is still valid now: the time the PDF claims for itself is never trusted.
+
+    Never raises: what the libraries raise is a check with the exception in its technical
+    text (damage found late: `pdf_unreadable`; anything else: `pdf_not_evaluated`), and a run
+    past `limits.seconds` is `pdf_timed_out`."""
+    try:
+        with time_bound(limits.seconds):
+            return _check(data, trust, root, now, registry_time, timestamp_roots, limits)
+    except PdfError as exc:  # found by fuzzing: pyHanko parses objects lazily, so damage can surface late
+        return _failed(Reason.PDF_UNREADABLE, "the PDF's structure is damaged", technical(exc))
+    except TimeBoundExceeded as exc:
+        return PdfResult([Check.indeterminate(NAME, Reason.PDF_TIMED_OUT,
+                                              f"checking the PDF took longer than {limits.seconds:g} s: not evaluated",
+                                              technical(exc))], None, None)
+    except Exception as exc:  # the boundary: AssertionError, RecursionError, anything a library raises
+        return PdfResult([Check.indeterminate(NAME, Reason.PDF_NOT_EVALUATED,
+                                              "the PDF's signature could not be evaluated (the validator failed on this file)",
+                                              technical(exc))], None, None)
+
+
+def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: datetime,
+           registry_time: Callable[[str], datetime | None] | None, timestamp_roots: Sequence[x509.Certificate],
+           limits: PdfLimits) -> PdfResult:
+    name = NAME
     if not data.startswith(b"%PDF-"):
-        return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, "not a PDF file")], None, None)
+        return _failed(Reason.PDF_UNREADABLE, "not a PDF file")
+    refused = too_large(data, limits)
+    if refused:
+        return _failed(Reason.PDF_TOO_LARGE, refused)
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         pages = int(reader.root["/Pages"]["/Count"])
-        signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
     except Exception as exc:
-        return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF cannot be read ({type(exc).__name__})")], None, None)
-    if pages > MAX_PAGES:
-        return PdfResult([Check.failed(name, Reason.PDF_UNREADABLE, f"the PDF has {pages} pages; a certificate has 1")], None, None)
+        return _failed(Reason.PDF_UNREADABLE, "the PDF cannot be read (damaged or not a PDF)", technical(exc))
+    if pages > limits.max_pages:
+        return _failed(Reason.PDF_UNREADABLE, f"the PDF has {pages} pages; a certificate has 1")
+    try:
+        signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
+    except Exception as exc:  # pyHanko parses /Contents and /ByteRange here
+        return _failed(Reason.PDF_SIGNATURE_MALFORMED, "the signature dictionary is malformed (forged or damaged)", technical(exc))
     if not signatures:
         return PdfResult([Check.failed(name, Reason.PDF_NOT_SIGNED, "the PDF carries no signature: removed, or not an issued certificate (cards and print sheets are print files: check them by their QR code)")], None, None)
+    for each in signatures:
+        problem = malformed_signature(each.sig_object, len(data))
+        if problem:
+            return _failed(Reason.PDF_SIGNATURE_MALFORMED, problem)
     if root is None:
         return PdfResult([Check.indeterminate(name, Reason.PDF_SIGNER_UNTRUSTED, "no root certificate given: signature not checked")], None, None)
     signature = signatures[0]
+    try:
+        claimed_signer = x509.load_der_x509_certificate(signature.signer_cert.dump())
+    except Exception as exc:
+        return _failed(Reason.PDF_SIGNATURE_MALFORMED, "the signature names no readable signer certificate", technical(exc))
+    if not _issued_by(claimed_signer, root):
+        return _failed(Reason.PDF_SIGNER_UNTRUSTED, "the signer is not certified by the root")
     seal_value = reader.root.get(SEAL_KEY)
     seal = str(seal_value) if seal_value is not None else None
     try:
         status, moment, source = _validate_at_trusted_time(signature, root, now, seal, registry_time, timestamp_roots)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
-        return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, f"the signature cannot be validated ({type(exc).__name__})")], None, None)
+        return _failed(Reason.PDF_SIGNATURE_INVALID, "the signature cannot be validated", technical(exc))
     if not status.intact:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, "the signed content was changed after signing")], None, None)
     if not status.valid:
@@ -108,6 +159,11 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
     if len(signatures) > 1 or status.modification_level not in _ALLOWED_LATER or not status.docmdp_ok:
         level = status.modification_level.name.lower() if status.modification_level else "unknown"
         return PdfResult([Check.failed(name, Reason.PDF_MODIFIED, f"the document was changed after it was signed ({level})")], None, None)
+    whole = status.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    changed = trailing_bytes(data) or unsigned_changes(reader, signature, whole)
+    if changed:
+        return _failed(Reason.PDF_MODIFIED, f"the document was changed after it was signed: {changed}")
+    scope = "whole document, unchanged" if whole else "signed revision unchanged; later updates change nothing"
     trusted = trust.get(key_id(signer))
     if trusted is None:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, moment, source)
@@ -131,10 +187,10 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
                          None, moment, source)
     if source is TimeSource.CLOCK:
         said = f" on {claimed:%Y-%m-%d %H:%M}Z by its own account" if claimed is not None else ""
-        detail = (f"signed by {trusted.kid.hex()}{said}, whole document, unchanged; signer still valid at "
+        detail = (f"signed by {trusted.kid.hex()}{said}, {scope}; signer still valid at "
                   f"{moment:%Y-%m-%d %H:%M}Z ({_SOURCE_WORDS[source]})")
     else:
-        detail = (f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z or before, whole document, unchanged; "
+        detail = (f"signed by {trusted.kid.hex()} on {moment:%Y-%m-%d %H:%M}Z or before, {scope}; "
                   f"signer judged at that time ({_SOURCE_WORDS[source]})")
     return PdfResult([Check.passed(name, Reason.PDF_SIGNATURE_VALID, detail)], seal, moment, source)
 
@@ -181,3 +237,14 @@ def _timestamp_time(signature: EmbeddedPdfSignature) -> datetime | None:
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _issued_by(signer: x509.Certificate, root: x509.Certificate) -> bool:
+    """The signer's certificate is signed by the root's key. Checked before pyHanko builds a
+    path: a look-alike chain (the root's name and key identifier on another key type) makes
+    pyhanko-certvalidator 0.33 fail an assertion instead of answering."""
+    try:
+        signer.verify_directly_issued_by(root)
+    except Exception:  # ValueError (names differ), TypeError (key types differ), InvalidSignature
+        return False
+    return True

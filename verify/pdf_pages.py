@@ -4,40 +4,88 @@ Cards and print sheets carry seals but no PDF signature, so `certverify pdf` can
 `certverify scan` reads their QR codes instead, from pages rendered by poppler's `pdftoppm`.
 Command line only: the web service never renders uploaded PDFs (rendering an arbitrary PDF is
 costly, and poppler's parser is attack surface a public endpoint does not need).
+
+Bounded work (issue 10): poppler's `pdfinfo` first reads the page count and page sizes (a
+card is 2 pages, a print sheet 2); a PDF with more pages than a sheet is refused before any
+page is rendered, and the resolution is lowered for pages so large that 300 dpi would exceed
+MAX_SIDE pixels. Both poppler tools run with a time limit and a memory limit.
 """
 
 from __future__ import annotations
 
+import re
+import resource
 import subprocess
 import tempfile
 from pathlib import Path
 
 DPI = 300  # a card's 0.33 mm modules are 3.9 pixels: enough for every decoder of the cascade
-MAX_PAGES = 20
+#: A card PDF has 2 pages (front, back), a print sheet 2 (fronts, backs for duplex).
+MAX_PAGES = 2
 MAX_BYTES = 20 * 1024 * 1024
-TIMEOUT = 120
+#: Longest side of a rendered page in pixels: an A4 page at 300 dpi is 3508.
+MAX_SIDE = 4000
+TIMEOUT = 30
+INFO_TIMEOUT = 10
+#: Address space of a poppler process: a page bomb fails inside it, not in the machine.
+MEMORY_LIMIT = 1024 * 1024 * 1024
+_SIZE = re.compile(r"^Page\s+\d+\s+size:\s+([\d.]+)\s+x\s+([\d.]+)\s+pts", re.MULTILINE)
+_PAGES = re.compile(r"^Pages:\s+(\d+)", re.MULTILINE)
 
 
 class PdfPagesError(ValueError):
-    """The PDF's pages could not be rendered; the message says why."""
+    """The PDF's pages could not be rendered; the message says why. `too_large`: refused by
+    the page limits before rendering."""
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+def _limit_memory() -> None:  # runs in the child, before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _run(command: list[str], data: bytes, timeout: float) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, input=data, capture_output=True, timeout=timeout, preexec_fn=_limit_memory)
+    except FileNotFoundError:
+        raise PdfPagesError("reading barcodes from a PDF needs poppler's pdftoppm (Debian package poppler-utils)") from None
+    except subprocess.TimeoutExpired:
+        raise PdfPagesError(f"rendering the PDF took longer than {timeout} s") from None
+
+
+def _failure(done: subprocess.CompletedProcess, tool: str) -> PdfPagesError:
+    why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return PdfPagesError(f"the PDF's pages cannot be rendered ({why[0][:200] if why else f'{tool} exit {done.returncode}'})")
+
+
+def page_layout(data: bytes) -> tuple[int, float]:
+    """(page count, longest page side in points over the pages to render), from pdfinfo."""
+    done = _run(["pdfinfo", "-f", "1", "-l", str(MAX_PAGES), "-"], data, INFO_TIMEOUT)
+    text = done.stdout.decode("utf-8", "replace")
+    pages = _PAGES.search(text)
+    if done.returncode != 0 or not pages:
+        raise _failure(done, "pdfinfo")
+    sides = [max(float(w), float(h)) for w, h in _SIZE.findall(text)]
+    return int(pages.group(1)), max(sides, default=0.0)
 
 
 def page_images(data: bytes, dpi: int = DPI) -> list[bytes]:
-    """PNG images of the first MAX_PAGES pages, in page order."""
+    """PNG images of the pages (at most MAX_PAGES), in page order."""
     if not data.startswith(b"%PDF-"):
         raise PdfPagesError("not a PDF file")
     if len(data) > MAX_BYTES:
-        raise PdfPagesError(f"the PDF is larger than {MAX_BYTES // 2**20} MiB")
+        raise PdfPagesError(f"the PDF is larger than {MAX_BYTES // 2**20} MiB", too_large=True)
+    pages, longest = page_layout(data)
+    if pages > MAX_PAGES:
+        raise PdfPagesError(f"the PDF has {pages} pages; a card or a print sheet has at most {MAX_PAGES}", too_large=True)
+    if longest * dpi / 72 > MAX_SIDE:
+        dpi = max(1, int(MAX_SIDE * 72 / longest))
     with tempfile.TemporaryDirectory(prefix="certverify-pages-") as folder:
-        try:
-            done = subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-l", str(MAX_PAGES), "-", str(Path(folder) / "page")],
-                                  input=data, capture_output=True, timeout=TIMEOUT)
-        except FileNotFoundError:
-            raise PdfPagesError("reading barcodes from a PDF needs poppler's pdftoppm (Debian package poppler-utils)") from None
-        except subprocess.TimeoutExpired:
-            raise PdfPagesError(f"rendering the PDF took longer than {TIMEOUT} s") from None
-        pages = sorted(Path(folder).glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-        if done.returncode != 0 or not pages:
-            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise PdfPagesError(f"the PDF's pages cannot be rendered ({why[0] if why else f'pdftoppm exit {done.returncode}'})")
-        return [p.read_bytes() for p in pages]
+        done = _run(["pdftoppm", "-r", str(dpi), "-png", "-l", str(MAX_PAGES), "-", str(Path(folder) / "page")],
+                    data, TIMEOUT)
+        pages_found = sorted(Path(folder).glob("page-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        if done.returncode != 0 or not pages_found:
+            raise _failure(done, "pdftoppm")
+        return [p.read_bytes() for p in pages_found]

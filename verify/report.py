@@ -85,6 +85,15 @@ class Reason(str, enum.Enum):
     # the signing time (a signer judged at a time nobody vouches for)
     PDF_SIGNING_TIME_UNPROVEN = "pdf_signing_time_unproven"
     PDF_SIGNING_TIME_CONFLICT = "pdf_signing_time_conflict"
+    # hostile input (issue 10): every failure of a parser or validator has its own code
+    PDF_TOO_LARGE = "pdf_too_large"
+    PDF_SIGNATURE_MALFORMED = "pdf_signature_malformed"
+    PDF_NOT_EVALUATED = "pdf_not_evaluated"
+    PDF_TIMED_OUT = "pdf_timed_out"
+    IMAGE_TOO_SMALL = "image_too_small"
+    SCAN_FAILED = "scan_failed"
+    CHECK_CRASHED = "check_crashed"
+    FILE_UNREADABLE = "file_unreadable"
 
 
 class TimeSource(str, enum.Enum):
@@ -109,18 +118,21 @@ class Check:
     outcome: Outcome
     reason: Reason
     detail: str
+    #: What a library raised (exception type and message): for the JSON report only, never
+    #: for the public page (it can name library internals and echo hostile bytes).
+    technical: str | None = None
 
     @classmethod
     def passed(cls, name: str, reason: Reason, detail: str) -> "Check":
         return cls(name, Outcome.PASSED, reason, detail)
 
     @classmethod
-    def failed(cls, name: str, reason: Reason, detail: str) -> "Check":
-        return cls(name, Outcome.FAILED, reason, detail)
+    def failed(cls, name: str, reason: Reason, detail: str, technical: str | None = None) -> "Check":
+        return cls(name, Outcome.FAILED, reason, detail, technical)
 
     @classmethod
-    def indeterminate(cls, name: str, reason: Reason, detail: str) -> "Check":
-        return cls(name, Outcome.INDETERMINATE, reason, detail)
+    def indeterminate(cls, name: str, reason: Reason, detail: str, technical: str | None = None) -> "Check":
+        return cls(name, Outcome.INDETERMINATE, reason, detail, technical)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ _SEAL_REASONS = {
     SealReason.KEY_EXPIRED: Reason.SEAL_KEY_NOT_VALID, SealReason.SIGNED_IN_FUTURE: Reason.SEAL_SIGNED_IN_FUTURE,
     SealReason.BAD_CLAIMS: Reason.SEAL_BAD_CLAIMS,
 }
+_IMAGE_REASONS = {"too_large": Reason.IMAGE_TOO_LARGE, "too_small": Reason.IMAGE_TOO_SMALL,
+                  "failed": Reason.SCAN_FAILED, "unreadable": Reason.IMAGE_UNREADABLE}
 SEAL_CACHE_SIZE = 50_000
 
 
@@ -104,10 +106,12 @@ class Verifier:
         try:
             result = scan(data)
         except ImageError as exc:
-            reason = Reason.IMAGE_TOO_LARGE if exc.too_large else Reason.IMAGE_UNREADABLE
-            return [self._report("image", [Check.indeterminate("barcode", reason, str(exc))], None, None, source, (), now)]
+            reason = _IMAGE_REASONS.get(exc.kind, Reason.IMAGE_UNREADABLE)
+            return [self._report("image", [Check.indeterminate("barcode", reason, str(exc), exc.technical)], None, None,
+                                 source, (), now)]
         if not result.texts:
-            return [self._report("image", [Check.indeterminate("barcode", Reason.NO_BARCODE, "no barcode found in the image")],
+            detail = "no barcode found in the image" + (" (gave up: the time budget ran out)" if result.gave_up else "")
+            return [self._report("image", [Check.indeterminate("barcode", Reason.NO_BARCODE, detail)],
                                  None, None, source, (), now)]
         reports = []
         for text in result.texts:
@@ -133,7 +137,8 @@ class Verifier:
         try:
             pages = page_images(data)
         except PdfPagesError as exc:
-            return [self._report("image", [Check.indeterminate("barcode", Reason.IMAGE_UNREADABLE, str(exc))],
+            reason = Reason.PDF_TOO_LARGE if getattr(exc, "too_large", False) else Reason.IMAGE_UNREADABLE
+            return [self._report("image", [Check.indeterminate("barcode", reason, str(exc))],
                                  None, None, source, (), now)]
         reports = [report for number, page in enumerate(pages, start=1)
                    for report in self.verify_image(page, f"{source or 'PDF'} page {number}")]
