@@ -261,6 +261,8 @@ class Registry:
         canonical = str(parse_number(number))
         with self._write() as (session, head):
             row = self._row(session, canonical)
+            if change is EventType.REDEEM and row.series != Series.APOLOGY.value:
+                raise TransitionError(f"{row.number} is not an apology letter; only those are redeemed")
             new = next_status(row.number, Status(row.status), change, row.expires, now)
             data: dict[str, Any] = {"from": row.status, "to": new.value}
             if change is EventType.REPLACE:
@@ -326,7 +328,8 @@ class Registry:
         active: what an offline verifier needs besides the trust list."""
         query = (select(CertificateRow.number, CertificateRow.status, CertificateRow.status_changed_at,
                         CertificateRow.status_reason, CertificateRow.replaced_by)
-                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value]))
+                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value,
+                                                   Status.REDEEMED.value]))
                  .order_by(CertificateRow.number))
         with self._read() as session, session.begin():
             return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
