@@ -25,6 +25,7 @@ from certgen.config import sqlite_url
 from certgen.keys import KeyStore
 from certgen.model import DocumentKind, Series, record_to_json
 from certgen.registry import NewCertificate, Registry
+from certgen.registry.audit import verify_log
 from certgen.registry.tables import CertificateRow
 from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.seal import SealClaims, seal_text, sign_seal
@@ -185,6 +186,9 @@ def test_an_edited_issue_time_is_not_trusted_blindly(tmp_path):
     rescued = _verifier(world, LATER, registry=registry, trust=revoked).verify_pdf(pdf)
     assert rescued.verdict is Verdict.INDETERMINATE and _reasons(rescued) == [Reason.PDF_SIGNING_TIME_CONFLICT]
     assert "certgen log --verify" in rescued.summary
+    # and the log names the edit (every column is under it: docs/registry.md)
+    found = verify_log(registry, keys.trust_list(), keys.root_certificate()).problems
+    assert [(p.where, p.code, p.column) for p in found] == [(f"certificate {number}", "column_differs", "issued_at")]
     # moved past the signer's expiry: the document is refused, nothing is gained
     _set_issued_at(registry, number, datetime(2030, 1, 1, tzinfo=timezone.utc))
     late = _verifier(world, LATER, registry=registry).verify_pdf(pdf)
