@@ -332,6 +332,9 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
+from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
+main.add_command(surveillance)
+main.add_command(expiring_cmd)
 
 if __name__ == "__main__":
     main()

@@ -61,6 +61,8 @@ class EventType(str, enum.Enum):
     REPLACE = "replace"
     #: The full state of a certificate issued before events carried it (migration 0003_record_state).
     ATTEST = "attest"
+    #: A surveillance visit of a type 5 product certificate (certgen/registry/visits.py).
+    SURVEILLANCE = "surveillance"
 
 
 # -- the documents' records --------------------------------------------------------------------
