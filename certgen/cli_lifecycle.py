@@ -22,7 +22,7 @@ from .expiry import ExpiringItem, RenewalText, expiring
 from .registry import Registry
 from .registry.findings import safe
 from .registry.lifecycle import local_day
-from .registry.visits import VisitResult, record_visit, under_surveillance, visits_of
+from .registry.visits import VisitResult, check_recordable, record_visit, under_surveillance, visits_of
 from .surveillance import SurveillanceRules, due_list, new_visit, store_report
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
@@ -130,7 +130,8 @@ def surveillance_record(app: AppContext, number: str, result: str, visited: str,
         rules = _rules(app)
         registry = _registry(app)
         try:
-            registry.get(number)  # the number's check character and existence before the report is stored
+            # the number, the certificate and the day first: a refused visit stores no report
+            check_recordable(registry.get(number), day, app.now())
             stored = store_report(report, app.get_settings().data_dir / "surveillance", rules)
             visit, cert = record_visit(registry, number, new_visit(stored, VisitResult(result), day, rules),
                                        now=app.now(), actor=app.actor())

@@ -198,7 +198,7 @@ def _record(cli, number, report, *, result="passed", day="2026-11-20"):
     return cli(certgen, ["surveillance", "record", number, "--result", result, "--date", day, "--report", str(report)])
 
 
-def test_refusals_name_what_is_wrong(cli, reg, report, tmp_path):
+def test_refusals_name_what_is_wrong(cli, reg, report, tmp_path, settings):
     p5 = issue_product(reg, "PT Tolak", date(2025, 11, 10)).number
     p1 = issue_product(reg, "PT Satu", date(2025, 11, 10), scheme_type=1).number
     person = issue_one(reg, "Sari", NOW).number
@@ -230,6 +230,7 @@ def test_refusals_name_what_is_wrong(cli, reg, report, tmp_path):
     out = _record(cli, p5, report, day="24/11/2026")
     assert out.exit_code == 2 and "'24/11/2026' is not a date" in out.output
     assert visits_of(reg, p5) == []  # nothing recorded by any refusal
+    assert not (settings.data_dir / "surveillance").exists()  # and no report stored
     reg.withdraw(p5, reason="client closed", now=NOW, actor="t")
     out = _record(cli, p5, report)
     assert out.exit_code == 1 and f"{p5} is withdrawn: a surveillance visit cannot be recorded on it" in out.output

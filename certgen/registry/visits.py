@@ -65,14 +65,29 @@ class NewVisit:
     corrective_due: date | None = None
 
 
-def check_under_surveillance(row: Any) -> None:
-    """Refuse certificates that have no surveillance: other kinds, type 1 products, unissued ones."""
-    if row.kind != DocumentKind.PRODUCT.value:
-        raise SurveillanceError(f"{row.number} is a {row.kind} certificate: only type 5 product certificates are under "
-                                "surveillance")
-    if row.series != Series.PRODUCT_TYPE5.value:
-        raise SurveillanceError(f"{row.number} is a type 1 product certificate (type testing): scheme type 1 has no "
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x))
+
+
+def check_recordable(cert: Any, visited_on: date, now: datetime) -> None:
+    """Refuse what can never be recorded on `cert` (a row or a `Certificate`): other kinds, type 1
+    products, unissued, withdrawn, replaced or expired certificates, and impossible visit days."""
+    number, kind, series = cert.number, _value(cert.kind), _value(cert.series)
+    if kind != DocumentKind.PRODUCT.value:
+        raise SurveillanceError(f"{number} is a {kind} certificate: only type 5 product certificates are under surveillance")
+    if series != Series.PRODUCT_TYPE5.value:
+        raise SurveillanceError(f"{number} is a type 1 product certificate (type testing): scheme type 1 has no "
                                 "surveillance, only type 5 has")
+    status = Status(_value(cert.status))
+    if status not in (Status.ACTIVE, Status.SUSPENDED):
+        raise SurveillanceError(f"{number} is {status.value}: a surveillance visit cannot be recorded on it")
+    if is_expired(cert.expires, now):
+        raise SurveillanceError(f"{number} expired on {cert.expires:%Y-%m-%d}: a surveillance visit cannot be recorded on it")
+    today = local_day(now)
+    if visited_on > today:
+        raise SurveillanceError(f"the visit date {visited_on:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d} in Jakarta)")
+    if visited_on < cert.granted:
+        raise SurveillanceError(f"the visit date {visited_on:%Y-%m-%d} is before {number} was granted ({cert.granted:%Y-%m-%d})")
 
 
 def record_visit(registry: Registry, number: str, visit: NewVisit, *, now: datetime, actor: str) -> tuple[Visit, Certificate]:
@@ -81,20 +96,8 @@ def record_visit(registry: Registry, number: str, visit: NewVisit, *, now: datet
     canonical = str(parse_number(number))
     with registry._write() as (session, head):
         row = registry._row(session, canonical)
-        check_under_surveillance(row)
+        check_recordable(row, visit.visited_on, now)
         status = Status(row.status)
-        if status not in (Status.ACTIVE, Status.SUSPENDED):
-            raise SurveillanceError(f"{row.number} is {status.value}: a surveillance visit cannot be recorded on it")
-        if is_expired(row.expires, now):
-            raise SurveillanceError(f"{row.number} expired on {row.expires:%Y-%m-%d}: a surveillance visit cannot be recorded "
-                                    "on it")
-        today = local_day(now)
-        if visit.visited_on > today:
-            raise SurveillanceError(f"the visit date {visit.visited_on:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d} "
-                                    "in Jakarta)")
-        if visit.visited_on < row.granted:
-            raise SurveillanceError(f"the visit date {visit.visited_on:%Y-%m-%d} is before {row.number} was granted "
-                                    f"({row.granted:%Y-%m-%d})")
         last = _last(session, row.number)
         if last is not None and visit.visited_on < last.visited_on:
             raise SurveillanceError(f"the visit date {visit.visited_on:%Y-%m-%d} is before visit {last.ordinal} of "
