@@ -171,7 +171,7 @@ def test_failed_visit_suspends_and_certverify_says_so(cli, reg, report, settings
     verdict = CliRunner().invoke(certverify, ["--trust-list", str(fresh_keystore.trustlist_path), "--root",
                                               str(fresh_keystore.root_cert_path), "--registry", settings.registry_url,
                                               "--at", "2026-11-24T10:00:00+07:00", "number", number])
-    assert verdict.exit_code != 0
+    print(verdict.output[:1500]); assert verdict.exit_code != 0
     assert "SUSPENDED" in verdict.output and "failed surveillance visit 1" in verdict.output
     # no longer due: a suspended certificate is not listed
     assert number not in cli(certgen, ["surveillance", "due"]).output
@@ -331,3 +331,29 @@ def test_visits_on_postgresql_are_recorded_and_audited(postgres_url, report, tmp
         assert (problem.where, problem.column) == (f"surveillance visit 1 of certificate {number}", "report_sha256")
     finally:
         registry.close()
+
+
+def test_end_to_end_issue_fail_a_visit_verify_the_pdf(cli, settings, fresh_keystore, report, tmp_path):
+    """The real pipeline issues type 5 certificates; a failed visit makes `certverify pdf` on the
+    issued PDF say SUSPENDED, with the visit as reason; `certgen log --verify` stays intact."""
+    out = tmp_path / "out"
+    issued = cli(certgen, ["issue", "product", str(Path(__file__).parent.parent / "samples" / "product-type5.xlsx"),
+                           "-o", str(out), "--workers", "1", "--skip-invalid", "--json"])
+    assert issued.exit_code == 0, issued.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    first = manifest[0]
+    number = first["number"]
+    granted = Registry.open(settings.registry_url).get(number).granted
+    visit_day = min(granted + timedelta(days=200), date(2026, 11, 24))
+    result = cli(certgen, ["surveillance", "record", number, "--result", "failed", "--date", visit_day.isoformat(),
+                           "--report", str(report)], now=datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc))
+    assert result.exit_code == 0, result.output
+    verdict = CliRunner().invoke(certverify, ["--trust-list", str(fresh_keystore.trustlist_path), "--root",
+                                              str(fresh_keystore.root_cert_path), "--registry", settings.registry_url,
+                                              "--at", "2026-11-24T10:00:00+07:00", "pdf", str(out / first["file"]), "--json"])
+    assert verdict.exit_code != 0
+    data = json.loads(verdict.output.splitlines()[0])
+    assert data["verdict"] == "SUSPENDED" and f"{number} is suspended since 2026-11-24: failed surveillance visit 1" in data["summary"]
+    assert {c["name"]: c["reason"] for c in data["checks"]}["status"] == "status_suspended"
+    log = cli(certgen, ["log", "--verify"])
+    assert log.exit_code == 0 and "log intact" in log.output
