@@ -105,3 +105,11 @@ def test_renewal_template_is_checked():
         RenewalText.from_config({**good, "paragraphs": [{"id": "x", "en": "{nama}"}]})
     with pytest.raises(ConfigError, match=r"renewal.yaml: missing key\(s\) paragraphs"):
         RenewalText.from_config({"title": {"id": "A", "en": "B"}})
+
+
+def test_letter_prints_any_letters_of_a_name(cli, reg, tmp_path):
+    number = issue_one(reg, "王小明 Ünal Şahin", NOW, expires=date(2026, 12, 1)).number
+    result = cli(certgen, ["expiring", "--within", "30d", "--letters", str(tmp_path / "l")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(PdfReader(tmp_path / "l" / f"{number}.pdf").pages[0].extract_text().split())
+    assert "Kepada / To: 王小明 Ünal Şahin" in text
