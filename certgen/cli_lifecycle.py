@@ -132,7 +132,11 @@ def surveillance_record(app: AppContext, number: str, result: str, visited: str,
         try:
             # the number, the certificate and the day first: a refused visit stores no report
             check_recordable(registry.get(number), day, app.now())
-            stored = store_report(report, app.get_settings().data_dir / "surveillance", rules)
+            store = app.get_settings().data_dir / "surveillance"
+            try:
+                stored = store_report(report, store, rules)
+            except OSError as exc:
+                raise click.ClickException(f"cannot store the report under {store}: {exc.strerror or exc}") from None
             visit, cert = record_visit(registry, number, new_visit(stored, VisitResult(result), day, rules),
                                        now=app.now(), actor=app.actor())
         finally:
@@ -192,7 +196,10 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
             items = expiring(registry.iter_certificates(), within_days=days, now=now)
         finally:
             registry.close()
-        written = _write_letters(app, items, letters, local_day(now)) if letters is not None else []
+        try:
+            written = _write_letters(app, items, letters, local_day(now)) if letters is not None else []
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the letters to {letters}: {exc.strerror or exc}") from None
     _emit([i.as_json() for i in items], _EXPIRING_COLUMNS, as_csv, as_json, f"nothing expires within {days} days")
     if letters is not None and not (as_csv or as_json):
         click.echo(f"{len(written)} reminder letter(s) written to {letters}")

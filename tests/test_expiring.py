@@ -113,3 +113,11 @@ def test_letter_prints_any_letters_of_a_name(cli, reg, tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(PdfReader(tmp_path / "l" / f"{number}.pdf").pages[0].extract_text().split())
     assert "Kepada / To: 王小明 Ünal Şahin" in text
+
+
+def test_letters_folder_that_cannot_be_written_is_a_clear_error(cli, reg, tmp_path):
+    issue_one(reg, "Tulis", NOW, expires=date(2026, 12, 1))
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should go")
+    result = cli(certgen, ["expiring", "--letters", str(blocked / "letters")])
+    assert result.exit_code == 1 and f"cannot write the letters to {blocked / 'letters'}" in result.output
