@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+
+import pytest
 from pathlib import Path
 
 from certgen.batch import BatchOptions, run_batch
@@ -275,7 +277,6 @@ def _until_free(lock: FileLock, seconds: float = 10) -> bool:
 
 def test_a_planted_symlink_is_not_followed_as_a_lock_file(tmp_path):
     """A lock file replaced by a link to another file: refused by name, the target untouched."""
-    import pytest
 
     from certgen.errors import CertgenError
 
@@ -286,3 +287,131 @@ def test_a_planted_symlink_is_not_followed_as_a_lock_file(tmp_path):
     with pytest.raises(CertgenError, match=r"\.certgen-batch\.lock: cannot be used as a lock file .*symbolic link"):
         FileLock(link).acquire(wait=False, on_busy=lambda holder: None)
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.postgres
+def test_two_machines_on_one_postgresql_take_turns_and_end_with_the_same_files(tmp_path, fresh_keystore,
+                                                                                postgres_url):
+    """Two "machines" (separate data folders: no lock file in common) issue the same input into
+    one PostgreSQL registry at once, each into its own output folder. The registry lease makes
+    one wait; it then finds every row issued and draws every file again from the registry, so
+    both folders end up byte for byte the same, and the registry's log is intact."""
+    data = person_rows(tmp_path / "in", 24)
+    envs, outs, procs = [], [], []
+    for machine in ("one", "two"):
+        cmd_env = {**_cli_env(tmp_path / machine, fresh_keystore), "CERTGEN_REGISTRY_URL": postgres_url}
+        envs.append(cmd_env)
+        outs.append(tmp_path / machine / "out")
+    Registry.open(postgres_url).close()  # migrated once, before both start
+    procs = [_start(cmd_env, data, out) for cmd_env, out in zip(envs, outs)]
+    results = [_finish(p) for p in procs]
+    for code, _, err in results:
+        assert code == 0, err
+    summaries = [json.loads(stdout) for _, stdout, _ in results]
+    assert sorted((s["issued"], s["already_issued"]) for s in summaries) == [(0, 24), (24, 0)]
+    second = next(i for i, s in enumerate(summaries) if s["issued"] == 0)
+    assert "waiting: the registry says another batch of this input is running (process " in results[second][2]
+    assert len(summaries[second]["repaired"]) == 24 + 24 + 3  # certificates, cards, sheets
+    assert summaries[second]["problems"] == []
+    files = [sorted(p.relative_to(out) for p in out.rglob("*.pdf")) for out in outs]
+    assert files[0] == files[1] and len(files[0]) == 24 + 24 + 3
+    for name in files[0]:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    manifests = [json.loads((out / "manifest.json").read_text()) for out in outs]
+    assert manifests[0] == manifests[1]
+    registry = Registry.open(postgres_url)
+    for entry in manifests[0]:
+        assert _sha(outs[0] / entry["file"]) == registry.get(entry["number"]).pdf_sha256
+    assert len(registry.events()) == 24
+    registry.close()
+    check = subprocess.run([sys.executable, "-m", "certgen.cli", "log", "--verify"], env=envs[0],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and check.stdout.startswith("log intact: 24 events"), check.stdout + check.stderr
+
+
+def test_repairs_are_exact_with_fallback_fonts_and_in_any_worker(tmp_path, env):
+    """A CJK name is drawn through fallback fonts that a process loads on first need: files drawn
+    again by other processes, in another order, are still the registry's bytes, and a rerun
+    with nothing lost repairs nothing (sheets included)."""
+    data = person_rows(tmp_path / "in", 12)
+    with open(data, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[4]["name"] = "王小明 김민수"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    assert (again.repaired, again.problems) == ([], [])
+    before = {p: _sha(p) for p in out.rglob("*.pdf")}
+    for path in before:
+        path.unlink()
+    repaired = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert repaired.problems == [] and len(repaired.repaired) == 12 + 12 + 2
+    assert {p: _sha(p) for p in out.rglob("*.pdf")} == before
+
+
+def test_rows_are_validated_once_when_the_passphrase_is_asked(tmp_path, fresh_keystore, monkeypatch):
+    """The CLI used to check the rows itself before asking for the passphrase, and the batch then
+    checked them again: now `prepare_batch` checks each row once, and the passphrase is asked
+    (here by a stand-in for the terminal prompt) after that, only because there is work."""
+    from click.testing import CliRunner
+
+    from certgen import batch_plan
+    from certgen.cli import main as certgen
+    from certgen.cli_support import AppContext
+    from certgen.config import Settings
+
+    checked: list[int] = []
+    original = batch_plan.check_rows
+
+    def counting(check, rows, **kwargs):
+        checked.extend(number for number, _ in rows)
+        return original(check, rows, **kwargs)
+
+    monkeypatch.setattr(batch_plan, "check_rows", counting)
+    asked: list[bool] = []
+
+    class Terminal(AppContext):
+        def passphrase(self, *, confirm: bool = False) -> bytes:
+            asked.append(True)
+            return PASSPHRASE
+
+    data = person_rows(tmp_path / "in", 3)
+    settings = Settings(data_dir=tmp_path / "data", keys_dir=fresh_keystore.folder,
+                        registry_url=sqlite_url(tmp_path / "data" / "registry.sqlite3"))
+    app = Terminal(settings=settings, now=lambda: NOW, environ={"CERTGEN_ACTOR": "tester"})
+    result = CliRunner().invoke(certgen, ["issue", "person", str(data), "--workers", "1"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert "3 issued" in result.output
+    assert checked == [2, 3, 4] and asked == [True]
+    checked.clear()
+    result = CliRunner().invoke(certgen, ["issue", "person", str(data), "--workers", "1"], obj=app)
+    assert result.exit_code == 0 and "0 issued, 3 already issued earlier" in result.output
+    assert checked == [2, 3, 4] and asked == [True]  # nothing to sign: not asked again
+
+
+def test_a_timestamped_certificate_cannot_be_drawn_again_and_is_named(tmp_path, env):
+    """PAdES B-T: the timestamp differs each time, so a lost certificate cannot get its bytes
+    back. The rerun names it and writes nothing in its place (its card, unsigned, is repaired)."""
+    from tests.tsa import local_tsa
+
+    data = person_rows(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    with local_tsa() as tsa:
+        first = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1, timestamp_url=tsa.url), env)
+        assert first.signature == "PAdES-B-T" and first.issued == 2
+        manifest = json.loads((out / "manifest.json").read_text())
+        (out / manifest[0]["file"]).unlink()
+        (out / manifest[0]["card_file"]).unlink()
+        again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1, timestamp_url=tsa.url), env)
+    number = manifest[0]["number"]
+    assert again.problems == [
+        f"{number}: its certificate PDF is missing in {out}, and drawing it again does not give the registry's bytes "
+        "(signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): restore it from a "
+        "backup, or withdraw and reissue the certificate"]
+    assert [r.split(":")[0:2] for r in again.repaired] == [[number, " card was missing"]]
+    assert not (out / manifest[0]["file"]).exists()
+    assert json.loads((out / "manifest.json").read_text())[0]["problem"] == "certificate PDF on disk differs from the registry"
