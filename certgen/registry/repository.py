@@ -261,6 +261,7 @@ class Registry:
         canonical = str(parse_number(number))
         with self._write() as (session, head):
             row = self._row(session, canonical)
+            next_status(row.number, Status(row.status), change, row.expires, now)  # the life cycle's refusal first
             succ = None
             if change is EventType.REPLACE:
                 if not successor:
