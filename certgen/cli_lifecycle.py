@@ -185,11 +185,15 @@ _EXPIRING_COLUMNS = ("number", "expires", "days_left", "kind", "holder", "scheme
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--letters", type=click.Path(file_okay=False, path_type=Path),
               help="Also write a renewal reminder letter (PDF) per certificate into this folder.")
+@click.option("--sign", "sign", is_flag=True,
+              help="Sign the letters (PAdES, the current document signer; needs the key passphrase).")
 @pass_app
-def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, letters: Path | None) -> None:
+def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, letters: Path | None, sign: bool) -> None:
     """Active certificates whose expiry day (Jakarta) falls within the window."""
     days = _days(within)
     now = app.now()
+    if sign and letters is None:
+        raise click.UsageError("--sign needs --letters DIR")
     with user_errors():
         registry = _registry(app)
         try:
@@ -197,7 +201,7 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
         finally:
             registry.close()
         try:
-            written = _write_letters(app, items, letters, local_day(now)) if letters is not None else []
+            written = _write_letters(app, items, letters, local_day(now), sign) if letters is not None else []
         except OSError as exc:
             raise click.ClickException(f"cannot write the letters to {letters}: {exc.strerror or exc}") from None
     _emit([i.as_json() for i in items], _EXPIRING_COLUMNS, as_csv, as_json, f"nothing expires within {days} days")
@@ -205,11 +209,18 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
         click.echo(f"{len(written)} reminder letter(s) written to {letters}")
 
 
-def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path, today: date) -> list[Path]:
+def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path, today: date, sign: bool) -> list[Path]:
+    from .keys import KeyStore
     from .render import fallback
     from .render.fonts import register
-    from .render.reminder import LetterTooLong, ReminderLetter, render_reminder
+    from .render.reminder import SIGNATURE_BOX, LetterTooLong, ReminderLetter, render_reminder
     from .render.templates import TemplateSet
+    from .sign import PdfSealer
+
+    sealer = None
+    if sign:
+        store = KeyStore(app.get_settings().keys_dir)
+        sealer = PdfSealer(store.current_signer(app.passphrase(), now=app.now()), [store.root_certificate()])
 
     templates = TemplateSet.load(_templates_dir(app))
     text = RenewalText.from_config(_yaml(_templates_dir(app) / "renewal.yaml"))
@@ -230,6 +241,9 @@ def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path,
             pdf = render_reminder(templates, fonts, letter)
         except LetterTooLong as exc:
             raise ConfigError(f"renewal.yaml: {exc}") from None
+        if sealer is not None:
+            pdf = sealer.sign(pdf, SIGNATURE_BOX, reason="Pemberitahuan perpanjangan / Renewal reminder",
+                              location=templates.letterhead.city)
         out.append(_atomic_write(folder / f"{item.number}.pdf", pdf))
     return out
 

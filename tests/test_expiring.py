@@ -121,3 +121,16 @@ def test_letters_folder_that_cannot_be_written_is_a_clear_error(cli, reg, tmp_pa
     blocked.write_text("a file where the folder should go")
     result = cli(certgen, ["expiring", "--letters", str(blocked / "letters")])
     assert result.exit_code == 1 and f"cannot write the letters to {blocked / 'letters'}" in result.output
+
+
+def test_signed_letters_validate_in_pyhanko(cli, reg, tmp_path, fresh_keystore):
+    from tests.signatures import pyhanko_status
+    number = issue_one(reg, "Bertanda Tangan", NOW, expires=date(2026, 12, 1)).number
+    result = cli(certgen, ["expiring", "--letters", str(tmp_path / "l"), "--sign"])
+    assert result.exit_code == 0, result.output
+    pdf = (tmp_path / "l" / f"{number}.pdf").read_bytes()
+    status = pyhanko_status(pdf, fresh_keystore.root_certificate())
+    assert status.intact and status.valid and status.trusted, status.summary()
+    assert "Bertanda Tangan" in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    unsigned = cli(certgen, ["expiring", "--sign"])
+    assert unsigned.exit_code == 2 and "--sign needs --letters DIR" in unsigned.output

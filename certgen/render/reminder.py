@@ -1,6 +1,6 @@
 """Renewal reminder letters: one A4 page on the letterhead, bilingual paragraphs (Indonesian,
-then English in italics) and a table naming the certificate. Unsigned (docs/surveillance.md
-says why). A small renderer of its own until a shared letter renderer exists.
+then English in italics) and a table naming the certificate; signed only on request
+(docs/surveillance.md says why). A small renderer of its own until a shared letter renderer exists.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .values import date_id
 PAGE_W, PAGE_H = A4
 LEFT, RIGHT = 22 * mm, PAGE_W - 22 * mm
 BODY_BOTTOM = 40 * mm
+#: Where a signed letter's visible signature field goes (x1, y1, x2, y2), right of the body's name.
+SIGNATURE_BOX = (118 * mm, 16 * mm, 188 * mm, 38 * mm)
 
 
 class LetterTooLong(ValueError):
