@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from certgen.config import sqlite_url
-from certgen.expiry import expiring
+from certgen.expiry import expiring, window
 from certgen.keys import KeyStore
 from certgen.model import Series
 from certgen.registry import Issued, NewCertificate, Registry, verify_log
@@ -73,6 +73,9 @@ def main() -> None:
         print(f"  listed {len(items)}")
         items = timed(f"expiring --within 90d over {args.rows} certificates",
                       lambda: expiring(registry.iter_certificates(), within_days=90, now=NOW))
+        print(f"  listed {len(items)}")
+        items = timed(f"expiring --within 90d, filtered in SQL (active_expiring), {args.rows} certificates",
+                      lambda: expiring(registry.active_expiring(*window(90, NOW)), within_days=90, now=NOW))
         print(f"  listed {len(items)}")
         report_ = timed("verify_log", lambda: verify_log(registry, keys.trust_list(), keys.root_certificate()), repeat=1)
         print(f"  ok={report_.ok}, events={report_.events}")

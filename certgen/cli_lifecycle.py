@@ -18,7 +18,7 @@ import yaml
 
 from .cli_support import AppContext, user_errors
 from .errors import ConfigError
-from .expiry import ExpiringItem, RenewalText, expiring
+from .expiry import ExpiringItem, RenewalText, expiring, window
 from .registry import Registry
 from .registry.findings import safe
 from .registry.lifecycle import local_day
@@ -197,7 +197,7 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
     with user_errors():
         registry = _registry(app)
         try:
-            items = expiring(registry.iter_certificates(), within_days=days, now=now)
+            items = expiring(registry.active_expiring(*window(days, now)), within_days=days, now=now)
         finally:
             registry.close()
         try:

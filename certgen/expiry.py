@@ -36,6 +36,12 @@ class ExpiringItem:
                 "expires": self.expires.isoformat(), "days_left": self.days_left, "address": self.address}
 
 
+def window(within_days: int, now: datetime) -> tuple[date, date]:
+    """The expiry days the listing covers: today (Jakarta) to today + `within_days`."""
+    today = local_day(now)
+    return today, today + timedelta(days=within_days)
+
+
 def expiring(certificates: Iterable[Certificate], *, within_days: int, now: datetime) -> list[ExpiringItem]:
     """Active certificates whose expiry day is from today to today + `within_days` (Jakarta), soonest first."""
     today = local_day(now)

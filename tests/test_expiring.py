@@ -134,3 +134,11 @@ def test_signed_letters_validate_in_pyhanko(cli, reg, tmp_path, fresh_keystore):
     assert "Bertanda Tangan" in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     unsigned = cli(certgen, ["expiring", "--sign"])
     assert unsigned.exit_code == 2 and "--sign needs --letters DIR" in unsigned.output
+
+
+def test_the_database_filter_agrees_with_the_scan(reg, population):
+    from certgen.expiry import window
+    for days in (0, 15, 90, 91, 400):
+        for now in (NOW, datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)):
+            scanned = expiring(reg.iter_certificates(), within_days=days, now=now)
+            assert expiring(reg.active_expiring(*window(days, now)), within_days=days, now=now) == scanned

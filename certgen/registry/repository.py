@@ -414,6 +414,15 @@ class Registry:
             yield from (_certificate(r) for r in rows)
             last = rows[-1].number
 
+    def active_expiring(self, first: date, last: date) -> list[Certificate]:
+        """Active certificates whose expiry day is from `first` to `last`, both included, by expiry
+        then number (`certgen expiring`; the `expires` filter runs in the database)."""
+        query = (select(CertificateRow).where(CertificateRow.status == Status.ACTIVE.value, CertificateRow.expires >= first,
+                                              CertificateRow.expires <= last)
+                 .order_by(CertificateRow.expires, CertificateRow.number))
+        with self._read() as session, session.begin():
+            return [_certificate(r) for r in session.scalars(query)]
+
     def snapshot(self) -> ContextManager[LogReader]:
         """A context manager giving a `LogReader` over one consistent snapshot (the audit's reads)."""
         return snapshot(self._read_engine)
