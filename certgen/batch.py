@@ -92,6 +92,8 @@ class IssueEnvironment:
     #: Wait for another batch of the same output or input (else raise `BatchBusy`).
     wait: bool = True
     lease_seconds: float = LEASE_SECONDS
+    #: Signs a checkpoint of the transparency log (the CLI binds the log key and the data folder).
+    sign_tree_head: Callable[[], object] | None = None
 
 
 def run_batch(options: BatchOptions, env: IssueEnvironment,
@@ -166,6 +168,8 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
         summary.sheets = _write_manifest(options, intake.valid, env.registry, summary, sheet_digests)
         if summary.issued:
             env.registry.checkpoint(loaded, now=now)  # type: ignore[arg-type]
+            if env.sign_tree_head is not None:
+                env.sign_tree_head()
         summary.phases["finish"] = round(time.perf_counter() - mark, 3)
     summary.seconds = plan.seconds + time.perf_counter() - started - summary.phases.get("wait", 0.0)
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -27,6 +27,29 @@ def _registry(app: AppContext) -> Registry:
 
 def _keystore(app: AppContext) -> KeyStore:
     return KeyStore(app.get_settings().keys_dir)
+
+
+def _log_origin(app: AppContext) -> str:
+    """The log's name (origin line of its checkpoints): the verification host, then /log."""
+    from urllib.parse import urlsplit
+
+    return f"{urlsplit(app.get_settings().verify_url).hostname}/log"
+
+
+def _log_folder(app: AppContext) -> Path:
+    return app.get_settings().data_dir / "log"
+
+
+def _sign_tree_head(app: AppContext, registry: Registry, store: KeyStore,
+                    passphrase: Callable[[], bytes] | None = None) -> str | None:
+    """Sign a checkpoint of the transparency log with the log key (None: the key folder has no log key)."""
+    from .registry.tlog import sign_checkpoint
+
+    if store.log_key() is None:
+        return None
+    head = sign_checkpoint(registry, store.log_signer((passphrase or app.passphrase)()), now=app.now(),
+                           folder=_log_folder(app))
+    return f"checkpoint {head.id}: tree of {head.size} events, root {head.root_hash[:16]}..., signed by the log key"
 
 
 @click.group()
@@ -62,9 +85,21 @@ def keys_init(app: AppContext, algorithm: str) -> None:
     """Create the root certificate and a first document signer (refuses to overwrite)."""
     with user_errors():
         store = _keystore(app)
-        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now())
+        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
+                            log_origin=_log_origin(app))
     click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
-               f"trust list:       {store.trustlist_path}")
+               f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}")
+
+
+@keys.command("init-log")
+@click.option("--origin", help="Name of the log (default: the verification host, then /log).")
+@pass_app
+def keys_init_log(app: AppContext, origin: str | None) -> None:
+    """Add the log key (signs checkpoints) to a key folder made without one; republishes the trust list."""
+    with user_errors():
+        store = _keystore(app)
+        key = store.init_log(app.passphrase(), now=app.now(), origin=origin or _log_origin(app))
+    click.echo(f"log key: {key.vkey}\ntrust list: {store.trustlist_path}")
 
 
 @keys.command("rotate")
@@ -189,7 +224,11 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         registry = _registry(app)
         if check:
             store = _keystore(app)
-            report = verify_log(registry, store.trust_list(), store.root_certificate())
+            from .registry.tlog import tree_check, tree_heads
+
+            trust = store.trust_list()
+            report = verify_log(registry, trust, store.root_certificate(), extra_checks=[tree_check(trust, _log_folder(app))])
+            signed = report.checkpoints + len(tree_heads(registry))  # the old chain-head ones, and the tree heads
         else:
             events = registry.events(number) if number else list(registry.iter_events())
     if not check:
@@ -201,12 +240,12 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
                        + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
+        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": signed,
                                "certificates": report.certificates,
                                "first_break": str(report.first_break) if report.first_break else None,
                                "problems": [p.as_json() for p in report.problems]}, indent=2, ensure_ascii=False))
     elif report.ok:
-        click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
+        click.echo(f"log intact: {report.events} events, {signed} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
     else:
         click.echo(f"LOG BROKEN: first break at {report.first_break}")
@@ -219,11 +258,16 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
 @main.command("checkpoint")
 @pass_app
 def checkpoint_cmd(app: AppContext) -> None:
-    """Sign the current end of the log with the current document signer."""
+    """Sign a checkpoint (tree head) of the log with the log key, and write it under DATA/log/."""
     with user_errors():
         store = _keystore(app)
-        cp = _registry(app).checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
-    click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")
+        registry = _registry(app)
+        done = _sign_tree_head(app, registry, store)
+        if done is None:  # a key folder from before the log key: the old DSC-signed checkpoint
+            cp = registry.checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
+            done = f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}"
+            click.echo("no log key: signed the chain head with the document signer; run `certgen keys init-log`", err=True)
+    click.echo(done)
 
 
 @main.command("reports")
@@ -287,16 +331,24 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         if plan.intake.errors and not skip_invalid:
             raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
+        asked: list[bytes] = []
+
+        def passphrase() -> bytes:
+            """Asked at most once per run: the signer's key and the log key share it."""
+            if not asked:
+                asked.append(app.passphrase())
+            return asked[0]
 
         def load_signer():
-            return store.current_signer(app.passphrase(), now=app.now())
+            return store.current_signer(passphrase(), now=app.now())
 
         # the passphrase only when there is something to sign (else only if that changes while waiting)
         signer = load_signer() if plan.needs_signer else load_signer
         env = IssueEnvironment(registry=registry, signer=None, chain=[store.root_certificate()],
                                verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now,
-                               lock_dir=settings.data_dir / "locks", wait=not no_wait)
+                               lock_dir=settings.data_dir / "locks", wait=not no_wait,
+                               sign_tree_head=lambda: _sign_tree_head(app, registry, store, passphrase))
         bar = None
         if sys.stderr.isatty() and not as_json:
             bar = click.progressbar(length=1, label="issuing", file=sys.stderr)

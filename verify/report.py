@@ -94,6 +94,12 @@ class Reason(str, enum.Enum):
     SCAN_FAILED = "scan_failed"
     CHECK_CRASHED = "check_crashed"
     FILE_UNREADABLE = "file_unreadable"
+    # the transparency log (--log-proof)
+    LOG_INCLUSION_PROVEN = "log_inclusion_proven"
+    LOG_INCLUSION_FAILED = "log_inclusion_failed"
+    LOG_CHECKPOINT_UNTRUSTED = "log_checkpoint_untrusted"
+    LOG_NOT_CHECKPOINTED = "log_not_checkpointed"
+    LOG_UNAVAILABLE = "log_unavailable"
 
 
 class TimeSource(str, enum.Enum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,6 +129,30 @@ class ReportRow(Base):
     message: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class LogNodeRow(Base):
+    """A perfect subtree of the Merkle tree over the events (certgen.registry.merkle): written
+    once when its last leaf is added, never changed; `id` is `merkle.node_id(level, index)`.
+    Derived data: `certgen log --verify` recomputes every node from the events."""
+
+    __tablename__ = "log_nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TreeHeadRow(Base):
+    """A checkpoint: a tree head signed by the log key, kept as the exact text that was signed
+    (docs/registry.md, "Checkpoints"); `size` and `root_hash` repeat what the text says."""
+
+    __tablename__ = "tree_heads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, index=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
 
 
 class BatchLeaseRow(Base):

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0005_batch_leases'
-down_revision = '0003_record_state'  # chained after the record state (the lead's order: 0003, 0004, 0005, 0006, 0007)
+down_revision = '0004_transparency_log'  # the lead's order: 0003, 0004, 0005, 0006, 0007
 branch_labels = None
 depends_on = None
 
