@@ -356,4 +356,4 @@ def test_end_to_end_issue_fail_a_visit_verify_the_pdf(cli, settings, fresh_keyst
     assert data["verdict"] == "SUSPENDED" and f"{number} is suspended since 2026-11-24: failed surveillance visit 1" in data["summary"]
     assert {c["name"]: c["reason"] for c in data["checks"]}["status"] == "status_suspended"
     log = cli(certgen, ["log", "--verify"])
-    assert log.exit_code == 0 and "log intact" in log.output
+    assert log.exit_code == 0 and "log intact" in log.output, log.output

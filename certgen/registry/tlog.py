@@ -287,8 +287,10 @@ def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[Lo
         differing = 0
         for _seq, digest in _event_hashes(session, 0, None):
             leaf = _leaf(digest)  # a malformed hash (named by the chain check) still takes its place
-            made.extend(n for n in builder.append(merkle.leaf_hash(leaf if leaf is not None else str(digest).encode()))
-                        if n[0] <= 2 * (stored_size - 1))
+            index = builder.size
+            nodes = builder.append(merkle.leaf_hash(leaf if leaf is not None else str(digest).encode()))
+            if index < stored_size:  # every node this leaf completes ends at it: stored only when the leaf is
+                made.extend(nodes)
             if builder.size in wanted:
                 roots[builder.size] = builder.root()
             if len(made) >= _CHUNK:
