@@ -357,3 +357,21 @@ def test_end_to_end_issue_fail_a_visit_verify_the_pdf(cli, settings, fresh_keyst
     assert {c["name"]: c["reason"] for c in data["checks"]}["status"] == "status_suspended"
     log = cli(certgen, ["log", "--verify"])
     assert log.exit_code == 0 and "log intact" in log.output, log.output
+
+
+def test_log_proof_of_a_visited_certificate_proves_its_own_latest_event(cli, reg, report, settings, fresh_keystore):
+    """A visit's event carries the visit's digest, not the certificate's state: the inclusion
+    proof of a certificate is of its latest *certificate* event, so a visit does not make the
+    public check say the row was changed behind the log."""
+    rules = SurveillanceRules()
+    number = issue_product(reg, "PT Bukti", date(2025, 11, 10)).number
+    stored = store_report(report, settings.data_dir / "s", rules)
+    record_visit(reg, number, new_visit(stored, VisitResult.PASSED, date(2026, 11, 20), rules), now=NOW, actor="t")
+    assert cli(certgen, ["checkpoint"]).exit_code == 0
+    verdict = CliRunner().invoke(certverify, ["--trust-list", str(fresh_keystore.trustlist_path), "--root",
+                                              str(fresh_keystore.root_cert_path), "--registry", settings.registry_url,
+                                              "--at", "2026-11-24T10:00:00+07:00", "--log-proof", "number", number, "--json"])
+    data = json.loads(verdict.output)
+    assert data["verdict"] == "VALID", verdict.output
+    [inclusion] = [c for c in data["checks"] if c["name"] == "log_inclusion"]
+    assert inclusion["outcome"] == "passed" and "(issue, event 1)" in inclusion["detail"]

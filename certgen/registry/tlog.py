@@ -29,6 +29,7 @@ from ..note import CheckpointError, CheckpointProblem, LogSigner, TreeHead, open
 from ..trust import TrustList
 from . import merkle
 from .findings import LogProblem
+from .replay import CERTIFICATE_EVENT_TYPES
 from .tables import EventRow, LogNodeRow, TreeHeadRow
 
 if TYPE_CHECKING:
@@ -211,9 +212,11 @@ def consistency_proof(registry: Registry, first: int, second: int) -> list[bytes
 
 
 def latest_event_seq(registry: Registry, number: str) -> int | None:
-    """Sequence number of the certificate's latest event."""
+    """Sequence number of the certificate's latest event of its own (a surveillance visit's event
+    has the same number but commits to the visit, not to the certificate's state)."""
     with registry._read() as session, session.begin():
-        return session.execute(select(func.max(EventRow.seq)).where(EventRow.number == number)).scalar()
+        return session.execute(select(func.max(EventRow.seq)).where(
+            EventRow.number == number, EventRow.type.in_(sorted(CERTIFICATE_EVENT_TYPES)))).scalar()
 
 
 # -- the check ---------------------------------------------------------------------------------
