@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -141,6 +142,21 @@ def keys_trustlist(app: AppContext, output: str | None) -> None:
         with open(output, "wb") as handle:
             handle.write(data)
     click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
+
+
+@keys.command("crl")
+@click.option("--days", type=click.IntRange(1, 3660), default=31, show_default=True, help="Days until its nextUpdate.")
+@pass_app
+def keys_crl(app: AppContext, days: int) -> None:
+    """Write the root-signed CRL of revoked document signers (keys/root.crl.pem; docs/keys.md)."""
+    from .revocation import Revoked, build_crl, write_crl
+
+    with user_errors():
+        store = _keystore(app)
+        revoked = [Revoked(s.certificate, s.revoked_at) for s in store.signers() if s.revoked_at is not None]
+        root = store.root_signer(app.passphrase())
+        path = write_crl(store.folder, build_crl(root.private_key, root.certificate, revoked, now=app.now(), days=days))
+    click.echo(f"CRL with {len(revoked)} revoked signer(s), valid {days} day(s): {path}")
 
 
 @keys.command("list")
@@ -294,7 +310,7 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 # -- issuing ---------------------------------------------------------------------------------
 
 @main.command("issue")
-@click.argument("kind", type=click.Choice([k.value for k in DocumentKind]))
+@click.argument("kind", type=click.Choice([k.value for k in DocumentKind if k is not DocumentKind.LETTER]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: DATA/issued/<file name>-<kind>).")
@@ -302,20 +318,25 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 @click.option("--skip-invalid", is_flag=True, help="Issue the valid rows; write the others to rejected.csv.")
 @click.option("--photos", type=click.Path(file_okay=False, path_type=Path), help="Folder of photo files (default: beside FILE).")
 @click.option("--check", is_flag=True, help="Only validate the rows; issue nothing.")
-@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-T.")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-LTA.")
+@click.option("--timestamp-root", envvar="CERTGEN_TSA_ROOT", type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM file of the timestamp authority's root certificate(s) (needed with --timestamp-url).")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync per file (faster; safe against a kill, not a power cut).")
 @click.option("--no-wait", is_flag=True,
               help=f"Refuse (exit {BUSY_EXIT}) instead of waiting when another batch of the same output or input runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
-              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, no_wait: bool,
-              as_json: bool) -> None:
+              photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
+              no_wait: bool, as_json: bool) -> None:
     """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets).
     A rerun repairs: files missing or different from the registry are drawn again."""
+    from .adapters.install import SWITCH_VAR, install_all
     from .batch import InvalidRows, IssueEnvironment, issue_batch, prepare_batch
     from .batch_plan import BatchOptions
 
+    # the fast paths, where ReportLab and pyHanko are versions they were tested with (docs/adapters.md)
+    install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
@@ -338,13 +359,15 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
             if not asked:
                 asked.append(app.passphrase())
             return asked[0]
+        # PAdES B-LTA with a timestamp authority: the root's CRL and its root, checked before any passphrase
+        chain = [store.root_certificate(), *(_lta_material(store, timestamp_root, app.now()) if timestamp_url else [])]
 
         def load_signer():
             return store.current_signer(passphrase(), now=app.now())
 
         # the passphrase only when there is something to sign (else only if that changes while waiting)
         signer = load_signer() if plan.needs_signer else load_signer
-        env = IssueEnvironment(registry=registry, signer=None, chain=[store.root_certificate()],
+        env = IssueEnvironment(registry=registry, signer=None, chain=chain,
                                verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now,
                                lock_dir=settings.data_dir / "locks", wait=not no_wait,
@@ -381,12 +404,34 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         sys.exit(1)
 
 
+def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -> list[Any]:
+    """The root's CRL and the timestamp authority's roots, for PAdES B-LTA (docs/issuing.md)."""
+    from cryptography import x509
+
+    from .errors import ConfigError
+    from .revocation import load_crl
+    from .sign import TimestampAuthorityRoot
+
+    if timestamp_root is None:
+        raise ConfigError("--timestamp-url needs --timestamp-root (or CERTGEN_TSA_ROOT): the PEM certificate the "
+                          "timestamp authority's certificate chains to")
+    try:
+        roots = x509.load_pem_x509_certificates(timestamp_root.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{timestamp_root}: not a readable PEM certificate file ({exc})") from None
+    return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
+
+
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
 from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
 main.add_command(surveillance)
 main.add_command(expiring_cmd)
+
+from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
+_register_service(main)
+
 
 if __name__ == "__main__":
     main()

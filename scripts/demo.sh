@@ -27,6 +27,7 @@ certgen log --verify
 # a witness: keeps the last checkpoint it accepted, and names a rollback or a fork next time
 certverify --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem" log audit \
   --registry "${CERTGEN_REGISTRY_URL:-sqlite:///$CERTGEN_DATA/registry.sqlite3}" --state "$CERTGEN_DATA/witness"
+python scripts/service_demo.py "$CERTGEN_DATA/service-demo"
 
 cat <<DONE
 

@@ -490,16 +490,16 @@ def test_log_listing_escapes_what_the_database_holds(keystore, cli, settings):
 
 
 def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built):
-    """Issue 11 puts service applications in the same log: their events go to their own
-    replayer, merged with their own rows; without it their types are named as unknown."""
+    """A later subject kind (as issue 11's applications and complaints did) plugs in its own
+    replayer, merged with its own rows; without it its types are named as unknown."""
     from certgen.registry.history import SUBJECTS, Subject
     from certgen.registry.replay import History
 
     seq, head = registry.head()
     data = {"stage": "submitted"}
-    digest = event_hash(head, seq=seq + 1, at=LATER, type="application", number="APP-1", actor="clerk", reason=None, data=data)
+    digest = event_hash(head, seq=seq + 1, at=LATER, type="inspection", number="APP-1", actor="clerk", reason=None, data=data)
     sql(registry, "INSERT INTO events (seq, at, type, number, actor, reason, data, prev_hash, hash) "
-                  "VALUES (:s, '2026-11-24 04:00:00.000000', 'application', 'APP-1', 'clerk', NULL, :d, :p, :h)",
+                  "VALUES (:s, '2026-11-24 04:00:00.000000', 'inspection', 'APP-1', 'clerk', NULL, :d, :p, :h)",
         s=seq + 1, d='{"stage": "submitted"}', p=head, h=digest)
     sql(registry, "UPDATE chain_head SET seq = :s, hash = :h", s=seq + 1, h=digest)
     assert [(p.where, p.code) for p in problems(registry, keystore)] == [(f"event {seq + 1}", "unknown_event_type")]
@@ -516,8 +516,8 @@ def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built)
         return []
 
     rows = [("APP-1", {"number": "APP-1", "stage": "paid"})]
-    applications = Subject("application", frozenset({"application"}), lambda reader: iter(rows), replay, check, "application")
-    found = problems(registry, keystore, subjects=[*SUBJECTS, applications])
+    inspections = Subject("inspection", frozenset({"inspection"}), lambda reader: iter(rows), replay, check, "application")
+    found = problems(registry, keystore, subjects=[*SUBJECTS, inspections])
     assert replayed == [("APP-1", [data])]
     assert [str(p) for p in found] == ["application APP-1: stage differs"]
 

@@ -397,3 +397,29 @@ def test_a_served_state_that_disagrees_with_the_page_fails(world):
     shown = replace(status, holder="Someone Else")
     check = LogInclusion(Canned(doc), world["keys"].trust_list().log_keys).check(number, shown)
     assert check.reason.value == "log_inclusion_failed" and "with another holder" in check.detail
+
+
+def test_entry_endpoint_withholds_an_applicants_record_but_proves_it(client, world):
+    """An application's event carries the client's name and email: the public leaf document
+    shows only its hash, and the auditor still proves its place in the signed tree."""
+    from certgen.service.applications import NewApplication
+    from tests.service_helpers import at, register
+    from verify.log_source import entry_problem
+
+    apps = register(world["registry"])
+    apps.new(NewApplication("product-type1", "PT Rahasia Sekali", "website", email="pemilik@rahasia.example"),
+             now=at("2026-11-02", 9), actor="ana")
+    tlog.sign_checkpoint(world["registry"], world["signer"], now=NOW, folder=world["settings"].data_dir / "log")
+    response = client.get("/api/v1/log/entry/7")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["event"]["redacted"] is True and doc["event"]["type"] == "application"
+    assert "Rahasia" not in response.text and "pemilik@" not in response.text
+    head = open_tree_head(doc["checkpoint"], world["keys"].trust_list().log_keys).head
+    assert entry_problem(doc, head) is None
+    forged = dict(doc, event=dict(doc["event"], hash="0" * 64))
+    assert "not in the signed tree" in entry_problem(forged, head)
+    hidden = dict(doc, event=dict(doc["event"], type="withdraw"))
+    assert "content was withheld" in entry_problem(hidden, head)
+    certificate = client.get("/api/v1/log/entry/6").json()  # a certificate's event stays readable
+    assert certificate["event"]["type"] == "suspend" and "redacted" not in certificate["event"]

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from certgen.errors import NotFoundError, NumberFormatError
+from certgen.model import EventType
 from certgen.note import TreeHead
 from certgen.numbers import parse_number
 from certgen.registry import Registry, merkle, tlog
@@ -78,6 +79,13 @@ def proof_document(registry: Registry, number: str) -> dict[str, Any]:
     return {"number": canonical, **entry_document(registry, seq - 1, head), "state": state}
 
 
+#: Events whose content the public may read: a certificate's life, which its public page shows
+#: anyway. Every other event (the service standard's applications and complaints, with names,
+#: addresses and contacts) is served as its hash only: its inclusion is still proven.
+PUBLIC_EVENT_TYPES = frozenset({EventType.ISSUE, EventType.SUSPEND, EventType.REINSTATE, EventType.WITHDRAW,
+                                EventType.REPLACE, EventType.ATTEST, EventType.REDEEM})
+
+
 def entry_document(registry: Registry, index: int, head: Any = None) -> dict[str, Any]:
     """Leaf `index` of the latest checkpoint's tree: the event, its inclusion proof and the
     checkpoint. An auditor asks for the last leaf to see the log still holds what was signed."""
@@ -91,11 +99,16 @@ def entry_document(registry: Registry, index: int, head: Any = None) -> dict[str
         raise LogUnavailable("truncated", f"event {index + 1}, signed by the latest checkpoint, is not in the log: "
                                           "the log was truncated")
     event = events[0]
+    if event.type in PUBLIC_EVENT_TYPES:
+        shown = {"seq": event.seq, "at": iso(event.at), "type": event.type.value, "number": event.number,
+                 "actor": event.actor, "reason": event.reason, "data": dict(event.data),
+                 "prev_hash": event.prev_hash, "hash": event.hash}
+    else:  # an applicant's or complainant's record: its hash is proven, its content stays private
+        shown = {"seq": event.seq, "type": event.type.value, "redacted": True,
+                 "prev_hash": event.prev_hash, "hash": event.hash}
     return {
         "format": PROOF_FORMAT, "leaf_index": index, "tree_size": head.size,
-        "event": {"seq": event.seq, "at": iso(event.at), "type": event.type.value, "number": event.number,
-                  "actor": event.actor, "reason": event.reason, "data": dict(event.data),
-                  "prev_hash": event.prev_hash, "hash": event.hash},
+        "event": shown,
         "hashes": [b64(h) for h in tlog.inclusion_proof(registry, index, head.size)],
         "checkpoint": head.note,
     }
@@ -209,6 +222,14 @@ def entry_problem(doc: dict[str, Any], head: TreeHead) -> str | None:
     event, index, size = doc["event"], int(doc["leaf_index"]), int(doc["tree_size"])
     if size != head.size:
         return f"the proof is for {size} events, the checkpoint signs {head.size}"
+    if event.get("redacted") is True:  # a private record: only its hash and place in the log are shown
+        if str(event.get("type")) in {t.value for t in PUBLIC_EVENT_TYPES}:
+            return f"event {index + 1} is a certificate event but its content was withheld"
+        if int(event["seq"]) != index + 1 or not _is_hex_hash(event.get("hash")):
+            return f"event {index + 1} does not match its hash"
+        if not merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(event["hash"])), index, size, proof_hashes(doc), head.root):
+            return f"event {index + 1} is not in the signed tree of {size} events (the proof fails)"
+        return None
     recomputed = event_hash(str(event["prev_hash"]), seq=int(event["seq"]),
                             at=datetime.strptime(event["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc),
                             type=str(event["type"]), number=str(event["number"]), actor=str(event["actor"]),
@@ -218,3 +239,7 @@ def entry_problem(doc: dict[str, Any], head: TreeHead) -> str | None:
     if not merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(event["hash"])), index, size, proof_hashes(doc), head.root):
         return f"event {index + 1} is not in the signed tree of {size} events (the proof fails)"
     return None
+
+
+def _is_hex_hash(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)

@@ -263,6 +263,8 @@ def _status_detail(cert: StatusInfo) -> str:
         return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
     if cert.status is EffectiveStatus.EXPIRED:
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
+    if cert.status is EffectiveStatus.REDEEMED:
+        return f"{cert.number} is genuine; its credit was used{when}{reason}"
     if cert.status is EffectiveStatus.REPLACED:
         return f"{cert.number} was replaced by {cert.replaced_by}{when}{reason}"
     if cert.status is EffectiveStatus.PENDING:

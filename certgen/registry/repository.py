@@ -254,13 +254,15 @@ class Registry:
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change not in (EventType.SUSPEND, EventType.REINSTATE, EventType.WITHDRAW, EventType.REPLACE):
+        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE):
             raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")
         canonical = str(parse_number(number))
         with self._write() as (session, head):
             row = self._row(session, canonical)
+            if change is EventType.REDEEM and row.series != Series.APOLOGY.value:
+                raise TransitionError(f"{row.number} is not an apology letter; only those are redeemed")
             next_status(row.number, Status(row.status), change, row.expires, now)  # the life cycle's refusal first
             succ = None
             if change is EventType.REPLACE:
@@ -318,7 +320,8 @@ class Registry:
         active: what an offline verifier needs besides the trust list."""
         query = (select(CertificateRow.number, CertificateRow.status, CertificateRow.status_changed_at,
                         CertificateRow.status_reason, CertificateRow.replaced_by)
-                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value]))
+                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value,
+                                                   Status.REDEEMED.value]))
                  .order_by(CertificateRow.number))
         with self._read() as session, session.begin():
             return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]

@@ -1,14 +1,14 @@
 """surveillance visits of type 5 product certificates
 
 Revision ID: 0008_surveillance
-Revises: 0005_batch_leases
+Revises: 0007_service_standard
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0008_surveillance'
-down_revision = '0005_batch_leases'
+down_revision = '0007_service_standard'  # chained after the service standard (main's order: ..., 0005, 0007, 0008)
 branch_labels = None
 depends_on = None
 
