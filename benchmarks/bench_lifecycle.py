@@ -80,14 +80,15 @@ def main() -> None:
         report_ = timed("verify_log", lambda: verify_log(registry, keys.trust_list(), keys.root_certificate()), repeat=1)
         print(f"  ok={report_.ok}, events={report_.events}")
         from certgen.render.fonts import register
-        from certgen.render.reminder import ReminderLetter, render_reminder
+        from certgen.render.letter import Letter, render_letter
+        from certgen.render.templates import Bilingual
         from certgen.render.templates import TemplateSet
         templates = TemplateSet.load()
         fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
-        letter = ReminderLetter(("PEMBERITAHUAN", "Notice"), "PERPANJANGAN/X", NOW.date(), ("PT Contoh", "Jl. Industri"),
-                                (("kalimat " * 40, "sentence " * 40),) * 3, (("Nomor", "Number", "P5-2026-000001-E"),) * 4)
-        render_reminder(templates, fonts, letter)
-        timed("one reminder letter", lambda: render_reminder(templates, fonts, letter), repeat=20)
+        letter = Letter(Bilingual("PEMBERITAHUAN", "Notice"), "PERPANJANGAN/X", NOW.date(), ("PT Contoh", "Jl. Industri"),
+                        (Bilingual("kalimat " * 25, "sentence " * 25),) * 3, (("Nomor", "Number", "P5-2026-000001-E"),) * 3)
+        render_letter(templates, fonts, letter)
+        timed("one reminder letter (unsigned)", lambda: render_letter(templates, fonts, letter), repeat=20)
         registry.close()
 
 

@@ -184,16 +184,12 @@ _EXPIRING_COLUMNS = ("number", "expires", "days_left", "kind", "holder", "scheme
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--letters", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write a renewal reminder letter (PDF) per certificate into this folder.")
-@click.option("--sign", "sign", is_flag=True,
-              help="Sign the letters (PAdES, the current document signer; needs the key passphrase).")
+              help="Also write a signed renewal reminder letter (PDF) per certificate into this folder.")
 @pass_app
-def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, letters: Path | None, sign: bool) -> None:
+def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, letters: Path | None) -> None:
     """Active certificates whose expiry day (Jakarta) falls within the window."""
     days = _days(within)
     now = app.now()
-    if sign and letters is None:
-        raise click.UsageError("--sign needs --letters DIR")
     with user_errors():
         registry = _registry(app)
         try:
@@ -201,7 +197,7 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
         finally:
             registry.close()
         try:
-            written = _write_letters(app, items, letters, local_day(now), sign) if letters is not None else []
+            written = _write_letters(app, items, letters, local_day(now)) if letters is not None else []
         except OSError as exc:
             raise click.ClickException(f"cannot write the letters to {letters}: {exc.strerror or exc}") from None
     _emit([i.as_json() for i in items], _EXPIRING_COLUMNS, as_csv, as_json, f"nothing expires within {days} days")
@@ -209,41 +205,37 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
         click.echo(f"{len(written)} reminder letter(s) written to {letters}")
 
 
-def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path, today: date, sign: bool) -> list[Path]:
+def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path, today: date) -> list[Path]:
+    """One signed reminder per item, drawn by the body's shared letter renderer (certgen/render/letter.py)."""
     from .keys import KeyStore
     from .render import fallback
     from .render.fonts import register
-    from .render.reminder import SIGNATURE_BOX, LetterTooLong, ReminderLetter, render_reminder
-    from .render.templates import TemplateSet
+    from .render.letter import SIGNATURE_BOX, Letter, LetterTooLong, render_letter
+    from .render.templates import Bilingual, TemplateSet
     from .sign import PdfSealer
-
-    sealer = None
-    if sign:
-        store = KeyStore(app.get_settings().keys_dir)
-        sealer = PdfSealer(store.current_signer(app.passphrase(), now=app.now()), [store.root_certificate()])
 
     templates = TemplateSet.load(_templates_dir(app))
     text = RenewalText.from_config(_yaml(_templates_dir(app) / "renewal.yaml"))
     fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
+    store = KeyStore(app.get_settings().keys_dir)
+    sealer = PdfSealer(store.current_signer(app.passphrase(), now=app.now()), [store.root_certificate()])
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for item in items:
         title, paragraphs = text.fill(item, templates.letterhead.name.id)
-        letter = ReminderLetter(
-            title=(title.id, title.en), reference=f"PERPANJANGAN/{item.number}", dated=today,
+        letter = Letter(
+            title=Bilingual(title.id, title.en), number=f"PERPANJANGAN/{item.number}", issued_on=today,
             recipient=tuple(x for x in (item.holder, item.address) if x),
-            paragraphs=tuple((p.id, p.en) for p in paragraphs),
+            paragraphs=tuple(Bilingual(p.id, p.en) for p in paragraphs),
             table=(("Nomor sertifikat", "Certificate number", item.number), ("Pemegang", "Holder", item.holder),
-                   ("Skema", "Scheme", item.scheme),
                    ("Berlaku sampai", "Valid until", f"{item.expires:%Y-%m-%d}")))
         fallback.prepare(fonts.names, [item.holder, item.address or "", item.scheme])
         try:
-            pdf = render_reminder(templates, fonts, letter)
+            pdf = render_letter(templates, fonts, letter)
         except LetterTooLong as exc:
             raise ConfigError(f"renewal.yaml: {exc}") from None
-        if sealer is not None:
-            pdf = sealer.sign(pdf, SIGNATURE_BOX, reason="Pemberitahuan perpanjangan / Renewal reminder",
-                              location=templates.letterhead.city)
+        pdf = sealer.sign(pdf, SIGNATURE_BOX, reason="Pemberitahuan perpanjangan / Renewal reminder",
+                          location=templates.letterhead.city)
         out.append(_atomic_write(folder / f"{item.number}.pdf", pdf))
     return out
 

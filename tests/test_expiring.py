@@ -126,14 +126,14 @@ def test_letters_folder_that_cannot_be_written_is_a_clear_error(cli, reg, tmp_pa
 def test_signed_letters_validate_in_pyhanko(cli, reg, tmp_path, fresh_keystore):
     from tests.signatures import pyhanko_status
     number = issue_one(reg, "Bertanda Tangan", NOW, expires=date(2026, 12, 1)).number
-    result = cli(certgen, ["expiring", "--letters", str(tmp_path / "l"), "--sign"])
+    result = cli(certgen, ["expiring", "--letters", str(tmp_path / "l")])
     assert result.exit_code == 0, result.output
     pdf = (tmp_path / "l" / f"{number}.pdf").read_bytes()
     status = pyhanko_status(pdf, fresh_keystore.root_certificate())
     assert status.intact and status.valid and status.trusted, status.summary()
     assert "Bertanda Tangan" in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
-    unsigned = cli(certgen, ["expiring", "--sign"])
-    assert unsigned.exit_code == 2 and "--sign needs --letters DIR" in unsigned.output
+    nokey = cli(certgen, ["expiring", "--letters", str(tmp_path / "m")], passphrase=None)
+    assert nokey.exit_code == 1 and "set CERTGEN_KEY_PASSPHRASE" in nokey.output
 
 
 def test_the_database_filter_agrees_with_the_scan(reg, population):
