@@ -485,6 +485,9 @@ def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
+from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
+main.add_command(surveillance)
+main.add_command(expiring_cmd)
 
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)

@@ -72,6 +72,8 @@ class EventType(str, enum.Enum):
     APPLICATION = "application"
     COMPLAINT = "complaint"
     REDEEM = "redeem"  # an apology letter's credit is used on an application (a status change)
+    #: A surveillance visit of a type 5 product certificate (certgen/registry/visits.py).
+    SURVEILLANCE = "surveillance"
 
 
 # -- the documents' records --------------------------------------------------------------------

@@ -43,8 +43,16 @@ CERTIFICATES = Subject(
     rows=lambda reader: ((row["number"], row) for row in reader.certificates()),
     replay=replay_certificate, check=check_certificate, label="certificate")
 
+from .visit_replay import VISIT_EVENT_TYPES, check_visits, replay_visits  # noqa: E402
+from .visits import visit_rows  # noqa: E402
+
+#: Surveillance visits of type 5 certificates, keyed by the certificate's number (docs/surveillance.md).
+SURVEILLANCE_VISITS = Subject(
+    name="surveillance", event_types=VISIT_EVENT_TYPES, rows=visit_rows,
+    replay=replay_visits, check=check_visits, label="surveillance of certificate")  # type: ignore[arg-type]
+
 #: Every subject the log knows; a later subject kind appends itself here.
-SUBJECTS: list[Subject] = [CERTIFICATES]
+SUBJECTS: list[Subject] = [CERTIFICATES, SURVEILLANCE_VISITS]
 
 
 def known_types(subjects: Iterable[Subject]) -> frozenset[str]:

@@ -242,7 +242,7 @@ class Registry:
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change is EventType.ISSUE or change is EventType.ATTEST:
+        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE):
             raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")
@@ -251,21 +251,13 @@ class Registry:
             row = self._row(session, canonical)
             if change is EventType.REDEEM and row.series != Series.APOLOGY.value:
                 raise TransitionError(f"{row.number} is not an apology letter; only those are redeemed")
-            new = next_status(row.number, Status(row.status), change, row.expires, now)
-            data: dict[str, Any] = {"from": row.status, "to": new.value}
+            next_status(row.number, Status(row.status), change, row.expires, now)  # the life cycle's refusal first
+            succ = None
             if change is EventType.REPLACE:
                 if not successor:
                     raise TransitionError(f"replacing {row.number} needs the successor's number")
-                succ = self._row(session, str(parse_number(successor)))
-                if succ.number == row.number:
-                    raise TransitionError(f"{row.number} cannot replace itself")
-                row.replaced_by = succ.number
-                data["successor"] = succ.number
-            row.status = new.value
-            row.status_reason = reason.strip()
-            row.status_changed_at = now
-            data["state_sha256"] = state_digest(certificate_state(row))
-            _append(session, head, change, row.number, actor, reason.strip(), data, now)
+                succ = self._row(session, str(parse_number(successor))).number
+            apply_status_change(session, head, row, change, reason=reason, now=now, actor=actor, successor=succ)
             return _certificate(row)
 
     def suspend(self, number: str, *, reason: str, now: datetime, actor: str) -> Certificate:
@@ -407,6 +399,15 @@ class Registry:
             yield from (_certificate(r) for r in rows)
             last = rows[-1].number
 
+    def active_expiring(self, first: date, last: date) -> list[Certificate]:
+        """Active certificates whose expiry day is from `first` to `last`, both included, by expiry
+        then number (`certgen expiring`; the `expires` filter runs in the database)."""
+        query = (select(CertificateRow).where(CertificateRow.status == Status.ACTIVE.value, CertificateRow.expires >= first,
+                                              CertificateRow.expires <= last)
+                 .order_by(CertificateRow.expires, CertificateRow.number))
+        with self._read() as session, session.begin():
+            return [_certificate(r) for r in session.scalars(query)]
+
     def snapshot(self) -> ContextManager[LogReader]:
         """A context manager giving a `LogReader` over one consistent snapshot (the audit's reads)."""
         return snapshot(self._read_engine)
@@ -427,6 +428,24 @@ class Registry:
             query = query.where(CertificateRow.status == status.value)
         with self._read() as session, session.begin():
             return int(session.execute(query).scalar_one())
+
+
+def apply_status_change(session: Session, head: ChainHeadRow, row: CertificateRow, change: EventType, *, reason: str,
+                        now: datetime, actor: str, successor: str | None = None) -> None:
+    """One status change of a locked row with its event, inside the caller's write transaction
+    (`Registry.change_status`, and a failed surveillance visit that suspends in the same one)."""
+    new = next_status(row.number, Status(row.status), change, row.expires, now)
+    data: dict[str, Any] = {"from": row.status, "to": new.value}
+    if change is EventType.REPLACE:
+        if successor == row.number:
+            raise TransitionError(f"{row.number} cannot replace itself")
+        row.replaced_by = successor
+        data["successor"] = successor
+    row.status = new.value
+    row.status_reason = reason.strip()
+    row.status_changed_at = now
+    data["state_sha256"] = state_digest(certificate_state(row))
+    _append(session, head, change, row.number, actor, reason.strip(), data, now)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

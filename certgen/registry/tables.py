@@ -258,3 +258,24 @@ class AbuseCounterRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
+class SurveillanceVisitRow(Base):
+    """One surveillance visit of a type 5 product certificate (docs/surveillance.md). The visit's
+    `surveillance` event commits to every column here but `id`; the report file is stored
+    content-addressed under the data folder by its SHA-256."""
+
+    __tablename__ = "surveillance_visits"
+    __table_args__ = (UniqueConstraint("number", "ordinal", name="uq_surveillance_visit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    #: 1 for a certificate's first visit, 2 for its second, ...
+    ordinal: Mapped[int] = mapped_column(Integer)
+    visited_on: Mapped[date] = mapped_column(Date)
+    result: Mapped[str] = mapped_column(String(8))
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    report_size: Mapped[int] = mapped_column(Integer)
+    report_type: Mapped[str] = mapped_column(String(40))
+    #: Corrective action for minor/major findings is due by this day (null: passed or failed).
+    corrective_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))

@@ -29,6 +29,7 @@ from ..note import CheckpointError, CheckpointProblem, LogSigner, TreeHead, open
 from ..trust import TrustList
 from . import merkle
 from .findings import LogProblem
+from .replay import CERTIFICATE_EVENT_TYPES
 from .tables import EventRow, LogNodeRow, TreeHeadRow
 
 if TYPE_CHECKING:
@@ -211,9 +212,11 @@ def consistency_proof(registry: Registry, first: int, second: int) -> list[bytes
 
 
 def latest_event_seq(registry: Registry, number: str) -> int | None:
-    """Sequence number of the certificate's latest event."""
+    """Sequence number of the certificate's latest event of its own (a surveillance visit's event
+    has the same number but commits to the visit, not to the certificate's state)."""
     with registry._read() as session, session.begin():
-        return session.execute(select(func.max(EventRow.seq)).where(EventRow.number == number)).scalar()
+        return session.execute(select(func.max(EventRow.seq)).where(
+            EventRow.number == number, EventRow.type.in_(sorted(CERTIFICATE_EVENT_TYPES)))).scalar()
 
 
 # -- the check ---------------------------------------------------------------------------------
@@ -287,8 +290,10 @@ def _recompute(registry: Registry, heads: list[tuple[str, TreeHead]]) -> list[Lo
         differing = 0
         for _seq, digest in _event_hashes(session, 0, None):
             leaf = _leaf(digest)  # a malformed hash (named by the chain check) still takes its place
-            made.extend(n for n in builder.append(merkle.leaf_hash(leaf if leaf is not None else str(digest).encode()))
-                        if n[0] <= 2 * (stored_size - 1))
+            index = builder.size
+            nodes = builder.append(merkle.leaf_hash(leaf if leaf is not None else str(digest).encode()))
+            if index < stored_size:  # every node this leaf completes ends at it: stored only when the leaf is
+                made.extend(nodes)
             if builder.size in wanted:
                 roots[builder.size] = builder.root()
             if len(made) >= _CHUNK:

@@ -161,7 +161,8 @@ def _field(value: Any, where: str) -> FieldSpec:
 
 
 def _document(data: dict[str, Any], name: str) -> DocumentTemplate:
-    _keys(data, name, {"title", "intro", "holder", "fields", "statement"}, {"photo", "scheme_types"})
+    # `surveillance` (product.yaml) is read by certgen.surveillance.SurveillanceRules, not by the renderer
+    _keys(data, name, {"title", "intro", "holder", "fields", "statement"}, {"photo", "scheme_types", "surveillance"})
     return DocumentTemplate(
         title=_bi(data["title"], f"{name}: title"), intro=_bi(data["intro"], f"{name}: intro"),
         holder=_field(data["holder"], f"{name}: holder"),
