@@ -70,6 +70,9 @@ def setup(folder: Path) -> tuple[KeyStore, Registry]:
 
 
 def run_ours(folder: Path, rows: int, workers: int = 0, durable: bool = True) -> dict:
+    if not os.environ.get("CERTGEN_BENCH_STOCK"):  # set it to measure the stock path (docs/adapters.md)
+        from certgen.adapters.install import install_all
+        install_all()  # as `certgen issue` does at start-up
     store, registry = setup(folder)
     data = make_rows(folder, rows)
     env = IssueEnvironment(registry=registry, signer=store.current_signer(PASS, now=NOW),

@@ -1,69 +1,52 @@
-"""The issuing pipeline (design brief, section 6).
+"""The issuing pipeline (design brief, section 6), in two stages.
 
-validate every row -> reserve numbers and pending records in one transaction -> seal, render,
-sign and write in worker processes, one group (print sheet) at a time -> sync the group's
-files to disk and mark them issued with their digests -> manifests, a signed checkpoint.
+`prepare_batch` (certgen/batch_plan.py): read and validate every row once, see what is left
+to do; no key, no writes. `issue_batch`: take the batch's locks (output folder, input, registry
+lease: certgen/batch_lock.py), then reserve numbers and pending records in one transaction ->
+seal, render, sign and write in worker processes, one group (print sheet) at a time -> sync
+the group's files to disk and mark them issued with their digests -> manifests checked against
+the files, a signed checkpoint.
 
-A rerun of the same input resumes: rows whose certificate is already issued are found by
-their batch key and skipped (their files are checked against the registry's digests), pending
-rows are rendered again, and nothing is numbered or written twice.
+A rerun of the same input resumes and repairs: rows already issued are found by their batch
+key; their certificate PDF and card are checked against the registry's digests and print
+sheets against the sheet drawn from the registry's records; what is missing or different is
+drawn again (same bytes: certgen/issue_worker.py) or, where that cannot be, named with its
+number. Pending rows are rendered again, and nothing is numbered or written twice.
 
-Memory stays flat in the batch size: workers are forked before any row is read, groups are
-handed to them through a bounded window, and the manifests are written in chunks.
+Memory stays flat in the batch size: groups are planned lazily and handed to the workers
+through a bounded window, and the manifests are written in chunks.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from collections import deque
-from contextlib import contextmanager
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, Union
 
+from .batch_lock import batch_locks
+from .batch_plan import (CHUNK, BatchOptions, BatchPlan, InvalidRows, check_input, group_size, layout_checks,
+                         prepare_batch)
+from .batch_pool import bounded_map, forked_pool, worker_count
+from .config import DEFAULT_ISSUER, DEFAULT_VERIFY_URL
 from .crypto import DocumentSigner
-from .errors import CertgenError
-from .intake import (COLUMNS, CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker,
-                     ValidRow, check_rows, validate)
-from .issue_worker import (GroupResult, Task, WorkerContext, card_path, certificate_path, configure, run_group,
-                           run_group_packed, sheet_path, worker_context)
-from .model import DocumentKind, Status, record_to_json
+from .errors import CertgenError, TransitionError
+from .intake import COLUMNS, ValidRow
+from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
+                           run_group, sheet_path)
+from .model import DocumentKind, Status, record_from_json, record_to_json
 from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_disk, sha256_file, write_rejected
-from .registry import NewCertificate, Registry, Reservation
+from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
+from .registry.leases import LEASE_SECONDS, BatchLease
 from .registry.lifecycle import local_day
-from .render import card as card_render
-from .render.document import check_fit
-from .render.fonts import FontSet, missing_glyphs, normalise, register
-from .render.templates import TemplateError, TemplateSet
 from .sign import PdfSealer
 
-CHUNK = 500  # rows looked up or written per registry round trip
+HASH_THREADS = 2  # files checked at once when the manifest is written
 
-
-class InvalidRows(CertgenError):
-    """Some rows are invalid and --skip-invalid was not given: nothing was issued."""
-
-    def __init__(self, errors: Sequence[RowError]):
-        self.errors = list(errors)
-        rows = len({e.row for e in errors})
-        super().__init__(f"{rows} invalid row(s), nothing issued:\n" + "\n".join(f"  {e}" for e in errors))
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    kind: DocumentKind
-    input: Path
-    output: Path
-    workers: int = 0  # 0: one per core
-    skip_invalid: bool = False
-    photos_dir: Path | None = None
-    timestamp_url: str | None = None
-    #: sync files to disk before the registry records them (survives a power cut, not only a kill)
-    durable: bool = True
+#: A signer, or what loads it (asks for the passphrase) when the batch turns out to need one.
+SignerSource = Union[DocumentSigner, Callable[[], DocumentSigner], None]
 
 
 @dataclass
@@ -77,9 +60,11 @@ class BatchSummary:
     rejected: int = 0
     sheets: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Files of earlier runs that were missing or different and were drawn again, by number.
+    repaired: list[str] = field(default_factory=list)
     seconds: float = 0.0
     signature: str = ""
-    #: Wall-clock seconds per phase: validate, reserve, issue, finish.
+    #: Wall-clock seconds per phase: validate, (wait), reserve, issue, finish.
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -92,76 +77,51 @@ class BatchSummary:
 
 @dataclass(frozen=True)
 class IssueEnvironment:
-    """What the pipeline needs from outside: registry, signer, settings, clock."""
+    """What the pipeline needs from outside: registry, signer, settings, clock, locks."""
 
     registry: Registry
-    signer: DocumentSigner
+    signer: SignerSource = None
     chain: Sequence = ()
-    verify_url: str = "https://verifikasi.example.id/v/"
-    issuer: str = "ID-BSKP"
+    verify_url: str = DEFAULT_VERIFY_URL
+    issuer: str = DEFAULT_ISSUER
     templates_dir: Path | None = None
     actor: str = "certgen"
     now: Callable[[], datetime] = datetime.now
-
-
-def group_size(kind: DocumentKind) -> int:
-    return card_render.CARDS_PER_SHEET if kind is DocumentKind.PERSON else 20
-
-
-def layout_checks(templates: TemplateSet, fonts: FontSet) -> tuple[FitCheck, GlyphCheck]:
-    """The renderer's checks of a row: values fit their places, the fonts have every character."""
-    def fit(record):  # the certificate's layout, and the card's for persons
-        problems = [(p.field, p.message) for p in check_fit(templates, fonts, record)]
-        if record.kind is DocumentKind.PERSON:
-            problems += card_render.card_fit_problems(templates, fonts, record)
-        return problems
-
-    def glyphs(text: str) -> list[str]:
-        return sorted(set(missing_glyphs(text, fonts.regular)) | set(missing_glyphs(text, fonts.bold)))
-
-    return fit, glyphs
-
-
-def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet,
-                checker: RowsChecker | None = None) -> Intake:
-    """Validation only (also `certgen issue --check`); rows are checked by `checker`, or here."""
-    if options.kind is DocumentKind.PERSON:
-        problems = card_render.card_template_problems(templates, fonts)
-        if problems:
-            raise TemplateError("; ".join(f"{templates.folder}/{p}" for p in problems))
-    if checker is None:
-        fit, glyphs = layout_checks(templates, fonts)
-        checker = partial(check_rows, fit=fit, glyphs=glyphs, normalise=normalise)
-    return validate(options.input, options.kind, schemes=dict(templates.schemes), check=checker,
-                    photos_dir=options.photos_dir)
-
-
-def _check_in_worker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
-    """Rows checked in a worker process, with the templates and fonts it was started with."""
-    context = worker_context()
-    fit, glyphs = layout_checks(context.templates, context.fonts)
-    return check_rows(task, rows, fit=fit, glyphs=glyphs, normalise=normalise)
+    #: Folder of the per-input lock files (the CLI: DATA/locks); None: output lock and lease only.
+    lock_dir: Path | None = None
+    #: Wait for another batch of the same output or input (else raise `BatchBusy`).
+    wait: bool = True
+    lease_seconds: float = LEASE_SECONDS
+    #: Signs a checkpoint of the transparency log (the CLI binds the log key and the data folder).
+    sign_tree_head: Callable[[], object] | None = None
 
 
 def run_batch(options: BatchOptions, env: IssueEnvironment,
               progress: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """Issue every valid row of `options.input`; see the module docstring."""
+    """Both stages: prepare, refuse invalid rows (unless skipped), issue with `env.signer`."""
+    plan = prepare_batch(options, env.registry, templates_dir=env.templates_dir)
+    return issue_batch(plan, env.signer, env, progress=progress)
+
+
+def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
+                progress: Callable[[int, int], None] | None = None,
+                on_wait: Callable[[str], None] | None = None) -> BatchSummary:
+    """Carry out `plan` (see the module docstring). Waits for another batch of the same output
+    folder or input (`on_wait` says so once), or raises `BatchBusy` when `env.wait` is false."""
+    options = plan.options
+    intake = plan.intake
+    if intake.errors and not options.skip_invalid:
+        raise InvalidRows(intake.errors)
+    summary = BatchSummary(options.kind.value, str(options.input), str(options.output), rows=plan.rows,
+                           rejected=len(intake.rejected))
+    summary.phases["validate"] = plan.seconds
     started = time.perf_counter()
-    templates = TemplateSet.load(env.templates_dir)
-    fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
-    summary = BatchSummary(options.kind.value, str(options.input), str(options.output))
-    now = env.now()
-    sealer = PdfSealer(env.signer, env.chain, options.timestamp_url)
-    summary.signature = sealer.level
-    context = WorkerContext(templates, fonts, env.signer, sealer, env.verify_url, env.issuer, options.output, now,
-                            local_day(now))
-    with _workers(context, options.workers) as (submit, checker):
-        intake = check_input(options, templates, fonts, checker)
-        summary.phases["validate"] = round(time.perf_counter() - started, 3)
-        summary.rows = len(intake.valid) + len(intake.rejected)
-        summary.rejected = len(intake.rejected)
-        if intake.errors and not options.skip_invalid:
-            raise InvalidRows(intake.errors)
+    with batch_locks(options.output, plan.input_sha256, env.registry, lock_dir=env.lock_dir, wait=env.wait,
+                     on_wait=on_wait, lease_seconds=env.lease_seconds) as lease:
+        waited = time.perf_counter() - started
+        if waited > 0.5:
+            summary.phases["wait"] = round(waited, 3)
+        mark = time.perf_counter()
         out = options.output
         for sub in ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",):
             (out / sub).mkdir(parents=True, exist_ok=True)
@@ -169,32 +129,60 @@ def run_batch(options: BatchOptions, env: IssueEnvironment,
         if intake.errors:
             write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
                            ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
-
-        mark = time.perf_counter()
+        now = env.now()
+        lease.check()
         reservations = env.registry.reserve((_new(row) for row in intake.valid), now=now)
         summary.phases["reserve"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
         todo = sum(1 for r in reservations if r.status is Status.PENDING)
+        if callable(signer) and (todo or _needs_resigning(options, intake.valid, reservations, env.registry)):
+            signer = signer()
+        loaded = signer if isinstance(signer, DocumentSigner) else None
+        if todo and loaded is None:
+            raise CertgenError(f"{todo} row(s) to issue, but no signing key was given")
+        context = _context(plan, loaded, env, now)
+        summary.signature = context.sealer.level if context.sealer else ""
+        groups = _groups(options, intake.valid, reservations, env.registry, summary)
+        sheet_digests: dict[int, str] = {}
         done = 0
-        groups = _plan(options, intake.valid, reservations, env.registry, summary)
-        for result in submit(groups):
-            if result.issued:
-                if options.durable:
-                    flush_to_disk()  # the group's files are on disk before the registry says they exist
-                env.registry.mark_issued_many(result.issued, dsc_kid=env.signer.kid.hex(), now=now, actor=env.actor)
-            done += len(result.issued)
-            summary.issued += len(result.issued)
-            if progress:
-                progress(done, todo)
+        with forked_pool(context, options.workers) as pool:
+            for result in bounded_map(pool, run_group, groups, 2 * worker_count(options.workers) + 1):
+                if result.issued:
+                    if options.durable:
+                        flush_to_disk()  # the group's files are on disk before the registry says they exist
+                    lease.check()
+                    _mark(env, loaded, result.issued, now, summary)
+                elif result.repaired and options.durable:
+                    flush_to_disk()
+                summary.repaired += result.repaired
+                summary.problems += result.problems
+                if result.sheet_sha256:
+                    sheet_digests[result.index] = result.sheet_sha256
+                done += len(result.issued)
+                summary.issued += len(result.issued)
+                if progress:
+                    progress(done, todo)
         summary.phases["issue"] = round(time.perf_counter() - mark, 3)
 
-    mark = time.perf_counter()
-    summary.sheets = _write_manifest(options, intake.valid, env.registry)
-    if summary.issued:
-        env.registry.checkpoint(env.signer, now=now)
-    summary.phases["finish"] = round(time.perf_counter() - mark, 3)
-    summary.seconds = time.perf_counter() - started
+        mark = time.perf_counter()
+        summary.sheets = _write_manifest(options, intake.valid, env.registry, summary, sheet_digests)
+        if summary.issued:
+            env.registry.checkpoint(loaded, now=now)  # type: ignore[arg-type]
+            if env.sign_tree_head is not None:
+                env.sign_tree_head()
+        summary.phases["finish"] = round(time.perf_counter() - mark, 3)
+    summary.seconds = plan.seconds + time.perf_counter() - started - summary.phases.get("wait", 0.0)
     return summary
+
+
+def _context(plan: BatchPlan, signer: DocumentSigner | None, env: IssueEnvironment, now: datetime) -> WorkerContext:
+    options = plan.options
+    sealer = repair = None
+    if signer is not None:
+        sealer = PdfSealer(signer, env.chain, options.timestamp_url)
+        repair = sealer if sealer.signs_in_place else PdfSealer(signer, env.chain)
+    return WorkerContext(plan.templates, plan.fonts, signer, sealer, env.verify_url, env.issuer, options.output,
+                         now, local_day(now), repair)
 
 
 def _new(row: ValidRow) -> NewCertificate:
@@ -202,95 +190,121 @@ def _new(row: ValidRow) -> NewCertificate:
     return NewCertificate(r.series, r.holder, r.scheme, r.grant_date, r.expires, record_to_json(r), row.batch_key)
 
 
-def _plan(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation], registry: Registry,
-          summary: BatchSummary) -> Iterator[tuple[int, list[Task], bool]]:
-    """Groups with work, one at a time: pending rows, or (cards) a print sheet that is missing.
-    Rows issued in an earlier run are checked against their files and drawn on their sheet."""
+def _mark(env: IssueEnvironment, signer: DocumentSigner | None, issued: list[Issued], now: datetime,
+          summary: BatchSummary) -> None:
+    """Record a group as issued. A row that another batch (of another input with the same row)
+    issued meanwhile is named: its files here are this run's, not the registered ones."""
+    kid = signer.kid.hex() if signer else ""
+    try:
+        env.registry.mark_issued_many(issued, dsc_kid=kid, now=now, actor=env.actor)
+        return
+    except TransitionError:
+        pass
+    for item in issued:
+        try:
+            env.registry.mark_issued_many([item], dsc_kid=kid, now=now, actor=env.actor)
+        except TransitionError:
+            summary.issued -= 1
+            summary.problems.append(f"{item.number}: issued meanwhile by another batch (another input with the same "
+                                    f"row); the files written here are not the registered ones: run this batch "
+                                    f"again to draw them again from the registry")
+
+
+def _earlier(options: BatchOptions, cert: Certificate) -> EarlierRow:
+    """A row issued before, with what is wrong with its files."""
+    def why(path: Path, expected: str | None) -> str | None:
+        on_disk = sha256_file(path)
+        return None if on_disk == expected else ("missing" if on_disk is None else "different")
+
+    person = cert.kind is DocumentKind.PERSON
+    return EarlierRow(cert.number, record_from_json(cert.kind, dict(cert.record)), cert.seal or "",
+                      cert.issued_at or cert.created_at, cert.dsc_kid, cert.pdf_sha256, cert.card_sha256,
+                      why(certificate_path(options.output, cert.number), cert.pdf_sha256),
+                      why(card_path(options.output, cert.number), cert.card_sha256) if person else None)
+
+
+def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation],
+                     registry: Registry) -> bool:
+    """Whether some issued certificate's PDF is missing or different (a signer is needed)."""
+    keys = [res.batch_key for res in reservations if res.status is not Status.PENDING and res.batch_key]
+    for start in range(0, len(keys), CHUNK):
+        for cert in registry.find_by_batch_keys(keys[start:start + CHUNK]).values():
+            if sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
+                return True
+    return False
+
+
+def _groups(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation], registry: Registry,
+            summary: BatchSummary) -> Iterator[Group]:
+    """Groups with work, one at a time: pending rows, files of earlier rows to draw again, and
+    (cards) every print sheet, which is drawn from the records and compared with the file."""
     size = group_size(options.kind)
     person = options.kind is DocumentKind.PERSON
     for start in range(0, len(reservations), size):
         chunk = list(zip(rows[start:start + size], reservations[start:start + size]))
         issued_keys = [res.batch_key for _, res in chunk if res.status is not Status.PENDING]
         earlier = registry.find_by_batch_keys(issued_keys) if issued_keys else {}
-        tasks = []
+        tasks: list[NewRow | EarlierRow] = []
         for row, res in chunk:
             if res.status is Status.PENDING:
-                tasks.append(Task(res.number, row.record.kind, record_to_json(row.record), None))
+                tasks.append(NewRow(res.number, row.record))
                 continue
-            cert = earlier[res.batch_key]
             summary.already_issued += 1
-            on_disk = sha256_file(certificate_path(options.output, cert.number))
-            if on_disk != cert.pdf_sha256:
-                what = "missing from" if on_disk is None else "different in"
-                summary.problems.append(f"{cert.number}: issued earlier, but its PDF is {what} {options.output}")
-            if person and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
-                summary.problems.append(f"{cert.number}: issued earlier, but its card PDF is missing or different")
-            tasks.append(Task(cert.number, cert.kind, dict(cert.record), cert.seal,
-                              local_day(cert.issued_at) if cert.issued_at else None))
-        group = start // size
-        pending = any(t.seal is None for t in tasks)
-        if pending or (person and not sheet_path(options.output, group).exists()):
-            yield group, tasks, person
+            tasks.append(_earlier(options, earlier[res.batch_key]))
+        work = any(isinstance(t, NewRow) or t.repair_pdf or t.repair_card for t in tasks)
+        if work or person:
+            yield Group(start // size, tuple(tasks), person)
 
 
-@contextmanager
-def _workers(context: WorkerContext, workers: int):
-    """`(submit, checker)` backed by worker processes forked now, before any row is read (so
-    they stay small): `submit(groups) -> results` with at most a few groups in flight, and a
-    row checker that spreads validation over the workers (None with one worker: check here)."""
-    count = workers or os.cpu_count() or 1
-    configure(context)
-    if count == 1:
-        yield (lambda groups: (run_group(*g) for g in groups)), None
-        return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ctx.Pool(processes=count, initializer=configure, initargs=(context,))
-
-    def submit(groups) -> Iterator[GroupResult]:
-        window: deque = deque()
-        for group in groups:
-            window.append(pool.apply_async(run_group_packed, (group,)))
-            if len(window) >= 2 * count + 1:
-                yield window.popleft().get()
-        while window:
-            yield window.popleft().get()
-
-    def checker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
-        if not rows:
-            return []
-        size = -(-len(rows) // count)
-        parts = pool.map(partial(_check_in_worker, task), [rows[i:i + size] for i in range(0, len(rows), size)])
-        return [checked for part in parts for checked in part]
-
-    try:
-        yield submit, checker
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-
-
-def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry) -> int:
-    """manifest.csv and manifest.json in input order, written in chunks; returns the sheet count."""
+def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry, summary: BatchSummary,
+                    sheet_digests: dict[int, str]) -> int:
+    """manifest.csv and manifest.json in input order, from the registry, each file checked
+    against it: a file that does not have the registry's digest is named in the entry's
+    `problem` (and in the summary); `sheet_digests`: each print sheet as drawn in this run.
+    Returns the sheet count."""
     size = group_size(options.kind)
-    sheets = set()
-    with ManifestWriter(options.output) as writer:
+    sheets: set[str] = set()
+    named = {p.split(":", 1)[0] for p in summary.problems}
+    with ManifestWriter(options.output) as writer, ThreadPoolExecutor(HASH_THREADS) as hashing:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             found = registry.find_by_batch_keys([r.batch_key for r in chunk])
-            for position, row in enumerate(chunk, start=start):
-                cert = found[row.batch_key]
-                person = cert.kind is DocumentKind.PERSON
-                sheet = str(sheet_path(Path("."), position // size)) if person else None
-                if sheet:
-                    sheets.add(sheet)
+            certs = [found[row.batch_key] for row in chunk]
+            person = options.kind is DocumentKind.PERSON
+            paths = [certificate_path(options.output, c.number) for c in certs]
+            if person:
+                paths += [card_path(options.output, c.number) for c in certs]
+            on_disk = dict(zip(paths, hashing.map(sha256_file, paths)))  # hashlib lets go of the GIL
+            for position, (row, cert) in enumerate(zip(chunk, certs), start=start):
+                differences = []
+                if on_disk[certificate_path(options.output, cert.number)] != cert.pdf_sha256:
+                    differences.append("certificate PDF")
+                sheet = sheet_sha = card_file = None
+                if person:
+                    card_file = str(card_path(Path("."), cert.number))
+                    if on_disk[card_path(options.output, cert.number)] != cert.card_sha256:
+                        differences.append("card")
+                    group = position // size
+                    sheet = str(sheet_path(Path("."), group))
+                    sheet_sha = sheet_digests.get(group)
+                    if sheet not in sheets:
+                        sheets.add(sheet)
+                        sheet_ok = sheet_sha is not None and sha256_file(sheet_path(options.output, group)) == sheet_sha
+                    if not sheet_ok:
+                        differences.append("print sheet")
+                problem = None
+                if differences:
+                    problem = (f"{' and '.join(differences)} on disk "
+                               f"{'differ' if len(differences) > 1 else 'differs'} from the registry")
+                    if cert.number not in named:
+                        summary.problems.append(f"{cert.number}: {problem} (manifest check)")
                 writer.add(ManifestEntry(
                     row=row.row, number=cert.number, kind=cert.kind.value, holder=cert.holder,
                     status=cert.status.value, file=str(certificate_path(Path("."), cert.number)),
-                    sha256=cert.pdf_sha256 or "", card_file=str(card_path(Path("."), cert.number)) if person else None,
-                    card_sha256=cert.card_sha256, sheet_file=sheet))
+                    sha256=cert.pdf_sha256 or "", card_file=card_file, card_sha256=cert.card_sha256,
+                    sheet_file=sheet, sheet_sha256=sheet_sha, problem=problem))
     return len(sheets)
 
 
-__all__ = ["BatchOptions", "BatchSummary", "InvalidRows", "IssueEnvironment", "check_input", "run_batch"]
+__all__ = ["BatchOptions", "BatchPlan", "BatchSummary", "InvalidRows", "IssueEnvironment", "check_input",
+           "issue_batch", "layout_checks", "prepare_batch", "run_batch"]

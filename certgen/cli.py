@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
+from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_support import AppContext, parse_time, user_errors
 from .config import ENV_VARS
 from .keys import KeyAlgorithm, KeyStore
@@ -26,6 +28,29 @@ def _registry(app: AppContext) -> Registry:
 
 def _keystore(app: AppContext) -> KeyStore:
     return KeyStore(app.get_settings().keys_dir)
+
+
+def _log_origin(app: AppContext) -> str:
+    """The log's name (origin line of its checkpoints): the verification host, then /log."""
+    from urllib.parse import urlsplit
+
+    return f"{urlsplit(app.get_settings().verify_url).hostname}/log"
+
+
+def _log_folder(app: AppContext) -> Path:
+    return app.get_settings().data_dir / "log"
+
+
+def _sign_tree_head(app: AppContext, registry: Registry, store: KeyStore,
+                    passphrase: Callable[[], bytes] | None = None) -> str | None:
+    """Sign a checkpoint of the transparency log with the log key (None: the key folder has no log key)."""
+    from .registry.tlog import sign_checkpoint
+
+    if store.log_key() is None:
+        return None
+    head = sign_checkpoint(registry, store.log_signer((passphrase or app.passphrase)()), now=app.now(),
+                           folder=_log_folder(app))
+    return f"checkpoint {head.id}: tree of {head.size} events, root {head.root_hash[:16]}..., signed by the log key"
 
 
 @click.group()
@@ -61,9 +86,21 @@ def keys_init(app: AppContext, algorithm: str) -> None:
     """Create the root certificate and a first document signer (refuses to overwrite)."""
     with user_errors():
         store = _keystore(app)
-        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now())
+        signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
+                            log_origin=_log_origin(app))
     click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
-               f"trust list:       {store.trustlist_path}")
+               f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}")
+
+
+@keys.command("init-log")
+@click.option("--origin", help="Name of the log (default: the verification host, then /log).")
+@pass_app
+def keys_init_log(app: AppContext, origin: str | None) -> None:
+    """Add the log key (signs checkpoints) to a key folder made without one; republishes the trust list."""
+    with user_errors():
+        store = _keystore(app)
+        key = store.init_log(app.passphrase(), now=app.now(), origin=origin or _log_origin(app))
+    click.echo(f"log key: {key.vkey}\ntrust list: {store.trustlist_path}")
 
 
 @keys.command("rotate")
@@ -105,6 +142,21 @@ def keys_trustlist(app: AppContext, output: str | None) -> None:
         with open(output, "wb") as handle:
             handle.write(data)
     click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}")
+
+
+@keys.command("crl")
+@click.option("--days", type=click.IntRange(1, 3660), default=31, show_default=True, help="Days until its nextUpdate.")
+@pass_app
+def keys_crl(app: AppContext, days: int) -> None:
+    """Write the root-signed CRL of revoked document signers (keys/root.crl.pem; docs/keys.md)."""
+    from .revocation import Revoked, build_crl, write_crl
+
+    with user_errors():
+        store = _keystore(app)
+        revoked = [Revoked(s.certificate, s.revoked_at) for s in store.signers() if s.revoked_at is not None]
+        root = store.root_signer(app.passphrase())
+        path = write_crl(store.folder, build_crl(root.private_key, root.certificate, revoked, now=app.now(), days=days))
+    click.echo(f"CRL with {len(revoked)} revoked signer(s), valid {days} day(s): {path}")
 
 
 @keys.command("list")
@@ -188,7 +240,11 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
         registry = _registry(app)
         if check:
             store = _keystore(app)
-            report = verify_log(registry, store.trust_list(), store.root_certificate())
+            from .registry.tlog import tree_check, tree_heads
+
+            trust = store.trust_list()
+            report = verify_log(registry, trust, store.root_certificate(), extra_checks=[tree_check(trust, _log_folder(app))])
+            signed = report.checkpoints + len(tree_heads(registry))  # the old chain-head ones, and the tree heads
         else:
             events = registry.events(number) if number else list(registry.iter_events())
     if not check:
@@ -200,12 +256,12 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
                        + (f": {safe(e.reason, 500)}" if e.reason else ""))
         return
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": report.checkpoints,
+        click.echo(json.dumps({"ok": report.ok, "events": report.events, "checkpoints": signed,
                                "certificates": report.certificates,
                                "first_break": str(report.first_break) if report.first_break else None,
                                "problems": [p.as_json() for p in report.problems]}, indent=2, ensure_ascii=False))
     elif report.ok:
-        click.echo(f"log intact: {report.events} events, {report.checkpoints} signed checkpoints, "
+        click.echo(f"log intact: {report.events} events, {signed} signed checkpoints, "
                    f"{report.certificates} certificates agree with their history")
     else:
         click.echo(f"LOG BROKEN: first break at {report.first_break}")
@@ -218,11 +274,16 @@ def log_cmd(app: AppContext, check: bool, number: str | None, as_json: bool) -> 
 @main.command("checkpoint")
 @pass_app
 def checkpoint_cmd(app: AppContext) -> None:
-    """Sign the current end of the log with the current document signer."""
+    """Sign a checkpoint (tree head) of the log with the log key, and write it under DATA/log/."""
     with user_errors():
         store = _keystore(app)
-        cp = _registry(app).checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
-    click.echo(f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}")
+        registry = _registry(app)
+        done = _sign_tree_head(app, registry, store)
+        if done is None:  # a key folder from before the log key: the old DSC-signed checkpoint
+            cp = registry.checkpoint(store.current_signer(app.passphrase(), now=app.now()), now=app.now())
+            done = f"checkpoint {cp.id}: event {cp.seq} ({cp.hash[:16]}...) signed by {cp.kid}"
+            click.echo("no log key: signed the chain head with the document signer; run `certgen keys init-log`", err=True)
+    click.echo(done)
 
 
 @main.command("reports")
@@ -249,7 +310,7 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 # -- issuing ---------------------------------------------------------------------------------
 
 @main.command("issue")
-@click.argument("kind", type=click.Choice([k.value for k in DocumentKind]))
+@click.argument("kind", type=click.Choice([k.value for k in DocumentKind if k is not DocumentKind.LETTER]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: DATA/issued/<file name>-<kind>).")
@@ -257,36 +318,60 @@ def reports_cmd(app: AppContext, as_json: bool, limit: int) -> None:
 @click.option("--skip-invalid", is_flag=True, help="Issue the valid rows; write the others to rejected.csv.")
 @click.option("--photos", type=click.Path(file_okay=False, path_type=Path), help="Folder of photo files (default: beside FILE).")
 @click.option("--check", is_flag=True, help="Only validate the rows; issue nothing.")
-@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-T.")
+@click.option("--timestamp-url", envvar="CERTGEN_TSA_URL", help="RFC 3161 timestamp authority: signatures become PAdES B-LTA.")
+@click.option("--timestamp-root", envvar="CERTGEN_TSA_ROOT", type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM file of the timestamp authority's root certificate(s) (needed with --timestamp-url).")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync per file (faster; safe against a kill, not a power cut).")
+@click.option("--no-wait", is_flag=True,
+              help=f"Refuse (exit {BUSY_EXIT}) instead of waiting when another batch of the same output or input runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
-              photos: Path | None, check: bool, timestamp_url: str | None, no_fsync: bool, as_json: bool) -> None:
-    """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets)."""
-    from .batch import BatchOptions, InvalidRows, IssueEnvironment, check_input, run_batch
-    from .render.fonts import register
-    from .render.templates import TemplateSet
+              photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
+              no_wait: bool, as_json: bool) -> None:
+    """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets).
+    A rerun repairs: files missing or different from the registry are drawn again."""
+    from .adapters.install import SWITCH_VAR, install_all
+    from .batch import InvalidRows, IssueEnvironment, issue_batch, prepare_batch
+    from .batch_plan import BatchOptions
 
+    # the fast paths, where ReportLab and pyHanko are versions they were tested with (docs/adapters.md)
+    install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
                            workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
     with user_errors():
-        if check or not app.passphrase_given:
-            # someone would be asked for the passphrase: tell them first what is wrong with the rows
-            templates = TemplateSet.load(settings.templates_dir)
-            intake = check_input(options, templates, register(templates.letterhead.fonts, templates.letterhead.fallback_fonts))
-            if check:
-                for error in intake.errors:
-                    click.echo(str(error))
-                click.echo(f"{len(intake.valid)} valid row(s), {len(intake.rejected)} invalid")
-                sys.exit(1 if intake.errors else 0)
-            if intake.errors and not skip_invalid:
-                raise click.ClickException(str(InvalidRows(intake.errors)))
+        # prepare: read and validate once, see what is left to do (no key, nothing written)
+        registry = None if check else _registry(app)
+        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir)
+        if check:
+            for error in plan.intake.errors:
+                click.echo(str(error))
+            click.echo(f"{len(plan.intake.valid)} valid row(s), {len(plan.intake.rejected)} invalid")
+            sys.exit(1 if plan.intake.errors else 0)
+        if plan.intake.errors and not skip_invalid:
+            raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
-        env = IssueEnvironment(registry=_registry(app), signer=store.current_signer(app.passphrase(), now=app.now()),
-                               chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
-                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
+        asked: list[bytes] = []
+
+        def passphrase() -> bytes:
+            """Asked at most once per run: the signer's key and the log key share it."""
+            if not asked:
+                asked.append(app.passphrase())
+            return asked[0]
+        # PAdES B-LTA with a timestamp authority: the root's CRL and its root, checked before any passphrase
+        chain = [store.root_certificate(), *(_lta_material(store, timestamp_root, app.now()) if timestamp_url else [])]
+
+        def load_signer():
+            return store.current_signer(passphrase(), now=app.now())
+
+        # the passphrase only when there is something to sign (else only if that changes while waiting)
+        signer = load_signer() if plan.needs_signer else load_signer
+        env = IssueEnvironment(registry=registry, signer=None, chain=chain,
+                               verify_url=settings.verify_url, issuer=settings.issuer,
+                               templates_dir=settings.templates_dir, actor=app.actor(), now=app.now,
+                               lock_dir=settings.data_dir / "locks", wait=not no_wait,
+                               sign_tree_head=lambda: _sign_tree_head(app, registry, store, passphrase))
         bar = None
         if sys.stderr.isatty() and not as_json:
             bar = click.progressbar(length=1, label="issuing", file=sys.stderr)
@@ -297,9 +382,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                 bar.update(done - bar.pos)
 
         try:
-            summary = run_batch(options, env, progress)
-        except InvalidRows as exc:
-            raise click.ClickException(str(exc)) from None
+            summary = issue_batch(plan, signer, env, progress=progress, on_wait=lambda m: click.echo(m, err=True))
+        except BatchBusy as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(BUSY_EXIT)
         finally:
             if bar is not None:
                 bar.render_finish()
@@ -307,18 +393,42 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(f"{summary.issued} issued, {summary.already_issued} already issued earlier, {summary.rejected} rejected "
-                   f"of {summary.rows} rows in {summary.seconds:.1f} s ({summary.rate:.0f}/s, {summary.signature})")
+                   f"of {summary.rows} rows in {summary.seconds:.1f} s ({summary.rate:.0f}/s, {summary.signature or 'nothing signed'})")
         click.echo(f"output: {options.output}  (certificates/, manifest.csv, manifest.json"
                    + (", cards/, sheets/" if kind == "person" else "") + (", rejected.csv" if summary.rejected else "") + ")")
+        for line in summary.repaired:
+            click.echo(f"repaired: {line}")
         for problem in summary.problems:
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:
         sys.exit(1)
 
 
+def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -> list[Any]:
+    """The root's CRL and the timestamp authority's roots, for PAdES B-LTA (docs/issuing.md)."""
+    from cryptography import x509
+
+    from .errors import ConfigError
+    from .revocation import load_crl
+    from .sign import TimestampAuthorityRoot
+
+    if timestamp_root is None:
+        raise ConfigError("--timestamp-url needs --timestamp-root (or CERTGEN_TSA_ROOT): the PEM certificate the "
+                          "timestamp authority's certificate chains to")
+    try:
+        roots = x509.load_pem_x509_certificates(timestamp_root.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{timestamp_root}: not a readable PEM certificate file ({exc})") from None
+    return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
+
+
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
+
+from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
+_register_service(main)
+
 
 if __name__ == "__main__":
     main()

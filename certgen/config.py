@@ -6,7 +6,6 @@ and everything else receives a `Settings` (or the single value it needs).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -22,7 +21,9 @@ ENV_VARS: dict[str, str] = {
     "CERTGEN_VERIFY_URL": "base address of the public verification page, put in every seal",
     "CERTGEN_ISSUER": "short issuer id put in every seal",
     "CERTGEN_TEMPLATES": "template folder (default: templates/ of the installation)",
-    "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-T",
+    "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-LTA",
+    "CERTGEN_ADAPTERS": "off: stock ReportLab and pyHanko, no fast paths (docs/adapters.md); default on",
+    "CERTGEN_TSA_ROOT": "PEM file of the timestamp authority's root certificate(s) (with CERTGEN_TSA_URL)",
 }
 
 DEFAULT_VERIFY_URL = "https://verifikasi.example.id/v/"
@@ -44,9 +45,10 @@ class Settings:
     templates_dir: Path | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Build settings from environment variables (see `ENV_VARS`), with defaults."""
-        env = os.environ if environ is None else environ
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Build settings from environment variables (see `ENV_VARS`), with defaults; the CLI
+        passes its environment (tests/test_architecture.py: only the CLI reads `os.environ`)."""
+        env = environ
         data_dir = Path(env.get("CERTGEN_DATA", "data")).expanduser()
         keys_dir = Path(env.get("CERTGEN_KEYS", "keys")).expanduser()
         url = env.get("CERTGEN_REGISTRY_URL") or sqlite_url(data_dir / "registry.sqlite3")

@@ -1,23 +1,32 @@
-"""The worker side of batch issuing: seal, render, sign and write one group of certificates.
+"""The worker side of batch issuing: seal, render, sign and write one group of certificates,
+and draw again what an earlier run wrote and was lost or damaged since.
 
 A group is at most one print sheet of cards (10 rows) or 20 rows of other kinds. Workers are
 forked from the batch process after it has loaded the templates, fonts and the signing key,
-so nothing secret crosses a pipe; `configure` stores that state in the worker.
+so nothing secret crosses a pipe; `configure` stores that state in the worker. Rows arrive as
+typed records (`NewRow`, `EarlierRow`), not as JSON.
+
+Drawing is deterministic for a record: the same number, seal, signing time (the registry's
+issue time), signer and templates give the same bytes (ReportLab's invariant mode: no /ID or
+creation time of its own; RFC 6979 ECDSA in the PAdES signature). That is what lets a rerun
+repair a file: it is drawn again, and written only if its SHA-256 is the registry's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Union
 
 from .barcode import QrMatrix, qr_matrix
 from .crypto import DocumentSigner
 from .errors import CertgenError
-from .model import DocumentKind, PersonRecord, Record, record_from_json
-from .output import write_atomic
+from .model import PersonRecord, Record
+from .output import sha256_file, write_atomic
 from .registry import Issued
+from .registry.lifecycle import local_day
 from .render.card import CardData, render_card, render_sheet
 from .render.document import SIGNATURE_BOX, render_certificate
 from .render.fonts import FontSet
@@ -30,31 +39,65 @@ from .sign import PdfSealer
 class WorkerContext:
     templates: TemplateSet
     fonts: FontSet
-    signer: DocumentSigner
-    sealer: PdfSealer
+    #: None when the run signs nothing (validation, or a rerun that only checks and redraws cards)
+    signer: DocumentSigner | None
+    sealer: PdfSealer | None
     verify_url: str
     issuer: str
     output: Path
     signed_at: datetime
     issued_on: date
+    #: Signs in place (B-B) for repairs: the run's own sealer unless it is B-T.
+    repair_sealer: PdfSealer | None = None
 
 
 @dataclass(frozen=True)
-class Task:
-    """One row of a group: `seal` and `issued_on` are set when the certificate was issued in an
-    earlier run (its card is drawn again on the group's sheet, exactly as it was)."""
+class NewRow:
+    """A row to issue in this run (its certificate is pending in the registry)."""
 
     number: str
-    kind: DocumentKind
-    record: dict[str, Any]
-    seal: str | None
-    issued_on: date | None = None
+    record: Record
 
 
 @dataclass(frozen=True)
+class EarlierRow:
+    """A row issued in an earlier run, as the registry holds it: drawn again on its group's
+    sheet, and its files drawn again where `repair_pdf` / `repair_card` say why ("missing",
+    "different")."""
+
+    number: str
+    record: Record
+    seal: str
+    issued_at: datetime
+    dsc_kid: str | None
+    pdf_sha256: str | None
+    card_sha256: str | None
+    repair_pdf: str | None = None
+    repair_card: str | None = None
+
+
+Row = Union[NewRow, EarlierRow]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of rows, in input order; `with_sheet`: (cards) draw and check its print sheet."""
+
+    index: int
+    rows: tuple[Row, ...]
+    with_sheet: bool
+
+
+@dataclass
 class GroupResult:
     index: int
     issued: list[Issued]
+    #: What was drawn again because it was missing or different, one line each, by number.
+    repaired: list[str] = field(default_factory=list)
+    #: Files that differ from the registry and could not be drawn again, by number.
+    problems: list[str] = field(default_factory=list)
+    #: SHA-256 of the group's print sheet as drawn from the records (and now on disk).
+    sheet_sha256: str | None = None
 
 
 class IssueError(CertgenError):
@@ -93,61 +136,120 @@ def make_claims(number: str, record: Record, issuer: str, signed_at: datetime) -
                       subject=record.subject)
 
 
-def run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
-    """Issue the pending rows of a group and (for cards) write its print sheet. Any failure is
-    raised as an IssueError naming the certificate; the rows of the group stay pending."""
+def run_group(group: Group) -> GroupResult:
+    """Issue the new rows of a group, repair its earlier rows' files, and (cards) draw its
+    print sheet. A failure of a new row is raised as an IssueError naming the certificate; the
+    rows of the group stay pending."""
     try:
-        return _run_group(index, tasks, with_sheet)
+        return _run_group(group)
     except CertgenError:
         raise
     except Exception as exc:
-        numbers = ", ".join(t.number for t in tasks[:3]) + (" ..." if len(tasks) > 3 else "")
-        raise IssueError(f"group {index + 1} ({numbers}): {type(exc).__name__}: {exc}") from None
+        rows = group.rows
+        numbers = ", ".join(r.number for r in rows[:3]) + (" ..." if len(rows) > 3 else "")
+        raise IssueError(f"group {group.index + 1} ({numbers}): {type(exc).__name__}: {exc}") from None
 
 
-def _run_group(index: int, tasks: list[Task], with_sheet: bool) -> GroupResult:
+def _run_group(group: Group) -> GroupResult:
     ctx = worker_context()
-    issued: list[Issued] = []
+    result = GroupResult(group.index, [])
     cards: list[CardData] = []
-    for task in tasks:
-        record = record_from_json(task.kind, task.record)
-        if task.seal is None:
-            text = seal_text(sign_seal(make_claims(task.number, record, ctx.issuer, ctx.signed_at), ctx.signer),
-                             ctx.verify_url)
-        else:
-            text = task.seal
-        matrix = qr_matrix(text)
+    for row in group.rows:
+        record = row.record
         photo = record.photo if isinstance(record, PersonRecord) else None
-        if task.seal is None:
-            signed = _signed_certificate(ctx, record, task.number, matrix, photo, text)
-            pdf_sha = write_atomic(certificate_path(ctx.output, task.number), signed)
+        if isinstance(row, NewRow):
+            if ctx.sealer is None or ctx.signer is None:
+                raise IssueError(f"{row.number}: no signing key was loaded for this run")
+            text = seal_text(sign_seal(make_claims(row.number, record, ctx.issuer, ctx.signed_at), ctx.signer),
+                             ctx.verify_url)
+            matrix = qr_matrix(text)
+            signed = _signed_certificate(ctx, ctx.sealer, record, row.number, matrix, photo, text, ctx.signed_at,
+                                         ctx.issued_on)
+            pdf_sha = write_atomic(certificate_path(ctx.output, row.number), signed)
             card_sha = None
             if isinstance(record, PersonRecord):
-                card = CardData(task.number, record, matrix, photo, ctx.issued_on)
-                card_sha = write_atomic(card_path(ctx.output, task.number),
-                                        render_card(ctx.templates, ctx.fonts, card))
-            issued.append(Issued(task.number, pdf_sha, card_sha, text))
+                card = CardData(row.number, record, matrix, photo, ctx.issued_on)
+                card_sha = write_atomic(card_path(ctx.output, row.number), render_card(ctx.templates, ctx.fonts, card))
+                cards.append(card)
+            result.issued.append(Issued(row.number, pdf_sha, card_sha, text))
+            continue
+        matrix = qr_matrix(row.seal)
+        issued_on = local_day(row.issued_at)
+        if row.repair_pdf:
+            _repair(result, row.number, "certificate PDF", row.repair_pdf, row.pdf_sha256,
+                    certificate_path(ctx.output, row.number), lambda: _redraw_certificate(ctx, row, matrix, photo))
         if isinstance(record, PersonRecord):
-            cards.append(CardData(task.number, record, matrix, photo, task.issued_on or ctx.issued_on))
-    if with_sheet and cards:
-        path = sheet_path(ctx.output, index)
-        write_atomic(path, render_sheet(ctx.templates, ctx.fonts, cards, path.stem))
-    return GroupResult(index, issued)
+            card = CardData(row.number, record, matrix, photo, issued_on)
+            if row.repair_card:
+                _repair(result, row.number, "card", row.repair_card, row.card_sha256,
+                        card_path(ctx.output, row.number), lambda: render_card(ctx.templates, ctx.fonts, card))
+            cards.append(card)
+    if group.with_sheet and cards:
+        _sheet(ctx, group, cards, result)
+    return result
 
 
-def _signed_certificate(ctx: WorkerContext, record: Record, number: str, matrix: QrMatrix, photo: str | None,
-                        seal: str) -> bytes:
+def _sheet(ctx: WorkerContext, group: Group, cards: list[CardData], result: GroupResult) -> None:
+    """Draw the group's sheet from its cards; write it unless the same bytes are on disk. A
+    sheet of rows all issued earlier that was missing or different is a repair."""
+    path = sheet_path(ctx.output, group.index)
+    data = render_sheet(ctx.templates, ctx.fonts, cards, path.stem)
+    digest = hashlib.sha256(data).hexdigest()
+    on_disk = sha256_file(path)
+    if on_disk != digest:
+        write_atomic(path, data)
+        if not any(isinstance(r, NewRow) for r in group.rows):
+            what = "missing" if on_disk is None else "different"
+            result.repaired.append(f"{path.relative_to(ctx.output)}: print sheet was {what}: drawn again "
+                                   f"from the registry's records")
+    result.sheet_sha256 = digest
+
+
+def _repair(result: GroupResult, number: str, what: str, why: str, expected: str | None, path: Path,
+            draw) -> None:
+    """Draw a file again and write it only if it has the registry's SHA-256; otherwise name it."""
+    try:
+        data = draw()
+    except _CannotRedraw as exc:
+        result.problems.append(f"{number}: its {what} is {why} in {path.parent.parent}, and {exc}")
+        return
+    except Exception as exc:  # a photo gone, a template broken: name it, repair the others
+        result.problems.append(f"{number}: its {what} is {why} in {path.parent.parent}, and drawing it again "
+                               f"failed ({type(exc).__name__}: {exc})")
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if expected is None or digest != expected:
+        result.problems.append(
+            f"{number}: its {what} is {why} in {path.parent.parent}, and drawing it again does not give the "
+            "registry's bytes (signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): "
+            "restore it from a backup, or withdraw and reissue the certificate")
+        return
+    write_atomic(path, data)
+    result.repaired.append(f"{number}: {what} was {why}: drawn again, identical to the registry (SHA-256 {digest[:16]}...)")
+
+
+class _CannotRedraw(Exception):
+    """Why a file cannot be drawn again at all (its text ends the problem's sentence)."""
+
+
+def _redraw_certificate(ctx: WorkerContext, row: EarlierRow, matrix: QrMatrix, photo: str | None) -> bytes:
+    if ctx.signer is None or ctx.repair_sealer is None:
+        raise _CannotRedraw("this run has no signing key to draw it again")
+    if row.dsc_kid != ctx.signer.kid.hex():
+        raise _CannotRedraw(f"it was signed by document signer {row.dsc_kid}, not by the current one "
+                            f"({ctx.signer.kid.hex()}): restore it from a backup, or withdraw and reissue it")
+    return _signed_certificate(ctx, ctx.repair_sealer, row.record, row.number, matrix, photo, row.seal,
+                               row.issued_at, local_day(row.issued_at))
+
+
+def _signed_certificate(ctx: WorkerContext, sealer: PdfSealer, record: Record, number: str, matrix: QrMatrix,
+                        photo: str | None, seal: str, signed_at: datetime, issued_on: date) -> bytes:
     """Draw and sign: in place for B-B, through pyHanko's incremental update for B-T."""
-    sealer = ctx.sealer
     reason = f"{ctx.templates.documents[record.kind].title.en} {number}"
     location = ctx.templates.letterhead.city
     if sealer.signs_in_place:
-        field = sealer.field(SIGNATURE_BOX, ctx.signed_at, reason=reason, location=location, seal=seal)
-        pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo, field)
+        field_ = sealer.field(SIGNATURE_BOX, signed_at, reason=reason, location=location, seal=seal)
+        pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo, field_)
         return sealer.complete(pdf)
-    pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, ctx.issued_on, photo)
+    pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo)
     return sealer.sign(pdf, SIGNATURE_BOX, location=location, reason=reason, seal=seal)
-
-
-def run_group_packed(args: tuple[int, list[Task], bool]) -> GroupResult:
-    return run_group(*args)

@@ -6,7 +6,8 @@ Layout of the key folder (docs/keys.md):
     root.cert.pem           root certificate (self-signed CA)
     dsc-<kid>.key.pem       one per DSC, PKCS#8 encrypted, mode 0600
     dsc-<kid>.cert.pem      its certificate, issued by the root
-    keystore.json           which DSC is current, and revocations (time and reason)
+    log.key.pem             the log key (Ed25519) that signs checkpoints, PKCS#8 encrypted, mode 0600
+    keystore.json           which DSC is current, revocations (time and reason), the log key's name
     trustlist.json          the root-signed trust list, written by `certgen keys trustlist`
 
 Nothing here overwrites an existing key; every file is written to a temporary name and renamed.
@@ -24,17 +25,20 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from .crypto import DocumentSigner, PrivateKey, key_id
 from .errors import KeyStoreError
+from .note import LogKey, LogSigner
 from .trust import TrustedSigner, TrustList
 
 KEYSTORE_FORMAT = "certgen-keystore/1"
 #: id-kp-documentSigning (RFC 9336): the purpose of a DSC.
 OID_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 MIN_PASSPHRASE = 8
+#: Name (= origin line) of the log when none is given: the verification host, then /log.
+DEFAULT_LOG_ORIGIN = "verifikasi.example.id/log"
 
 
 class KeyAlgorithm(str, enum.Enum):
@@ -98,6 +102,10 @@ class KeyStore:
     def trustlist_path(self) -> Path:
         return self.folder / "trustlist.json"
 
+    @property
+    def log_key_path(self) -> Path:
+        return self.folder / "log.key.pem"
+
     def dsc_key_path(self, kid: bytes) -> Path:
         return self.folder / f"dsc-{kid.hex()}.key.pem"
 
@@ -110,9 +118,9 @@ class KeyStore:
     # -- commands ------------------------------------------------------------------------
     def init(self, passphrase: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256, *,
              now: datetime, org: Organisation = Organisation(),
-             root_years: int = 20, dsc_years: int = 10) -> SignerInfo:
-        """Create the root and a first DSC, and publish the trust list. Refuses when any key
-        file is already there."""
+             root_years: int = 20, dsc_years: int = 10, log_origin: str = DEFAULT_LOG_ORIGIN) -> SignerInfo:
+        """Create the root, a first DSC and the log key, and publish the trust list. Refuses
+        when any key file is already there."""
         _check_passphrase(passphrase)
         if self.exists():
             raise KeyStoreError(f"{self.folder}: keys already exist; refusing to overwrite them")
@@ -123,8 +131,43 @@ class KeyStore:
         _write_public(self.root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM))
         state = {"format": KEYSTORE_FORMAT, "algorithm": algorithm.value, "current": None, "signers": []}
         info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        self._new_log_key(state, passphrase, log_origin, now)
         self._publish(root_key, root_cert, now)
         return info
+
+    def init_log(self, passphrase: bytes, *, now: datetime, origin: str = DEFAULT_LOG_ORIGIN) -> LogKey:
+        """Add the log key to a key folder made before there was one, and republish the trust
+        list (root-signed) naming it. Refuses when a log key exists."""
+        state = self._state()
+        if state.get("log") or self.log_key_path.exists():
+            raise KeyStoreError(f"{self.log_key_path}: a log key exists already; refusing to overwrite it")
+        root_key = self._load_private(self.root_key_path, passphrase)
+        key = self._new_log_key(state, passphrase, origin, now)
+        self._publish(root_key, self.root_certificate(), now)
+        return key
+
+    def log_key(self) -> LogKey | None:
+        """The log's public key (no passphrase needed), None for a folder without one."""
+        entry = self._state().get("log")
+        if not entry:
+            return None
+        try:
+            return LogKey.from_vkey(entry["vkey"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeyStoreError(f"{self.state_path}: log key entry is corrupted ({exc})") from None
+
+    def log_signer(self, passphrase: bytes) -> LogSigner:
+        """The log key with its decrypted private key, for signing checkpoints."""
+        public = self.log_key()
+        if public is None:
+            raise KeyStoreError(f"{self.folder}: no log key; run `certgen keys init-log`")
+        key = self._load_private(self.log_key_path, passphrase)
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise KeyStoreError(f"{self.log_key_path}: not an Ed25519 key")
+        signer = LogSigner(public.name, key)
+        if signer.public != public:
+            raise KeyStoreError(f"{self.log_key_path}: private key does not match the log key in {self.state_path.name}")
+        return signer
 
     def rotate(self, passphrase: bytes, *, now: datetime, org: Organisation = Organisation(),
                dsc_years: int = 10, algorithm: KeyAlgorithm | None = None) -> SignerInfo:
@@ -180,7 +223,9 @@ class KeyStore:
 
     def trust_list(self) -> TrustList:
         """The unsigned trust list of this key store (for local verification)."""
-        return TrustList.from_signers(TrustedSigner(s.certificate, s.revoked_at, s.revocation_reason) for s in self.signers())
+        log_key = self.log_key()
+        return TrustList.from_signers((TrustedSigner(s.certificate, s.revoked_at, s.revocation_reason) for s in self.signers()),
+                                      log_keys=[log_key] if log_key else [])
 
     def current_signer(self, passphrase: bytes, *, now: datetime | None = None) -> DocumentSigner:
         """The current DSC with its decrypted key. Refuses a revoked or expired one."""
@@ -216,6 +261,17 @@ class KeyStore:
         state["current"] = kid.hex()
         self._write_state(state)
         return SignerInfo(kid, cert, None, None, True)
+
+    def _new_log_key(self, state: dict, passphrase: bytes, origin: str, now: datetime) -> LogKey:
+        try:
+            signer = LogSigner(origin, ed25519.Ed25519PrivateKey.generate())
+            public = signer.public
+        except ValueError as exc:
+            raise KeyStoreError(f"log name {origin!r}: {exc}") from None
+        _write_private(self.log_key_path, _encrypt(signer.private_key, passphrase))
+        state["log"] = {"name": origin, "vkey": public.vkey, "created": now.astimezone(timezone.utc).isoformat()}
+        self._write_state(state)
+        return public
 
     def _state(self) -> dict:
         if not self.state_path.exists():

@@ -19,6 +19,9 @@ class DocumentKind(str, enum.Enum):
     PRODUCT = "product"
     PERSON = "person"
     TRAINING = "training"
+    #: An apology letter of the service standard (certgen/service/letters.py): sealed, signed
+    #: and registered like a certificate, so that it verifies the same way; not a certificate.
+    LETTER = "letter"
 
 
 class Series(str, enum.Enum):
@@ -28,6 +31,7 @@ class Series(str, enum.Enum):
     PRODUCT_TYPE5 = "P5"  # ISO/IEC 17065 scheme type 5: testing, factory audit, surveillance
     PERSON = "SK"  # sertifikat kompetensi, ISO/IEC 17024
     TRAINING = "BT"  # bimbingan teknis: technical guidance course
+    APOLOGY = "SM"  # surat permohonan maaf: apology letter for a late service (not a certificate)
 
     @property
     def kind(self) -> DocumentKind:
@@ -37,6 +41,7 @@ class Series(str, enum.Enum):
             Series.PRODUCT_TYPE5: DocumentKind.PRODUCT,
             Series.PERSON: DocumentKind.PERSON,
             Series.TRAINING: DocumentKind.TRAINING,
+            Series.APOLOGY: DocumentKind.LETTER,
         }[self]
 
 
@@ -49,6 +54,7 @@ class Status(str, enum.Enum):
     SUSPENDED = "suspended"
     WITHDRAWN = "withdrawn"
     REPLACED = "replaced"
+    REDEEMED = "redeemed"  # an apology letter whose credit was used (final)
 
 
 class EventType(str, enum.Enum):
@@ -61,6 +67,11 @@ class EventType(str, enum.Enum):
     REPLACE = "replace"
     #: The full state of a certificate issued before events carried it (migration 0003_record_state).
     ATTEST = "attest"
+    # the service standard (certgen/service): events of applications and complaints, which
+    # carry the full state of their record after the event (see certgen/service/log.py)
+    APPLICATION = "application"
+    COMPLAINT = "complaint"
+    REDEEM = "redeem"  # an apology letter's credit is used on an application (a status change)
 
 
 # -- the documents' records --------------------------------------------------------------------

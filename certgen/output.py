@@ -66,6 +66,10 @@ class ManifestEntry:
     card_file: str | None = None
     card_sha256: str | None = None
     sheet_file: str | None = None
+    #: The print sheet's SHA-256 as drawn from the registry's records in this run.
+    sheet_sha256: str | None = None
+    #: Which of the entry's files on disk differ from the registry (None: all agree).
+    problem: str | None = None
 
 
 class ManifestWriter:

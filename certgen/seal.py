@@ -44,8 +44,12 @@ MAX_TEXT = 4096
 MAX_COSE = 2048
 #: Seals dated further than this in the future are refused (clock skew allowance).
 CLOCK_SKEW = timedelta(minutes=5)
+#: PDF catalog key holding the seal text inside the signed revision of an issued certificate:
+#: a verifier reads a PDF's seal without rasterising its QR code (docs/verification.md).
+#: Written by certgen.sign, read by verify.pdf: one definition for both.
+SEAL_KEY = "/CertgenSeal"
 
-_KIND_CODES = {DocumentKind.PRODUCT: 1, DocumentKind.PERSON: 2, DocumentKind.TRAINING: 3}
+_KIND_CODES = {DocumentKind.PRODUCT: 1, DocumentKind.PERSON: 2, DocumentKind.TRAINING: 3, DocumentKind.LETTER: 4}
 _KINDS_BY_CODE = {v: k for k, v in _KIND_CODES.items()}
 _EPOCH = date(1970, 1, 1)
 _BASE32 = re.compile(r"^[A-Z2-7]+$")

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .crypto import Alg, PrivateKey, alg_for_key, key_id, sign_bytes, verify_bytes
 from .errors import TrustListError
+from .note import LogKey
 
 TRUSTLIST_FORMAT = "certgen-trustlist/1"
 #: Largest trust list file accepted: thousands of DSCs fit in far less (about 1.5 KB each).
@@ -76,6 +77,8 @@ class TrustList:
 
     signers: Mapping[bytes, TrustedSigner] = field(default_factory=dict)
     issued_at: datetime | None = None
+    #: Keys that sign the registry's checkpoints (signed tree heads); none in older trust lists.
+    log_keys: tuple[LogKey, ...] = ()
 
     @classmethod
     def from_certificates(cls, certificates: Iterable[x509.Certificate]) -> "TrustList":
@@ -83,8 +86,9 @@ class TrustList:
         return cls.from_signers(TrustedSigner(c) for c in certificates)
 
     @classmethod
-    def from_signers(cls, signers: Iterable[TrustedSigner], issued_at: datetime | None = None) -> "TrustList":
-        return cls({s.kid: s for s in signers}, issued_at)
+    def from_signers(cls, signers: Iterable[TrustedSigner], issued_at: datetime | None = None,
+                     log_keys: Iterable[LogKey] = ()) -> "TrustList":
+        return cls({s.kid: s for s in signers}, issued_at, tuple(log_keys))
 
     def get(self, kid: bytes) -> TrustedSigner | None:
         return self.signers.get(kid)
@@ -96,7 +100,7 @@ class TrustList:
             raise TrustListError(f"no signer with key id {kid.hex()} in the trust list")
         updated = dict(self.signers)
         updated[kid] = replace(signer, revoked_at=at, revocation_reason=reason)
-        return TrustList(updated, self.issued_at)
+        return TrustList(updated, self.issued_at, self.log_keys)
 
     # -- the signed file ------------------------------------------------------------------
 
@@ -119,6 +123,8 @@ class TrustList:
                 for s in sorted(self.signers.values(), key=lambda s: s.not_before)
             ],
         }
+        if self.log_keys:
+            payload["log_keys"] = [{"name": k.name, "vkey": k.vkey} for k in self.log_keys]
         payload_bytes = json.dumps(payload, indent=1, ensure_ascii=False).encode("utf-8")
         alg, signature = sign_bytes(root_key, payload_bytes)
         envelope = {
@@ -158,11 +164,12 @@ class TrustList:
                 raise TrustListError("trust list names another root certificate")
             issued_at = _parse_iso(payload["issued_at"])
             signers = [_load_signer(entry, root_cert) for entry in payload["signers"]]
+            log_keys = [_load_log_key(entry) for entry in payload.get("log_keys", [])]
         except TrustListError:
             raise
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TrustListError(f"trust list payload is malformed: {exc!r}") from None
-        return cls.from_signers(signers, issued_at)
+        return cls.from_signers(signers, issued_at, log_keys)
 
 
 def _json_object(data: bytes, what: str) -> dict:
@@ -206,6 +213,13 @@ def _load_signer(entry: dict, root_cert: x509.Certificate) -> TrustedSigner:
         raise TrustListError(f"trust list entry {kid.hex()}: certificate is not issued by the root") from None
     revoked_at = _parse_iso(entry["revoked_at"]) if entry.get("revoked_at") else None
     return TrustedSigner(cert, revoked_at, entry.get("revocation_reason"))
+
+
+def _load_log_key(entry: dict) -> LogKey:
+    key = LogKey.from_vkey(entry["vkey"])
+    if entry["name"] != key.name:
+        raise TrustListError(f"trust list log key {entry['name']!r}: its verifier key names {key.name!r}")
+    return key
 
 
 def _sha256_hex(cert: x509.Certificate) -> str:

@@ -214,13 +214,22 @@ class Stack:
         self.stop_instance(index)
         self.start_instance(index)
 
-    def rolling_restart(self) -> None:
+    def rolling_restart(self, timeout: float = 60.0) -> None:
         """Restart every instance in turn without failing a request (docs/deploy.md): after an
-        instance is healthy again, wait until nginx's fail_timeout has passed, so the proxy sends
-        it requests again before the next instance goes down."""
+        instance is healthy again, wait until nginx sends it requests again (its fail_timeout has
+        passed and a request went there) before the next instance goes down."""
         for index in range(len(self.servers)):
             self.restart_instance(index)
-            time.sleep(self.fail_timeout + 0.5)
+            address = f"127.0.0.1:{self.servers[index].port}"
+            _wait(f"nginx routing to instance {index + 1} again",
+                  lambda: self._answered_by(address), timeout, self.folder / "nginx" / "nginx-error.log")
+
+    def _answered_by(self, address: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=5) as response:
+                return address in (response.headers.get("X-Upstream") or "")
+        except (urllib.error.URLError, OSError):
+            return False
 
     # -- tools ----------------------------------------------------------------------------
     def certgen(self, *args: str, env: dict[str, str] | None = None, check: bool = True,

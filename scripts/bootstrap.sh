@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install everything certgen needs on a Debian machine: system packages, then the project
-# itself (editable) with its test tools. Safe to run again: it installs only what is missing.
+# Install everything certgen needs on a Debian machine: system packages, then the Python
+# packages at the versions the suite was run with (requirements.lock, made by scripts/lock.sh),
+# then the project itself (editable, no further dependencies). Safe to run again: it installs
+# only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +30,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
+PIP=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+"${PIP[@]}" -r requirements.lock
+"${PIP[@]}" --no-deps --no-build-isolation -e .

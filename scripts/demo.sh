@@ -14,6 +14,8 @@ if [ -z "${CERTGEN_KEY_PASSPHRASE:-}" ]; then
 fi
 if [ ! -f "$CERTGEN_KEYS/keystore.json" ]; then
   certgen keys init
+elif ! grep -q '"log"' "$CERTGEN_KEYS/keystore.json"; then
+  certgen keys init-log  # a key folder from before the transparency log
 fi
 certverify --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem" trustlist
 
@@ -22,6 +24,10 @@ certgen issue product samples/product-type5.xlsx
 certgen issue person samples/person.csv
 certgen issue training samples/training.xlsx
 certgen log --verify
+# a witness: keeps the last checkpoint it accepted, and names a rollback or a fork next time
+certverify --trust-list "$CERTGEN_KEYS/trustlist.json" --root "$CERTGEN_KEYS/root.cert.pem" log audit \
+  --registry "${CERTGEN_REGISTRY_URL:-sqlite:///$CERTGEN_DATA/registry.sqlite3}" --state "$CERTGEN_DATA/witness"
+python scripts/service_demo.py "$CERTGEN_DATA/service-demo"
 
 cat <<DONE
 

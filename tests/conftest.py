@@ -131,3 +131,12 @@ def postgres_url(postgres_server: dict[str, str]) -> str:
                          dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@/{name}?host={postgres_server['host']}&port={postgres_server['port']}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_paths():
+    """The adapters' fast paths, applied once as `certgen issue` does at start-up (the stock
+    paths are tested in subprocesses: tests/test_adapters.py)."""
+    from certgen.adapters.install import install_all
+
+    return install_all()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from certgen.adapters.install import install_all
 from certgen.model import PersonRecord, ProductRecord, TrainingRecord
 from certgen.render.fonts import FontSet, register
 from certgen.render.templates import TemplateSet
@@ -20,6 +21,7 @@ PHOTO = str(SAMPLES / "photos" / "person-001.jpg")
 
 @lru_cache(maxsize=1)
 def templates_and_fonts() -> tuple[TemplateSet, FontSet]:
+    install_all()  # as `certgen issue` does at start-up
     templates = TemplateSet.load()
     return templates, register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
 

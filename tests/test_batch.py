@@ -147,14 +147,45 @@ def test_a_cjk_name_is_issued_end_to_end(tmp_path, env, fresh_keystore):
     assert open_seal(env.registry.get(entry["number"]).seal, fresh_keystore.trust_list()).claims.holder == "王小明 김민수"
 
 
-def test_rerun_notices_a_missing_file(tmp_path, env):
+def test_rerun_repairs_a_missing_file(tmp_path, env):
+    """A certificate PDF deleted after issuing is drawn and signed again on the rerun, byte for
+    byte what the registry recorded (it used to be only reported)."""
     data = person_rows(tmp_path / "in", 2)
     out = tmp_path / "out"
     run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
     victim = sorted((out / "certificates").glob("*.pdf"))[0]
     victim.unlink()
     again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
-    assert again.problems == [f"{victim.stem}: issued earlier, but its PDF is missing from {out}"]
+    registered = env.registry.get(victim.stem).pdf_sha256
+    assert again.problems == [] and again.issued == 0
+    assert again.repaired == [f"{victim.stem}: certificate PDF was missing: drawn again, identical to the registry "
+                              f"(SHA-256 {registered[:16]}...)"]
+    assert _sha(victim) == registered
+
+
+def test_a_file_that_cannot_be_drawn_again_is_named(tmp_path, env, fresh_keystore):
+    """After a key rotation the current signer cannot make the old signature again: the rerun
+    names the certificate, leaves the damaged file alone, and the manifest says it differs."""
+    from dataclasses import replace
+
+    data = person_rows(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    victim = sorted((out / "certificates").glob("*.pdf"))[1]
+    victim.write_bytes(victim.read_bytes() + b"%% appended after signing\n")
+    damaged = _sha(victim)
+    old_kid = env.signer.kid.hex()
+    fresh_keystore.rotate(PASSPHRASE, now=NOW)
+    rotated = replace(env, signer=fresh_keystore.current_signer(PASSPHRASE, now=NOW))
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), rotated)
+    assert again.repaired == []
+    assert again.problems == [f"{victim.stem}: its certificate PDF is different in {out}, and it was signed by document "
+                              f"signer {old_kid}, not by the current one ({rotated.signer.kid.hex()}): restore it from a "
+                              "backup, or withdraw and reissue it"]
+    assert _sha(victim) == damaged
+    entry = {m["number"]: m for m in json.loads((out / "manifest.json").read_text())}[victim.stem]
+    assert entry["sha256"] == env.registry.get(victim.stem).pdf_sha256 != damaged
+    assert entry["problem"] == "certificate PDF on disk differs from the registry"
 
 
 def test_any_invalid_row_means_nothing_is_issued(tmp_path, env):

@@ -165,8 +165,8 @@ def test_http_status_parses_into_the_same_enums():
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("status", "revoked", "unknown status 'revoked' (known: pending, valid, suspended, withdrawn, replaced, expired)"),
-    ("kind", "diploma", "unknown kind 'diploma' (known: product, person, training)"),
+    ("status", "revoked", "unknown status 'revoked' (known: pending, valid, suspended, withdrawn, replaced, expired, redeemed)"),
+    ("kind", "diploma", "unknown kind 'diploma' (known: product, person, training, letter)"),
     ("issued_at", "2026-11-24T03:00:00", "issued_at '2026-11-24T03:00:00' has no time zone"),
     ("granted", 20261124, "granted is not text"),
 ])

@@ -230,3 +230,19 @@ def test_replica_equals_the_landed_code(landed_sqlite, tmp_path):
         a.pop("dsc_kid", None), b.pop("dsc_kid", None)
         assert a == b
     assert landed[2:] == replica[2:] and landed[4] == "0002"
+
+
+@pytest.mark.postgres
+def test_upgrade_refusal_on_postgresql_leaves_the_registry_as_it_was(landed_code, postgres_url, tmp_path):
+    numbers = build_landed(landed_code, postgres_url, tmp_path / "keys")
+    raw_sql(postgres_url, "UPDATE certificates SET expires = '2099-12-31' WHERE number = :n", n=numbers[0])
+    with pytest.raises(RegistryError, match=f"already broken at certificate {numbers[0]}: column expires is '2099-12-31' "
+                                            "in the table, but its history says '2029-11-23'"):
+        Registry.open(postgres_url)
+    registry = Registry.open(postgres_url, migrate=False)
+    try:
+        with registry.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert len(registry.events()) == 9 and registry.head()[0] == 9
+    finally:
+        registry.close()

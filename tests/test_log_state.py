@@ -4,6 +4,7 @@ deleted, events reordered or duplicated; each case must be named with its specif
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -277,7 +278,7 @@ def test_each_event_column_edited_is_named(registry, keystore, built, column, va
     assert (found[0].where, found[0].code) == (where, code), found
 
 
-def test_unknown_event_type_is_named_not_raised(registry, keystore, built, cli):
+def test_unknown_event_type_is_named_not_raised(registry, keystore, built):
     sql(registry, "UPDATE events SET type = 'bogus' WHERE seq = 6")
     rechain(registry, 6)
     found = [(p.where, p.code) for p in problems(registry, keystore)]
@@ -407,17 +408,16 @@ def test_status_changes_refuse_issue_and_attest(registry, built):
     assert registry.get(built["active"]).status is Status.ACTIVE
 
 
-def test_cli_json_names_where_and_what(registry, keystore, built, cli, settings):
+def test_cli_json_names_where_and_what(keystore, cli, settings):
     from certgen.cli import main as certgen
-    target = Registry.open(settings.registry_url)
+    target = Registry.open(settings.registry_url)  # the CLI's registry; its key store is a fresh one
     try:
-        cert = build(target, keystore)  # the CLI's own registry and keys (a fresh key store)
+        cert = build(target, keystore)
+        with target.engine.begin() as conn:
+            conn.execute(text("UPDATE certificates SET holder = 'X' WHERE number = :n"), {"n": cert["active"]})
+            conn.execute(text("DELETE FROM checkpoints"))  # signed with the session keys, not the CLI's
     finally:
         target.close()
-    with Registry.open(settings.registry_url).engine.begin() as conn:
-        conn.execute(text("UPDATE certificates SET holder = 'X' WHERE number = :n"), {"n": cert["active"]})
-        conn.execute(text("DELETE FROM checkpoints"))  # signed with the session keys, not the CLI's
-    import json
     result = cli(certgen, ["log", "--verify", "--json"])
     assert result.exit_code == 1
     verdict = json.loads(result.output)
@@ -476,7 +476,7 @@ def test_values_no_column_should_hold_are_named_not_raised(registry, keystore, b
     assert (first.code, first.where if where else None) == (code, where)
 
 
-def test_log_listing_escapes_what_the_database_holds(registry, keystore, built, cli, settings):
+def test_log_listing_escapes_what_the_database_holds(keystore, cli, settings):
     from certgen.cli import main as certgen
     target = Registry.open(settings.registry_url)
     try:
@@ -490,16 +490,16 @@ def test_log_listing_escapes_what_the_database_holds(registry, keystore, built, 
 
 
 def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built):
-    """Issue 11 puts service applications in the same log: their events go to their own
-    replayer, merged with their own rows; without it their types are named as unknown."""
+    """A later subject kind (as issue 11's applications and complaints did) plugs in its own
+    replayer, merged with its own rows; without it its types are named as unknown."""
     from certgen.registry.history import SUBJECTS, Subject
     from certgen.registry.replay import History
 
     seq, head = registry.head()
     data = {"stage": "submitted"}
-    digest = event_hash(head, seq=seq + 1, at=LATER, type="application", number="APP-1", actor="clerk", reason=None, data=data)
+    digest = event_hash(head, seq=seq + 1, at=LATER, type="inspection", number="APP-1", actor="clerk", reason=None, data=data)
     sql(registry, "INSERT INTO events (seq, at, type, number, actor, reason, data, prev_hash, hash) "
-                  "VALUES (:s, '2026-11-24 04:00:00.000000', 'application', 'APP-1', 'clerk', NULL, :d, :p, :h)",
+                  "VALUES (:s, '2026-11-24 04:00:00.000000', 'inspection', 'APP-1', 'clerk', NULL, :d, :p, :h)",
         s=seq + 1, d='{"stage": "submitted"}', p=head, h=digest)
     sql(registry, "UPDATE chain_head SET seq = :s, hash = :h", s=seq + 1, h=digest)
     assert [(p.where, p.code) for p in problems(registry, keystore)] == [(f"event {seq + 1}", "unknown_event_type")]
@@ -516,7 +516,19 @@ def test_a_new_subject_kind_plugs_in_its_own_replayer(registry, keystore, built)
         return []
 
     rows = [("APP-1", {"number": "APP-1", "stage": "paid"})]
-    applications = Subject("application", frozenset({"application"}), lambda reader: iter(rows), replay, check, "application")
-    found = problems(registry, keystore, subjects=[*SUBJECTS, applications])
+    inspections = Subject("inspection", frozenset({"inspection"}), lambda reader: iter(rows), replay, check, "application")
+    found = problems(registry, keystore, subjects=[*SUBJECTS, inspections])
     assert replayed == [("APP-1", [data])]
     assert [str(p) for p in found] == ["application APP-1: stage differs"]
+
+
+def test_one_certificate_against_its_history(registry, keystore, built):
+    """The look-up sized check: one row, its own events."""
+    from certgen.registry import verify_certificate
+    assert all(verify_certificate(registry, n) == [] for n in built.values())
+    sql(registry, "UPDATE certificates SET expires = '2099-12-31' WHERE number = :n", n=built["suspended"])
+    assert [str(p) for p in verify_certificate(registry, built["suspended"])] == [
+        f"certificate {built['suspended']}: column expires is '2099-12-31' in the table, but its history says '2029-11-23'"]
+    sql(registry, "DELETE FROM certificates WHERE number = :n", n=built["withdrawn"])
+    assert [p.code for p in verify_certificate(registry, built["withdrawn"])] == ["history_without_row"]
+    assert verify_certificate(registry, "SK-2026-000777-X") == []  # unknown to both: nothing to compare

@@ -140,8 +140,8 @@ def test_too_long_values_are_reported_by_field():
     b"\x00\xffbytes pass through",
 ])
 def test_fast_text_encoding_gives_reportlabs_bytes(text):
-    """pdf_settings encodes ASCII with Python's codec: same bytes, or the same error, as ReportLab's own."""
-    from certgen.render import pdf_settings
+    """The ReportLab adapter encodes ASCII with Python's codec: same bytes, or the same error, as ReportLab's own."""
+    from certgen.adapters import reportlab as pdf_settings
 
     def outcome(encode):
         try:
@@ -153,7 +153,7 @@ def test_fast_text_encoding_gives_reportlabs_bytes(text):
 
 
 def test_reused_text_splits_follow_each_documents_own_character_codes():
-    """pdf_settings reuses the subset split of a string drawn before; a later document that gave
+    """The ReportLab adapter reuses the subset split of a string drawn before; a later document that gave
     its non-ASCII characters other codes must still print (and extract) the right text."""
     templates, fonts = templates_and_fonts()
     matrix = qr_matrix(SEAL)

@@ -27,11 +27,11 @@ class LocalTsa(NamedTuple):
     requests: list[str]
 
 
-def _tsa_identity(around: datetime) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _tsa_identity(around: datetime, valid_days: int = 30) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's dummy TSA is RSA-only
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(7).not_valid_before(around - timedelta(days=1)).not_valid_after(around + timedelta(days=30))
+            .serial_number(7).not_valid_before(around - timedelta(days=1)).not_valid_after(around + timedelta(days=valid_days))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
@@ -39,9 +39,10 @@ def _tsa_identity(around: datetime) -> tuple[rsa.RSAPrivateKey, x509.Certificate
 
 
 @contextmanager
-def local_tsa(fixed_at: datetime | None = None) -> Iterator[LocalTsa]:
-    """Serve a TSA whose self-signed certificate is valid for 30 days around `fixed_at` (or now)."""
-    key, cert = _tsa_identity(fixed_at or datetime.now(timezone.utc))
+def local_tsa(fixed_at: datetime | None = None, valid_days: int = 30) -> Iterator[LocalTsa]:
+    """Serve a TSA whose self-signed certificate is valid for `valid_days` from a day before
+    `fixed_at` (or now)."""
+    key, cert = _tsa_identity(fixed_at or datetime.now(timezone.utc), valid_days)
     stamper = DummyTimeStamper(tsa_cert=asn1(cert), fixed_dt=fixed_at, tsa_key=asn1_keys.PrivateKeyInfo.load(
         key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
     requests: list[str] = []

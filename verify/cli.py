@@ -48,9 +48,11 @@ def _load_timestamp_roots(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...
 
 class Context:
     def __init__(self, trust_list: str, root: str, registry: str | None, at: str | None,
-                 tsa_roots: tuple[str, ...] = ()) -> None:
+                 tsa_roots: tuple[str, ...] = (), log_proof: bool = False, log_state: Path | None = None) -> None:
         self.trust_list, self.root, self.registry, self.at = trust_list, root, registry, at
         self.tsa_roots = tsa_roots
+        self.log_proof = log_proof or log_state is not None
+        self.log_state = log_state
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
@@ -66,7 +68,29 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        return Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
+        verifier = Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
+        if self.log_proof:
+            verifier.log = _log_inclusion(status, trust, self.log_state)
+        return verifier
+
+
+def _log_inclusion(status: object, trust: TrustList, state: Path | None) -> object:
+    from certgen.note import CheckpointError, open_tree_head
+
+    from .log_audit import STATE_FILE, LogInclusion
+    from .log_source import HttpLog, RegistryLog
+
+    kept = None
+    if state is not None:
+        try:
+            kept = open_tree_head((state / STATE_FILE).read_bytes(), trust.log_keys).head
+        except (OSError, CheckpointError) as exc:
+            raise click.ClickException(f"{state / STATE_FILE}: not a witness's checkpoint ({exc})") from None
+    if isinstance(status, HttpStatus):
+        return LogInclusion(HttpLog(status.base_url), trust.log_keys, kept)
+    if isinstance(status, RegistryStatus):
+        return LogInclusion(RegistryLog(status.registry), trust.log_keys, kept)
+    raise click.UsageError("--log-proof needs --registry (a database URL or the service's address)")
 
 
 @click.group()
@@ -78,11 +102,16 @@ class Context:
 @click.option("--at", "at", help="Judge at this time instead of now (ISO 8601).")
 @click.option("--tsa-root", "tsa_roots", multiple=True,
               help="Root certificate (PEM) of a timestamp authority whose RFC 3161 timestamps date PDF signatures (repeatable).")
+@click.option("--log-proof", is_flag=True,
+              help="Also prove that the certificate's latest event is in the log's latest signed checkpoint.")
+@click.option("--log-state", type=click.Path(file_okay=False, path_type=Path),
+              help="A witness's state folder (certverify log audit --state): the checkpoint of the proof must be "
+                   "consistent with the one kept there. Implies --log-proof.")
 @click.pass_context
 def main(ctx: click.Context, trust_list: str, root: str, registry: str | None, at: str | None,
-         tsa_roots: tuple[str, ...]) -> None:
+         tsa_roots: tuple[str, ...], log_proof: bool, log_state: Path | None) -> None:
     """Verify certificates of the certification body."""
-    ctx.obj = Context(trust_list, root, registry, at, tsa_roots)
+    ctx.obj = Context(trust_list, root, registry, at, tsa_roots, log_proof, log_state)
 
 
 def _print(reports: Iterable[VerificationReport], as_json: bool, *, lines: bool = False) -> None:
@@ -290,6 +319,59 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     else:
         click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     sys.exit(0 if counts.get("VALID", 0) == total else 1)
+
+
+@main.group("log")
+def log_group() -> None:
+    """The registry's transparency log, checked from outside."""
+
+
+@log_group.command("audit")
+@click.option("--registry", "registry_url", help="Registry database URL (default: the main --registry).")
+@click.option("--url", help="Base address of the verification service, e.g. https://verifikasi.example.id")
+@click.option("--state", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder keeping the last checkpoint this auditor accepted.")
+@click.option("--peer", "peers", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint another witness kept (its DIR/checkpoint): must be consistent with ours. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON result.")
+@click.pass_obj
+def log_audit_cmd(ctx: Context, registry_url: str | None, url: str | None, state: Path, peers: tuple[Path, ...],
+                  as_json: bool) -> None:
+    """Fetch the log's latest checkpoint, check its signature and that it extends the one accepted
+    before. Exit 0 consistent, 1 could not audit, 3 bad signature or unknown key, 4 rollback, 5 fork."""
+    from certgen.registry import Registry
+
+    from .log_audit import audit
+    from .log_source import HttpLog, RegistryLog
+
+    with user_errors():
+        trust, _ = _load_trust(ctx.trust_list, ctx.root)
+    if not trust.log_keys:
+        raise click.ClickException(f"{ctx.trust_list} names no log key: run `certgen keys init-log` and republish it")
+    if url:
+        source: object = HttpLog(url)
+    elif registry_url or (ctx.registry and not ctx.registry.startswith(("http://", "https://"))):
+        try:
+            source = RegistryLog(Registry.open(registry_url or ctx.registry or "", migrate=False))
+        except Exception as exc:
+            raise click.ClickException(f"cannot open the registry: {exc}") from None
+    elif ctx.registry:
+        source = HttpLog(ctx.registry)
+    else:
+        raise click.UsageError("give --url (the verification service) or --registry (a database URL)")
+    try:
+        peer_texts = [(str(p), p.read_bytes()[:65536]) for p in peers]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read a peer checkpoint: {exc}") from None
+    result = audit(source, trust.log_keys, state, peers=peer_texts)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        label = "OK" if result.ok else result.outcome.value.upper().replace("_", " ")
+        click.echo(f"{label}: {result.detail}")
+        if result.evidence:
+            click.echo(f"the rejected checkpoint is kept in {result.evidence}")
+    sys.exit(result.outcome.exit_code)
 
 
 @main.command("serve")

@@ -32,13 +32,13 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 
 from certgen.crypto import key_id
+from certgen.seal import SEAL_KEY
 from certgen.trust import SignerProblem, TrustList
 
 from .boundary import TimeBoundExceeded, technical, time_bound
 from .pdf_structure import DEFAULT_LIMITS, PdfLimits, malformed_signature, too_large, trailing_bytes, unsigned_changes
 from .report import Check, Reason, TimeSource
 
-SEAL_KEY = "/CertgenSeal"  # the same key certgen.sign writes (verify may not import certgen.sign)
 MAX_PDF_BYTES = DEFAULT_LIMITS.max_bytes
 MAX_PAGES = DEFAULT_LIMITS.max_pages
 NAME = "pdf_signature"

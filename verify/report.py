@@ -58,6 +58,7 @@ class Reason(str, enum.Enum):
     STATUS_WITHDRAWN = "status_withdrawn"
     STATUS_REPLACED = "status_replaced"
     STATUS_EXPIRED = "status_expired"
+    STATUS_REDEEMED = "status_redeemed"  # an apology letter whose credit was used: genuine, used up
     STATUS_NOT_ISSUED = "status_not_issued"
     NOT_IN_REGISTRY = "not_in_registry"
     STATUS_NOT_CHECKED = "status_not_checked"
@@ -94,6 +95,12 @@ class Reason(str, enum.Enum):
     SCAN_FAILED = "scan_failed"
     CHECK_CRASHED = "check_crashed"
     FILE_UNREADABLE = "file_unreadable"
+    # the transparency log (--log-proof)
+    LOG_INCLUSION_PROVEN = "log_inclusion_proven"
+    LOG_INCLUSION_FAILED = "log_inclusion_failed"
+    LOG_CHECKPOINT_UNTRUSTED = "log_checkpoint_untrusted"
+    LOG_NOT_CHECKPOINTED = "log_not_checkpointed"
+    LOG_UNAVAILABLE = "log_unavailable"
 
 
 class TimeSource(str, enum.Enum):
@@ -174,6 +181,8 @@ STATUS_OUTCOMES: dict[EffectiveStatus, StatusOutcome] = {
     EffectiveStatus.WITHDRAWN: StatusOutcome(Outcome.PASSED, Reason.STATUS_WITHDRAWN, Verdict.WITHDRAWN),
     EffectiveStatus.REPLACED: StatusOutcome(Outcome.PASSED, Reason.STATUS_REPLACED, Verdict.REPLACED),
     EffectiveStatus.EXPIRED: StatusOutcome(Outcome.PASSED, Reason.STATUS_EXPIRED, Verdict.EXPIRED),
+    # an apology letter whose credit was used (docs/service.md): genuine; its status line says it was used
+    EffectiveStatus.REDEEMED: StatusOutcome(Outcome.PASSED, Reason.STATUS_REDEEMED, Verdict.VALID),
     # reserved but never issued: a seal or number for it is not a certificate
     EffectiveStatus.PENDING: StatusOutcome(Outcome.FAILED, Reason.STATUS_NOT_ISSUED, Verdict.INVALID),
 }

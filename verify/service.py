@@ -12,7 +12,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import cbor2
 from cryptography import x509
@@ -47,6 +47,8 @@ class Verifier:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     #: Roots of the timestamp authorities whose RFC 3161 tokens date a PDF signature.
     timestamp_roots: Sequence[x509.Certificate] = ()
+    #: Proves the certificate's latest event is in the latest signed checkpoint (verify.log_audit.LogInclusion); off by default.
+    log: Any = None
     #: Seals that checked out, by text. A good seal stays good for this trust list (signers are
     #: judged at the signing time, and a time in the future only ever becomes the past), so a
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
@@ -229,6 +231,8 @@ class Verifier:
                                            "the seal is the one the registry recorded"))
         meaning = STATUS_OUTCOMES[certificate.status]
         checks.append(Check(name="status", outcome=meaning.outcome, reason=meaning.reason, detail=_status_detail(certificate)))
+        if self.log is not None:
+            checks.append(self.log.check(number, certificate))
         return certificate
 
     def _report(self, subject: str, checks: list[Check], claims: SealClaims | None,
@@ -259,6 +263,8 @@ def _status_detail(cert: StatusInfo) -> str:
         return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
     if cert.status is EffectiveStatus.EXPIRED:
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
+    if cert.status is EffectiveStatus.REDEEMED:
+        return f"{cert.number} is genuine; its credit was used{when}{reason}"
     if cert.status is EffectiveStatus.REPLACED:
         return f"{cert.number} was replaced by {cert.replaced_by}{when}{reason}"
     if cert.status is EffectiveStatus.PENDING:

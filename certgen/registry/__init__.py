@@ -5,9 +5,9 @@ hash chain, the signed checkpoints, and every row against the state its events c
 (`state`, `replay`); `lifecycle` says which status changes are allowed.
 """
 
-from .audit import ExtraCheck, LogFacts, LogProblem, LogReport, verify_log
+from .audit import ExtraCheck, LogFacts, LogProblem, LogReport, verify_certificate, verify_log
 from .lifecycle import EffectiveStatus
 from .repository import Certificate, Checkpoint, Event, Issued, NewCertificate, Registry, Reservation
 
 __all__ = ["Certificate", "ExtraCheck", "LogFacts", "Checkpoint", "EffectiveStatus", "Event", "Issued", "LogProblem", "LogReport", "NewCertificate",
-           "Registry", "Reservation", "verify_log"]
+           "Registry", "Reservation", "verify_certificate", "verify_log"]

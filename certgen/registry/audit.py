@@ -24,11 +24,11 @@ from ..crypto import Alg, key_id, verify_bytes
 from ..trust import TrustList
 from .chain import GENESIS, checkpoint_message
 from .findings import LogProblem, safe, show
-from .history import SUBJECTS, Subject, check_chain, check_head, check_subject, known_types
+from .history import CERTIFICATES, SUBJECTS, Subject, check_chain, check_head, check_subject, known_types
 from .reader import LogReader, RawCheckpoint
 from .repository import Registry
 
-__all__ = ["ExtraCheck", "LogFacts", "LogProblem", "LogReport", "verify_log"]
+__all__ = ["ExtraCheck", "LogFacts", "LogProblem", "LogReport", "verify_certificate", "verify_log"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,23 @@ def verify_log(registry: Registry, trust: TrustList, root: x509.Certificate | No
                 rows = result.rows
         problems.extend(check_number_series(reader))
     return LogReport(chain.events, len(checkpoints), rows, problems)
+
+
+def verify_certificate(registry: Registry, number: str) -> list[LogProblem]:
+    """One certificate's row against its own history (its events replayed), without the rest
+    of the log: cheap enough for a look-up. Whether those events are themselves untouched is the
+    chain's and the signed tree heads' business (`verify_log`, inclusion proofs)."""
+    with registry.snapshot() as reader:
+        row = reader.certificate(number)
+        events = reader.events_of(number, CERTIFICATES.event_types)
+    history = CERTIFICATES.replay(number, events) if events else None
+    problems = list(history.problems) if history else []
+    if row is None:
+        if events:
+            problems.append(LogProblem(f"certificate {safe(number)}", "has events in the log but no row: it was deleted",
+                                       "history_without_row"))
+        return problems
+    return problems + CERTIFICATES.check(row, history)
 
 
 def _run_extra(check: ExtraCheck, facts: LogFacts) -> list[LogProblem]:

@@ -41,6 +41,16 @@ def make_engine(url: str) -> Engine:
         raise RegistryError(f"cannot use registry URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
 
 
+def make_lookup_engine(engine: Engine) -> Engine:
+    """The engine of the verification page's look-ups. SQLite: the same one. A server: a pool of
+    its own without the pre-ping round trip before every request (it would double the database
+    time of a look-up); a dropped connection is detected when used and the look-up retried
+    (`Registry._server_lookup`)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="NONE")
+    return create_engine(engine.url, pool_recycle=1800)
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # BEGIN is ours (see _sqlite_begin)
     cursor = dbapi_connection.cursor()

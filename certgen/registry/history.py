@@ -167,3 +167,11 @@ def _grouped(events: Iterator[RawEvent]) -> Iterator[tuple[str, list[RawEvent]]]
         group.append(ev)
     if group:
         yield key, group  # type: ignore[misc]
+
+
+# the service standard's subjects (docs/service.md): applications and complaints
+from . import service_subjects as _service  # noqa: E402
+
+SUBJECTS.extend(Subject(name=kind, event_types=frozenset({kind}), rows=lambda reader, kind=kind: _service.rows(kind, reader),
+                        replay=_service.replay_state, check=_service.checker(kind), label=kind)
+                for kind in ("application", "complaint"))

@@ -26,6 +26,7 @@ _TRANSITIONS: dict[tuple[Status, EventType], Status] = {
     (Status.SUSPENDED, EventType.WITHDRAW): Status.WITHDRAWN,
     (Status.ACTIVE, EventType.REPLACE): Status.REPLACED,
     (Status.SUSPENDED, EventType.REPLACE): Status.REPLACED,
+    (Status.ACTIVE, EventType.REDEEM): Status.REDEEMED,  # apology letters only (certgen/service/letters.py)
 }
 _FORBIDDEN_WHEN_EXPIRED = {EventType.SUSPEND, EventType.REINSTATE}
 
@@ -39,6 +40,7 @@ class EffectiveStatus(str, enum.Enum):
     WITHDRAWN = "withdrawn"
     REPLACED = "replaced"
     EXPIRED = "expired"
+    REDEEMED = "redeemed"
 
 
 def local_day(moment: datetime) -> date:
@@ -52,7 +54,7 @@ def is_expired(expires: date | None, now: datetime) -> bool:
 
 def effective_status(status: Status, expires: date | None, now: datetime) -> EffectiveStatus:
     """Withdrawn and replaced outrank expiry (they say more); active and suspended expire."""
-    if status in (Status.WITHDRAWN, Status.REPLACED, Status.PENDING):
+    if status in (Status.WITHDRAWN, Status.REPLACED, Status.PENDING, Status.REDEEMED):
         return EffectiveStatus(status.value)
     if is_expired(expires, now):
         return EffectiveStatus.EXPIRED
@@ -78,4 +80,4 @@ def next_status(number: str, current: Status, change: EventType, expires: date |
 
 def _past(change: EventType) -> str:
     return {EventType.SUSPEND: "suspended", EventType.REINSTATE: "reinstated", EventType.WITHDRAW: "withdrawn",
-            EventType.REPLACE: "replaced", EventType.ISSUE: "issued"}.get(change, change.value)
+            EventType.REPLACE: "replaced", EventType.ISSUE: "issued", EventType.REDEEM: "redeemed"}.get(change, change.value)

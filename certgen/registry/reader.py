@@ -88,9 +88,18 @@ class LogReader:
             query = query.where(events.c.type.in_(sorted(types)))
         query = query.order_by(self._by_number(events.c.number), events.c.seq) if by_number else query.order_by(events.c.seq)
         for r in self.conn.execute(query.execution_options(**_STREAM)):
-            reason = r.reason if r.reason is None or isinstance(r.reason, str) else repr(r.reason)
-            yield RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), reason, read_json(r.data),
-                           str(r.prev_hash), str(r.hash))
+            yield _raw_event(r)
+
+    def events_of(self, number: str, types: Iterable[str]) -> list[RawEvent]:
+        """One key's events of the given types, in log order (the `number` index)."""
+        query = (sa.select(events).where(events.c.number == number, events.c.type.in_(sorted(types)))
+                 .order_by(events.c.seq))
+        return [_raw_event(r) for r in self.conn.execute(query)]
+
+    def certificate(self, number: str) -> dict[str, Any] | None:
+        """One certificate row, read as `certificates` reads them."""
+        row = self.conn.execute(sa.select(certificates).where(certificates.c.number == number)).first()
+        return None if row is None else _certificate_row(row)
 
     def seq_of_hash(self, digest: str) -> int | None:
         """The event whose hash is `digest` (the unique index makes this cheap)."""
@@ -101,14 +110,7 @@ class LogReader:
         (dates, aware UTC times, the record as JSON), or their raw text when unreadable."""
         query = sa.select(certificates).order_by(self._by_number(certificates.c.number))
         for r in self.conn.execute(query.execution_options(**_STREAM)):
-            row = dict(r._mapping)
-            for name in _DATES:
-                row[name] = read_date(row[name])
-            for name in _TIMES:
-                row[name] = read_time(row[name])
-            row["record"] = read_json(row["record"])
-            row["number"] = str(row["number"])
-            yield row
+            yield _certificate_row(r)
 
     def series_usage(self) -> list[tuple[Any, Any, int, Any]]:
         """(series, year, rows, highest serial) per series and year in `certificates`."""
@@ -125,6 +127,23 @@ class LogReader:
         query = sa.select(c.serial).where(c.series == series, c.year == year).order_by(c.serial)
         for r in self.conn.execute(query.execution_options(**_STREAM)):
             yield r[0]
+
+
+def _raw_event(r: Any) -> RawEvent:
+    reason = r.reason if r.reason is None or isinstance(r.reason, str) else repr(r.reason)
+    return RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), reason, read_json(r.data),
+                    str(r.prev_hash), str(r.hash))
+
+
+def _certificate_row(r: Any) -> dict[str, Any]:
+    row = dict(r._mapping)
+    for name in _DATES:
+        row[name] = read_date(row[name])
+    for name in _TIMES:
+        row[name] = read_time(row[name])
+    row["record"] = read_json(row["record"])
+    row["number"] = str(row["number"])
+    return row
 
 
 def read_time(value: Any) -> datetime | Any:

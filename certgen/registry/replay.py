@@ -192,6 +192,7 @@ def _attest(history: History, ev: RawEvent, where: str) -> None:
 _APPLY: dict[str, Callable[[History, RawEvent, str], None]] = {
     EventType.ISSUE.value: _issue, EventType.ATTEST.value: _attest, EventType.SUSPEND.value: _change,
     EventType.REINSTATE.value: _change, EventType.WITHDRAW.value: _change, EventType.REPLACE.value: _change,
+    EventType.REDEEM.value: _change,  # an apology letter's credit used (docs/service.md)
 }
 #: The event types this replayer handles: the certificate subject's types.
 CERTIFICATE_EVENT_TYPES = frozenset(_APPLY)

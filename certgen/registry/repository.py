@@ -140,7 +140,7 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read_engine = engine.execution_options(sqlite_begin="DEFERRED")
-        self._lookup_engine = engine.execution_options(sqlite_begin="NONE")
+        self._lookup_engine = engine_mod.make_lookup_engine(engine)
         self._sqlite = engine.dialect.name == "sqlite"
 
     @classmethod
@@ -156,6 +156,8 @@ class Registry:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._lookup_engine.pool is not self.engine.pool:
+            self._lookup_engine.dispose()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -259,6 +261,8 @@ class Registry:
         canonical = str(parse_number(number))
         with self._write() as (session, head):
             row = self._row(session, canonical)
+            if change is EventType.REDEEM and row.series != Series.APOLOGY.value:
+                raise TransitionError(f"{row.number} is not an apology letter; only those are redeemed")
             new = next_status(row.number, Status(row.status), change, row.expires, now)
             data: dict[str, Any] = {"from": row.status, "to": new.value}
             if change is EventType.REPLACE:
@@ -324,7 +328,8 @@ class Registry:
         active: what an offline verifier needs besides the trust list."""
         query = (select(CertificateRow.number, CertificateRow.status, CertificateRow.status_changed_at,
                         CertificateRow.status_reason, CertificateRow.replaced_by)
-                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value]))
+                 .where(CertificateRow.status.in_([Status.SUSPENDED.value, Status.WITHDRAWN.value, Status.REPLACED.value,
+                                                   Status.REDEEMED.value]))
                  .order_by(CertificateRow.number))
         with self._read() as session, session.begin():
             return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
@@ -347,14 +352,30 @@ class Registry:
         A Core statement, not the ORM: this is the verification page's hot path, and it is
         four times faster without an identity map."""
         canonical = str(parse_number(number))
-        with self._lookup_engine.connect() as conn:
-            if self._sqlite:
+        if self._sqlite:
+            with self._lookup_engine.connect() as conn:
                 row = _sqlite_lookup(conn, canonical)
-            else:
-                row = conn.execute(_BY_NUMBER, {"number": canonical}).mappings().first()
+        else:
+            row = self._server_lookup(canonical)
         if row is None:
             raise NotFoundError(f"{canonical} is not in the registry")
         return _certificate(row)  # type: ignore[arg-type]
+
+    def _server_lookup(self, number: str) -> dict[str, Any] | None:
+        """The hot-path look-up on a database server. A pooled connection that the server
+        dropped (a restart, a failover) is thrown away and the look-up tried once more on a new
+        one: that replaces a "ping" round trip before every request (engine.py)."""
+        for attempt in (1, 2):
+            with self._lookup_engine.connect() as conn:
+                try:
+                    if self.engine.dialect.driver == "psycopg":
+                        return _psycopg_lookup(conn, number)
+                    return conn.execute(_BY_NUMBER, {"number": number}).mappings().first()  # type: ignore[return-value]
+                except Exception as exc:
+                    if attempt == 2 or not _is_disconnect(conn, exc):
+                        raise
+                    conn.invalidate()
+        return None  # pragma: no cover - the loop returns or raises
 
     def get_core(self, number: str) -> Certificate:
         """`get` through SQLAlchemy Core on every backend (the reference the SQLite fast path is tested against)."""
@@ -468,6 +489,34 @@ def _sqlite_lookup(conn: Any, number: str) -> dict[str, Any] | None:
             row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=timezone.utc)
     row["record"] = json.loads(row["record"])
     return row
+
+
+_PG_BY_NUMBER = f"SELECT {', '.join(_COLUMNS)} FROM certificates WHERE number = %s"
+
+
+def _psycopg_lookup(conn: Any, number: str) -> dict[str, Any] | None:
+    """The look-up on psycopg's own connection (prepared by psycopg after a few uses): what
+    SQLAlchemy's statement machinery would add costs more than the query. Values converted as
+    the Core path converts them; tests/test_registry_fast_paths.py checks both give the same."""
+    cursor = conn.connection.driver_connection.execute(_PG_BY_NUMBER, (number,))
+    values = cursor.fetchone()
+    if values is None:
+        return None
+    row = dict(zip(_COLUMNS, values))
+    for name in _TIMES:
+        if row[name] is not None:
+            row[name] = row[name].replace(tzinfo=timezone.utc)
+    return row
+
+
+def _is_disconnect(conn: Any, exc: Exception) -> bool:
+    """True when `exc` says the server connection is gone (SQLAlchemy's own judgement)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    dialect = conn.dialect
+    return isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, conn.connection.driver_connection, None)
 
 
 def _certificate(row: Any) -> Certificate:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,3 +129,117 @@ class ReportRow(Base):
     message: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class LogNodeRow(Base):
+    """A perfect subtree of the Merkle tree over the events (certgen.registry.merkle): written
+    once when its last leaf is added, never changed; `id` is `merkle.node_id(level, index)`.
+    Derived data: `certgen log --verify` recomputes every node from the events."""
+
+    __tablename__ = "log_nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TreeHeadRow(Base):
+    """A checkpoint: a tree head signed by the log key, kept as the exact text that was signed
+    (docs/registry.md, "Checkpoints"); `size` and `root_hash` repeat what the text says."""
+
+    __tablename__ = "tree_heads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, index=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class BatchLeaseRow(Base):
+    """Who is issuing a batch right now (`certgen.registry.leases`): one row per batch name,
+    held by one process on one host until it is released or expires."""
+
+    __tablename__ = "batch_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- the service standard (certgen/service, docs/service.md) ----------------------------------
+
+class ApplicationRow(Base):
+    """An application for certification or training. Every column is part of the state that
+    each of its events commits to (certgen/service/log.py), so a row edited behind the log's
+    back is named by `certgen log --verify`."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("year", "serial", name="uq_applications_serial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str] = mapped_column(String(200))
+    #: Who the client is for compensation (a letter is redeemable by the same client only).
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16), index=True)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: SHA-256 of the applicant's access code (the code itself is never stored).
+    access_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: {condition: ISO time recorded}
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: [{reason, from, to, by}] in order; `to` is None while open.
+    pauses: Mapped[list[Any]] = mapped_column(JSON)
+    #: [{at, actor, action, detail}]: every step recorded, stage moves and evaluation steps.
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    #: [{name, sha256, size, type, at, by}]
+    documents: Mapped[list[Any]] = mapped_column(JSON)
+    #: Numbers of the certificates issued from it.
+    certificates: Mapped[list[Any]] = mapped_column(JSON)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The apology letter redeemed for one working day less on this application.
+    credit_letter: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    #: The apology letter issued because this application's result was late.
+    apology_letter: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+
+class ComplaintRow(Base):
+    """A complaint or appeal from any channel of the service standard."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (UniqueConstraint("year", "serial", name="uq_complaints_serial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    #: complaint | appeal
+    type: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    #: certificate | application | general
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: received | in_review | answered | closed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: upheld | rejected | partly_upheld (set with the answer)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: SHA-256 of the answer letter PDF.
+    letter_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: [{at, actor, action, detail}]
+    steps: Mapped[list[Any]] = mapped_column(JSON)

@@ -23,7 +23,7 @@ from .art import draw_emblem, draw_guilloche, draw_microtext
 from .pdf_settings import new_canvas
 from .signature_field import SignatureField, add_signature_field
 from .fonts import FontSet, fit_lines, fit_size, wrap
-from .templates import Bilingual, DocumentTemplate, FieldSpec, TemplateSet
+from .templates import Bilingual, DocumentTemplate, FieldSpec, Letterhead, TemplateSet
 from .values import Printable, date_id, record_fields
 
 PAGE_W, PAGE_H = A4
@@ -89,7 +89,7 @@ def _row_height(lines) -> float:
 def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
                        issued_on: date, photo: str | None = None, signature: SignatureField | None = None) -> bytes:
     """The A4 PDF of a certificate: unsigned, or with `signature`'s field in SIGNATURE_BOX ready
-    to be signed in place (`certgen.sign.PdfSealer.complete`)."""
+    to be signed in place (`certgen.sign.PdfSealer.complete`). Drawn part by part, top to bottom."""
     fonts.prepare(record)
     template = templates.documents[record.kind]
     lh = templates.letterhead
@@ -98,11 +98,33 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     c.setTitle(f"{template.title.id} {number}")
     c.setAuthor(lh.name.id)
     c.setSubject(f"{template.title.en} {number}: {record.holder}")
-    primary, accent, text_colour = (HexColor(lh.colours[k]) for k in ("primary", "accent", "text"))
+    colours = _Colours(*(HexColor(lh.colours[k]) for k in ("primary", "accent", "text")))
+    draw_frame(c, lh, fonts, colours)
+    draw_letterhead(c, lh, fonts, colours)
+    y = draw_title_and_holder(c, template, fonts, colours, record, number)
+    y = draw_fields(c, template, fonts, colours, record, photo)
+    draw_statement(c, template, fonts, y)
+    draw_seal(c, lh, fonts, seal)
+    draw_signature_block(c, lh, fonts, colours, issued_on)
+    draw_electronic_note(c, lh, fonts)
+    if signature is not None:
+        add_signature_field(c, signature, fonts.regular)
+    c.showPage()
+    c.save()
+    return buffer.getvalue()
 
-    # frame and background
+
+@dataclass(frozen=True)
+class _Colours:
+    primary: HexColor
+    accent: HexColor
+    text: HexColor
+
+
+def draw_frame(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours) -> None:
+    """Guilloche band, double frame and microtext lines."""
     draw_guilloche(c, 12 * mm, 12 * mm, PAGE_W - 24 * mm, 16 * mm, lh.colours["guilloche"])
-    c.setStrokeColor(primary)
+    c.setStrokeColor(colours.primary)
     c.setLineWidth(1.4)
     c.rect(10 * mm, 10 * mm, PAGE_W - 20 * mm, PAGE_H - 20 * mm)
     c.setLineWidth(0.4)
@@ -110,49 +132,58 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     draw_microtext(c, fonts, lh.microtext, 13 * mm, PAGE_H - 11.5 * mm, PAGE_W - 26 * mm, 1.3, lh.colours["accent"])
     draw_microtext(c, fonts, lh.microtext, 13 * mm, 10.6 * mm, PAGE_W - 26 * mm, 1.3, lh.colours["accent"])
 
-    # letterhead (kop)
+
+def draw_letterhead(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours) -> None:
+    """The kop: emblem, ministry, body name, address and contact, double rule."""
     draw_emblem(c, lh, fonts, LEFT, PAGE_H - 44 * mm, 24 * mm)
     centre = (LEFT + 28 * mm + RIGHT) / 2
-    c.setFillColor(text_colour)
+    c.setFillColor(colours.text)
     c.setFont(fonts.bold, 10.5)
     c.drawCentredString(centre, PAGE_H - 25 * mm, lh.ministry.id)
     c.setFont(fonts.italic, 7.5)
     c.drawCentredString(centre, PAGE_H - 28.5 * mm, lh.ministry.en)
-    c.setFillColor(primary)
+    c.setFillColor(colours.primary)
     c.setFont(fonts.title, 17)
     c.drawCentredString(centre, PAGE_H - 35 * mm, lh.name.id)
-    c.setFillColor(text_colour)
+    c.setFillColor(colours.text)
     c.setFont(fonts.regular, 7.5)
     c.drawCentredString(centre, PAGE_H - 39.5 * mm, lh.address)
     c.drawCentredString(centre, PAGE_H - 43 * mm, lh.contact)
-    c.setStrokeColor(primary)
+    c.setStrokeColor(colours.primary)
     c.setLineWidth(1.6)
     c.line(LEFT, PAGE_H - 47 * mm, RIGHT, PAGE_H - 47 * mm)
     c.setLineWidth(0.5)
     c.line(LEFT, PAGE_H - 48.2 * mm, RIGHT, PAGE_H - 48.2 * mm)
 
-    # title, number, intro, holder
-    c.setFillColor(primary)
+
+def draw_title_and_holder(c: Canvas, template: DocumentTemplate, fonts: FontSet, colours: _Colours, record: Record,
+                          number: str) -> float:
+    """Title, number, introduction and the holder's name; returns where the holder line is."""
+    c.setFillColor(colours.primary)
     c.setFont(fonts.title, 22)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 60 * mm, template.title.id)
     c.setFont(fonts.italic, 11)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 66 * mm, template.title.en)
-    c.setFillColor(text_colour)
+    c.setFillColor(colours.text)
     c.setFont(fonts.bold, 11)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 73 * mm, f"Nomor / Number: {number}")
     y = PAGE_H - 77 * mm
     y = _centred_paragraph(c, fonts.regular, 9.5, template.intro.id, y, RIGHT - LEFT)
     y = _centred_paragraph(c, fonts.italic, 8.5, template.intro.en, y, RIGHT - LEFT)
     size = fit_size(record.holder, fonts.title, RIGHT - LEFT, HOLDER_SIZE, HOLDER_MIN) or HOLDER_MIN
-    c.setFillColor(primary)
+    c.setFillColor(colours.primary)
     c.setFont(fonts.title, size)
     c.drawCentredString(PAGE_W / 2, y - size - 1 * mm, record.holder)
-    c.setFillColor(text_colour)
+    c.setFillColor(colours.text)
+    return y
 
-    # labelled fields
+
+def draw_fields(c: Canvas, template: DocumentTemplate, fonts: FontSet, colours: _Colours, record: Record,
+                photo: str | None) -> float:
+    """The labelled fields (and the photo box); returns the y below the last field."""
     y = FIELDS_TOP
     if template.photo:
-        _photo_box(c, photo, RIGHT - PHOTO_W, y - PHOTO_H, primary)
+        _photo_box(c, photo, RIGHT - PHOTO_W, y - PHOTO_H, colours.primary)
     for spec, value in record_fields(record, template):
         lines = _value_lines(value, spec, template, fonts) or [(fonts.regular, VALUE_MIN, [str(value)])]
         c.setFont(fonts.bold, 9.5)
@@ -168,19 +199,28 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
                 yy -= fsize * 1.2
                 c.drawString(VALUE_X, yy + fsize * 0.2, text)
         y -= _row_height(lines)
+    return y
 
-    # statement
+
+def draw_statement(c: Canvas, template: DocumentTemplate, fonts: FontSet, y: float) -> None:
+    """The certifying statement below the fields, Indonesian then English."""
     y -= 2 * mm
     y = _centred_paragraph(c, fonts.regular, 9, template.statement.id, y, RIGHT - LEFT)
     _centred_paragraph(c, fonts.italic, 8, template.statement.en, y, RIGHT - LEFT)
 
-    # seal and signature block
+
+def draw_seal(c: Canvas, lh: Letterhead, fonts: FontSet, seal: QrMatrix) -> None:
+    """The QR code in QR_BOX with its "scan to verify" caption."""
     qx, qy, qside = QR_BOX
     draw_qr(c, seal, qx, qy, qside)
     c.setFont(fonts.bold, 7)
     c.drawCentredString(qx + qside / 2, qy - 3.5 * mm, lh.scan_caption.id)
     c.setFont(fonts.italic, 6.5)
     c.drawCentredString(qx + qside / 2, qy - 6.5 * mm, lh.scan_caption.en)
+
+
+def draw_signature_block(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours, issued_on: date) -> None:
+    """Place and date, the signatory's title, the dashed SIGNATURE_BOX, the signatory's name."""
     sx = (SIGNATURE_BOX[0] + SIGNATURE_BOX[2]) / 2
     c.setFont(fonts.regular, 9.5)
     c.drawCentredString(sx, 81 * mm, f"{lh.city}, {date_id(issued_on)}")
@@ -188,7 +228,7 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     c.drawCentredString(sx, 75.5 * mm, lh.signatory_title.id)
     c.setFont(fonts.italic, 8)
     c.drawCentredString(sx, 71.5 * mm, lh.signatory_title.en)
-    c.setStrokeColor(accent)
+    c.setStrokeColor(colours.accent)
     c.setLineWidth(0.4)
     c.setDash(2, 2)
     c.rect(SIGNATURE_BOX[0], SIGNATURE_BOX[1], SIGNATURE_BOX[2] - SIGNATURE_BOX[0], SIGNATURE_BOX[3] - SIGNATURE_BOX[1])
@@ -196,15 +236,12 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     c.setFont(fonts.bold, 9.5)
     c.drawCentredString(sx, 34 * mm, lh.signatory_name)
 
-    # electronic signature note
+
+def draw_electronic_note(c: Canvas, lh: Letterhead, fonts: FontSet) -> None:
+    """The note at the foot: this document is signed electronically."""
     y = 27 * mm
     y = _centred_paragraph(c, fonts.regular, 6.5, lh.electronic_note.id, y, RIGHT - LEFT)
     _centred_paragraph(c, fonts.italic, 6, lh.electronic_note.en, y, RIGHT - LEFT)
-    if signature is not None:
-        add_signature_field(c, signature, fonts.regular)
-    c.showPage()
-    c.save()
-    return buffer.getvalue()
 
 
 def _centred_paragraph(c: Canvas, font: str, size: float, text: str, y: float, width: float) -> float:

@@ -12,6 +12,10 @@ subset, only in documents that use it); widths add up run by run. A string the f
 takes the original path after one check: an `isascii()` for nearly every string, a cached
 answer for the others.
 
+The rebinding is done through certgen/adapters/reportlab.py: with a ReportLab version it was
+not tested with, nothing is rebound and no letter counts as printable by a fallback font, so
+the intake refuses such names (naming the letters) instead of printing them wrongly.
+
 Only scripts that need neither shaping nor reordering fall back: Han, kana, Hangul syllables,
 Bopomofo and CJK symbols. Arabic, Hebrew, Indic or Thai letters would print wrongly without a
 shaping engine and the bidirectional algorithm, so they stay refused at intake.
@@ -23,6 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from reportlab.pdfbase import pdfmetrics
+
+from ..adapters import reportlab as adapter
+from ..adapters import usable
 
 SUBSET_STEP = 1 << 16  # far above any subset number of one font (256 characters each)
 _CACHE_ENTRIES = 4096
@@ -51,7 +58,7 @@ def may_fall_back(code: int) -> bool:
 def fallbacks_of(font_name: str) -> Sequence[Any]:
     """The fallback fonts of `font_name`, loaded on first use (none when `install` was not called)."""
     loader = getattr(pdfmetrics.getFont(font_name), "_certgen_fallbacks", None)
-    return loader() if loader is not None else ()
+    return loader() if loader is not None and usable("reportlab") else ()
 
 
 def printable_by_fallback(code: int, font_name: str) -> bool:
@@ -113,7 +120,8 @@ def install(font_name: str, fallback_paths: Sequence[Path], register: Callable[[
                 out.append((index, char))
         return out
 
-    split, name, width = font.splitString, font.getSubsetInternalName, font.stringWidth
+    # the font's own methods as they are when fallback is switched on (memoised by the adapter by then)
+    split, name, width = adapter.font_methods(font_name)
 
     def split_string(text: Any, doc: Any, encoding: str = "utf-8") -> Any:
         if type(text) is not str or covered(text):
@@ -140,10 +148,11 @@ def install(font_name: str, fallback_paths: Sequence[Path], register: Callable[[
                    for index, run in runs(text))
 
     def activate() -> None:
-        font.splitString = split_string
-        font.getSubsetInternalName = subset_name
-        font.stringWidth = string_width
-        font._certgen_activate = None
+        nonlocal split, name, width
+        split, name, width = adapter.font_methods(font_name)
+        if adapter.rebind(font_name, splitString=split_string, getSubsetInternalName=subset_name,
+                          stringWidth=string_width):
+            font._certgen_activate = None
 
     font._certgen_activate = activate
 

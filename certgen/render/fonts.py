@@ -17,7 +17,8 @@ from typing import Mapping, Sequence
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-from . import fallback, pdf_settings
+from ..adapters import reportlab as adapter
+from . import fallback
 
 ROLES = ("regular", "bold", "italic", "title")
 
@@ -48,12 +49,11 @@ class FontSet:
 
 def register(paths: Mapping[str, Path], fallbacks: Sequence[Path] = ()) -> FontSet:
     """Register the fonts (once per process per file) and name them by role; `fallbacks` print
-    the CJK letters the role fonts lack (certgen/render/fallback.py)."""
-    pdf_settings.configure()
+    the CJK letters the role fonts lack (certgen/render/fallback.py). Patches nothing: the
+    fonts are tuned when certgen.adapters.reportlab is installed (explicitly, at start-up)."""
     names = {role: _register_one(str(paths[role])) for role in ROLES}
     for name in set(names.values()):
-        pdf_settings.memoise_subsets(name)
-        pdf_settings.memoise_splits(name)
+        adapter.tune_font(name)
         fallback.install(name, fallbacks, _register_one)
     return FontSet(**names)
 

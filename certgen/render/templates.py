@@ -2,11 +2,16 @@
 
 Only this module reads the template folder. Unknown keys are errors (a typo in a template
 must not silently drop a line from a certificate); docs/templates.md documents every key.
+
+The default templates and fonts ship inside the package as `certgen/templates` and are found
+with importlib.resources, so an installed wheel works from any folder. In the repository that
+name is a symbolic link to the top-level `templates/` folder staff edit (docs/templates.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,7 +20,13 @@ import yaml
 from ..errors import CertgenError
 from ..model import DocumentKind
 
-DEFAULT_FOLDER = Path(__file__).resolve().parent.parent.parent / "templates"
+
+def bundled_folder() -> Path:
+    """The templates shipped with the package (package data `certgen/templates`)."""
+    return Path(str(resources.files("certgen") / "templates"))
+
+
+DEFAULT_FOLDER = bundled_folder()
 FORMATS = {"text", "date", "hours", "scheme_type"}
 
 
@@ -101,7 +112,7 @@ class TemplateSet:
             folder=folder,
             letterhead=_letterhead(_read(folder, "letterhead.yaml"), folder),
             documents={kind: _document(_read(folder, f"{kind.value}.yaml"), f"{kind.value}.yaml")
-                       for kind in DocumentKind},
+                       for kind in DocumentKind if kind is not DocumentKind.LETTER},
             card=_card(_read(folder, "card.yaml")),
             schemes=_schemes(_read(folder, "schemes.yaml")),
         )

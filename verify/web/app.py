@@ -27,6 +27,8 @@ from ..status import RegistryStatus
 from .config import WebConfig
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
+from .log_routes import log_router
+from .applicant_routes import applicant_router
 from .present import view
 
 HERE = Path(__file__).parent
@@ -179,6 +181,9 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
         code = 503 if registry == "unavailable" else 200
         return JSONResponse({"status": "ok" if code == 200 else "degraded", "registry": registry,
                              "trust_list_signers": len(service.trust.signers)}, status_code=code)
+
+    app.include_router(log_router(service))  # the transparency log (verify/web/log_routes.py)
+    app.include_router(applicant_router(service))  # the applicant's status page (docs/service.md)
 
     # -- errors: a clear page or JSON, never a stack trace ------------------------------------
     @app.exception_handler(StarletteHTTPException)

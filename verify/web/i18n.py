@@ -38,6 +38,7 @@ TEXT: dict[str, dict[str, str]] = {
     "product": {"id": "Sertifikat produk", "en": "Product certificate"},
     "person": {"id": "Sertifikat kompetensi", "en": "Certificate of competence"},
     "training": {"id": "Sertifikat pelatihan", "en": "Training certificate"},
+    "letter": {"id": "Surat permohonan maaf", "en": "Apology letter"},  # the service standard (docs/service.md)
 }
 
 VERDICT: dict[str, dict[str, tuple[str, str]]] = {
@@ -72,6 +73,10 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "training": [("name", "Nama Peserta", "Participant"), ("course", "Bimbingan Teknis", "Course"),
                  ("course_code", "Kode Kegiatan", "Course code"), ("start_date", "Mulai", "From"),
                  ("end_date", "Selesai", "To"), ("hours", "Jam Pelajaran", "Hours"), ("organiser", "Penyelenggara", "Organiser")],
+    # apology letters of the service standard (certgen/service/letters.py)
+    "letter": [("client", "Kepada", "To"), ("application", "Permohonan", "Application"),
+               ("days_late", "Keterlambatan (hari kerja)", "Days late (working days)"),
+               ("credit_days", "Kompensasi (hari kerja)", "Credit (working days)"), ("date", "Tanggal", "Date")],
 }
 
 #: Claim fields shown when there is no registry record (offline seal check).

@@ -14,7 +14,8 @@ from certgen.registry.lifecycle import EffectiveStatus
 from ..report import VerificationReport
 from .i18n import CLAIMS, FIELDS, MONTHS, VERDICT, reason_label, t
 
-_SHOWN_WITH_DATE = (EffectiveStatus.SUSPENDED, EffectiveStatus.WITHDRAWN, EffectiveStatus.REPLACED)
+_SHOWN_WITH_DATE = (EffectiveStatus.SUSPENDED, EffectiveStatus.WITHDRAWN, EffectiveStatus.REPLACED,
+                    EffectiveStatus.REDEEMED)
 
 
 def _format(value: Any, lang: str) -> str:
