@@ -11,16 +11,13 @@ the image is returned (two cards side by side give two texts).
 from __future__ import annotations
 
 import io
-import os
 import time
 import warnings
 from dataclasses import dataclass
 
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(64_000_000))  # OpenCV's own limit, read at first decode
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import zxingcpp  # noqa: E402
+import cv2
+import numpy as np
+import zxingcpp
 
 MAX_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # beyond this it is a decompression bomb, not a phone photo
