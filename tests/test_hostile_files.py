@@ -340,3 +340,27 @@ def test_hostile_uploads_get_a_verdict_not_a_server_error(issued):  # noqa: F811
             page = client.post("/upload", files={"file": (name, data)})
             assert page.status_code == 200 and "Traceback" not in page.text
 
+
+
+def test_png_chunk_declaring_more_than_the_file_is_refused_before_decoding(monkeypatch):
+    """Fuzzing finding (fuzz_scan, docs/benchmarks.md): a 303-byte PNG whose IDAT chunk claims
+    536,871,158 bytes made OpenCV 5.0 allocate them (610 MB peak for one scan)."""
+    import struct
+    import zlib
+    ihdr = struct.pack(">IIBBBBB", 110, 110, 8, 0, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+            + struct.pack(">I", 536_871_158) + b"IDAT" + zlib.compress(b"\0" * 200))
+    decoded = []
+    monkeypatch.setattr(scan_module.cv2, "imdecode", lambda *args: decoded.append(args))
+    report, = Verifier(TrustList()).verify_image(data)
+    check = report.checks[0]
+    assert report.verdict is Verdict.INDETERMINATE and check.reason is Reason.IMAGE_UNREADABLE
+    assert "'IDAT' chunk declares 536871158 bytes past the end of the file" in check.detail
+    assert decoded == []  # OpenCV never saw it
+
+
+def test_webp_container_declaring_more_than_the_file_is_refused():
+    data = cv2.imencode(".webp", np.full((64, 64), 255, np.uint8))[1].tobytes()
+    lying = data[:4] + (len(data) * 1000).to_bytes(4, "little") + data[8:]
+    report, = Verifier(TrustList()).verify_image(lying)
+    assert report.checks[0].reason is Reason.IMAGE_UNREADABLE and "container declares" in report.checks[0].detail
