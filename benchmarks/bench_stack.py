@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # SIGTERM ends the run like Ctrl-C: the stack's processes are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: dict = {"certificates": args.certificates, "connections": args.connections}
     with tempfile.TemporaryDirectory(prefix="certgen-bench-stack-") as tmp:
         stack = Stack(Path(tmp) / "stack", instances=2, page_rate="1000000r/s", form_rate="1000000r/m")
