@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from certgen.model import DocumentKind, Series  # noqa: E402
 from certgen.registry import Issued, NewCertificate, Registry  # noqa: E402
 from certgen.seal import SealClaims, seal_text, sign_seal  # noqa: E402
+from benchmarks.bench_web import run_wrk  # noqa: E402 - the same wrk runner and parsing
 from deploy.stack import PASSPHRASE, Stack, free_port  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
@@ -122,20 +123,6 @@ def sample(stack: Stack, count: int, size: int) -> tuple[list[str], list[str]]:
             codes.append(seal.rsplit("/v/", 1)[1])
     registry.close()
     return numbers, codes
-
-
-def run_wrk(base: str, paths: list[str], seconds: int, connections: int, folder: Path) -> dict:
-    script = folder / "paths.lua"
-    script.write_text("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
-                      "i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-                         capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"requests_per_second": rps, "latency": latency, "non_2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": socket_errors.group(1) if socket_errors else None}
 
 
 def to_ms(text: str) -> float:

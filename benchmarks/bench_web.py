@@ -157,7 +157,9 @@ def run_wrk(base: str, paths: list[str], seconds: int, connections: int, folder:
     latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    result = {"requests_per_second": rps, "latency": latency, "non_2xx": int(errors.group(1)) if errors else 0}
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    result = {"requests_per_second": rps, "latency": latency, "non_2xx": int(errors.group(1)) if errors else 0,
+              "socket_errors": socket_errors.group(1) if socket_errors else None}
     if cpu is not None and requests:
         result["server_cpu_ms_per_request"] = round(cpu * 1000 / requests, 3)
     return result
