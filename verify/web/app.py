@@ -79,6 +79,8 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     app = FastAPI(title="Certificate verification API", version="1", docs_url=None, redoc_url=None,
                   openapi_url=f"{API}/openapi.json")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # the templates ship with the package and never change while it runs: no file check per page
+    templates.env.auto_reload = False
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def lang_of(request: Request) -> str:

@@ -100,6 +100,7 @@ def applicant_router(service: Any, clock: Callable[[], float] = time.monotonic,
     """Routes /permohonan (form and page) and /api/v1/application (JSON), over `service.registry`."""
     router = APIRouter()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.auto_reload = False  # packaged templates: no file check per page
     per_client = AttemptLimiter(PER_CLIENT, WINDOW_SECONDS, clock)
     per_number = AttemptLimiter(PER_NUMBER, WINDOW_SECONDS, clock)
     state: dict[str, Applications] = {}
