@@ -233,3 +233,8 @@ def test_two_batches_into_one_postgres_at_once_lose_and_duplicate_no_number(stac
     assert len(numbers) == len(set(numbers)) == len(body)
     verified = stack.certgen("log", "--verify", check=False)
     assert verified.returncode == 0 and "log intact" in verified.stdout, verified.stdout + verified.stderr
+
+
+def test_web_role_cannot_rewrite_a_stored_complaint(stack):
+    result = stack.psql("UPDATE reports SET message = 'diubah', status = 'closed'", role="certverify_web")
+    assert result.returncode != 0 and "permission denied" in result.stderr

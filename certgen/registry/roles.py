@@ -14,11 +14,12 @@ from .tables import Base
 
 OWNER_ROLE = "certgen_owner"
 WEB_ROLE = "certverify_web"
-#: Tables the public web service may add rows to (and update, for counters); every other
-#: table is read-only to it. A new table is read-only to the web role unless listed here.
+#: Tables the public web service may add rows to; every other table is read-only to it. A new
+#: table is read-only to the web role unless listed here.
 WEB_WRITABLE_TABLES: tuple[str, ...] = ("reports", "abuse_counters")
-#: Of those, the tables whose old rows the web service deletes: the shared counters of the rate
-#: limit and the complaint caps (past windows; certgen.registry.counters).
+#: Of those, the tables whose rows the web service also updates and deletes: the shared counters
+#: of the rate limit and the complaint caps (certgen.registry.counters). A stored complaint
+#: report is never changed by the web service: moderation is the staff's (`certgen reports mark`).
 WEB_PRUNABLE_TABLES: tuple[str, ...] = ("abuse_counters",)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -49,7 +50,7 @@ def grant_statements(web_role: str = WEB_ROLE, owner_role: str = OWNER_ROLE) -> 
     for table in WEB_WRITABLE_TABLES:
         if table in tables:
             name = _identifier(table)
-            rights = "INSERT, UPDATE, DELETE" if table in WEB_PRUNABLE_TABLES else "INSERT, UPDATE"
+            rights = "INSERT, UPDATE, DELETE" if table in WEB_PRUNABLE_TABLES else "INSERT"
             statements.append(f"GRANT {rights} ON TABLE {name} TO {web}")
             # ids of new rows come from the table's own sequences (SERIAL columns), if any
             statements.append(
