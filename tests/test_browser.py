@@ -2,17 +2,15 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from certgen.config import sqlite_url
 from tests import photography as photo
+from tests.live_server import live_server
 from tests.test_verify import issued  # noqa: F401 - module fixture
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -24,27 +22,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
 @pytest.fixture(scope="module")
 def server(issued):  # noqa: F811
     folder = issued["folder"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CERTVERIFY_RATE_LIMIT": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "verify.cli", "--trust-list", str(folder / "keys" / "trustlist.json"),
-                             "--root", str(folder / "keys" / "root.cert.pem"),
-                             "--registry", sqlite_url(folder / "registry.sqlite3"),
-                             "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/api/v1/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start: " + proc.stderr.read().decode())
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
+                     sqlite_url(folder / "registry.sqlite3")) as (base, _port):
+        yield base
 
 
 @pytest.fixture(scope="module")

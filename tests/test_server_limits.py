@@ -3,13 +3,8 @@ protocol): slow clients are cut off while the verification page keeps answering;
 heads are refused with their own status; HEAD works wherever GET does."""
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +12,10 @@ from certgen.config import sqlite_url
 from certgen.registry import Registry
 from certgen.seal import seal_text, sign_seal
 from tests.conftest import PASSPHRASE
+from tests.live_server import live_server
 from tests.test_seal import person_claims
 
-ROOT = Path(__file__).parent.parent
 URL = "https://verifikasi.example.id/v/"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,26 +23,10 @@ def server(keystore, tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
     registry_url = sqlite_url(folder / "registry.sqlite3")
     Registry.open(registry_url).close()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CERTVERIFY_RATE_LIMIT": "100000",
-           "CERTVERIFY_HEADER_TIMEOUT": "1", "CERTVERIFY_BODY_TIMEOUT": "1.5"}
-    proc = subprocess.Popen([sys.executable, "-m", "verify.cli", "--trust-list", str(keystore.trustlist_path),
-                             "--root", str(keystore.root_cert_path), "--registry", registry_url,
-                             "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/api/v1/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start: " + proc.stderr.read().decode())
+    env = {"CERTVERIFY_RATE_LIMIT": "100000", "CERTVERIFY_HEADER_TIMEOUT": "1", "CERTVERIFY_BODY_TIMEOUT": "1.5"}
     code = seal_text(sign_seal(person_claims(), keystore.current_signer(PASSPHRASE)), URL).rsplit("/v/", 1)[1]
-    yield {"port": port, "base": base, "code": code}
-    proc.terminate()
-    proc.wait(timeout=10)
+    with live_server(keystore.trustlist_path, keystore.root_cert_path, registry_url, env=env) as (base, port):
+        yield {"port": port, "base": base, "code": code}
 
 
 async def _exchange(port: int, data: bytes, *, trickle: float | None = None, read_for: float = 5.0) -> tuple[bytes, float]:

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,13 +16,13 @@ from sqlalchemy import text
 from certgen.note import open_tree_head
 from certgen.registry import Registry, merkle, tlog
 from tests.conftest import NOW, PASSPHRASE
+from tests.live_server import live_server
 from tests.registry_helpers import issue_one
 from verify.cli import main as certverify
 from verify.web.app import create_app
 from verify.web.config import WebConfig
 from tests.test_verify import issued  # noqa: F401 - the module fixture (real issued documents)
 
-ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture
@@ -194,26 +189,8 @@ def test_log_proof_needs_a_registry(world):
 @pytest.fixture
 def server(world):
     keys = world["keys"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CERTVERIFY_RATE_LIMIT": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "verify.cli", "--trust-list", str(keys.trustlist_path),
-                             "--root", str(keys.root_cert_path), "--registry", world["url"],
-                             "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/api/v1/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start: " + proc.stderr.read().decode())
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with live_server(keys.trustlist_path, keys.root_cert_path, world["url"]) as (base, _port):
+        yield base
 
 
 def http_audit(world, base: str, state: Path) -> tuple[int, dict]:
