@@ -4,6 +4,7 @@ crash included), and trust lists or roots that are missing, altered, foreign or 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -44,6 +45,43 @@ def _pdf(pages: int, size: tuple[float, float] = (595.27, 841.89)) -> bytes:
 
 
 # -- images -----------------------------------------------------------------------------------
+
+def _png_header(side: int) -> bytes:
+    """A PNG whose header claims `side` x `side` pixels, with a few bytes of pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A 64x64 JPEG whose frame header (SOF0) is rewritten to declare `width` x `height`."""
+    data = bytearray(cv2.imencode(".jpg", np.full((64, 64), 200, np.uint8))[1].tobytes())
+    at = data.index(b"\xff\xc0") + 5
+    data[at:at + 4] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+@functools.cache
+def hostile_images() -> dict[str, bytes]:
+    """Every hostile image of this file by name (tests/test_scan.py runs them through both
+    paths of the scanner: the reduced first pass must give what the full path gives)."""
+    webp = cv2.imencode(".webp", np.full((64, 64), 255, np.uint8))[1].tobytes()
+    return {
+        **{f"png {w}x{h}": _png(w, h) for w, h in [(1, 1), (1, 500), (500, 1), (20, 20), (20, 4000), (21, 21)]},
+        "png header 100000 square": _png_header(100_000),
+        "png header 7999 square": _png_header(7_999),
+        "webp container declaring more than the file": webp[:4] + (len(webp) * 1000).to_bytes(4, "little") + webp[8:],
+        "jpeg 9000x6000 blank": cv2.imencode(".jpg", np.full((6000, 9000), 255, np.uint8),
+                                             [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes(),
+        "jpeg of 64x64 declaring 60000x60000": _jpeg_declaring(60_000, 60_000),
+        "jpeg of 64x64 declaring 4000x3000": _jpeg_declaring(4000, 3000),
+        "jpeg of 64x64 declaring 8000x6": _jpeg_declaring(8000, 6),
+    }
+
 
 @pytest.mark.parametrize("width, height", [(1, 1), (1, 500), (500, 1), (20, 20), (20, 4000)])
 def test_degenerate_images_are_indeterminate_too_small(width, height):

@@ -20,12 +20,15 @@ SEAL = "https://verifikasi.example.id/v/" + "2KCE3IQBEYCEQHQE6G3RMADETOQFQ4FDAFT
 CORPUS = DATA / "zxing-qrcode-2"
 
 
-def test_zxing_corpus_reads_at_least_54_of_56():
+def test_zxing_corpus_reads_55_of_56():
+    """The real figure: every image but 13.webp (a QR code whose modules are filled with the
+    texture of an aerial photograph; no decoder in the cascade reads it). zxing-cpp's own tests
+    expect 50 of 56 from zxing-cpp alone."""
     images = sorted(p for p in CORPUS.iterdir() if p.suffix in (".png", ".jpg", ".webp"))
     assert len(images) == 56
-    read = [p.name for p in images
-            if CORPUS.joinpath(p.stem + ".txt").read_bytes().decode("utf-8") in scan(p.read_bytes()).texts]
-    assert len(read) >= 54, sorted(set(p.name for p in images) - set(read))
+    missed = [p.name for p in images
+              if CORPUS.joinpath(p.stem + ".txt").read_bytes().decode("utf-8") not in scan(p.read_bytes()).texts]
+    assert missed == ["13.webp"]
 
 
 def test_dgc_pictures_decode_to_their_prefix():
@@ -116,3 +119,87 @@ def test_blank_image_has_no_barcode_and_webp_is_read(printed):
     image, _ = printed["card"]
     webp = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, 80])[1].tobytes()
     assert scan(webp).texts == (SEAL,)
+
+
+# -- the reduced first pass (issue 15) ---------------------------------------------------------
+
+@pytest.fixture()
+def decodes(monkeypatch):
+    """The OpenCV flags every decode of the scan used, in order."""
+    from verify import scan as scan_module
+    flags = []
+    real = scan_module.decode
+
+    def spy(data, header, flag):
+        flags.append(flag)
+        return real(data, header, flag)
+    monkeypatch.setattr(scan_module, "decode", spy)
+    return flags
+
+
+def test_a_12_megapixel_photo_is_read_from_a_jpeg_decoded_at_half_size(printed, decodes):
+    image, _ = printed["certificate"]
+    result = scan(photo.encode(photo.photo_12mp(image), ".jpg", 88))
+    assert result.texts == (SEAL,)
+    assert result.decoder == "zxing-cpp/reduced" and (result.width, result.height) == (2000, 1500)
+    assert decodes == [cv2.IMREAD_REDUCED_GRAYSCALE_2]  # the full-size pixels were never decoded
+
+
+def test_a_code_too_small_for_the_reduced_image_is_read_at_full_resolution(printed, decodes):
+    """The page 900 pixels wide in a 4000-pixel photo: about 1.4 pixels per module at half size,
+    too few; the full decode reads it."""
+    image, _ = printed["certificate"]
+    result = scan(photo.encode(photo.photo_12mp(image, page_width=900, angle=3, seed=1), ".jpg", 90))
+    assert result.texts == (SEAL,) and result.decoder == "zxing-cpp"
+    assert decodes == [cv2.IMREAD_REDUCED_GRAYSCALE_2, cv2.IMREAD_GRAYSCALE]
+
+
+def test_a_large_png_is_shrunk_not_decoded_twice(printed, decodes):
+    image, _ = printed["certificate"]
+    result = scan(photo.encode(photo.photo_12mp(image)))
+    assert result.texts == (SEAL,) and result.decoder == "zxing-cpp/reduced"
+    assert decodes == [cv2.IMREAD_GRAYSCALE]
+
+
+def _outcome(data: bytes, reduced_first: bool) -> tuple:
+    try:
+        return ("texts", scan(data, reduced_first=reduced_first).texts)
+    except ImageError as exc:
+        return ("error", exc.kind, str(exc))
+
+
+def _photos(printed) -> dict[str, bytes]:
+    """Large photos of both documents: the code large, small, too small, none at all; JPEG at
+    several sizes (each DCT scaling) and quality, PNG."""
+    image, _ = printed["certificate"]
+    card, _ = printed["card"]
+    big = photo.photo_12mp(image)
+    return {
+        **{f"certificate 12 MP, page {width} px": photo.encode(photo.photo_12mp(image, page_width=width, angle=3, seed=1),
+                                                              ".jpg", 90)
+           for width in (700, 800, 900, 1100, 1500, 1800)},
+        "card 12 MP": photo.encode(photo.photo_12mp(card, page_width=1400), ".jpg", 85),
+        "certificate 12 MP, quality 40": photo.encode(big, ".jpg", 40),
+        "certificate 12 MP, PNG": photo.encode(big),
+        "certificate 3000 px": photo.encode(cv2.resize(big, (3000, 2250), interpolation=cv2.INTER_AREA), ".jpg", 90),
+        "certificate 7000 px": photo.encode(cv2.resize(big, (7000, 5250)), ".jpg", 90),
+        "blank page 12 MP": photo.encode(photo.photo_12mp(np.full_like(image, 250)), ".jpg", 88),
+        "truncated 12 MP": photo.encode(big, ".jpg", 88)[:600_000],
+    }
+
+
+def test_the_reduced_pass_gives_what_the_full_resolution_path_gives(printed):
+    """The fast path never loses a code and never reads another: the same texts, or the same
+    error, on every large photo, on every image of the public corpus and on every hostile image
+    of tests/test_hostile_files.py."""
+    from tests.test_hostile_files import hostile_images
+    photos = _photos(printed)
+    files = {**photos, **hostile_images(),
+             **{p.name: p.read_bytes() for p in sorted(CORPUS.iterdir()) if p.suffix in (".png", ".jpg", ".webp")}}
+    outcomes = {name: (_outcome(data, True), _outcome(data, False)) for name, data in files.items()}
+    assert {name: both for name, both in outcomes.items() if both[0][:2] != both[1][:2]} == {}
+    missed = [name for name in photos if outcomes[name][0] != ("texts", (SEAL,))]
+    assert missed == ["certificate 12 MP, page 800 px", "blank page 12 MP", "truncated 12 MP"]
+    assert outcomes["truncated 12 MP"][0][:2] == ("error", "unreadable")
+    kinds = {outcomes[name][0][1] for name in hostile_images()}  # an error's kind, or the texts read
+    assert kinds == {"too_small", "too_large", "unreadable", ()}, kinds
