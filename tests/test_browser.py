@@ -119,3 +119,71 @@ def test_certverify_asks_the_web_service_for_the_status(server, issued, tmp_path
     assert report["certificate"]["status_reason"] == "dicabut karena penipuan"
     down = certverify("number", number, "--json", registry="http://127.0.0.1:9")
     assert json.loads(down.stdout)["checks"][-1]["reason"] == "registry_unavailable"
+
+
+@pytest.fixture(scope="module")
+def large_photo(issued, tmp_path_factory):  # noqa: F811
+    """A 12-megapixel JPEG (4000 x 3000, about 3 MB) of an issued, signed certificate on a desk."""
+    folder = tmp_path_factory.mktemp("photo")
+    pdf = folder / "certificate.pdf"
+    pdf.write_bytes(issued["pdfs"][0])
+    path = folder / "certificate-photo.jpg"
+    path.write_bytes(photo.encode(photo.photo_12mp(photo.render_page(pdf, 1), page_width=1500), ".jpg", 88))
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_mib_server(issued):  # noqa: F811
+    """The service refusing uploads over 1 MiB: what it accepts, it got shrunk."""
+    folder = issued["folder"]
+    with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
+                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_MAX_UPLOAD": str(2**20)}) as (base, _):
+        yield base
+
+
+def _upload(page, server, path, shrink=True):
+    """Upload `path` through the home page: the HTTP status of the answer and the verdict shown."""
+    page.goto(server + "/")
+    if not shrink:
+        page.uncheck("#shrink")
+    page.set_input_files("#file", str(path))
+    with page.expect_response(lambda r: r.url.endswith("/upload") and r.request.method == "POST") as answer:
+        page.click("form[action='/upload'] button")
+    page.wait_for_load_state()
+    status = answer.value.status
+    return status, page.locator(".result").get_attribute("data-verdict") if status == 200 else None
+
+
+def test_a_large_photo_is_shrunk_in_the_browser_before_upload(server, one_mib_server, large_photo, page, browser):
+    """A 3 MB photo reaches a server that refuses anything over 1 MiB, and reads VALID: the
+    browser sent a copy 2000 pixels on its longest side (about 0.5 MB), with no console error
+    (the page fixture: no Content-Security-Policy violation). With the box unticked the same
+    server refuses the original (413); the other server reads the original VALID too."""
+    assert large_photo.stat().st_size > 2_500_000
+    page.goto(one_mib_server + "/")
+    assert page.locator("[data-shrink-option]").is_visible() and page.locator("#shrink").is_checked()
+    assert _upload(page, one_mib_server, large_photo) == (200, "VALID")
+    assert _upload(page, server, large_photo, shrink=False) == (200, "VALID")
+    context = browser.new_context()  # the 413 is a console error, which the page fixture refuses
+    try:
+        assert _upload(context.new_page(), one_mib_server, large_photo, shrink=False) == (413, None)
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_photo_is_sent_as_it_is(server, one_mib_server, large_photo, browser):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        plain.goto(server + "/")
+        assert not plain.locator("[data-shrink-option]").is_visible()
+        plain.set_input_files("#file", str(large_photo))
+        plain.click("form[action='/upload'] button")
+        assert plain.locator(".result").get_attribute("data-verdict") == "VALID"
+        plain.goto(one_mib_server + "/")
+        plain.set_input_files("#file", str(large_photo))
+        with plain.expect_response(lambda r: r.url.endswith("/upload")) as answer:
+            plain.click("form[action='/upload'] button")
+        assert answer.value.status == 413  # the whole 3 MB went
+    finally:
+        context.close()

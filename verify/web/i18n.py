@@ -14,6 +14,8 @@ TEXT: dict[str, dict[str, str]] = {
     "check": {"id": "Periksa", "en": "Check"},
     "upload_label": {"id": "Unggah foto kode QR atau berkas PDF sertifikat", "en": "Upload a photo of the QR code or the certificate PDF"},
     "upload": {"id": "Unggah dan periksa", "en": "Upload and check"},
+    "shrink_photo": {"id": "Perkecil foto besar sebelum diunggah (lebih cepat)",
+                     "en": "Make a large photo smaller before uploading (faster)"},
     "result": {"id": "Hasil pemeriksaan", "en": "Verification result"},
     "details": {"id": "Rincian pemeriksaan", "en": "Checks made"},
     "printed": {"id": "Data yang tercetak pada dokumen", "en": "What the document shows"},
