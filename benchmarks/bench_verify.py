@@ -1,6 +1,6 @@
 """Verification benchmark: scanning quality and speed, PDF verification throughput.
 
-    python benchmarks/bench_verify.py [--pdfs 400] [--photos 15] [--rounds 5] [--photos-only]
+    python benchmarks/bench_verify.py [--pdfs 400] [--photos 15] [--rounds 5] [--photos-only] [--landed main]
 
 * zxing-cpp's qrcode-2 corpus (tests/data/zxing-qrcode-2): images read exactly;
 * the project's own certificate and card after synthetic photography (tests/photography.py):
@@ -80,15 +80,49 @@ def zxing_alone(data: bytes) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
-def photo_times(image, count: int, rounds: int) -> dict:
-    """Ours, ours without the reduced first pass, and zxing-cpp alone on the same 12 MP photos,
-    alternating photo by photo (the order rotated each round) so that a busy host slows all
-    three alike. Each round gives a ratio of medians; the spread of the rounds is reported."""
+def landed_scan(revision: str):
+    """`scan` of verify/scan.py as it was at a git revision (the code before a change, measured
+    in the same run as the change)."""
+    import subprocess
+    import types
+
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:verify/scan.py"], check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType("verify._landed_scan")
+    module.__package__ = "verify"
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    exec(compile(source, f"{revision}:verify/scan.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    return module.scan
+
+
+FLOOR = "libjpeg at 1/8, nothing else"
+
+
+def entropy_decoding_only(data: bytes) -> tuple:
+    """The floor of any scan that reads the whole file: libjpeg decoding it at 1/8 (an 8x8 block
+    becomes one pixel: no inverse DCT to speak of, the Huffman decoding of every coefficient
+    remains, and a baseline JPEG has no way to skip it)."""
+    import cv2
+    import numpy as np
+
+    cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    return ()
+
+
+def photo_times(image, count: int, rounds: int, landed: str | None = None) -> dict:
+    """Ours, ours without the reduced first pass, zxing-cpp alone (and the landed code, and the
+    floor: libjpeg's entropy decoding alone) on the same 12 MP photos, alternating photo by photo
+    (the order rotated each round) so that a busy host slows them alike. Each round gives a
+    ratio of medians; the spread of the rounds is reported."""
     photos = [photo.encode(photo.photo_12mp(image, page_width=1100 + 40 * seed, angle=-8 + seed, seed=seed), ".jpg", 88)
               for seed in range(count)]
     contenders = {"ours": lambda data: scan(data).texts,
                   "ours, full resolution only": lambda data: scan(data, reduced_first=False).texts,
                   "zxing-cpp alone": zxing_alone}
+    if landed:
+        old_scan = landed_scan(landed)
+        contenders[f"landed code ({landed})"] = lambda data: old_scan(data).texts
+    contenders[FLOOR] = entropy_decoding_only
     for data in photos[:2]:  # imports, first allocations: untimed
         for read in contenders.values():
             read(data)
@@ -96,13 +130,14 @@ def photo_times(image, count: int, rounds: int) -> dict:
     for round_ in range(rounds):
         for name in contenders:
             times[name].append([])
-        order = list(contenders)[round_ % 3:] + list(contenders)[:round_ % 3]
+        shift = round_ % len(contenders)
+        order = list(contenders)[shift:] + list(contenders)[:shift]
         for seed, data in enumerate(photos):
             for name in order:
                 started = time.perf_counter()
                 texts = contenders[name](data)
                 times[name][-1].append((time.perf_counter() - started) * 1000)
-                assert tuple(texts) == (SEAL,), f"photo {seed} not read by {name}"
+                assert name == FLOOR or tuple(texts) == (SEAL,), f"photo {seed} not read by {name}"
     result: dict = {"photos": count, "rounds": rounds}
     for name, per_round in times.items():
         every = [t for one in per_round for t in one]
@@ -112,6 +147,7 @@ def photo_times(image, count: int, rounds: int) -> dict:
               for ours, alone in zip(times["ours"], times["zxing-cpp alone"])]
     result["ratio"] = round(result["ours"]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     result["round_ratios"] = [round(r, 3) for r in ratios]
+    result["floor_ratio"] = round(result[FLOOR]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     return result
 
 
@@ -148,6 +184,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=5, help="passes over the photos, alternating (default 5)")
     parser.add_argument("--photos-only", action="store_true", help="the scanner only: no PDF throughput")
+    parser.add_argument("--landed", metavar="REV", help="also time verify/scan.py as of this git revision (e.g. main)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results: dict = {}
@@ -158,12 +195,13 @@ def main() -> None:
         image = own.pop("cert_image")
         results["own_documents"] = own
         print(f"own:      {own['read']} of {own['tried']} certificate/card photographs read {own['failures'] or ''}")
-        timed = results["photo_12mp"] = photo_times(image, args.photos, args.rounds)
-        for name in ("ours", "ours, full resolution only", "zxing-cpp alone"):
-            print(f"12 MP:    {name:27s} median {timed[name]['median_ms']:6.1f} ms, worst {timed[name]['max_ms']:6.1f} ms; "
+        timed = results["photo_12mp"] = photo_times(image, args.photos, args.rounds, args.landed)
+        for name in [key for key, value in timed.items() if isinstance(value, dict)]:
+            print(f"12 MP:    {name:28s} median {timed[name]['median_ms']:6.1f} ms, worst {timed[name]['max_ms']:6.1f} ms; "
                   f"round medians {timed[name]['round_medians_ms']}")
         print(f"12 MP:    ours / zxing-cpp alone = {timed['ratio']} (rounds: {timed['round_ratios']}) over "
-              f"{args.photos} photos x {args.rounds} rounds")
+              f"{args.photos} photos x {args.rounds} rounds; floor (entropy decoding) / zxing-cpp alone = "
+              f"{timed['floor_ratio']}")
     if not args.photos_only:
         with tempfile.TemporaryDirectory() as tmp:
             results["pdf"] = pdf_throughput(Path(tmp), args.pdfs)
