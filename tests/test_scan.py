@@ -175,8 +175,8 @@ def _photos(printed) -> dict[str, bytes]:
     card, _ = printed["card"]
     big = photo.photo_12mp(image)
     return {
-        **{f"certificate 12 MP, page {width} px": photo.encode(photo.photo_12mp(image, page_width=width, angle=3, seed=1),
-                                                              ".jpg", 90)
+        **{f"certificate 12 MP, page {width} px":
+           photo.encode(photo.photo_12mp(image, page_width=width, angle=3, seed=1), ".jpg", 90)
            for width in (700, 800, 900, 1100, 1500, 1800)},
         "card 12 MP": photo.encode(photo.photo_12mp(card, page_width=1400), ".jpg", 85),
         "certificate 12 MP, quality 40": photo.encode(big, ".jpg", 40),

@@ -1,5 +1,6 @@
 """The web service through its HTTP interface (httpx against the ASGI app)."""
 
+import re
 
 import pytest
 from starlette.testclient import TestClient
@@ -118,7 +119,12 @@ def test_security_headers_and_no_stack_traces(client):
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-frame-options"] == "DENY"
-    assert "<script" not in response.text and "style=" not in response.text
+    assert "style=" not in response.text
+    # no inline script: the one script is a static file (the upload form's photo shrinking)
+    assert re.findall(r"<script[^>]*>[^<]*</script>", response.text) == ['<script src="/static/upload.js" defer></script>']
+    assert response.text.count("<script") == 1 and not re.search(r"<[^>]+\son\w+=", response.text)  # no onclick=...
+    script = client.get("/static/upload.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     missing = client.get("/nothing-here")
     assert missing.status_code == 404 and "Traceback" not in missing.text and "Permintaan tidak dapat diproses" in missing.text
     assert client.get("/api/v1/nothing").json() == {"error": "Not Found"}
