@@ -17,25 +17,26 @@
   var form = document.querySelector("form[data-shrink]");
   var input = form && form.querySelector("input[type=file]");
   var box = form && form.querySelector("[data-shrink-option]");
-  if (!form || !input || !box || !window.createImageBitmap || !window.DataTransfer ||
+  var button = form && form.querySelector("button[type=submit]");
+  if (!form || !input || !box || !button || !window.createImageBitmap || !window.DataTransfer ||
       !HTMLCanvasElement.prototype.toBlob) {
     return;
   }
   var choice = box.querySelector("input[type=checkbox]");
   box.hidden = false;
-  var shrunk = false;
 
   function send() {
-    shrunk = true;
-    form.submit();  // a plain form submission: the result page comes back as without JavaScript
+    button.disabled = false;
+    form.submit();  // fires no submit event: a plain form submission, the result page as without JavaScript
   }
 
   form.addEventListener("submit", function (event) {
     var file = input.files && input.files[0];
-    if (shrunk || !choice.checked || !file || !TYPES.test(file.type)) {
+    if (!choice.checked || !file || !TYPES.test(file.type)) {
       return;  // sent as chosen
     }
     event.preventDefault();
+    button.disabled = true;  // one shrink at a time
     createImageBitmap(file).then(function (bitmap) {
       var scale = LONGEST / Math.max(bitmap.width, bitmap.height);
       if (scale >= 1) {
