@@ -6,13 +6,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
 from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
 from .config import ENV_VARS
+from .errors import ConfigError
 from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
@@ -202,9 +203,17 @@ def keys_list(app: AppContext) -> None:
         verify_url = app.get_settings().verify_url
     click.echo("official verification address(es): " + (", ".join(urls) if urls else
                "none recorded: seals are not checked for their address (run `certgen keys trustlist`)"))
+    problem = _unofficial_address(urls, verify_url)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
+
+
+def _unofficial_address(urls: Sequence[str], verify_url: str) -> str | None:
+    """Why seals made with `verify_url` would fail the signed trust list's address check, or None."""
     if urls and verify_url.casefold() not in (u.casefold() for u in urls):
-        click.echo(f"warning: CERTGEN_VERIFY_URL {verify_url} is not among them: seals issued now would verify "
-                   "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`", err=True)
+        return (f"CERTGEN_VERIFY_URL {safe(verify_url)} is not among them: seals issued now would verify "
+                "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`")
+    return None
 
 
 # -- certificates ------------------------------------------------------------------------------
@@ -412,6 +421,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         if plan.intake.errors and not skip_invalid:
             raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
+        problem = _unofficial_address(store.verify_urls(), settings.verify_url)
+        if problem:  # refused before any number is taken: every seal of the batch would fail
+            raise ConfigError("the trust list's official verification address(es): "
+                              + ", ".join(safe(u) for u in store.verify_urls()) + "; " + problem)
         asked: list[bytes] = []
 
         def passphrase() -> bytes:
