@@ -95,6 +95,8 @@ def _successor(ctx: click.Context, number: str, sets: dict[str, str], *, renew: 
             registry.close()
         if old.status not in (Status.ACTIVE, Status.REPLACED):  # replaced: perhaps a rerun; the pipeline judges
             raise click.ClickException(not_replaceable(old))
+        if sets.get("photo"):  # a new photo is named from where the command runs, not from DATA/replacements
+            sets = {**sets, "photo": str(Path(sets["photo"]).expanduser().resolve())}
         rules = _rules(app) if renew and expires is None else None
         row = successor_row(old, sets, renew=renew, today=local_day(app.now()), expires=expires, rules=rules)
         path = _write_input(app.get_settings().data_dir / "replacements", old, row, "renewal" if renew else "correction")
