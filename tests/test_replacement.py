@@ -519,3 +519,26 @@ def test_an_edited_link_is_named_by_the_log(cli, settings, products):
     assert registry.get(new).replaces == other  # what the page would show...
     result = cli(certgen, ["log", "--verify"])
     assert result.exit_code == 1 and f"certificate {new}: column record differs from its history" in result.output
+
+
+def test_person_correction_with_a_lost_photo_then_a_new_one(cli, settings, tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    (folder / "photos").mkdir(parents=True)
+    for name in ("person-001.jpg", "person-002.jpg"):
+        (folder / "photos" / name).write_bytes((SAMPLES / "photos" / name).read_bytes())
+    rows = _rows(folder / "one.csv", "person.csv", 1)
+    assert cli(certgen, ["issue", "person", str(rows), "-o", str(tmp_path / "o"), "--workers", "1"]).exit_code == 0
+    number = json.loads((tmp_path / "o" / "manifest.json").read_text())[0]["number"]
+    (folder / "photos" / "person-001.jpg").unlink()
+    lost = cli(certgen, ["correct", number, "--set", "name=Muhammad Susanto Putra"])
+    assert lost.exit_code == 1 and "column photo: photo file" in lost.output and "not found" in lost.output
+    monkeypatch.chdir(folder)  # a relative --set photo is taken from where the command runs
+    fixed = cli(certgen, ["correct", number, "--set", "name=Muhammad Susanto Putra", "--set", "photo=photos/person-002.jpg"])
+    assert fixed.exit_code == 0, fixed.output
+    registry = _registry(settings)
+    succ = registry.get(registry.get(number).replaced_by)
+    assert succ.holder == "Muhammad Susanto Putra" and succ.record["photo"] == str(folder / "photos" / "person-002.jpg")
+    assert succ.record["photo_sha256"] != registry.get(number).record["photo_sha256"]
+    entry, folder_out = _successor_files(settings, number)
+    assert (folder_out / entry["card_file"]).is_file()
+    _log_intact(cli)
