@@ -542,3 +542,24 @@ def test_person_correction_with_a_lost_photo_then_a_new_one(cli, settings, tmp_p
     entry, folder_out = _successor_files(settings, number)
     assert (folder_out / entry["card_file"]).is_file()
     _log_intact(cli)
+
+
+def test_a_correction_keeps_the_surveillance_schedule_a_renewal_restarts_it(cli, settings, tmp_path):
+    rows = _rows(tmp_path / "p5.csv", "product-type1.csv", 1, scheme_type="5", factory_name="PT Pabrik Baja",
+                 factory_address="Cikarang", grant_date="2025-06-01", expiry_date="2029-05-31")
+    assert cli(certgen, ["issue", "product", str(rows), "-o", str(tmp_path / "o"), "--workers", "1"]).exit_code == 0
+    old = json.loads((tmp_path / "o" / "manifest.json").read_text())[0]["number"]
+    report = tmp_path / "visit.pdf"
+    report.write_bytes(b"%PDF-1.7\n% a visit report\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    assert cli(certgen, ["surveillance", "record", old, "--result", "passed", "--date", "2026-05-20",
+                         "--report", str(report)]).exit_code == 0
+    assert cli(certgen, ["correct", old, "--set", "brand=Kencana Baja"]).exit_code == 0
+    corrected = _registry(settings).get(old).replaced_by
+    # the corrected certificate keeps the grant date of 2025: without the old visit it would be overdue
+    [item] = json.loads(cli(certgen, ["surveillance", "due", "--within", "200d", "--json"]).output)
+    assert (item["number"], item["last_visit"], item["due"], item["state"]) == (corrected, "2026-05-20", "2027-05-20", "due")
+    assert cli(certgen, ["renew", corrected]).exit_code == 0
+    renewed = _registry(settings).get(corrected).replaced_by
+    [item] = json.loads(cli(certgen, ["surveillance", "due", "--within", "400d", "--json"]).output)
+    assert (item["number"], item["last_visit"], item["due"]) == (renewed, None, "2027-11-24")
+    _log_intact(cli)
