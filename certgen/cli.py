@@ -408,7 +408,7 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                            replaces_column=replaces_column, replace_reason=reason)
     with user_errors():
         # prepare: read and validate once, see what is left to do (no key, nothing written)
-        registry = None if check else _registry(app)
+        registry = None if check and not replaces_column else _registry(app)  # successors: checked against it
         plan = prepare_batch(options, registry, templates_dir=settings.templates_dir, now=app.now())
         if check:
             for error in plan.intake.errors:

@@ -30,6 +30,8 @@ from .registry import Certificate, Registry, Reservation
 from .registry.lifecycle import is_expired
 from .registry.succession import CORRECTION, RENEWAL, Replacement, document_part, replace_reason, replacement_of
 
+_CHUNK = 500  # batch keys looked up per registry round trip
+
 #: Columns that carry a certificate's validity: a correction keeps them, a renewal sets them.
 VALIDITY_COLUMNS = {DocumentKind.PRODUCT: ("grant_date", "expiry_date"),
                     DocumentKind.PERSON: ("grant_date", "expiry_date"), DocumentKind.TRAINING: ()}
@@ -58,12 +60,16 @@ def check_successors(intake: Intake, registry: Registry, kind: DocumentKind, fil
     errors = list(intake.errors)
     rejected = dict(intake.rejected)
     replacements: dict[int, Replacement] = {}
+    successors: dict[str, Certificate] = {}  # the registry's successor of each old number, by batch key
+    keys = [row.batch_key for row in intake.valid if row.replaces is not None]
+    for start in range(0, len(keys), _CHUNK):
+        successors.update(registry.find_by_batch_keys(keys[start:start + _CHUNK]))
     for row in intake.valid:
         if row.replaces is None:
             valid.append(row)
             continue
         try:
-            replacements[row.row] = _check_row(row, registry, kind, reason, now)
+            replacements[row.row] = _check_row(row, registry, kind, reason, now, successors.get(row.batch_key))
             valid.append(row)
         except _RowProblem as problem:
             errors.append(RowError(file, row.row, column, str(problem)))
@@ -78,7 +84,7 @@ class _RowProblem(Exception):
 
 
 def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: str | None,
-               now: datetime) -> Replacement:
+               now: datetime, found: Certificate | None) -> Replacement:
     old_number = row.replaces
     assert old_number is not None
     try:
@@ -92,7 +98,6 @@ def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: st
     if old.series is not row.record.series:
         raise _RowProblem(f"{old.number} is of series {old.series.value}; this row would be {row.record.series.value}: "
                           f"the scheme ({', '.join(SCHEME_COLUMNS[kind])}) cannot change by renewal or correction")
-    found = registry.find_by_batch_keys([row.batch_key]).get(row.batch_key)  # the registry's successor of old
     if found is not None and _same(found, row):
         if found.status is not Status.PENDING and old.status is Status.REPLACED and old.replaced_by == found.number:
             return replacement_of(found.record) or _replacement(row, old, reason)  # a rerun of a finished replacement
@@ -147,8 +152,8 @@ def check_reserved(rows: Sequence[ValidRow], reservations: Sequence[Reservation]
     if not keys:
         return
     found: dict[str, Certificate] = {}
-    for start in range(0, len(keys), 500):
-        found.update(registry.find_by_batch_keys(keys[start:start + 500]))
+    for start in range(0, len(keys), _CHUNK):
+        found.update(registry.find_by_batch_keys(keys[start:start + _CHUNK]))
     problems = []
     for row in rows:
         cert = found.get(row.batch_key) if row.replaces is not None else None

@@ -362,6 +362,8 @@ def test_spreadsheet_of_successors_with_bad_rows(cli, settings, fresh_keystore, 
     for line in expected:
         assert line in result.output, result.output
     assert "8 invalid row(s), nothing issued" in result.output
+    checked = cli(certgen, ["issue", "product", str(sheet), "--replaces-column", "Old Number", "--check"])
+    assert checked.exit_code == 1 and expected[1] in checked.output and "2 valid row(s), 8 invalid" in checked.output
     assert registry.get(a.number).status is Status.ACTIVE  # nothing issued
 
     issued = cli(certgen, ["issue", "product", str(sheet), "--replaces-column", "Old Number", "--reason", "annual review",
