@@ -131,7 +131,8 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
             (out / sub).mkdir(parents=True, exist_ok=True)
         clean_temporaries(out)
         if intake.errors:
-            write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
+            extra = [column_name(options.replaces_column)] if options.replaces_column else []
+            write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]] + extra,
                            ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
         now = env.now()
         lease.check()

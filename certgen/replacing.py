@@ -103,7 +103,8 @@ def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: st
             return replacement_of(found.record) or _replacement(row, old, reason)  # a rerun of a finished replacement
     elif found is not None and found.status is Status.PENDING:
         raise _RowProblem(f"{old.number} already has a pending successor {found.number} (an interrupted run) with "
-                          f"other values: rerun the input that started it to finish it")
+                          f"other values: rerun the input that started it to finish it (certgen correct and renew "
+                          f"keep theirs as DATA/replacements/{old.number}-*.csv)")
     if old.status is not Status.ACTIVE:
         raise _RowProblem(not_replaceable(old))
     replacement = _replacement(row, old, reason)

@@ -378,6 +378,7 @@ def test_spreadsheet_of_successors_with_bad_rows(cli, settings, fresh_keystore, 
     assert (renewed.granted, renewed.expires) == (date(2026, 11, 24), date(2030, 11, 23))
     rejected = list(csv.DictReader(open(tmp_path / "s" / "rejected.csv", encoding="utf-8")))
     assert len({r["row"] for r in rejected}) == 8
+    assert {r["old_number"] for r in rejected if r["row"] in ("5", "7")} == {c.number, unknown}  # to fix and resend
     # the sheet again: nothing twice
     again = json.loads(cli(certgen, ["issue", "product", str(sheet), "--replaces-column", "Old Number", "--reason",
                                      "annual review", "-o", str(tmp_path / "s"), "--skip-invalid", "--json"]).output)
