@@ -20,7 +20,8 @@ from typing import Sequence
 
 from .batch_pool import forked_pool, worker_count
 from .errors import CertgenError
-from .intake import CheckedRow, column_name, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows, validate
+from .intake import (CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows,
+                     column_name, validate)
 from .issue_worker import WorkerContext, certificate_path, worker_context
 from .model import DocumentKind, Status
 from .output import sha256_file

@@ -240,5 +240,5 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["SuccessorMismatch", "not_replaceable", "SuccessorPlan", "ValidityRules", "check_reserved", "check_successors",
-           "successor_row", "today_in_jakarta"]
+__all__ = ["SuccessorMismatch", "SuccessorPlan", "ValidityRules", "check_reserved", "check_successors", "not_replaceable",
+           "successor_row"]

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from certgen.cli import main as certgen
-from certgen.config import sqlite_url
 from certgen.errors import ConfigError
 from certgen.model import DocumentKind, Series, Status
 from certgen.numbers import CertificateNumber
