@@ -225,7 +225,7 @@ def _certificate_json(cert: Certificate, app: AppContext) -> dict[str, Any]:
         "expires": cert.expires.isoformat() if cert.expires else None,
         "status": cert.effective_status(app.now()).value, "stored_status": cert.status.value,
         "status_reason": cert.status_reason, "status_changed_at": cert.status_changed_at.isoformat(),
-        "replaced_by": cert.replaced_by, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
+        "replaced_by": cert.replaced_by, "replaces": cert.replaces, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
         "card_sha256": cert.card_sha256, "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
         "record": dict(cert.record),
     }
@@ -248,7 +248,7 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
         click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
-                "dsc_kid", "pdf_sha256"):
+                "replaces", "dsc_kid", "pdf_sha256"):
         if data[key] is not None:
             click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")
@@ -394,12 +394,17 @@ def reports_mark(app: AppContext, report_id: int, status: str) -> None:
 @click.option("--no-wait", is_flag=True,
               help=f"Refuse (exit {BUSY_EXIT}) instead of waiting when another batch of the same output or input runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--replaces-column", help="Renewal or correction: every row replaces the certificate this column names "
+                                        "(docs/lifecycle.md).")
+@click.option("--reason", help="With --replaces-column: why, recorded in the old certificates' replace events.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
               photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
-              no_wait: bool, as_json: bool) -> None:
+              no_wait: bool, as_json: bool, replaces_column: str | None = None, reason: str | None = None) -> None:
     """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets).
     A rerun repairs: files missing or different from the registry are drawn again."""
+    if reason is not None and replaces_column is None:
+        raise click.UsageError("--reason goes with --replaces-column (renewal or correction)")
     from .adapters.install import SWITCH_VAR, install_all
     from .batch import InvalidRows, IssueEnvironment, issue_batch, prepare_batch
     from .batch_plan import BatchOptions
@@ -408,11 +413,12 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
     install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
-                           workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
+                           workers, skip_invalid, photos, timestamp_url, durable=not no_fsync,
+                           replaces_column=replaces_column, replace_reason=reason)
     with user_errors():
         # prepare: read and validate once, see what is left to do (no key, nothing written)
-        registry = None if check else _registry(app)
-        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir)
+        registry = None if check and not replaces_column else _registry(app)  # successors: checked against it
+        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir, now=app.now())
         if check:
             for error in plan.intake.errors:
                 click.echo(str(error))
@@ -471,6 +477,8 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                    + (", cards/, sheets/" if kind == "person" else "") + (", rejected.csv" if summary.rejected else "") + ")")
         for line in summary.repaired:
             click.echo(f"repaired: {line}")
+        for item in summary.replacements:
+            click.echo(f"{item['change']}: {item['replaces']} is replaced by {item['number']}")
         for problem in summary.problems:
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:
@@ -501,6 +509,9 @@ main.add_command(registry_group)
 from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
 main.add_command(surveillance)
 main.add_command(expiring_cmd)
+from .cli_replace import correct_cmd, renew_cmd  # noqa: E402  (renewal and correction: docs/lifecycle.md)
+main.add_command(correct_cmd)
+main.add_command(renew_cmd)
 
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)

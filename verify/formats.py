@@ -39,7 +39,8 @@ def certificate_json(cert: StatusInfo) -> dict[str, Any]:
     return {"number": cert.number, "kind": cert.kind.value, "holder": cert.holder, "scheme": cert.scheme,
             "granted": _plain(cert.granted), "expires": _plain(cert.expires), "status": cert.status.value,
             "status_reason": cert.status_reason, "status_changed_at": _plain(cert.status_changed_at),
-            "replaced_by": cert.replaced_by, "pdf_sha256": cert.pdf_sha256, "issued_at": _plain(cert.issued_at)}
+            "replaced_by": cert.replaced_by, "pdf_sha256": cert.pdf_sha256, "issued_at": _plain(cert.issued_at),
+            "replaces": cert.replaces}
 
 
 def report_json(report: VerificationReport) -> dict[str, Any]:
@@ -72,6 +73,11 @@ def report_text(report: VerificationReport) -> str:
     if report.claims is not None:
         c = report.claims
         lines.append(f"  number {_safe(c.number)}, holder {_safe(c.holder)}, scheme {_safe(c.scheme)}")
+    cert = report.certificate
+    if cert is not None and cert.replaced_by:
+        lines.append(f"  replaced by {_safe(cert.replaced_by)}: check that one instead")
+    if cert is not None and cert.replaces:
+        lines.append(f"  replaces {_safe(cert.replaces)} (renewal or correction)")
     return "\n".join(lines)
 
 

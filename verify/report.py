@@ -165,6 +165,8 @@ class StatusInfo:
     #: When the registry logged the issue event: proof that the document with `pdf_sha256`
     #: existed then, hence an upper bound of its signing time (docs/verification.md).
     issued_at: datetime | None = None
+    #: The certificate this one replaced (renewal or correction, docs/lifecycle.md).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)

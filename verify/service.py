@@ -260,7 +260,8 @@ def _status_detail(cert: StatusInfo) -> str:
     when = f" since {cert.status_changed_at:%Y-%m-%d}" if cert.status_changed_at else ""
     reason = f": {cert.status_reason}" if cert.status_reason else ""
     if cert.status is EffectiveStatus.VALID:
-        return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
+        return (f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
+                + (f"; it replaces {cert.replaces}" if cert.replaces else ""))
     if cert.status is EffectiveStatus.EXPIRED:
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
     if cert.status is EffectiveStatus.REDEEMED:

@@ -54,7 +54,7 @@ class RegistryStatus:
             number=cert.number, kind=cert.kind, holder=cert.holder, scheme=cert.scheme, granted=cert.granted,
             expires=cert.expires, status=cert.effective_status(self.now()), status_reason=cert.status_reason,
             status_changed_at=cert.status_changed_at, replaced_by=cert.replaced_by, seal=cert.seal,
-            pdf_sha256=cert.pdf_sha256, record=dict(cert.record), issued_at=cert.issued_at,
+            pdf_sha256=cert.pdf_sha256, record=dict(cert.record), issued_at=cert.issued_at, replaces=cert.replaces,
         )
 
 
@@ -102,6 +102,7 @@ def _status_info(cert: Any) -> StatusInfo:
         status=_member(EffectiveStatus, cert, "status"), status_reason=_optional_text(cert, "status_reason"),
         status_changed_at=_time(cert, "status_changed_at"), replaced_by=_optional_text(cert, "replaced_by"),
         pdf_sha256=_optional_text(cert, "pdf_sha256"), issued_at=_time(cert, "issued_at"),
+        replaces=_optional_text(cert, "replaces"),
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DocumentSigner
-from ..errors import NotFoundError, RegistryError, TransitionError
+from ..errors import NotFoundError, RegistryError, ReplaceRefused, TransitionError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
@@ -29,6 +29,7 @@ from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
 from .reader import LogReader, snapshot
 from .reports import SuspicionReport
 from .state import certificate_state, state_digest
+from .succession import replacement_of
 from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
 
 _IN_CHUNK = 500
@@ -92,6 +93,13 @@ class Certificate:
 
     def effective_status(self, now: datetime) -> EffectiveStatus:
         return effective_status(self.status, self.expires, now)
+
+    @property
+    def replaces(self) -> str | None:
+        """The number of the certificate this one replaced (renewal or correction), from the
+        record, which the log covers (certgen.registry.succession)."""
+        found = replacement_of(self.record)
+        return found.number if found else None
 
 
 @dataclass(frozen=True)
@@ -236,6 +244,7 @@ class Registry:
                 state = certificate_state(row)  # the whole row after issuance (docs/registry.md)
                 data = {"state": state, "state_sha256": state_digest(state)}
                 _append(session, head, EventType.ISSUE, row.number, actor, None, data, now)
+                _replace_predecessor(session, head, row, now, actor)
                 out.append(_certificate(row))
         return out
 
@@ -446,6 +455,24 @@ def apply_status_change(session: Session, head: ChainHeadRow, row: CertificateRo
     row.status_changed_at = now
     data["state_sha256"] = state_digest(certificate_state(row))
     _append(session, head, change, row.number, actor, reason.strip(), data, now)
+
+
+def _replace_predecessor(session: Session, head: ChainHeadRow, row: CertificateRow, now: datetime, actor: str) -> None:
+    """A successor just issued (its record names what it replaces): mark the old certificate
+    replaced in the same transaction, so that no crash leaves both valid (docs/lifecycle.md)."""
+    replacement = replacement_of(row.record)
+    if replacement is None:
+        return
+    old = session.execute(select(CertificateRow).where(CertificateRow.number == replacement.number)).scalar_one_or_none()
+    if old is None:
+        raise ReplaceRefused(f"{row.number} replaces {replacement.number}, which is not in the registry; not issued")
+    if old.status == Status.SUSPENDED.value:  # a successor must not lift a suspension
+        raise ReplaceRefused(f"{row.number} was not issued: {old.number} is suspended meanwhile ({old.status_reason})")
+    try:
+        apply_status_change(session, head, old, EventType.REPLACE, reason=replacement.reason, now=now, actor=actor,
+                            successor=row.number)
+    except TransitionError as exc:
+        raise ReplaceRefused(f"{row.number} was not issued: {exc}") from None
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -32,6 +32,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kind": {"id": "Jenis dokumen", "en": "Document"},
     "status_since": {"id": "sejak", "en": "since"},
     "successor": {"id": "Diganti oleh", "en": "Replaced by"},
+    "predecessor": {"id": "Menggantikan sertifikat", "en": "Replaces certificate"},
     "reason": {"id": "Alasan", "en": "Reason"},
     "error": {"id": "Permintaan tidak dapat diproses", "en": "The request could not be processed"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
