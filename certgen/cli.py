@@ -489,6 +489,9 @@ from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
 main.add_command(surveillance)
 main.add_command(expiring_cmd)
 
+from .cli_cards import card_group  # noqa: E402 - `certgen card reprint` (docs/issuing.md, "Card editions")
+main.add_command(card_group)
+
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)
 

@@ -48,6 +48,10 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: a verifier reads a PDF's seal without rasterising its QR code (docs/verification.md).
 #: Written by certgen.sign, read by verify.pdf: one definition for both.
 SEAL_KEY = "/CertgenSeal"
+#: Keyword in a card print sheet's document information (an unsigned print file carrying up to
+#: ten card seals): `certverify pdf` checks every seal on a sheet instead of a PDF signature.
+#: Written by certgen.render.card, read by verify.cli: one definition for both.
+SHEET_KEYWORD = "certgen-print-sheet"
 #: Body claim key of a card seal's edition (docs/seal.md): present only on card seals.
 CARD_EDITION = 8
 MAX_EDITION = 999
@@ -175,6 +179,12 @@ def sign_seal(claims: SealClaims, signer: DocumentSigner) -> bytes:
     protected = cbor2.dumps({HDR_ALG: signer.alg.value, HDR_KID: signer.kid})
     signature = signer.sign(_sig_structure(protected, payload))
     return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def is_print_sheet(pdf: bytes) -> bool:
+    """Whether a PDF is a card print sheet: unsigned (no /ByteRange anywhere) and marked with
+    `SHEET_KEYWORD`. A signed PDF is always checked as a signed document."""
+    return b"/ByteRange" not in pdf and b"(" + SHEET_KEYWORD.encode() + b")" in pdf
 
 
 def seal_text(cose: bytes, verify_url: str) -> str:

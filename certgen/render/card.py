@@ -22,6 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
 from ..model import PersonRecord
+from ..seal import SHEET_KEYWORD
 from .art import draw_emblem, draw_guilloche, draw_microtext
 from .pdf_settings import new_canvas
 from .signature_field import SignatureField, add_signature_field
@@ -186,9 +187,6 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
 BACK_TEXT_TOP = CARD_H - 16 * mm
 #: Printed after the number on a reprinted card ("edisi" is Indonesian for edition).
 EDITION_LABEL = "edisi/edition"
-#: Keyword in a print sheet's document information: `certverify pdf` recognises a sheet by it
-#: and checks every seal printed on it (docs/verification.md).
-SHEET_KEYWORD = "certgen-print-sheet"
 #: The signature block on the back: (what, font role, size, baseline, muted), top line first.
 SIGNATURE_LINES = (("place and date", "regular", 4.8, 22.3 * mm, False),
                    ("signatory title", "bold", 4.6, 19.7 * mm, False),
