@@ -218,7 +218,7 @@ def _certificate_json(cert: Certificate, app: AppContext) -> dict[str, Any]:
         "status_reason": cert.status_reason, "status_changed_at": cert.status_changed_at.isoformat(),
         "replaced_by": cert.replaced_by, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
         "card_sha256": cert.card_sha256, "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
-        "record": dict(cert.record),
+        "card_edition": cert.card_edition, "record": dict(cert.record),
     }
 
 
@@ -239,7 +239,7 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
         click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
-                "dsc_kid", "pdf_sha256"):
+                "dsc_kid", "pdf_sha256", "card_edition"):
         if data[key] is not None:
             click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")

@@ -48,7 +48,7 @@ class WorkerContext:
     output: Path
     signed_at: datetime
     issued_on: date
-    #: Signs in place (B-B) for repairs: the run's own sealer unless it is B-T.
+    #: Signs in place (B-B) for repairs and for cards: the run's own sealer unless it is B-T.
     repair_sealer: PdfSealer | None = None
 
 
@@ -175,8 +175,10 @@ def _run_group(group: Group) -> GroupResult:
             if isinstance(record, PersonRecord):
                 card_text = card_seal(ctx.signer, ctx.verify_url, row.number, record, ctx.issuer, ctx.signed_at, 1)
                 card = CardData(row.number, record, qr_matrix(card_text), photo, ctx.issued_on)
+                # cards are signed B-B whatever the run's level (docs/issuing.md, "Card editions"): drawn again exactly
                 card_sha = write_atomic(card_path(ctx.output, row.number),
-                                        signed_card(ctx.templates, ctx.fonts, ctx.sealer, card, card_text, ctx.signed_at))
+                                        signed_card(ctx.templates, ctx.fonts, ctx.repair_sealer or ctx.sealer, card,
+                                                    card_text, ctx.signed_at))
                 cards.append(card)
             result.issued.append(Issued(row.number, pdf_sha, card_sha, text, card_text))
             continue

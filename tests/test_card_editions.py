@@ -88,6 +88,8 @@ def test_reprint_supersedes_the_old_edition_cli_and_http(batch, cli, settings, t
     assert opened.ok and opened.claims.edition == 2 and opened.claims.number == number
     events = batch["registry"].events(number)
     assert [e.type for e in events] == [EventType.ISSUE, EventType.REPRINT]
+    shown = cli(certgen, ["show", number]).output
+    assert "card edition    2" in shown and "reprint   by tester: lost" in shown
     assert events[-1].reason == "lost" and events[-1].data["edition"] == 2
 
     # by file: the new card VALID, the old one superseded (REPLACED, never VALID), the folder all VALID
@@ -259,3 +261,45 @@ def test_a_crash_mid_reprint_then_a_rerun_prints_no_second_edition(batch, cli, s
     by_source = {r["source"].rsplit("/", 1)[1]: r["verdict"] for r in reports if number in r["source"]}
     assert by_source == {f"{number}.pdf": "VALID", f"reprint-{number}-e2.pdf page 2": "REPLACED",
                          f"reprint-{number}-e3.pdf page 2": "VALID"}
+
+
+def test_the_replayer_names_a_forged_reprint_event():
+    """A reprint event that skips an edition, changes more than the card, or reprints a
+    withdrawn certificate's card is named by `certgen log --verify` (replay.py)."""
+    from datetime import datetime, timezone
+
+    from certgen.registry.replay import RawEvent, replay_certificate
+    from certgen.registry.state import state_digest
+
+    number = "SK-2026-000001-E"
+    base = {"number": number, "series": "SK", "kind": "person", "holder": "Siti", "scheme": "S", "granted": "2026-11-24",
+            "expires": "2029-11-23", "record_sha256": "r" * 64, "status": "active", "status_reason": None,
+            "status_changed_at": "2026-11-24T03:00:00.000000Z", "replaced_by": None, "dsc_kid": "k" * 16,
+            "pdf_sha256": "p" * 64, "card_sha256": "c" * 64, "seal_sha256": "s" * 64,
+            "issued_at": "2026-11-24T03:00:00.000000Z", "batch_key": None, "card_edition": "1",
+            "card_seal_sha256": "e" * 64}
+    at = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+    def event(seq, type_, data, reason=None):
+        return RawEvent(seq, at, type_, number, "t", reason, data, "0" * 64, "1" * 64)
+
+    def reprint(seq, edition, **changes):
+        state = dict(base, card_edition=str(edition), card_sha256="d" * 64, card_seal_sha256="f" * 64, **changes)
+        return event(seq, "reprint", {"edition": edition, "from": edition - 1, "state": state,
+                                      "state_sha256": state_digest(state)}, "lost")
+
+    issue = event(1, "issue", {"state": base, "state_sha256": state_digest(base)})
+    good = replay_certificate(number, [issue, reprint(2, 2)])
+    assert good.problems == [] and good.state["card_edition"] == "2"
+    skipped = replay_certificate(number, [issue, reprint(2, 3)])
+    assert [(p.code, p.column) for p in skipped.problems] == [("out_of_order", "card_edition")]
+    renamed = replay_certificate(number, [issue, reprint(2, 2, holder="Budi")])
+    assert [(p.code, p.column) for p in renamed.problems] == [("event_state_mismatch", "holder")]
+    assert "a reprint changes the card only" in renamed.problems[0].what
+    withdrawn_state = dict(base, status="withdrawn", status_reason="fraud")
+    withdraw = event(2, "withdraw", {"from": "active", "to": "withdrawn", "state_sha256": state_digest(withdrawn_state)},
+                     "fraud")
+    late = replay_certificate(number, [issue, withdraw, reprint(3, 2, status="withdrawn", status_reason="fraud")])
+    assert [p.what for p in late.problems if p.code == "bad_transition"] == [
+        f"reprint of the card of {number}, a 'person' certificate that is 'withdrawn': only an active person "
+        "certificate's card is reprinted"]
