@@ -114,6 +114,9 @@ def test_reprint_supersedes_the_old_edition_cli_and_http(batch, cli, settings, t
     assert json.loads(_certverify(settings, "seal", cert.seal, "--json").output)["verdict"] == "VALID"
     text = _certverify(settings, "seal", old_seal).output
     assert text.startswith("REPLACED — this card of") and "card edition 1" in text
+    # the printed old card, read from its rendered back page as a phone would
+    scanned = json.loads(_certverify(settings, "scan", str(old_card), "--json").output)
+    assert scanned["verdict"] == "REPLACED" and scanned["barcodes"] == [old_seal]
 
     # over HTTP: the page and the API, by seal and by uploaded PDF
     keys = settings.keys_dir
@@ -303,3 +306,18 @@ def test_the_replayer_names_a_forged_reprint_event():
     assert [p.what for p in late.problems if p.code == "bad_transition"] == [
         f"reprint of the card of {number}, a 'person' certificate that is 'withdrawn': only an active person "
         "certificate's card is reprinted"]
+
+
+def test_a_status_service_answer_carries_the_card_edition():
+    """`certverify --registry https://...` reads the edition from the service's JSON, and refuses
+    one that is not an edition number by name."""
+    from verify.status import _status_info
+
+    cert = {"number": "SK-2026-000001-E", "kind": "person", "holder": "Siti", "scheme": "S", "granted": "2026-11-24",
+            "expires": None, "status": "valid", "card_edition": 3, "card_sha256": "c" * 64}
+    info = _status_info(cert)
+    assert info.card_edition == 3 and info.card_sha256 == "c" * 64
+    assert _status_info({**cert, "card_edition": None}).card_edition is None
+    for bad in (0, "2", True, 1.5):
+        with pytest.raises(ValueError, match="card_edition .* is not an edition number"):
+            _status_info({**cert, "card_edition": bad})
