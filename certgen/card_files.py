@@ -12,14 +12,16 @@ catalog under `SEAL_KEY`, as on a certificate, so `certverify pdf` reads it with
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
+
+import cbor2
 
 from .crypto import DocumentSigner
 from .model import PersonRecord
 from .render.card import CardData, render_card
 from .render.fonts import FontSet
 from .render.templates import TemplateSet
-from .seal import SealClaims, seal_text, sign_seal
+from .seal import CWT_IAT, HDR_KID, SealClaims, parse_seal_text, seal_text, sign_seal
 from .sign import PdfSealer
 
 #: An invisible signature field (ISO 32000-2 12.7.5.5: a zero rectangle on page 1).
@@ -55,16 +57,11 @@ def signed_card(templates: TemplateSet, fonts: FontSet, sealer: PdfSealer, card:
 def seal_signer_and_time(seal: str) -> tuple[str, datetime] | None:
     """The key id (hex) and signing time a seal text names, its signature unchecked: what
     drawing a card again needs to know (the registry vouches for the seal). None if unreadable."""
-    import cbor2
-
-    from .seal import CWT_IAT, HDR_KID, parse_seal_text
-
     try:
         sign1 = cbor2.loads(parse_seal_text(seal))
         protected, _, payload, _ = sign1.value if isinstance(sign1, cbor2.CBORTag) else sign1
         kid = cbor2.loads(protected)[HDR_KID]
         iat = cbor2.loads(payload)[CWT_IAT]
-        from datetime import timezone
         return kid.hex(), datetime.fromtimestamp(iat, timezone.utc)
     except Exception:  # a registry value that is not a seal: nothing to draw it from
         return None

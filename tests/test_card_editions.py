@@ -321,3 +321,36 @@ def test_a_status_service_answer_carries_the_card_edition():
     for bad in (0, "2", True, 1.5):
         with pytest.raises(ValueError, match="card_edition .* is not an edition number"):
             _status_info({**cert, "card_edition": bad})
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["signed-in-place", "pyhanko-incremental"])
+def test_a_card_signs_on_both_signing_paths(fresh_keystore, in_place):
+    """With the adapters (field drawn, signed in place) and without (pyHanko's incremental
+    update, docs/adapters.md): an invisible field, the seal in the catalog, pyHanko trusts it."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from certgen.barcode import qr_matrix
+    from certgen.card_files import card_seal, signed_card
+    from certgen.render.card import CardData
+    from certgen.sign import PdfSealer
+    from tests.conftest import PASSPHRASE
+    from tests.documents import person, templates_and_fonts
+
+    templates, fonts = templates_and_fonts()
+    signer = fresh_keystore.current_signer(PASSPHRASE, now=NOW)
+    sealer = PdfSealer(signer, [fresh_keystore.root_certificate()])
+    if not in_place:
+        sealer._template = None  # as with an untested pyHanko: the stock signing path
+    assert sealer.signs_in_place is in_place
+    record = person()
+    text = card_seal(signer, "https://verifikasi.example.id/v/", "SK-2026-000001-E", record, "BSN", NOW, 2)
+    card = CardData("SK-2026-000001-E", record, qr_matrix(text), record.photo, NOW.date(), 2)
+    pdf = signed_card(templates, fonts, sealer, card, text, NOW)
+    status = pyhanko_status(pdf, fresh_keystore.root_certificate())
+    assert status.bottom_line, status.summary()
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert str(reader.root["/CertgenSeal"]) == text
+    (field,) = reader.root["/AcroForm"]["/Fields"]
+    assert [float(v) for v in field.get_object()["/Rect"]] == [0, 0, 0, 0]  # invisible
