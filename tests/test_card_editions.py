@@ -354,3 +354,25 @@ def test_a_card_signs_on_both_signing_paths(fresh_keystore, in_place):
     assert str(reader.root["/CertgenSeal"]) == text
     (field,) = reader.root["/AcroForm"]["/Fields"]
     assert [float(v) for v in field.get_object()["/Rect"]] == [0, 0, 0, 0]  # invisible
+
+
+def test_a_card_seal_for_a_certificate_without_card_editions_is_unknown():
+    """A certificate issued before card editions has no card seal in the registry: a card seal
+    naming it (minted with a signer's key) is not a card the registry knows."""
+    from datetime import date, datetime, timezone
+
+    from certgen.model import DocumentKind
+    from certgen.registry.lifecycle import EffectiveStatus
+    from verify.report import Outcome, Reason, StatusInfo
+    from verify.service import _card_check
+
+    claims = SealClaims(number="SK-2026-000001-E", kind=DocumentKind.PERSON, holder="Siti", scheme="S",
+                        granted=date(2026, 11, 24), expires=None, issuer="BSN",
+                        signed_at=datetime(2026, 11, 24, tzinfo=timezone.utc), edition=1)
+    legacy = StatusInfo(number=claims.number, kind=DocumentKind.PERSON, holder="Siti", scheme="S",
+                        granted=claims.granted, expires=None, status=EffectiveStatus.VALID)
+    check = _card_check(claims, legacy, None)
+    assert (check.outcome, check.reason) == (Outcome.FAILED, Reason.CARD_EDITION_UNKNOWN)
+    assert "recorded no card with a seal of its own" in check.detail
+    current = _card_check(claims, StatusInfo(**{**legacy.__dict__, "card_edition": 1}), None)
+    assert (current.outcome, current.reason) == (Outcome.PASSED, Reason.CARD_CURRENT)

@@ -289,6 +289,10 @@ def _card_check(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> 
     """A card's edition against the registry's current one (docs/verification.md, "Cards")."""
     edition, current = claims.edition, cert.card_edition or 1
     assert edition is not None
+    if cert.card_edition is None:  # its card was printed before editions: no card seal was ever recorded
+        return Check.failed("card_edition", Reason.CARD_EDITION_UNKNOWN,
+                            f"this card seal claims edition {edition} of {cert.number}, but the registry recorded no "
+                            "card with a seal of its own for it")
     if edition < current:
         return Check.failed("card_edition", Reason.CARD_SUPERSEDED,
                             f"this card of {cert.number} is edition {edition}; it was replaced by a newer card "
