@@ -376,3 +376,27 @@ def test_a_card_seal_for_a_certificate_without_card_editions_is_unknown():
     assert "recorded no card with a seal of its own" in check.detail
     current = _card_check(claims, StatusInfo(**{**legacy.__dict__, "card_edition": 1}), None)
     assert (current.outcome, current.reason) == (Outcome.PASSED, Reason.CARD_CURRENT)
+
+
+def test_card_edition_claim_golden_vector():
+    """docs/seal.md, claim 8: the CWT of a card of edition 2 is its certificate's CWT with `08 02`
+    added to the body (a map of 8 entries instead of 7); without an edition, nothing changes."""
+    import cbor2
+    from dataclasses import replace
+    from datetime import date, datetime, timezone
+
+    from certgen.errors import SealFormatError
+    from certgen.model import DocumentKind
+
+    card = SealClaims(number="SK-2026-000001-E", kind=DocumentKind.PERSON, holder="Siti Aminah", scheme="SKM-PTK-03",
+                      granted=date(2026, 11, 24), expires=date(2029, 11, 23), issuer="BSN",
+                      signed_at=datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc), edition=2)
+    common = "00010170534b2d323032362d3030303030312d450202036b5369746920416d696e6168046a534b4d2d50544b2d30330519512d06195574"
+    assert cbor2.dumps(card.to_cwt()).hex() == "a3016342534e061a6b04fdb03a00010000a8" + common + "0802"
+    assert cbor2.dumps(replace(card, edition=None).to_cwt()).hex() == "a3016342534e061a6b04fdb03a00010000a7" + common
+    assert SealClaims.from_cwt(card.to_cwt()) == card
+    for bad in (0, 1000, "2", True, -1):
+        cwt = card.to_cwt()
+        cwt[-65537][8] = bad
+        with pytest.raises(SealFormatError, match="card edition .* is not a number from 1 to 999"):
+            SealClaims.from_cwt(cwt)
