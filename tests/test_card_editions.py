@@ -400,3 +400,22 @@ def test_card_edition_claim_golden_vector():
         cwt[-65537][8] = bad
         with pytest.raises(SealFormatError, match="card edition .* is not a number from 1 to 999"):
             SealClaims.from_cwt(cwt)
+
+
+def test_two_reprints_racing_cannot_both_record_an_edition(batch):
+    """The edition is checked under the writers' lock: a second writer that drew edition 2 too
+    is refused, and nothing of it is recorded."""
+    from certgen.errors import TransitionError
+    from certgen.registry.cards import record_reprint
+
+    registry, number = batch["registry"], batch["numbers"][0]
+    record_reprint(registry, number, edition=2, seal="https://verifikasi.example.id/v/AAAA", card_sha256="a" * 64,
+                   reason="lost", now=NOW, actor="first")
+    with pytest.raises(TransitionError, match=r"its card is at edition 2 in the registry, so edition 2 cannot be recorded"):
+        record_reprint(registry, number, edition=2, seal="https://verifikasi.example.id/v/BBBB", card_sha256="b" * 64,
+                       reason="lost", now=NOW, actor="second")
+    with pytest.raises(TransitionError, match="reprint reason 'stolen' is not one of lost, damaged, correction"):
+        record_reprint(registry, number, edition=3, seal="x", card_sha256="c" * 64, reason="stolen", now=NOW, actor="t")
+    cert = registry.get(number)
+    assert cert.card_edition == 2 and cert.card_sha256 == "a" * 64
+    assert [e.actor for e in registry.events(number)] == ["tester", "first"]
