@@ -235,7 +235,8 @@ def _earlier(options: BatchOptions, cert: Certificate) -> EarlierRow:
     return EarlierRow(cert.number, record_from_json(cert.kind, dict(cert.record)), cert.seal or "",
                       cert.issued_at or cert.created_at, cert.dsc_kid, cert.pdf_sha256, cert.card_sha256,
                       why(certificate_path(options.output, cert.number), cert.pdf_sha256),
-                      why(card_path(options.output, cert.number), cert.card_sha256) if person else None)
+                      why(card_path(options.output, cert.number), cert.card_sha256) if person else None,
+                      cert.card_seal, cert.card_edition)
 
 
 def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation],
@@ -246,6 +247,8 @@ def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: 
         for cert in registry.find_by_batch_keys(keys[start:start + CHUNK]).values():
             if sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 return True
+            if cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                return True  # a signed card to draw again
     return False
 
 

@@ -22,7 +22,7 @@ from .batch_pool import forked_pool, worker_count
 from .errors import CertgenError
 from .intake import (CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows,
                      column_name, validate)
-from .issue_worker import WorkerContext, certificate_path, worker_context
+from .issue_worker import WorkerContext, card_path, certificate_path, worker_context
 from .model import DocumentKind, Status
 from .output import sha256_file
 from .registry import Registry
@@ -166,7 +166,7 @@ def prepare_batch(options: BatchOptions, registry: Registry | None = None, *,
 
 
 def _left_to_do(options: BatchOptions, intake: Intake, registry: Registry) -> tuple[int, list[str]]:
-    """(rows not issued yet, issued certificates whose PDF is missing or different)."""
+    """(rows not issued yet, issued certificates whose PDF or signed card is missing or different)."""
     to_issue, to_resign = 0, []
     for start in range(0, len(intake.valid), CHUNK):
         chunk = intake.valid[start:start + CHUNK]
@@ -177,6 +177,8 @@ def _left_to_do(options: BatchOptions, intake: Intake, registry: Registry) -> tu
                 to_issue += 1
             elif sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 to_resign.append(cert.number)
+            elif cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                to_resign.append(cert.number)  # a signed card to draw again (issue 12)
     return to_issue, to_resign
 
 

@@ -227,7 +227,7 @@ def _certificate_json(cert: Certificate, app: AppContext) -> dict[str, Any]:
         "status_reason": cert.status_reason, "status_changed_at": cert.status_changed_at.isoformat(),
         "replaced_by": cert.replaced_by, "replaces": cert.replaces, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
         "card_sha256": cert.card_sha256, "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
-        "record": dict(cert.record),
+        "card_edition": cert.card_edition, "record": dict(cert.record),
     }
 
 
@@ -248,7 +248,7 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
         click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
-                "replaces", "dsc_kid", "pdf_sha256"):
+                "replaces", "dsc_kid", "pdf_sha256", "card_edition"):
         if data[key] is not None:
             click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")
@@ -512,6 +512,9 @@ main.add_command(expiring_cmd)
 from .cli_replace import correct_cmd, renew_cmd  # noqa: E402  (renewal and correction: docs/lifecycle.md)
 main.add_command(correct_cmd)
 main.add_command(renew_cmd)
+
+from .cli_cards import card_group  # noqa: E402 - `certgen card reprint` (docs/issuing.md, "Card editions")
+main.add_command(card_group)
 
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)

@@ -65,6 +65,8 @@ class Issued(NamedTuple):
     pdf_sha256: str
     card_sha256: str | None = None
     seal: str | None = None
+    #: The seal printed on the card (edition 1), when the card has a seal of its own.
+    card_seal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Certificate:
     batch_key: str | None
     created_at: datetime
     issued_at: datetime | None
+    #: Person certificates: the card's current edition and its seal (None: no card editions yet).
+    card_edition: int | None = None
+    card_seal: str | None = None
 
     def effective_status(self, now: datetime) -> EffectiveStatus:
         return effective_status(self.status, self.expires, now)
@@ -228,7 +233,8 @@ class Registry:
         with self._write() as (session, head):
             numbers = [i.number for i in issued]
             rows = {r.number: r for r in session.scalars(select(CertificateRow).where(CertificateRow.number.in_(numbers)))}
-            for number, pdf_sha256, card_sha256, seal in issued:
+            for item in issued:
+                number, pdf_sha256, card_sha256, seal = item.number, item.pdf_sha256, item.card_sha256, item.seal
                 row = rows.get(number)
                 if row is None:
                     raise NotFoundError(f"{number} is not in the registry")
@@ -241,6 +247,8 @@ class Registry:
                 row.card_sha256 = card_sha256
                 row.seal = seal
                 row.dsc_kid = dsc_kid
+                if item.card_seal is not None:
+                    row.card_edition, row.card_seal = 1, item.card_seal
                 state = certificate_state(row)  # the whole row after issuance (docs/registry.md)
                 data = {"state": state, "state_sha256": state_digest(state)}
                 _append(session, head, EventType.ISSUE, row.number, actor, None, data, now)
@@ -251,7 +259,7 @@ class Registry:
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE):
+        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE, EventType.REPRINT):
             raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")
@@ -556,7 +564,7 @@ def _certificate(row: Any) -> Certificate:
         status=Status(get("status")), status_reason=get("status_reason"), status_changed_at=get("status_changed_at"),
         replaced_by=get("replaced_by"), dsc_kid=get("dsc_kid"), pdf_sha256=get("pdf_sha256"),
         card_sha256=get("card_sha256"), seal=get("seal"), batch_key=get("batch_key"), created_at=get("created_at"),
-        issued_at=get("issued_at"),
+        issued_at=get("issued_at"), card_edition=get("card_edition"), card_seal=get("card_seal"),
     )
 
 
