@@ -228,3 +228,22 @@ def test_rotation_to_a_token_and_back(token_cli, softhsm, settings):  # noqa: F8
     trust = KeyStore(settings.keys_dir).trust_list()
     for signer in (in_token, in_file):
         assert open_seal(seal_text(sign_seal(person_claims(), signer), URL), trust, NOW).ok
+
+
+def test_a_lost_pdf_signed_in_the_token_is_named_not_redrawn(tmp_path, token_store):
+    """A token signs ECDSA with a random nonce (a key file: RFC 6979), so a lost file cannot be
+    drawn again byte for byte: the rerun names it and writes nothing in its place."""
+    registry = Registry.open(sqlite_url(tmp_path / "registry.sqlite3"))
+    env = IssueEnvironment(registry=registry, signer=token_store.current_signer(PASSPHRASE, now=NOW),
+                           chain=[token_store.root_certificate()], verify_url=URL, now=lambda: NOW, actor="tester")
+    data, out = person_rows(tmp_path / "in", 2), tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    victim = sorted((out / "certificates").glob("*.pdf"))[0]
+    victim.unlink()
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
+    assert again.repaired == [] and len(again.problems) == 1
+    assert again.problems[0].startswith(f"{victim.stem}: its certificate PDF is missing in {out}, and drawing it again "
+                                        "does not give the registry's bytes (signed with a timestamp, RSA-PSS or a key "
+                                        "in a hardware token")
+    assert not victim.exists()
+    registry.close()
