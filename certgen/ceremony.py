@@ -127,6 +127,10 @@ def request_signer(store: KeyStore, passphrase: bytes, *, now: datetime, token: 
     returned again (a lost request file costs nothing)."""
     state = _state_or_new(store, root_cert)
     pending = state.get("pending")
+    if pending and (token is not None) != bool(pending.get("token")):
+        where = "a token" if pending.get("token") else "a key file"
+        raise CeremonyError(f"a request for a key in {where} is pending since {pending['created']}: install its "
+                            f"certificate (`certgen keys install`) before requesting another")
     if pending:
         key = _pending_key(store, pending, passphrase)
     elif token is not None:

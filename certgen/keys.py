@@ -35,7 +35,7 @@ from .dsc_profile import OID_DOCUMENT_SIGNING, Organisation, dsc_certificate, ro
 from .errors import ConfigError, KeyStoreError
 from .note import LogKey, LogSigner
 from .pkcs8 import KDF_ITERATIONS, KdfParams, encrypt_pem, kdf_params
-from .token import TokenKey, TokenRef, find_key, generate_key
+from .token import TokenKey, TokenRef, find_key, generate_key, session
 from .trust import TrustedSigner, TrustList
 
 KEYSTORE_FORMAT = "certgen-keystore/1"
@@ -130,6 +130,8 @@ class KeyStore:
         _check_token_algorithm(token, algorithm)
         if self.exists():
             raise KeyStoreError(f"{self.folder}: keys already exist; refusing to overwrite them")
+        if token is not None:
+            session(token, self._pin(token), rw=True)  # module, token and PIN checked before any file is written
         if not self.folder.exists():
             self.folder.mkdir(parents=True, mode=0o700)
             os.chmod(self.folder, 0o700)  # whatever the umask: only the owner lists the key folder

@@ -161,3 +161,13 @@ def test_certify_refuses_a_key_certified_before(folders):
     certify_request(offline, csr, PASSPHRASE, now=NOW)
     with pytest.raises(CeremonyError, match="already certified as signer"):
         certify_request(offline, csr, PASSPHRASE, now=NOW)
+
+
+def test_a_pending_request_is_not_silently_replaced(folders, softhsm):  # noqa: F811
+    from certgen.token import TokenRef
+
+    offline, online = folders
+    online.token_pin = lambda: softhsm.pin
+    request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate())
+    with pytest.raises(CeremonyError, match="a request for a key in a key file is pending since"):
+        request_signer(online, b"", now=NOW, token=TokenRef(softhsm.module, softhsm.token))

@@ -247,3 +247,15 @@ def test_a_lost_pdf_signed_in_the_token_is_named_not_redrawn(tmp_path, token_sto
                                         "in a hardware token")
     assert not victim.exists()
     registry.close()
+
+
+def test_init_with_a_bad_token_writes_nothing_and_a_token_key_is_p256(tmp_path, softhsm):  # noqa: F811
+    from certgen.keys import KeyAlgorithm
+
+    store = KeyStore(tmp_path / "keys", kdf_iterations=TEST_KDF_ITERATIONS, token_pin=lambda: "wrong-pin-0")
+    with pytest.raises(TokenError, match="wrong PIN"):
+        store.init(PASSPHRASE, now=CREATED, token=TokenRef(softhsm.module, softhsm.token))
+    assert not store.exists()
+    with pytest.raises(KeyStoreError, match="a document signer in a token is a P-256 key .*not rsa-3072"):
+        store.init(PASSPHRASE, KeyAlgorithm.RSA_3072, now=CREATED, token=TokenRef(softhsm.module, softhsm.token))
+    assert not store.exists()
