@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,10 @@ class _Open:
 
 _sessions: dict[TokenRef, _Open] = {}
 _library_pids: dict[str, int] = {}
+#: Modules this process initialised again after a fork (see `_find_token`).
+_reinitialised: set[str] = set()
+#: How often a forked process initialises the module again when it sees no token (see `_find_token`).
+FORK_RETRIES = 8
 
 
 def _pkcs11() -> Any:
@@ -97,7 +103,29 @@ def _library(module: str) -> Any:
         for ref in [r for r in _sessions if r.module == module]:
             del _sessions[ref]
         _library_pids[str(path)] = pid
+        _reinitialised.add(module)
     return lib
+
+
+def _find_token(lib: Any, ref: TokenRef) -> Any:
+    """The token labelled `ref.token`. SoftHSM2 2.6 sometimes reads an empty token folder when
+    two forked workers initialise it at the same moment (measured: one worker in two, cured
+    by initialising again a moment later), so a process that initialised the module after a
+    fork tries again, up to `FORK_RETRIES` times (at most about 2 s), before it says no."""
+    pkcs11 = _pkcs11()
+    for attempt in range(FORK_RETRIES + 1):
+        try:
+            return lib.get_token(token_label=ref.token)
+        except pkcs11.NoSuchToken:
+            if ref.module not in _reinitialised or attempt == FORK_RETRIES:
+                raise
+        time.sleep(random.uniform(0.02, 0.08) * (attempt + 1))
+        try:
+            lib.finalize()
+        except pkcs11.PKCS11Error:
+            pass
+        lib.initialize()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def session(ref: TokenRef, pin: str, *, rw: bool = False) -> Any:
@@ -114,7 +142,7 @@ def session(ref: TokenRef, pin: str, *, rw: bool = False) -> Any:
         _close(ref)
     lib = _library(ref.module)
     try:
-        token = lib.get_token(token_label=ref.token)
+        token = _find_token(lib, ref)
     except pkcs11.NoSuchToken:
         labels = ", ".join(repr(label) for label in _token_labels(lib)) or "none"
         raise TokenError(f"{ref}: no such token (tokens there: {labels})") from None
