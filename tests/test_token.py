@@ -260,3 +260,29 @@ def test_init_with_a_bad_token_writes_nothing_and_a_token_key_is_p256(tmp_path, 
     with pytest.raises(KeyStoreError, match="a document signer in a token is a P-256 key .*not rsa-3072"):
         store.init(PASSPHRASE, KeyAlgorithm.RSA_3072, now=CREATED, token=TokenRef(softhsm.module, softhsm.token))
     assert not store.exists()
+
+
+def test_the_template_container_with_a_token_is_pyhanko_pkcs11_signers_own(token_store):
+    """The in-place fast path with a token key: the container built per document has exactly
+    what pyHanko's PKCS11Signer writes for the same digest (the signature value aside, random
+    in a token), and its signature over the signed attributes verifies."""
+    from asn1crypto import cms
+
+    from certgen.adapters import pyhanko as pyhanko_adapter
+    from certgen.token import pdf_signer
+    from tests.signatures import asn1
+
+    signer = token_store.current_signer(PASSPHRASE, now=NOW)
+    stock_signer = pdf_signer(signer.private_key, asn1(signer.certificate), [asn1(token_store.root_certificate())])
+    template = pyhanko_adapter.CmsTemplate(stock_signer, signer.private_key)
+    digest = bytes(range(32))
+    ours = cms.ContentInfo.load(template.sign_digest(digest))["content"]
+    theirs = template.stock(digest)["content"]
+    for name in ("version", "digest_algorithms", "encap_content_info", "certificates"):
+        assert ours[name].dump() == theirs[name].dump(), name
+    mine, pyhankos = ours["signer_infos"][0], theirs["signer_infos"][0]
+    for name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
+        assert mine[name].dump() == pyhankos[name].dump(), name
+    signed = b"\x31" + mine["signed_attrs"].dump()[1:]
+    for info in (mine, pyhankos):
+        signer.certificate.public_key().verify(info["signature"].native, signed, ec.ECDSA(hashes.SHA256()))
