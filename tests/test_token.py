@@ -286,3 +286,21 @@ def test_the_template_container_with_a_token_is_pyhanko_pkcs11_signers_own(token
     signed = b"\x31" + mine["signed_attrs"].dump()[1:]
     for info in (mine, pyhankos):
         signer.certificate.public_key().verify(info["signature"].native, signed, ec.ECDSA(hashes.SHA256()))
+
+
+def test_keys_init_on_the_command_line_puts_the_signer_in_the_token(tmp_path, softhsm):  # noqa: F811
+    from click.testing import CliRunner
+
+    from certgen.cli import main
+    from certgen.cli_support import AppContext
+    from certgen.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", keys_dir=tmp_path / "keys",
+                        registry_url=sqlite_url(tmp_path / "data" / "registry.sqlite3"))
+    environ = {"CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(), "CERTGEN_PKCS11_PIN": softhsm.pin}
+    result = CliRunner().invoke(main, ["keys", "init", "--pkcs11-module", softhsm.module, "--token", softhsm.token],
+                                obj=AppContext(settings=settings, now=lambda: NOW, environ=environ))
+    assert result.exit_code == 0, result.output
+    assert f"(current, in token '{softhsm.token}' of PKCS#11 module {softhsm.module})" in result.output
+    signer = KeyStore(settings.keys_dir, token_pin=lambda: softhsm.pin).current_signer(PASSPHRASE, now=NOW)
+    assert signer.in_token and signer.private_key.protection()["extractable"] is False
