@@ -101,7 +101,7 @@ def run_pkcs11(folder: Path, rows: int, pairs: int) -> dict:
         for kind in ("file", "token"):
             result = run_ours(folder / f"{kind}-{i}", rows, token=token if kind == "token" else None)
             runs[kind].append(result["per_second"])
-            print(f"pkcs11:   pair {i + 1}, {kind:5}: {result['per_second']}/s")
+            print(f"pkcs11:   pair {i + 1}, {kind:5}: {result['per_second']}/s; phases {result['phases']}")
     signature_us = {}
     for kind in ("file", "token"):
         store, _ = setup(folder / f"sig-{kind}", token if kind == "token" else None)

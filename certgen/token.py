@@ -60,9 +60,9 @@ class _Open:
 
 _sessions: dict[TokenRef, _Open] = {}
 _library_pids: dict[str, int] = {}
-#: Modules this process initialised again after a fork (see `_find_token`).
+#: Modules this process initialised again after a fork (see `_open_token`).
 _reinitialised: set[str] = set()
-#: How often a forked process initialises the module again when it sees no token (see `_find_token`).
+#: How often a forked process initialises the module again when the token fails it (see `_open_token`).
 FORK_RETRIES = 8
 
 
@@ -107,16 +107,22 @@ def _library(module: str) -> Any:
     return lib
 
 
-def _find_token(lib: Any, ref: TokenRef) -> Any:
-    """The token labelled `ref.token`. SoftHSM2 2.6 sometimes reads an empty token folder when
-    two forked workers initialise it at the same moment (measured: one worker in two, cured
-    by initialising again a moment later), so a process that initialised the module after a
-    fork tries again, up to `FORK_RETRIES` times (at most about 2 s), before it says no."""
+def _open_token(lib: Any, ref: TokenRef, pin: str, rw: bool) -> Any:
+    """A session with the token labelled `ref.token`, logged in with `pin`.
+
+    SoftHSM2 2.6 (file object store) sometimes reads no token, or fails with CKR_GENERAL_ERROR,
+    when a forked worker initialises it while another worker logs in (measured here: one
+    worker in two with two workers, cured by initialising again a moment later). So a process
+    that initialised the module after a fork tries again, up to `FORK_RETRIES` times with a
+    growing random pause (at most about 2 s), before it reports the error; a wrong PIN is
+    never retried."""
     pkcs11 = _pkcs11()
+    transient = (pkcs11.NoSuchToken, pkcs11.GeneralError, pkcs11.DeviceError, pkcs11.TokenNotPresent,
+                 pkcs11.TokenNotRecognised)
     for attempt in range(FORK_RETRIES + 1):
         try:
-            return lib.get_token(token_label=ref.token)
-        except pkcs11.NoSuchToken:
+            return lib.get_token(token_label=ref.token).open(user_pin=pin, rw=rw)
+        except transient:
             if ref.module not in _reinitialised or attempt == FORK_RETRIES:
                 raise
         time.sleep(random.uniform(0.02, 0.08) * (attempt + 1))
@@ -142,16 +148,12 @@ def session(ref: TokenRef, pin: str, *, rw: bool = False) -> Any:
         _close(ref)
     lib = _library(ref.module)
     try:
-        token = _find_token(lib, ref)
+        opened = _open_token(lib, ref, pin, rw)
     except pkcs11.NoSuchToken:
         labels = ", ".join(repr(label) for label in _token_labels(lib)) or "none"
         raise TokenError(f"{ref}: no such token (tokens there: {labels})") from None
     except pkcs11.MultipleTokensReturned:
         raise TokenError(f"{ref}: more than one token has this label; give each token its own") from None
-    except pkcs11.PKCS11Error as exc:
-        raise TokenError(f"{ref}: cannot list the tokens ({type(exc).__name__}: {exc})") from None
-    try:
-        opened = token.open(user_pin=pin, rw=rw)
     except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange):
         raise TokenError(f"{ref}: wrong PIN") from None
     except pkcs11.PinLocked:
