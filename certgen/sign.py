@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence, Union

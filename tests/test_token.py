@@ -304,3 +304,26 @@ def test_keys_init_on_the_command_line_puts_the_signer_in_the_token(tmp_path, so
     assert f"(current, in token '{softhsm.token}' of PKCS#11 module {softhsm.module})" in result.output
     signer = KeyStore(settings.keys_dir, token_pin=lambda: softhsm.pin).current_signer(PASSPHRASE, now=NOW)
     assert signer.in_token and signer.private_key.protection()["extractable"] is False
+
+
+def test_the_stock_path_in_forked_workers_signs_in_the_token(tmp_path, token_store, softhsm):  # noqa: F811
+    """`CERTGEN_ADAPTERS=off`: every PDF through pyHanko's PdfSigner and its PKCS11Signer,
+    which each forked worker makes again on its own session; `certgen issue` as a process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "CERTGEN_KEYS": str(token_store.folder),
+           "CERTGEN_DATA": str(tmp_path / "data"), "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+           "CERTGEN_PKCS11_PIN": softhsm.pin, "CERTGEN_ADAPTERS": "off"}
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "certgen.cli", "issue", "person", str(person_rows(tmp_path / "in", 4)),
+                          "-o", str(out), "--workers", "2", "--json"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["issued"] == 4
+    for pdf in sorted((out / "certificates").glob("*.pdf")):
+        assert pdf.read_bytes().count(b"%%EOF") == 2  # signed by an incremental update: pyHanko's PdfSigner
+        status = pyhanko_status(pdf.read_bytes(), token_store.root_certificate())
+        assert status.bottom_line, status.summary()
