@@ -327,3 +327,67 @@ def test_the_stock_path_in_forked_workers_signs_in_the_token(tmp_path, token_sto
         assert pdf.read_bytes().count(b"%%EOF") == 2  # signed by an incremental update: pyHanko's PdfSigner
         status = pyhanko_status(pdf.read_bytes(), token_store.root_certificate())
         assert status.bottom_line, status.summary()
+
+
+def _read_until(fd: int, marker: bytes, seconds: float) -> bytes:
+    """What the terminal shows until `marker` (or EOF), waiting at most `seconds`."""
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def _reap(pid: int, seconds: float) -> int:
+    """The child's wait status; killed if it has not ended within `seconds` (bounded wait)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_the_pin_is_asked_on_a_terminal_and_not_echoed(fresh_keystore, softhsm):  # noqa: F811
+    """Without CERTGEN_PKCS11_PIN, `certgen keys rotate --pkcs11-module ...` on a real
+    terminal (a pseudo-terminal) asks for the PIN, hides it, and puts the key in the token."""
+    import pty
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "CERTGEN_KEYS": str(fresh_keystore.folder),
+           "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode()}
+    env.pop("CERTGEN_PKCS11_PIN", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes certgen
+        os.execve(sys.executable, [sys.executable, "-m", "certgen.cli", "keys", "rotate", "--pkcs11-module",
+                                   softhsm.module, "--token", softhsm.token], env)
+    try:
+        prompt = _read_until(fd, b"Token PIN:", 120)
+        assert b"Token PIN:" in prompt, prompt
+        os.write(fd, softhsm.pin.encode() + b"\n")
+        rest = _read_until(fd, b"trust list updated", 120)
+    finally:
+        status = _reap(pid, 60)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, rest
+    assert b"is now current (key in token 'certgen-test'" in rest and softhsm.pin.encode() not in prompt + rest
+    signer = KeyStore(fresh_keystore.folder, token_pin=lambda: softhsm.pin).current_signer(PASSPHRASE, now=NOW)
+    assert signer.in_token
