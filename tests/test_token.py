@@ -391,3 +391,16 @@ def test_the_pin_is_asked_on_a_terminal_and_not_echoed(fresh_keystore, softhsm):
     assert b"is now current (key in token 'certgen-test'" in rest and softhsm.pin.encode() not in prompt + rest
     signer = KeyStore(fresh_keystore.folder, token_pin=lambda: softhsm.pin).current_signer(PASSPHRASE, now=NOW)
     assert signer.in_token
+
+
+def test_issuing_with_a_wrong_pin_issues_nothing(token_cli, softhsm, settings, tmp_path):  # noqa: F811
+    assert token_cli(["keys", "rotate", "--pkcs11-module", softhsm.module, "--token", softhsm.token],
+                     pin=softhsm.pin).exit_code == 0
+    rows = person_rows(tmp_path / "in", 2)
+    result = token_cli(["issue", "person", str(rows), "-o", str(tmp_path / "out"), "--workers", "1"], pin="9999-9999")
+    assert result.exit_code == 1
+    assert f"Error: token '{softhsm.token}' of PKCS#11 module {softhsm.module}: wrong PIN" in result.output
+    assert "Traceback" not in result.output
+    registry = Registry.open(settings.registry_url)
+    assert registry.count(Status.ACTIVE) == 0 and not list((tmp_path / "out" / "certificates").glob("*.pdf"))
+    registry.close()
