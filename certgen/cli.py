@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import click
 
 from .batch_lock import BUSY_EXIT, BatchBusy
+from .cli_keys import token_options, token_ref
 from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
 from .config import ENV_VARS
 from .errors import ConfigError
@@ -29,7 +30,7 @@ def _registry(app: AppContext) -> Registry:
 
 
 def _keystore(app: AppContext) -> KeyStore:
-    return KeyStore(app.get_settings().keys_dir)
+    return app.keystore()
 
 
 def _log_origin(app: AppContext) -> str:
@@ -83,14 +84,26 @@ def keys() -> None:
 @keys.command("init")
 @click.option("--algorithm", type=click.Choice([a.value for a in KeyAlgorithm]), default=KeyAlgorithm.EC_P256.value,
               show_default=True, help="Key type of the root and the first document signer.")
+@token_options
+@click.option("--root-only", is_flag=True, help="Only the root (offline machine of the key ceremony, docs/keys.md).")
 @pass_app
-def keys_init(app: AppContext, algorithm: str) -> None:
+def keys_init(app: AppContext, algorithm: str, pkcs11_module: str | None, token_label: str | None,
+              root_only: bool) -> None:
     """Create the root certificate and a first document signer (refuses to overwrite)."""
     with user_errors():
         store = _keystore(app)
+        if root_only:
+            from .ceremony import init_root
+
+            init_root(store, app.passphrase(confirm=True), now=app.now(), algorithm=KeyAlgorithm(algorithm),
+                      verify_urls=[app.get_settings().verify_url])
+            click.echo(f"root certificate: {store.root_cert_path} (no document signer: `certgen keys certify`)")
+            return
+        token = token_ref(pkcs11_module, token_label)
         signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
-                            log_origin=_log_origin(app), verify_urls=[app.get_settings().verify_url])
-    click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
+                            log_origin=_log_origin(app), verify_urls=[app.get_settings().verify_url], token=token)
+    click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current"
+               f"{', in ' + signer.key_location if signer.key_location else ''})\n"
                f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}\n"
                f"official address: {app.get_settings().verify_url}")
 
@@ -107,13 +120,16 @@ def keys_init_log(app: AppContext, origin: str | None) -> None:
 
 
 @keys.command("rotate")
+@token_options
 @pass_app
-def keys_rotate(app: AppContext) -> None:
-    """Make a new document signer current; earlier ones stay trusted for what they signed."""
+def keys_rotate(app: AppContext, pkcs11_module: str | None, token_label: str | None) -> None:
+    """Make a new document signer current; earlier ones stay trusted for what they signed. With
+    --pkcs11-module and --token its key is generated in the token; without, in a key file."""
     with user_errors():
         store = _keystore(app)
-        signer = store.rotate(app.passphrase(), now=app.now())
-    click.echo(f"document signer {signer.kid.hex()} is now current; trust list updated: {store.trustlist_path}")
+        signer = store.rotate(app.passphrase(), now=app.now(), token=token_ref(pkcs11_module, token_label))
+    where = f" (key in {signer.key_location})" if signer.key_location else ""
+    click.echo(f"document signer {signer.kid.hex()} is now current{where}; trust list updated: {store.trustlist_path}")
 
 
 @keys.command("revoke")
@@ -198,7 +214,8 @@ def keys_list(app: AppContext) -> None:
         for s in _keystore(app).signers():
             state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({safe(s.revocation_reason)})" if s.revoked_at else "valid"
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
-                       f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
+                       f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}"
+                       + (f"  key in {safe(s.key_location)}" if s.key_location else ""))
         urls = _keystore(app).verify_urls()
         verify_url = app.get_settings().verify_url
     click.echo("official verification address(es): " + (", ".join(urls) if urls else
@@ -503,6 +520,8 @@ def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -
     return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
 
 
+from .cli_keys import register as _register_keys  # noqa: E402  (token and key ceremony commands)
+_register_keys(keys)
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)

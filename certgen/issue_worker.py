@@ -231,7 +231,8 @@ def _repair(result: GroupResult, number: str, what: str, why: str, expected: str
     if expected is None or digest != expected:
         result.problems.append(
             f"{number}: its {what} is {why} in {path.parent.parent}, and drawing it again does not give the "
-            "registry's bytes (signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): "
+            "registry's bytes (signed with a timestamp, RSA-PSS or a key in a hardware token, or the templates, fonts "
+            "or photo have changed): "
             "restore it from a backup, or withdraw and reissue the certificate")
         return
     write_atomic(path, data)

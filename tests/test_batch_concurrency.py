@@ -419,7 +419,8 @@ def test_a_timestamped_certificate_cannot_be_drawn_again_and_is_named(tmp_path, 
     number = manifest[0]["number"]
     assert again.problems == [
         f"{number}: its certificate PDF is missing in {out}, and drawing it again does not give the registry's bytes "
-        "(signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): restore it from a "
+        "(signed with a timestamp, RSA-PSS or a key in a hardware token, or the templates, fonts or photo have "
+        "changed): restore it from a "
         "backup, or withdraw and reissue the certificate"]
     assert [r.split(":")[0:2] for r in again.repaired] == [[number, " card was missing"]]
     assert not (out / manifest[0]["file"]).exists()
