@@ -1,0 +1,332 @@
+"""The PDF fast path: documents of the project's own signed layout, checked without pyHanko's
+per-file validation set-up, and never accepted where the full validation would not accept.
+
+`issued_layout` recognises what certgen writes (one revision, one signature field, one
+PAdES B-B signature covering the whole file, its /ContentsRange found by slicing the bytes)
+and returns None for anything else or anything unexpected; `verify.pdf` then runs pyHanko's
+full validation with modification analysis, which also decides every rejection: the fast
+path only ever says "passed", and only when every condition below holds.
+
+* the file: one `%%EOF` (white space after it only), one `startxref`, one revision with a
+  classic cross-reference table, no encryption, no `/Perms` (DocMDP) in the catalog;
+* the form: `/AcroForm /Fields` is one top-level field, `/FT /Sig`, without `/Kids`,
+  `/Parent`, seed values or `/Lock`, whose `/V` is an object the table places at an offset;
+* the signature dictionary, parsed by pyHanko's own parser with its /Contents string swapped
+  for a random marker (so the string in the gap is the one pyHanko would read, whatever keys
+  repeat): `/Type /Sig`, `/Filter /Adobe.PPKLite`, `/SubFilter /ETSI.CAdES.detached`, no
+  `/Reference`, `/ByteRange [0 a b c]` with b + c the file's length, the gap exactly one hex
+  string `<...>`;
+* the CMS: one SignerInfo by issuer and serial, SHA-256, ECDSA or RSA PKCS#1 v1.5, signed
+  attributes content-type (data), message-digest, signing-certificate-v2 (the signer's
+  SHA-256) and optionally signing-time, each once and nothing else, no unsigned attributes
+  (a timestamp: full path), detached `data` content; the certificates exactly the signer, or
+  the signer and the trusted root byte for byte, with different serial numbers;
+* the signer: pyHanko's full validation accepted this very certificate (its DER) under this
+  root earlier in the process (`SignerCache`), at a moment inside every validity period of
+  the signer and the root; the moment asked now lies inside them too. A first document of a
+  signer takes the full path and fills the cache.
+
+The digest and the signature are then checked here with `cryptography` (the same checks
+pyHanko makes: the message digest over the byte range, the signature over the DER signed
+attributes), and `verify.pdf` makes every later check (signing time, trust list,
+revocation, trailing bytes) with the same code as the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from asn1crypto import cms, tsp
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from . import pyhanko_internals as internals
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
+_HEX = re.compile(rb"<[0-9a-fA-F]*>")
+_FIELD_KEYS = frozenset({"/AP", "/F", "/FT", "/P", "/Rect", "/Subtype", "/T", "/Type", "/V", "/MK", "/DA", "/Ff",
+                         "/TU", "/TM", "/Border", "/StructParent"})
+_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_certificate_v2", "signing_time"})
+_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+_ECDSA = frozenset({"sha256_ecdsa"})
+_RSA = frozenset({"sha256_rsa", "rsassa_pkcs1v15"})
+
+
+@dataclass(frozen=True)
+class IssuedSignature:
+    """What the fast path read from a document of the issued layout (nothing checked yet
+    beyond the layout: `intact_and_valid` checks digest and signature)."""
+
+    data: bytes
+    gap: tuple[int, int]
+    signer_der: bytes
+    signer_info: Any
+    algorithm: str
+    claimed: datetime | None
+
+    @property
+    def signer_digest(self) -> bytes:
+        return hashlib.sha256(self.signer_der).digest()
+
+
+@dataclass
+class SignerCache:
+    """Signers whose certificate pyHanko's full validation accepted under a root, by the
+    SHA-256 of both DERs: the windows (not before, not after) of the signer and the root.
+    Path validation here has no revocation data and fetches nothing, so its answer for one
+    certificate depends on the moment only through those validity periods."""
+
+    _known: dict[tuple[bytes, bytes], tuple[x509.Certificate, datetime, datetime]] = field(default_factory=dict)
+    limit: int = 256
+
+    def remember(self, root_der: bytes, issued: IssuedSignature, signer: x509.Certificate, root: x509.Certificate,
+                 moment: datetime) -> None:
+        """Record that pyHanko's full validation accepted `issued`'s signer (`signer`, the same
+        DER) under `root` at `moment`."""
+        start = max(signer.not_valid_before_utc, root.not_valid_before_utc)
+        end = min(signer.not_valid_after_utc, root.not_valid_after_utc)
+        if not start <= moment <= end or len(self._known) >= self.limit:
+            return
+        self._known[(hashlib.sha256(root_der).digest(), issued.signer_digest)] = (signer, start, end)
+
+    def signer_at(self, root_der: bytes, issued: IssuedSignature, moment: datetime) -> x509.Certificate | None:
+        """The signer's certificate when its chain is known good at `moment`, else None."""
+        known = self._known.get((hashlib.sha256(root_der).digest(), issued.signer_digest))
+        if known is None:
+            return None
+        signer, start, end = known
+        return signer if start <= moment <= end else None
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+#: One per process: the forked workers of `certverify pdf` each fill their own.
+SIGNERS = SignerCache()
+
+
+def issued_layout(data: bytes, reader: PdfFileReader, root_der: bytes) -> IssuedSignature | None:
+    """The signature of a document in the issued layout; None for anything else."""
+    if not internals.usable():
+        return None
+    try:
+        return _layout(data, reader, root_der)
+    except Exception:  # anything unexpected is simply not the issued layout: the full path decides
+        return None
+
+
+def _layout(data: bytes, reader: PdfFileReader, root_der: bytes) -> IssuedSignature | None:
+    if data.count(b"%%EOF") != 1 or data.count(b"startxref") != 1:
+        return None
+    if data[data.rindex(b"%%EOF") + 5:].strip(b"\r\n"):
+        return None
+    if reader.encrypted or internals.revisions(reader) != 1 or not internals.uses_only_tables(reader):
+        return None
+    catalog = reader.root
+    if "/Perms" in catalog or "/AcroForm" not in catalog:
+        return None
+    form = catalog["/AcroForm"]
+    fields = form.get("/Fields") if isinstance(form, generic.DictionaryObject) else None
+    if not isinstance(fields, generic.ArrayObject) or len(fields) != 1:
+        return None
+    field_ref = fields.raw_get(0)
+    if not isinstance(field_ref, generic.IndirectObject):
+        return None
+    sig_field = field_ref.get_object()
+    if not isinstance(sig_field, generic.DictionaryObject) or not set(sig_field) <= _FIELD_KEYS:
+        return None
+    if sig_field.get("/FT") != "/Sig":
+        return None
+    value_ref = sig_field.raw_get("/V")
+    if not isinstance(value_ref, generic.IndirectObject):
+        return None
+    found = _signature_dictionary(data, reader, value_ref)
+    if found is None:
+        return None
+    sig_object, gap = found
+    return _cms(data, gap, sig_object, root_der)
+
+
+def _signature_dictionary(data: bytes, reader: PdfFileReader,
+                          ref: generic.IndirectObject) -> tuple[generic.DictionaryObject, tuple[int, int]] | None:
+    """The signature dictionary at `ref`, parsed with its /Contents swapped for a random
+    marker, and the gap (start of `<`, end after `>`) its /ByteRange leaves."""
+    offset = internals.object_offset(reader, ref)
+    if offset is None:
+        return None
+    header = re.compile(rb"%d\s+%d\s+obj\b" % (ref.idnum, ref.generation)).match(data, offset)
+    if header is None:
+        return None
+    end = data.find(b"endobj", header.end())
+    if end < 0:
+        return None
+    byte_range = _BYTE_RANGE.search(data, header.end(), end)
+    if byte_range is None:
+        return None
+    start, first, second, last = (int(v) for v in byte_range.groups())
+    if start != 0 or not header.end() < first < second <= end or second + last != len(data):
+        return None
+    if not _HEX.fullmatch(data, first, second) or (second - first) % 2:
+        return None
+    marker = os.urandom(16)
+    text = data[header.end():first] + b"<" + marker.hex().encode() + b">" + data[second:end]
+    value, rest = internals.parse_object(text, reader, ref)
+    if rest.strip(b" \t\r\n\x00\x0c") or not isinstance(value, generic.DictionaryObject):
+        return None
+    if (value.get("/Type") != "/Sig" or value.get("/Filter") != "/Adobe.PPKLite"
+            or value.get("/SubFilter") != "/ETSI.CAdES.detached" or "/Reference" in value):
+        return None
+    contents, parsed_range = value.get("/Contents"), value.get("/ByteRange")
+    if not isinstance(contents, (generic.ByteStringObject, generic.TextStringObject)) or contents.original_bytes != marker:
+        return None
+    if not isinstance(parsed_range, generic.ArrayObject) or list(parsed_range) != [start, first, second, last]:
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in parsed_range):
+        return None
+    return value, (first, second)
+
+
+def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject,
+         root_der: bytes) -> IssuedSignature | None:
+    content = cms.ContentInfo.load(bytes.fromhex(data[gap[0] + 1:gap[1] - 1].decode("ascii")))
+    if content["content_type"].native != "signed_data":
+        return None
+    signed = content["content"]
+    encapsulated = signed["encap_content_info"]
+    if encapsulated["content_type"].native != "data" or encapsulated["content"].native is not None:
+        return None
+    infos = signed["signer_infos"]
+    if len(infos) != 1:
+        return None
+    info = infos[0]
+    if info["digest_algorithm"]["algorithm"].native != "sha256" or info["unsigned_attrs"].native:
+        return None
+    algorithm = info["signature_algorithm"]["algorithm"].native
+    if algorithm not in _ECDSA | _RSA or info["signature_algorithm"]["parameters"].native not in (None,):
+        return None
+    signer_der = _signer_certificate(signed, info, root_der)
+    if signer_der is None:
+        return None
+    attributes = _attributes(info, signer_der)
+    if attributes is None:
+        return None
+    claimed = attributes.get("signing_time")
+    if claimed is None and "/M" in sig_object:
+        claimed = internals.parse_pdf_date(sig_object["/M"])
+    if claimed is not None and not isinstance(claimed, datetime):
+        return None
+    return IssuedSignature(data, gap, signer_der, info, algorithm, claimed)
+
+
+def _signer_certificate(signed: cms.SignedData, info: cms.SignerInfo, root_der: bytes) -> bytes | None:
+    """The signer's DER when the container holds exactly the signer (and perhaps the root,
+    byte for byte), named by issuer and serial byte for byte; else None."""
+    sid = info["sid"]
+    if sid.name != "issuer_and_serial_number":
+        return None
+    certificates = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
+    if len(certificates) != len(signed["certificates"]):
+        return None
+    others = [c for c in certificates if c.dump() != root_der]
+    if len(others) != 1 or len(certificates) - len(others) > 1:
+        return None
+    signer = others[0]
+    serials = {c.serial_number for c in certificates}
+    if len(serials) != len(certificates):
+        return None
+    wanted = sid.chosen
+    if signer.issuer.dump() != wanted["issuer"].dump() or signer.serial_number != wanted["serial_number"].native:
+        return None
+    return signer.dump()
+
+
+def _attributes(info: cms.SignerInfo, signer_der: bytes) -> dict[str, Any] | None:
+    """The signed attributes by name when they are exactly pyHanko's PAdES set and the
+    signing certificate is the signer's; else None."""
+    attributes = info["signed_attrs"]
+    if not attributes:
+        return None
+    found: dict[str, Any] = {}
+    for attribute in attributes:
+        kind = attribute["type"].dotted if attribute["type"].native == _SIGNING_CERTIFICATE_V2 else attribute["type"].native
+        name = "signing_certificate_v2" if kind in (_SIGNING_CERTIFICATE_V2, "signing_certificate_v2") else kind
+        if name not in _ATTRIBUTES or name in found or len(attribute["values"]) != 1:
+            return None
+        found[name] = attribute["values"][0]
+    if set(found) - {"signing_time"} != _ATTRIBUTES - {"signing_time"}:
+        return None
+    if found["content_type"].native != "data":
+        return None
+    certificate_ids = tsp.SigningCertificateV2.load(found["signing_certificate_v2"].dump())["certs"]
+    first = certificate_ids[0]
+    if first["hash_algorithm"]["algorithm"].native != "sha256":
+        return None
+    if first["cert_hash"].native != hashlib.sha256(signer_der).digest():
+        return None
+    if not _same_issuer_serial(first["issuer_serial"], signer_der):
+        return None
+    result: dict[str, Any] = {"message_digest": found["message_digest"].native}
+    if "signing_time" in found:
+        result["signing_time"] = found["signing_time"].native
+    return result
+
+
+def _same_issuer_serial(issuer_serial: Any, signer_der: bytes) -> bool:
+    """The ESS issuer-serial is absent, or names the signer's issuer byte for byte and its
+    serial (pyHanko compares names after LDAP string preparation: identical DER matches there
+    too; anything else is left to it)."""
+    if issuer_serial.native is None:
+        return True
+    from asn1crypto import x509 as asn1_x509
+
+    certificate = asn1_x509.Certificate.load(signer_der)
+    names = issuer_serial["issuer"]
+    if len(names) != 1 or names[0].name != "directory_name":
+        return False
+    return (names[0].chosen.untag().dump() == certificate.issuer.dump()
+            and issuer_serial["serial_number"].native == certificate.serial_number)
+
+
+def intact_and_valid(issued: IssuedSignature, signer: x509.Certificate) -> bool:
+    """The message digest is the SHA-256 of the byte range, and the signer's key signed the
+    DER signed attributes (as pyHanko's `validate_sig_integrity` checks). False, never an
+    exception, for anything else: the full path then decides."""
+    try:
+        return _intact_and_valid(issued, signer)
+    except Exception:
+        return False
+
+
+def _intact_and_valid(issued: IssuedSignature, signer: x509.Certificate) -> bool:
+    first, second = issued.gap
+    digest = hashlib.sha256(issued.data[:first])
+    digest.update(issued.data[second:])
+    attributes = issued.signer_info["signed_attrs"]
+    claimed = None
+    for attribute in attributes:
+        if attribute["type"].native == "message_digest":
+            claimed = attribute["values"][0].native
+    if claimed != digest.digest():
+        return False
+    signed = b"\x31" + attributes.dump()[1:]
+    signature = issued.signer_info["signature"].native
+    key = signer.public_key()
+    try:
+        if issued.algorithm in _ECDSA and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+        elif issued.algorithm in _RSA and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
