@@ -53,6 +53,8 @@ class Context:
         self.tsa_roots = tsa_roots
         self.log_proof = log_proof or log_state is not None
         self.log_state = log_state
+        #: `certverify pdf --full-validation`: pyHanko's full validation for every PDF.
+        self.full_validation = False
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
@@ -68,7 +70,8 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        verifier = Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
+        verifier = Verifier(trust, status, root, now, timestamp_roots=timestamp_roots,
+                            pdf_fast_path=not self.full_validation)
         if self.log_proof:
             verifier.log = _log_inclusion(status, trust, self.log_state)
         return verifier
@@ -292,9 +295,15 @@ def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="JSON: one line per file, then a summary line.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for many files (default: cores).")
+@click.option("--full-validation", is_flag=True, envvar="CERTVERIFY_PDF_FULL_VALIDATION",
+              help="pyHanko's full validation for every file, never the fast path for the issued layout "
+                   "(same verdicts, slower; also CERTVERIFY_PDF_FULL_VALIDATION=1).")
 @click.pass_obj
-def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int | None) -> None:
+def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int | None, full_validation: bool) -> None:
     """Check PDF files or folders of them: signature, seal, registry."""
+    from . import pdf  # noqa: F401 - pyHanko is imported once here, before the workers fork
+
+    ctx.full_validation = full_validation
     files = [str(p) for p in _pdf_files(paths)]
     if not files:
         raise click.UsageError("no PDF files found")

@@ -72,6 +72,9 @@ class IssuedSignature:
     signer_info: Any
     algorithm: str
     claimed: datetime | None
+    message_digest: bytes
+    #: The DER signed attributes as a SET OF, as the signature covers them.
+    signed_attributes: bytes
 
     @property
     def signer_digest(self) -> bytes:
@@ -213,10 +216,12 @@ def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject
     algorithm = info["signature_algorithm"]["algorithm"].native
     if algorithm not in _ECDSA | _RSA or info["signature_algorithm"]["parameters"].native not in (None,):
         return None
-    signer_der = _signer_certificate(signed, info, root_der)
-    if signer_der is None:
+    signed_attributes = b"\x31" + info["signed_attrs"].dump()[1:]  # as encoded, before anything parses them
+    signer = _signer_certificate(signed, info, root_der)
+    if signer is None:
         return None
-    attributes = _attributes(info, signer_der)
+    signer_der = signer.dump()
+    attributes = _attributes(info, signer, signer_der)
     if attributes is None:
         return None
     claimed = attributes.get("signing_time")
@@ -224,10 +229,11 @@ def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject
         claimed = internals.parse_pdf_date(sig_object["/M"])
     if claimed is not None and not isinstance(claimed, datetime):
         return None
-    return IssuedSignature(data, gap, signer_der, info, algorithm, claimed)
+    return IssuedSignature(data, gap, signer_der, info, algorithm, claimed, attributes["message_digest"],
+                           signed_attributes)
 
 
-def _signer_certificate(signed: cms.SignedData, info: cms.SignerInfo, root_der: bytes) -> bytes | None:
+def _signer_certificate(signed: cms.SignedData, info: cms.SignerInfo, root_der: bytes) -> Any:
     """The signer's DER when the container holds exactly the signer (and perhaps the root,
     byte for byte), named by issuer and serial byte for byte; else None."""
     sid = info["sid"]
@@ -246,10 +252,10 @@ def _signer_certificate(signed: cms.SignedData, info: cms.SignerInfo, root_der: 
     wanted = sid.chosen
     if signer.issuer.dump() != wanted["issuer"].dump() or signer.serial_number != wanted["serial_number"].native:
         return None
-    return signer.dump()
+    return signer
 
 
-def _attributes(info: cms.SignerInfo, signer_der: bytes) -> dict[str, Any] | None:
+def _attributes(info: cms.SignerInfo, signer: Any, signer_der: bytes) -> dict[str, Any] | None:
     """The signed attributes by name when they are exactly pyHanko's PAdES set and the
     signing certificate is the signer's; else None."""
     attributes = info["signed_attrs"]
@@ -266,13 +272,16 @@ def _attributes(info: cms.SignerInfo, signer_der: bytes) -> dict[str, Any] | Non
         return None
     if found["content_type"].native != "data":
         return None
-    certificate_ids = tsp.SigningCertificateV2.load(found["signing_certificate_v2"].dump())["certs"]
+    ess = found["signing_certificate_v2"]
+    if not isinstance(ess, tsp.SigningCertificateV2):  # pyHanko registers the attribute type on import
+        ess = tsp.SigningCertificateV2.load(ess.dump())
+    certificate_ids = ess["certs"]
     first = certificate_ids[0]
     if first["hash_algorithm"]["algorithm"].native != "sha256":
         return None
     if first["cert_hash"].native != hashlib.sha256(signer_der).digest():
         return None
-    if not _same_issuer_serial(first["issuer_serial"], signer_der):
+    if not isinstance(found["message_digest"].native, bytes) or not _same_issuer_serial(first["issuer_serial"], signer):
         return None
     result: dict[str, Any] = {"message_digest": found["message_digest"].native}
     if "signing_time" in found:
@@ -280,15 +289,12 @@ def _attributes(info: cms.SignerInfo, signer_der: bytes) -> dict[str, Any] | Non
     return result
 
 
-def _same_issuer_serial(issuer_serial: Any, signer_der: bytes) -> bool:
+def _same_issuer_serial(issuer_serial: Any, certificate: Any) -> bool:
     """The ESS issuer-serial is absent, or names the signer's issuer byte for byte and its
     serial (pyHanko compares names after LDAP string preparation: identical DER matches there
     too; anything else is left to it)."""
-    if issuer_serial.native is None:
+    if not issuer_serial:
         return True
-    from asn1crypto import x509 as asn1_x509
-
-    certificate = asn1_x509.Certificate.load(signer_der)
     names = issuer_serial["issuer"]
     if len(names) != 1 or names[0].name != "directory_name":
         return False
@@ -310,14 +316,9 @@ def _intact_and_valid(issued: IssuedSignature, signer: x509.Certificate) -> bool
     first, second = issued.gap
     digest = hashlib.sha256(issued.data[:first])
     digest.update(issued.data[second:])
-    attributes = issued.signer_info["signed_attrs"]
-    claimed = None
-    for attribute in attributes:
-        if attribute["type"].native == "message_digest":
-            claimed = attribute["values"][0].native
-    if claimed != digest.digest():
+    if issued.message_digest != digest.digest():
         return False
-    signed = b"\x31" + attributes.dump()[1:]
+    signed = issued.signed_attributes
     signature = issued.signer_info["signature"].native
     key = signer.public_key()
     try:
