@@ -74,6 +74,7 @@ def _same(v: Verifier, data: bytes) -> dict:
 def _arm(v: Verifier, genuine: bytes) -> None:
     """Verify a genuine document twice: the signer is then in the cache and the fast path answers."""
     pdf_fast.SIGNERS.clear()
+    pdf_fast.CONTAINERS.clear()
     v.verify_pdf(genuine)
     assert v.verify_pdf(genuine).checks[0].reason is Reason.PDF_SIGNATURE_VALID
     assert pdf_fast.SIGNERS._known, "the fast path is not armed"
@@ -335,6 +336,40 @@ def test_a_look_alike_never_enters_the_signer_cache(issued):  # noqa: F811
     for data, _ in _forgeries(issued).values():
         v.verify_pdf(data)
     assert pdf_fast.SIGNERS._known == known
+    genuine = issued["signer"].certificate.public_bytes(serialization.Encoding.DER)
+    learned = {layout.container.signer_der for layouts in pdf_fast.CONTAINERS._known.values() for layout in layouts}
+    assert learned <= {genuine}
+
+
+def _container_bytes(pdf: bytes) -> bytes:
+    first, second = _gap(pdf)
+    return bytes.fromhex(pdf[first + 1:second - 1].decode())
+
+
+def test_a_container_is_matched_only_when_equal_but_for_digest_and_signature(issued):  # noqa: F811
+    """The layout cache: a container equal to a checked one but for the message digest and
+    the signature value is matched (values taken from it); one byte changed anywhere else is not."""
+    v = verifier(issued, registry=False)
+    _arm(v, issued["pdfs"][0])
+    root_der = issued["keys"].root_certificate().public_bytes(serialization.Encoding.DER)
+    for pdf in issued["pdfs"]:
+        v.verify_pdf(pdf)
+    raw = _container_bytes(issued["pdfs"][1])
+    matched = pdf_fast.CONTAINERS.match(raw, root_der)
+    assert matched is not None and matched.signer_der == issued["signer"].certificate.public_bytes(serialization.Encoding.DER)
+    layout = next(layout for layouts in pdf_fast.CONTAINERS._known.values() for layout in layouts
+                  if raw[layout.signature_at:layout.signature_at + layout.signature_size] == matched.signature)
+    assert matched.message_digest == raw[layout.digest_at:layout.digest_at + 32]
+    size = pdf_fast._der_length(raw)
+    values = set(range(layout.digest_at, layout.digest_at + 32)) | set(
+        range(layout.signature_at, layout.signature_at + layout.signature_size))
+    for at in range(0, size):
+        changed = raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]
+        found = pdf_fast.CONTAINERS.match(changed, root_der)
+        if at in values:
+            assert found is not None, at
+        else:
+            assert found is None, at
 
 
 def test_the_cache_answers_only_inside_the_validity_of_signer_and_root(issued):  # noqa: F811

@@ -264,6 +264,11 @@ def _init_worker(ctx: Context) -> None:
     _worker["verifier"] = ctx.verifier()
 
 
+def _chunk(files: int, workers: int) -> int:
+    """Files per task: a few tasks per worker at least, at most 16 files each."""
+    return max(1, min(16, files // (workers * 4)))
+
+
 def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict]:
     """Reports in file order from `count` worker processes. A worker that dies (a crash in a
     library) breaks the pool: the files left are then checked one process each, and a file
@@ -275,10 +280,8 @@ def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict
     context = multiprocessing.get_context("fork")
     done = 0
     with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker, initargs=(ctx,)) as pool:
-        futures = [pool.submit(_verify_pdf_file, path) for path in files]
-        try:
-            for future in futures:
-                result = future.result()
+        try:  # in chunks: one task a file cost the parent as much as the fast path costs a worker
+            for result in pool.map(_verify_pdf_file, files, chunksize=_chunk(len(files), count)):
                 done += 1
                 yield result
         except BrokenProcessPool:

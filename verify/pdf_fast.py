@@ -69,10 +69,10 @@ class IssuedSignature:
     data: bytes
     gap: tuple[int, int]
     signer_der: bytes
-    signer_info: Any
     algorithm: str
     claimed: datetime | None
     message_digest: bytes
+    signature: bytes
     #: The DER signed attributes as a SET OF, as the signature covers them.
     signed_attributes: bytes
 
@@ -108,6 +108,9 @@ class SignerCache:
             return None
         signer, start, end = known
         return signer if start <= moment <= end else None
+
+    def knows(self, root_der: bytes, signer_der: bytes) -> bool:
+        return (hashlib.sha256(root_der).digest(), hashlib.sha256(signer_der).digest()) in self._known
 
     def clear(self) -> None:
         self._known.clear()
@@ -200,7 +203,36 @@ def _signature_dictionary(data: bytes, reader: PdfFileReader,
 
 def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject,
          root_der: bytes) -> IssuedSignature | None:
-    content = cms.ContentInfo.load(bytes.fromhex(data[gap[0] + 1:gap[1] - 1].decode("ascii")))
+    raw = bytes.fromhex(data[gap[0] + 1:gap[1] - 1].decode("ascii"))
+    container = CONTAINERS.match(raw, root_der) or _container(raw, root_der)
+    if container is None:
+        return None
+    claimed = container.signing_time
+    if claimed is None and "/M" in sig_object:
+        claimed = internals.parse_pdf_date(sig_object["/M"])
+    if claimed is not None and not isinstance(claimed, datetime):
+        return None
+    return IssuedSignature(data, gap, container.signer_der, container.algorithm, claimed, container.message_digest,
+                           container.signature, container.signed_attributes)
+
+
+@dataclass(frozen=True)
+class Container:
+    """What the checks of a CMS container found: its signer, its algorithm, the values."""
+
+    signer_der: bytes
+    algorithm: str
+    signing_time: datetime | None
+    message_digest: bytes
+    signature: bytes
+    #: The DER signed attributes as a SET OF, as the signature covers them.
+    signed_attributes: bytes
+
+
+def _container(raw: bytes, root_der: bytes) -> Container | None:
+    """The container parsed with asn1crypto and checked (module docstring); a container that
+    passes teaches `CONTAINERS` its layout."""
+    content = cms.ContentInfo.load(raw)
     if content["content_type"].native != "signed_data":
         return None
     signed = content["content"]
@@ -216,7 +248,7 @@ def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject
     algorithm = info["signature_algorithm"]["algorithm"].native
     if algorithm not in _ECDSA | _RSA or info["signature_algorithm"]["parameters"].native not in (None,):
         return None
-    signed_attributes = b"\x31" + info["signed_attrs"].dump()[1:]  # as encoded, before anything parses them
+    attributes_der = info["signed_attrs"].dump()  # as encoded, before anything parses them
     signer = _signer_certificate(signed, info, root_der)
     if signer is None:
         return None
@@ -224,13 +256,103 @@ def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject
     attributes = _attributes(info, signer, signer_der)
     if attributes is None:
         return None
-    claimed = attributes.get("signing_time")
-    if claimed is None and "/M" in sig_object:
-        claimed = internals.parse_pdf_date(sig_object["/M"])
-    if claimed is not None and not isinstance(claimed, datetime):
+    signing_time = attributes.get("signing_time")
+    if signing_time is not None and not isinstance(signing_time, datetime):
         return None
-    return IssuedSignature(data, gap, signer_der, info, algorithm, claimed, attributes["message_digest"],
-                           signed_attributes)
+    found = Container(signer_der, algorithm, signing_time, attributes["message_digest"], info["signature"].native,
+                      b"\x31" + attributes_der[1:])
+    CONTAINERS.learn(raw, root_der, found, attributes_der)
+    return found
+
+
+def _der_length(raw: bytes) -> int | None:
+    """The length of the DER SEQUENCE `raw` starts with (header included); None if it is not one."""
+    if len(raw) < 2 or raw[0] != 0x30:
+        return None
+    if raw[1] < 0x80:
+        return 2 + raw[1]
+    count = raw[1] & 0x7F
+    if not 1 <= count <= 3 or len(raw) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(raw[2:2 + count], "big")
+
+
+def _octets_header(size: int) -> bytes:
+    return b"\x04" + (bytes([size]) if size < 0x80 else bytes([0x81, size]) if size < 0x100 else bytes([0x82]) + size.to_bytes(2, "big"))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    digest_at: int
+    signature_at: int
+    signature_size: int
+    attributes_at: int
+    attributes_size: int
+    skeleton: bytes
+    container: Container
+
+
+@dataclass
+class ContainerLayouts:
+    """Containers already checked, as their bytes without the two values that change from one
+    document to the next (the message digest, the signature value). A container whose bytes
+    equal a known one everywhere else has the same DER structure (the values are the contents
+    of OCTET STRINGs of the same length), so every check `_container` makes gives the same
+    answer: only the digest and the signature remain to be checked, as for any container.
+    Certgen's signing template (certgen.adapters.pyhanko.CmsTemplate) is the same idea
+    the other way round."""
+
+    _known: dict[tuple[bytes, int], list[_Layout]] = field(default_factory=dict)
+    limit: int = 64
+
+    def learn(self, raw: bytes, root_der: bytes, container: Container, attributes_der: bytes) -> None:
+        size = _der_length(raw)
+        if size is None or size > len(raw) or sum(len(v) for v in self._known.values()) >= self.limit:
+            return
+        if not SIGNERS.knows(root_der, container.signer_der):  # only signers the full path accepted
+            return
+        der = raw[:size]
+        digest = b"\x04\x20" + container.message_digest
+        signature = _octets_header(len(container.signature)) + container.signature
+        if len(container.message_digest) != 32 or der.count(digest) != 1 or der.count(signature) != 1:
+            return
+        if der.count(attributes_der) != 1:
+            return
+        digest_at = der.index(digest) + 2
+        signature_at = der.index(signature) + len(signature) - len(container.signature)
+        attributes_at = der.index(attributes_der)
+        if not attributes_at < digest_at < attributes_at + len(attributes_der) <= signature_at:
+            return
+        layout = _Layout(digest_at, signature_at, len(container.signature), attributes_at, len(attributes_der),
+                         _skeleton(der, digest_at, signature_at, len(container.signature)), container)
+        self._known.setdefault((hashlib.sha256(root_der).digest(), size), []).append(layout)
+
+    def match(self, raw: bytes, root_der: bytes) -> Container | None:
+        """The checked container `raw` is a copy of but for digest and signature, or None."""
+        size = _der_length(raw)
+        if size is None or size > len(raw):
+            return None
+        der = raw[:size]
+        for layout in self._known.get((hashlib.sha256(root_der).digest(), size), ()):
+            if _skeleton(der, layout.digest_at, layout.signature_at, layout.signature_size) == layout.skeleton:
+                known = layout.container
+                attributes = der[layout.attributes_at:layout.attributes_at + layout.attributes_size]
+                return Container(known.signer_der, known.algorithm, known.signing_time,
+                                 der[layout.digest_at:layout.digest_at + 32],
+                                 der[layout.signature_at:layout.signature_at + layout.signature_size],
+                                 b"\x31" + attributes[1:])
+        return None
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+def _skeleton(der: bytes, digest_at: int, signature_at: int, signature_size: int) -> bytes:
+    return der[:digest_at] + der[digest_at + 32:signature_at] + der[signature_at + signature_size:]
+
+
+#: One per process, as `SIGNERS`.
+CONTAINERS = ContainerLayouts()
 
 
 def _signer_certificate(signed: cms.SignedData, info: cms.SignerInfo, root_der: bytes) -> Any:
@@ -319,7 +441,7 @@ def _intact_and_valid(issued: IssuedSignature, signer: x509.Certificate) -> bool
     if issued.message_digest != digest.digest():
         return False
     signed = issued.signed_attributes
-    signature = issued.signer_info["signature"].native
+    signature = issued.signature
     key = signer.public_key()
     try:
         if issued.algorithm in _ECDSA and isinstance(key, ec.EllipticCurvePublicKey):
