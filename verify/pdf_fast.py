@@ -303,11 +303,12 @@ class ContainerLayouts:
     the other way round."""
 
     _known: dict[tuple[bytes, int], list[_Layout]] = field(default_factory=dict)
+    _count: int = 0
     limit: int = 64
 
     def learn(self, raw: bytes, root_der: bytes, container: Container, attributes_der: bytes) -> None:
         size = _der_length(raw)
-        if size is None or size > len(raw) or sum(len(v) for v in self._known.values()) >= self.limit:
+        if size is None or size > len(raw) or self._count >= self.limit:
             return
         if not SIGNERS.knows(root_der, container.signer_der):  # only signers the full path accepted
             return
@@ -326,6 +327,7 @@ class ContainerLayouts:
         layout = _Layout(digest_at, signature_at, len(container.signature), attributes_at, len(attributes_der),
                          _skeleton(der, digest_at, signature_at, len(container.signature)), container)
         self._known.setdefault((hashlib.sha256(root_der).digest(), size), []).append(layout)
+        self._count += 1
 
     def match(self, raw: bytes, root_der: bytes) -> Container | None:
         """The checked container `raw` is a copy of but for digest and signature, or None."""
@@ -345,6 +347,7 @@ class ContainerLayouts:
 
     def clear(self) -> None:
         self._known.clear()
+        self._count = 0
 
 
 def _skeleton(der: bytes, digest_at: int, signature_at: int, signature_size: int) -> bytes:
