@@ -54,6 +54,8 @@ class Context:
         self.tsa_roots = tsa_roots
         self.log_proof = log_proof or log_state is not None
         self.log_state = log_state
+        #: `certverify pdf --full-validation`: pyHanko's full validation for every PDF.
+        self.full_validation = False
 
     def verifier(self) -> Verifier:
         moment = parse_time(self.at) if self.at else None
@@ -69,7 +71,8 @@ class Context:
                 status = RegistryStatus.open(self.registry, now)
             except StatusUnavailable as exc:
                 raise click.ClickException(str(exc)) from None
-        verifier = Verifier(trust, status, root, now, timestamp_roots=timestamp_roots)
+        verifier = Verifier(trust, status, root, now, timestamp_roots=timestamp_roots,
+                            pdf_fast_path=not self.full_validation)
         if self.log_proof:
             verifier.log = _log_inclusion(status, trust, self.log_state)
         return verifier
@@ -264,6 +267,11 @@ def _init_worker(ctx: Context) -> None:
     _worker["verifier"] = ctx.verifier()
 
 
+def _chunk(files: int, workers: int) -> int:
+    """Files per task: a few tasks per worker at least, at most 16 files each."""
+    return max(1, min(16, files // (workers * 4)))
+
+
 def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict]:
     """Reports in file order from `count` worker processes. A worker that dies (a crash in a
     library) breaks the pool: the files left are then checked one process each, and a file
@@ -275,10 +283,8 @@ def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict
     context = multiprocessing.get_context("fork")
     done = 0
     with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker, initargs=(ctx,)) as pool:
-        futures = [pool.submit(_verify_pdf_file, path) for path in files]
-        try:
-            for future in futures:
-                result = future.result()
+        try:  # in chunks: one task a file cost the parent as much as the fast path costs a worker
+            for result in pool.map(_verify_pdf_file, files, chunksize=_chunk(len(files), count)):
                 done += 1
                 yield result
         except BrokenProcessPool:
@@ -295,9 +301,15 @@ def _pooled_results(ctx: Context, files: list[str], count: int) -> Iterator[dict
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="JSON: one line per file, then a summary line.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for many files (default: cores).")
+@click.option("--full-validation", is_flag=True, envvar="CERTVERIFY_PDF_FULL_VALIDATION",
+              help="pyHanko's full validation for every file, never the fast path for the issued layout "
+                   "(same verdicts, slower; also CERTVERIFY_PDF_FULL_VALIDATION=1).")
 @click.pass_obj
-def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int | None) -> None:
+def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int | None, full_validation: bool) -> None:
     """Check PDF files or folders of them: signature, seal, registry."""
+    from . import pdf  # noqa: F401 - pyHanko is imported once here, before the workers fork
+
+    ctx.full_validation = full_validation
     files = [str(p) for p in _pdf_files(paths)]
     if not files:
         raise click.UsageError("no PDF files found")

@@ -35,9 +35,10 @@ from certgen.crypto import key_id
 from certgen.seal import SEAL_KEY
 from certgen.trust import SignerProblem, TrustList
 
+from . import pdf_fast
 from .boundary import TimeBoundExceeded, technical, time_bound
 from .pdf_structure import DEFAULT_LIMITS, PdfLimits, malformed_signature, too_large, trailing_bytes, unsigned_changes
-from .report import Check, Reason, TimeSource
+from .report import Check, Outcome, Reason, TimeSource
 
 MAX_PDF_BYTES = DEFAULT_LIMITS.max_bytes
 MAX_PAGES = DEFAULT_LIMITS.max_pages
@@ -65,7 +66,8 @@ def _failed(reason: Reason, detail: str, technical_text: str | None = None) -> P
 
 def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, now: datetime,
               registry_time: Callable[[str], datetime | None] | None = None,
-              timestamp_roots: Sequence[x509.Certificate] = (), limits: PdfLimits = DEFAULT_LIMITS) -> PdfResult:
+              timestamp_roots: Sequence[x509.Certificate] = (), limits: PdfLimits = DEFAULT_LIMITS,
+              fast: bool = True) -> PdfResult:
     """Signature checks of a PDF; `seal` is the seal text when the signature checks out.
 
     The signer is judged at a trusted signing time: the signature's RFC 3161 timestamp when a
@@ -75,10 +77,14 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
 
     Never raises: what the libraries raise is a check with the exception in its technical
     text (damage found late: `pdf_unreadable`; anything else: `pdf_not_evaluated`), and a run
-    past `limits.seconds` is `pdf_timed_out`."""
+    past `limits.seconds` is `pdf_timed_out`.
+
+    `fast=False` forces pyHanko's full validation for every file; by default a document of
+    the issued layout whose signer was already validated takes the fast path (verify.pdf_fast),
+    which only ever passes a file the full validation passes."""
     try:
         with time_bound(limits.seconds):
-            return _check(data, trust, root, now, registry_time, timestamp_roots, limits)
+            return _check(data, trust, root, now, registry_time, timestamp_roots, limits, fast)
     except PdfError as exc:  # found by fuzzing: pyHanko parses objects lazily, so damage can surface late
         return _failed(Reason.PDF_UNREADABLE, "the PDF's structure is damaged", technical(exc))
     except TimeBoundExceeded as exc:
@@ -93,7 +99,7 @@ def check_pdf(data: bytes, *, trust: TrustList, root: x509.Certificate | None, n
 
 def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: datetime,
            registry_time: Callable[[str], datetime | None] | None, timestamp_roots: Sequence[x509.Certificate],
-           limits: PdfLimits) -> PdfResult:
+           limits: PdfLimits, fast: bool) -> PdfResult:
     name = NAME
     if not data.startswith(b"%PDF-"):
         return _failed(Reason.PDF_UNREADABLE, "not a PDF file")
@@ -107,6 +113,12 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
         return _failed(Reason.PDF_UNREADABLE, "the PDF cannot be read (damaged or not a PDF)", technical(exc))
     if pages > limits.max_pages:
         return _failed(Reason.PDF_UNREADABLE, f"the PDF has {pages} pages; a certificate has 1")
+    root_der = root.public_bytes(serialization.Encoding.DER) if root is not None else b""
+    issued = pdf_fast.issued_layout(data, reader, root_der) if fast and root is not None else None
+    if issued is not None:
+        quick = _fast(issued, data, reader, trust, root_der, now, registry_time)
+        if quick is not None:
+            return quick
     try:
         signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
     except Exception as exc:  # pyHanko parses /Contents and /ByteRange here
@@ -126,8 +138,7 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
         return _failed(Reason.PDF_SIGNATURE_MALFORMED, "the signature names no readable signer certificate", technical(exc))
     if not _issued_by(claimed_signer, root):
         return _failed(Reason.PDF_SIGNER_UNTRUSTED, "the signer is not certified by the root")
-    seal_value = reader.root.get(SEAL_KEY)
-    seal = str(seal_value) if seal_value is not None else None
+    seal = _seal(reader)
     try:
         status, moment, source = _validate_at_trusted_time(signature, root, now, seal, registry_time, timestamp_roots)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
@@ -137,14 +148,62 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
     if not status.valid:
         return PdfResult([Check.failed(name, Reason.PDF_SIGNATURE_INVALID, "the signature does not verify")], None, None)
     signer = x509.load_der_x509_certificate(status.signing_cert.dump())
-    claimed = status.signer_reported_dt
+    modified = None
+    if len(signatures) > 1 or status.modification_level not in _ALLOWED_LATER or not status.docmdp_ok:
+        modified = status.modification_level.name.lower() if status.modification_level else "unknown"
+    whole = status.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    result = _judge(_Validated(status.trusted, signer, status.signer_reported_dt, modified, whole),
+                    moment, source, data, reader, signature, trust, seal)
+    if issued is not None and result.seal is not None and status.signing_cert.dump() == issued.signer_der:
+        pdf_fast.SIGNERS.remember(root_der, issued, signer, root, moment)  # this signer's chain is now known good
+    return result
+
+
+def _seal(reader: PdfFileReader) -> str | None:
+    value = reader.root.get(SEAL_KEY)
+    return str(value) if value is not None else None
+
+
+def _fast(issued: pdf_fast.IssuedSignature, data: bytes, reader: PdfFileReader, trust: TrustList, root_der: bytes,
+          now: datetime, registry_time: Callable[[str], datetime | None] | None) -> PdfResult | None:
+    """The passed check of a document of the issued layout whose signer's chain is known good
+    at the trusted signing time; None whenever the full path must decide (a first document of
+    its signer, a signature that does not verify here, any check that does not pass)."""
+    seal = _seal(reader)
+    logged = registry_time(seal) if registry_time is not None and seal is not None else None
+    moment, source = (logged, TimeSource.REGISTRY) if logged is not None else (now, TimeSource.CLOCK)
+    signer = pdf_fast.SIGNERS.signer_at(root_der, issued, moment)
+    if signer is None or not pdf_fast.intact_and_valid(issued, signer):
+        return None
+    result = _judge(_Validated(True, signer, issued.claimed, None, True), moment, source, data, reader, None, trust, seal)
+    return result if all(c.outcome is Outcome.PASSED for c in result.checks) else None
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """What signature validation established, by pyHanko's full path or the fast path."""
+
+    trusted: bool
+    signer: x509.Certificate
+    #: The time the signature claims for itself (never trusted for the document).
+    claimed: datetime | None
+    #: The modification level when there is more than one signature or a change after it.
+    modified: str | None
+    whole: bool
+
+
+def _judge(v: _Validated, moment: datetime, source: TimeSource, data: bytes, reader: PdfFileReader,
+           signature: EmbeddedPdfSignature | None, trust: TrustList, seal: str | None) -> PdfResult:
+    """The check's outcome once the signature is intact and valid: time, trust, changes, trust list."""
+    name = NAME
+    signer, claimed, whole = v.signer, v.claimed, v.whole
     when = f"{moment:%Y-%m-%d %H:%M}Z ({_SOURCE_WORDS[source]})"
     if source is TimeSource.REGISTRY and claimed is not None and claimed > moment + CLOCK_SKEW:
         return PdfResult([Check.indeterminate(
             name, Reason.PDF_SIGNING_TIME_CONFLICT,
             f"the registry records this file as issued at {moment:%Y-%m-%d %H:%M}Z, before its signature's own time "
             f"{claimed:%Y-%m-%d %H:%M}Z: the registry's issue time cannot be right (see `certgen log --verify`)")], None, None)
-    if not status.trusted:
+    if not v.trusted:
         if source is TimeSource.CLOCK and moment > signer.not_valid_after_utc:
             if trust.get(key_id(signer)) is None:
                 return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNKNOWN, f"signer {key_id(signer).hex()} is not in the trust list")], None, None)
@@ -156,11 +215,9 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
             return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED,
                                            f"the signer's certificate was not valid at the signing time {when}")], None, moment, source)
         return PdfResult([Check.failed(name, Reason.PDF_SIGNER_UNTRUSTED, "the signer is not certified by the root")], None, None)
-    if len(signatures) > 1 or status.modification_level not in _ALLOWED_LATER or not status.docmdp_ok:
-        level = status.modification_level.name.lower() if status.modification_level else "unknown"
-        return PdfResult([Check.failed(name, Reason.PDF_MODIFIED, f"the document was changed after it was signed ({level})")], None, None)
-    whole = status.coverage is SignatureCoverageLevel.ENTIRE_FILE
-    changed = trailing_bytes(data) or unsigned_changes(reader, signature, whole)
+    if v.modified is not None:
+        return PdfResult([Check.failed(name, Reason.PDF_MODIFIED, f"the document was changed after it was signed ({v.modified})")], None, None)
+    changed = trailing_bytes(data) or (None if whole else unsigned_changes(reader, signature, whole))
     if changed:
         return _failed(Reason.PDF_MODIFIED, f"the document was changed after it was signed: {changed}")
     scope = "whole document, unchanged" if whole else "signed revision unchanged; later updates change nothing"

@@ -49,6 +49,9 @@ class Verifier:
     timestamp_roots: Sequence[x509.Certificate] = ()
     #: Proves the certificate's latest event is in the latest signed checkpoint (verify.log_audit.LogInclusion); off by default.
     log: Any = None
+    #: PDFs of the issued layout take the fast path (verify.pdf_fast); False forces pyHanko's
+    #: full validation for every file (`certverify pdf --full-validation`).
+    pdf_fast_path: bool = True
     #: Seals that checked out, by text. A good seal stays good for this trust list (signers are
     #: judged at the signing time, and a time in the future only ever becomes the past), so a
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
@@ -185,7 +188,7 @@ class Verifier:
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
 
         result = check_pdf(data, trust=self.trust, root=self.root, now=now, registry_time=registry_time,
-                           timestamp_roots=self.timestamp_roots)
+                           timestamp_roots=self.timestamp_roots, fast=self.pdf_fast_path)
         checks = list(result.checks)
         signing_time = SigningTime(result.signed_at, result.time_source) if result.signed_at and result.time_source else None
         if any(c.outcome is not Outcome.PASSED for c in checks):
