@@ -122,6 +122,8 @@ class FastPages:
         self.cache = cache
         self.live = live
         self.enabled = enabled
+        #: Requests answered here (the rest went to the framework).
+        self.answered = 0
 
     async def __call__(self, scope: dict[str, Any], send: Send) -> bool:
         """True when the request was answered here."""
@@ -147,6 +149,7 @@ class FastPages:
             return False
         if page is None:
             return False
+        self.answered += 1
         await send({"type": "http.response.start", "status": page[0], "headers": page[1]})
         await send({"type": "http.response.body", "body": page[2]})
         return True
