@@ -73,11 +73,12 @@ def _apps(world, **settings):
     return make(True), make(False)
 
 
-def _call(app, method: str, path: str, query: bytes = b"", headers: tuple = ()) -> tuple[int, list, bytes]:
+def _call(app, method: str, path: str, query: bytes = b"", headers: tuple = (),
+          client: str = "203.0.113.9") -> tuple[int, list, bytes]:
     """One request straight through the ASGI app: the exact status, header list and body."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": quote(path).encode(), "query_string": query, "root_path": "",
-             "headers": [(b"host", b"verifikasi.example.id"), *headers], "client": ("203.0.113.9", 50000),
+             "headers": [(b"host", b"verifikasi.example.id"), *headers], "client": (client, 50000),
              "server": ("verifikasi.example.id", 80)}
     sent: list[dict] = []
 
@@ -199,3 +200,13 @@ def test_no_cached_page_is_served_when_the_version_check_fails(world, tmp_path):
 
 def pages_of(service) -> set[str]:
     return {p.number for p in service.pages._pages.values()}
+
+
+def test_the_rate_limit_applies_to_fast_pages_as_to_the_framework(world):
+    """The guard counts and refuses before the fast path: the same 429 either way."""
+    fast, framework = _apps(world, rate_limit_per_minute=2)
+    path = f"/v/{world['codes'][VALID]}"
+    mine = [_call(fast, "GET", path, client="198.51.100.1") for _ in range(3)]
+    theirs = [_call(framework, "GET", path, client="198.51.100.2") for _ in range(3)]
+    assert [r[0] for r in mine] == [200, 200, 429] and mine == theirs
+    assert b"too many requests" in mine[2][2] and fast.fast.answered == 2
