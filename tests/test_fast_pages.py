@@ -68,7 +68,7 @@ def _apps(world, **settings):
 
     def make(fast: bool):
         config = WebConfig(trust_list=keys.trustlist_path, root=keys.root_cert_path, registry_url=world["url"],
-                           rate_limit_per_minute=0, fast_pages=fast, **settings)
+                           fast_pages=fast, **{"rate_limit_per_minute": 0, **settings})
         return create_app(config, now=lambda: NOW)
     return make(True), make(False)
 
