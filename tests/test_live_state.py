@@ -178,3 +178,13 @@ def test_keys_commands_publish_and_trust_publish_refuses_an_older_list(cli, sett
     revoked = cli(certgen, ["keys", "revoke", rotated.output.split()[2], "--at", "2026-11-25", "--reason", "uji"])
     assert revoked.exit_code == 0 and "was not published to the registry" in revoked.output
     assert "certgen trust publish" in revoked.output
+
+
+def test_a_registry_from_before_published_trust_lists_still_gives_its_event_version(registry, fresh_keystore):
+    signer = fresh_keystore.current_signer(PASSPHRASE, now=NOW)
+    _issue(registry, signer, "Eka")
+    with registry.engine.begin() as conn:
+        conn.execute(text("DROP TABLE trust_lists"))  # as migrated before 0011_live_state
+    assert live.versions(registry) == live.Versions(events=1, trust=None)
+    assert live.changed_numbers(registry, 0, 1) == {registry.events()[0].number}
+    assert live.changed_numbers(registry, 0, 1, limit=0) is None  # more than the limit: drop everything
