@@ -25,7 +25,7 @@ from ..errors import TrustListError
 from ..trust import TrustList
 from .tables import ChainHeadRow, TrustListRow
 
-#: More distinct numbers than this since the last check: drop every cached result instead.
+#: More events or distinct numbers than this since the last check: drop every cached result instead.
 MAX_CHANGED_NUMBERS = 5000
 
 
@@ -70,7 +70,10 @@ def versions(registry) -> Versions:
 
 def changed_numbers(registry, after: int, upto: int, limit: int = MAX_CHANGED_NUMBERS) -> frozenset[str] | None:
     """The certificate numbers named by the events after `after` up to `upto`; None when there
-    are more than `limit` of them (then everything cached is dropped: cheaper than a list)."""
+    are more than `limit` events or numbers (then everything cached is dropped: cheaper than a
+    list, and the query never reads more than `limit` events)."""
+    if upto - after > limit:  # more events than that: never scan a long stretch of the log (a batch of 100,000)
+        return None
     query = text("SELECT DISTINCT number FROM events WHERE seq > :after AND seq <= :upto LIMIT :limit")
     with registry.engine.connect() as conn:
         numbers = conn.execute(query, {"after": after, "upto": upto, "limit": limit + 1}).scalars().all()
