@@ -54,7 +54,7 @@ def trust_publish(app: AppContext, file: Path | None) -> None:
     """Publish the signed trust list (FILE, default keys/trustlist.json) to the registry. It is
     checked against the root first; one older than the newest published is refused."""
     with user_errors():
-        store = KeyStore(app.get_settings().keys_dir)
+        store = app.keystore()
         path = file or store.trustlist_path
         try:
             data = path.read_bytes()
