@@ -1,14 +1,14 @@
 """live state: the root-signed trust lists published to the registry (docs/deploy.md, "Changes live")
 
 Revision ID: 0011_live_state
-Revises: 0008_surveillance
+Revises: 0010_card_editions (re-chained after merging main; was 0008_surveillance)
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0011_live_state'
-down_revision = '0008_surveillance'
+down_revision = '0010_card_editions'  # re-chained after merging main (h-cards' 0010 came first)
 branch_labels = None
 depends_on = None
 
