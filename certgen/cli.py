@@ -13,6 +13,7 @@ import click
 from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_keys import token_options, token_ref
 from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
+from .cli_trust import publish_after_keys
 from .config import ENV_VARS
 from .errors import ConfigError
 from .keys import KeyAlgorithm, KeyStore
@@ -106,6 +107,7 @@ def keys_init(app: AppContext, algorithm: str, pkcs11_module: str | None, token_
                f"{', in ' + signer.key_location if signer.key_location else ''})\n"
                f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}\n"
                f"official address: {app.get_settings().verify_url}")
+    publish_after_keys(app, store)
 
 
 @keys.command("init-log")
@@ -117,6 +119,7 @@ def keys_init_log(app: AppContext, origin: str | None) -> None:
         store = _keystore(app)
         key = store.init_log(app.passphrase(), now=app.now(), origin=origin or _log_origin(app))
     click.echo(f"log key: {key.vkey}\ntrust list: {store.trustlist_path}")
+    publish_after_keys(app, store)
 
 
 @keys.command("rotate")
@@ -130,6 +133,7 @@ def keys_rotate(app: AppContext, pkcs11_module: str | None, token_label: str | N
         signer = store.rotate(app.passphrase(), now=app.now(), token=token_ref(pkcs11_module, token_label))
     where = f" (key in {signer.key_location})" if signer.key_location else ""
     click.echo(f"document signer {signer.kid.hex()} is now current{where}; trust list updated: {store.trustlist_path}")
+    publish_after_keys(app, store)
 
 
 @keys.command("revoke")
@@ -145,6 +149,7 @@ def keys_revoke(app: AppContext, kid: str, at: str, reason: str) -> None:
         info = store.revoke(kid, at=moment, reason=reason)
         store.signed_trust_list(app.passphrase(), now=app.now())
     click.echo(f"document signer {info.kid.hex()} revoked from {info.revoked_at:%Y-%m-%d %H:%M:%S}Z; trust list updated")
+    publish_after_keys(app, store)
     if info.current:
         click.echo("it was the current signer: run `certgen keys rotate` before issuing again", err=True)
 
@@ -166,6 +171,7 @@ def keys_trustlist(app: AppContext, output: str | None, verify_urls: tuple[str, 
             handle.write(data)
     click.echo(f"trust list with {len(store.signers())} signer(s): {store.trustlist_path}\n"
                f"official verification address(es): {', '.join(urls)}")
+    publish_after_keys(app, store)
 
 
 @keys.command("reencrypt")
@@ -535,6 +541,8 @@ main.add_command(renew_cmd)
 from .cli_cards import card_group  # noqa: E402 - `certgen card reprint` (docs/issuing.md, "Card editions")
 main.add_command(card_group)
 
+from .cli_trust import trust_group  # noqa: E402 - the trust list in the registry (verify.live reads it)
+main.add_command(trust_group)
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)
 

@@ -102,3 +102,6 @@ def register(keys: click.Group) -> None:
             info = install_certificate(store, certificate.read_bytes(), trust_list.read_bytes())
         click.echo(f"document signer {info.kid.hex()} is now current ({info.key_location or 'key file'}); "
                    f"trust list installed: {store.trustlist_path}")
+        from .cli_trust import publish_after_keys  # the web instances take it from the registry
+
+        publish_after_keys(app, store)

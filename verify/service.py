@@ -9,6 +9,7 @@ time"): the clock only says what "now" is for the status and for signatures nobo
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -57,17 +58,37 @@ class Verifier:
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
     #: status is still asked every time.
     _good_seals: "OrderedDict[str, SealResult]" = field(default_factory=OrderedDict, repr=False)
+    #: Guards the swap of the trust list against a seal checked under the old one being cached under the new.
+    _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _open_seal(self, text: str, now: datetime) -> SealResult:
         cached = self._good_seals.get(text)
         if cached is not None:
             return cached
-        opened = open_seal(text, self.trust, now)
+        trust = self.trust
+        opened = open_seal(text, trust, now)
         if opened.ok:
-            self._good_seals[text] = opened
-            if len(self._good_seals) > SEAL_CACHE_SIZE:
-                self._good_seals.popitem(last=False)
+            with self._trust_lock:
+                if self.trust is trust:  # not swapped meanwhile (an upload thread)
+                    self._good_seals[text] = opened
+                    if len(self._good_seals) > SEAL_CACHE_SIZE:
+                        self._good_seals.popitem(last=False)
         return opened
+
+    def use_trust(self, trust: TrustList, changed_kids: "frozenset[bytes] | None" = None) -> None:
+        """Verify with `trust` from now on (a rotation, a revocation: verify.live). Good seals of
+        the signers in `changed_kids` are forgotten; of every signer when it is None."""
+        with self._trust_lock:
+            if changed_kids is None:
+                kept: "OrderedDict[str, SealResult]" = OrderedDict()
+            else:
+                kept = OrderedDict((t, r) for t, r in self._good_seals.copy().items() if r.kid not in changed_kids)
+            self._good_seals = kept
+            self.trust = trust
+
+    def cached_seal(self, text: str) -> SealResult | None:
+        """The remembered check of a good seal (its signer's key id names what a trust change drops)."""
+        return self._good_seals.get(text)
 
     # -- seals --------------------------------------------------------------------------
     def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,

@@ -12,7 +12,7 @@ from typing import Any, Callable, Protocol
 
 from certgen.errors import NotFoundError, RegistryError
 from certgen.model import DocumentKind
-from certgen.registry import Registry
+from certgen.registry import Certificate, Registry
 from certgen.registry.lifecycle import EffectiveStatus
 
 from .report import StatusInfo
@@ -42,14 +42,22 @@ class RegistryStatus:
             raise StatusUnavailable(f"cannot open the registry: {exc}") from None
 
     def lookup(self, number: str) -> StatusInfo | None:
+        cert = self.fetch(number)
+        return None if cert is None else self.info(cert)
+
+    def fetch(self, number: str) -> Certificate | None:
+        """The registry's record, None if the number is unknown; raises StatusUnavailable."""
         try:
-            cert = self.registry.get(number)
+            return self.registry.get(number)
         except NotFoundError:
             return None
         except RegistryError as exc:
             raise StatusUnavailable(str(exc)) from None
         except Exception as exc:  # a database error: say so, do not guess
             raise StatusUnavailable(f"registry error: {type(exc).__name__}") from None
+
+    def info(self, cert: Certificate) -> StatusInfo:
+        """The record as a status at this moment (expiry is judged now, not when it was read)."""
         return StatusInfo(
             number=cert.number, kind=cert.kind, holder=cert.holder, scheme=cert.scheme, granted=cert.granted,
             expires=cert.expires, status=cert.effective_status(self.now()), status_reason=cert.status_reason,

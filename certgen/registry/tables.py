@@ -284,3 +284,20 @@ class SurveillanceVisitRow(Base):
     corrective_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))
+
+
+class TrustListRow(Base):
+    """A root-signed trust list as published to the registry (`certgen keys ...`, `certgen trust
+    publish`), exactly the bytes of `keys/trustlist.json`. The web instances read the newest one
+    and check its signature against the root before use (verify.live): a database writer cannot
+    plant a list, and one older than the list in use is refused as a rollback."""
+
+    __tablename__ = "trust_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The `issued_at` of the signed payload (repeated here to order the lists; the web re-reads it).
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    data: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))

@@ -25,8 +25,9 @@ from certgen.trust import TrustList
 from ..formats import report_json
 from ..report import VerificationReport
 from ..service import Verifier
-from ..status import RegistryStatus
+from ..live import LiveRegistryStatus, LiveState
 from .config import WebConfig, parse_proxies
+from .fast import FastPages, PageCache
 from .guard import Guard
 from .i18n import LANGUAGES, TEXT
 from .pool import PoolFull, UploadPool
@@ -60,13 +61,28 @@ class Service:
         self.trust_bytes = config.trust_list.read_bytes()
         self.trust = TrustList.load_signed(self.trust_bytes, root)
         self.trust_etag = '"' + hashlib.sha256(self.trust_bytes).hexdigest()[:32] + '"'
-        self.status = RegistryStatus.open(config.registry_url, now) if config.registry_url else None
+        self.status = (LiveRegistryStatus.open(config.registry_url, now, max_age=config.cache_seconds)
+                       if config.registry_url else None)
         self.verifier = Verifier(self.trust, self.status, root, now)
+        #: Rendered public pages (verify.web.fast) and the registry's version check (verify.live).
+        self.pages = PageCache(config.page_cache, config.cache_seconds) if config.page_cache else None
+        self.live = None
+        if self.status is not None:
+            listeners = [self.status] + ([self.pages] if self.pages is not None else [])
+            self.live = LiveState(self.status.registry, root, self.trust_bytes, self.trust, interval=config.live_interval,
+                                  on_trust=self.use_trust, listeners=listeners)
+            self.live.poll(force=True)
         self.uploads = UploadPool(config.upload_slots)
         self.caps = ReportCaps(config.reports_per_address, config.reports_per_certificate, config.reports_per_day)
         #: Addresses that reached their complaint cap, by the day window: refused here without
         #: asking the database again until the day ends.
         self.complaints_refused: dict[str, int] = {}
+
+    def use_trust(self, data: bytes, trust: TrustList, changed_kids: frozenset[bytes] | None) -> None:
+        """A newer root-signed trust list from the registry (verify.live): verify and publish with it."""
+        self.verifier.use_trust(trust, changed_kids)
+        self.trust_bytes, self.trust = data, trust
+        self.trust_etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
     @property
     def registry(self):
@@ -191,8 +207,11 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
             except Exception:
                 registry = "unavailable"
         code = 503 if registry == "unavailable" else 200
-        return JSONResponse({"status": "ok" if code == 200 else "degraded", "registry": registry,
-                             "trust_list_signers": len(service.trust.signers)}, status_code=code)
+        body = {"status": "ok" if code == 200 else "degraded", "registry": registry,
+                "trust_list_signers": len(service.trust.signers)}
+        if service.live is not None and service.live.problem:
+            body["trust_list_problem"] = service.live.problem
+        return JSONResponse(body, status_code=code)
 
     app.include_router(log_router(service))  # the transparency log (verify/web/log_routes.py)
     app.include_router(applicant_router(service))  # the applicant's status page (docs/service.md)
@@ -225,8 +244,10 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
         # the service's clock (frozen in tests: a run never straddles two windows)
         limiter = RateLimiter(config.rate_limit_per_minute, store=store, flush_every=config.rate_limit_flush_seconds,
                               clock=lambda: service.now().timestamp())
+    fast = FastPages(service, render=result_page, lang_of=lang_of, cache=service.pages, live=service.live,
+                     enabled=config.fast_pages)
     guarded: Any = Guard(app, max_body=config.max_upload_bytes, timeout=config.request_timeout_seconds,
-                         limiter=limiter, uploads=service.uploads)
+                         limiter=limiter, uploads=service.uploads, fast=fast)
     if config.proxies:
         from .proxies import forwarded_client
         guarded = forwarded_client(guarded, parse_proxies(",".join(config.proxies)))

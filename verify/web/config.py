@@ -38,6 +38,16 @@ class WebConfig:
     upload_slots: int = 2
     #: Seconds between the batches in which a worker sends its request counts to the registry.
     rate_limit_flush_seconds: float = 2.0
+    #: Seconds between two checks of the registry's versions (events, trust list): a change is
+    #: seen within this plus the next request (docs/deploy.md, "Changes live"); 0 checks every request.
+    live_interval: float = 1.0
+    #: Seconds a cached record or page is used at most, even with no event (a bound on a row edited
+    #: behind the log's back).
+    cache_seconds: float = 60.0
+    #: Rendered pages kept per worker (verify.web.fast); 0 keeps none.
+    page_cache: int = 4096
+    #: `/v/` and `/n` answered below the framework (verify.web.fast); off only to compare or diagnose.
+    fast_pages: bool = True
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -62,6 +72,10 @@ class WebConfig:
             reports_per_day=_number(env, "CERTVERIFY_REPORTS_PER_DAY", 500, int, 0),
             upload_slots=_number(env, "CERTVERIFY_UPLOAD_SLOTS", 2, int, 1),
             rate_limit_flush_seconds=_number(env, "CERTVERIFY_RATE_LIMIT_FLUSH", 2.0, float, 0.05),
+            live_interval=_number(env, "CERTVERIFY_LIVE_INTERVAL", 1.0, float, 0.0),
+            cache_seconds=_number(env, "CERTVERIFY_CACHE_SECONDS", 60.0, float, 0.0),
+            page_cache=_number(env, "CERTVERIFY_PAGE_CACHE", 4096, int, 0),
+            fast_pages=env.get("CERTVERIFY_FAST_PAGES", "1") not in ("0", "false", "no"),
         )
 
 

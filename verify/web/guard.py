@@ -44,8 +44,11 @@ UPLOADS = {"/upload", "/api/v1/upload"}
 
 class Guard:
     def __init__(self, app: Any, *, max_body: int, timeout: float, limiter: RateLimiter | None = None,
-                 uploads: UploadPool | None = None) -> None:
+                 uploads: UploadPool | None = None,
+                 fast: Callable[[Scope, Send], Awaitable[bool]] | None = None) -> None:
         self.app = app
+        #: Answers some requests itself, after the limits and inside the headers (verify.web.fast).
+        self.fast = fast
         self.max_body = max_body
         self.timeout = timeout
         self.limiter = limiter
@@ -89,6 +92,8 @@ class Guard:
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await _plain(send_with_headers, scope, 413, f"the upload is larger than {self.max_body // 2**20} MiB")
+            return
+        if self.fast is not None and await self.fast(scope, send_with_headers):
             return
         received = 0
 

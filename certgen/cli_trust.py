@@ -1,0 +1,82 @@
+"""`certgen trust ...`: the trust list as the web instances read it from the registry.
+
+The `certgen keys` commands that write `keys/trustlist.json` publish it to the registry as well
+(`publish_after_keys`); `certgen trust publish` does it by hand (a key folder used before
+publishing existed, a retry after the registry was unreachable). Every running web instance
+picks the newest published list up within about a second, after checking it against the root
+(docs/deploy.md, "Changes live")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli_support import AppContext, user_errors
+from .errors import CertgenError
+from .keys import KeyStore
+from .registry import Registry
+from .registry import live
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def _publish(app: AppContext, store: KeyStore, data: bytes) -> tuple[live.PublishedTrustList, bool]:
+    registry = Registry.open(app.get_settings().registry_url)
+    try:
+        return live.publish_trust_list(registry, data, store.root_certificate(), now=app.now(), actor=app.actor())
+    finally:
+        registry.close()
+
+
+def publish_after_keys(app: AppContext, store: KeyStore) -> None:
+    """Publish the trust list a `certgen keys` command just wrote. The keys are already changed,
+    so a failure here is a warning naming the retry, not an error."""
+    try:
+        published, new = _publish(app, store, store.trustlist_path.read_bytes())
+    except (CertgenError, OSError) as exc:
+        click.echo(f"warning: the trust list was not published to the registry ({exc}); the web instances "
+                   "keep the previous one until `certgen trust publish` succeeds", err=True)
+        return
+    if new:
+        click.echo(f"trust list published to the registry (version {published.id}): the web instances use it within seconds")
+
+
+@click.group("trust")
+def trust_group() -> None:
+    """The trust list the web instances read from the registry."""
+
+
+@trust_group.command("publish")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def trust_publish(app: AppContext, file: Path | None) -> None:
+    """Publish the signed trust list (FILE, default keys/trustlist.json) to the registry. It is
+    checked against the root first; one older than the newest published is refused."""
+    with user_errors():
+        store = app.keystore()
+        path = file or store.trustlist_path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise click.ClickException(f"{path}: cannot read the trust list ({exc.strerror})") from None
+        published, new = _publish(app, store, data)
+    state = "published" if new else "already the newest published"
+    click.echo(f"{path}: {state} (version {published.id}, issued at {published.issued_at:%Y-%m-%d %H:%M:%S}Z)")
+
+
+@trust_group.command("status")
+@pass_app
+def trust_status(app: AppContext) -> None:
+    """Show the newest trust list published to the registry."""
+    with user_errors():
+        registry = Registry.open(app.get_settings().registry_url)
+        try:
+            published = live.latest_trust_list(registry)
+        finally:
+            registry.close()
+    if published is None:
+        click.echo("no trust list is published to the registry: run `certgen trust publish`")
+        return
+    click.echo(f"version {published.id}: issued at {published.issued_at:%Y-%m-%d %H:%M:%S}Z, published "
+               f"{published.published_at:%Y-%m-%d %H:%M:%S}Z by {published.actor}, sha256 {published.sha256}")

@@ -1,0 +1,133 @@
+"""What a web instance asks the registry to see changes at once (docs/deploy.md, "Changes live").
+
+Two version numbers, read in one cheap query: the sequence number of the log's last event
+(`chain_head.seq`: every status change, issue, replacement or reprint appends an event naming
+its certificate number) and the id of the newest published trust list. When the first moves,
+`changed_numbers` names the certificates whose cached results must go; when the second moves,
+the web reads the newest trust list and checks it against the root (verify.live).
+
+Trust lists are published here by the `certgen keys` commands that write them and by `certgen
+trust publish`: the exact root-signed bytes, checked before they are stored, never one older
+than the newest already published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from ..errors import TrustListError
+from ..trust import TrustList
+from .tables import ChainHeadRow, TrustListRow
+
+#: More events or distinct numbers than this since the last check: drop every cached result instead.
+MAX_CHANGED_NUMBERS = 5000
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Where the registry stands: its last event, and its newest published trust list."""
+
+    events: int
+    #: Id of the newest published trust list; None when none is published (or the schema predates them).
+    trust: int | None
+
+
+@dataclass(frozen=True)
+class PublishedTrustList:
+    id: int
+    issued_at: datetime
+    sha256: str
+    data: bytes
+    published_at: datetime
+    actor: str
+
+
+_VERSIONS = text("SELECT (SELECT seq FROM chain_head WHERE id = 1), (SELECT max(id) FROM trust_lists)")
+_EVENTS_ONLY = text("SELECT seq FROM chain_head WHERE id = 1")
+
+
+def versions(registry) -> Versions:
+    """Both versions in one round trip. A registry migrated before trust lists were published
+    (no `trust_lists` table) still gives its event version, with no trust version."""
+    try:
+        with registry.engine.connect() as conn:
+            events, trust = conn.execute(_VERSIONS).one()
+        return Versions(int(events), None if trust is None else int(trust))
+    except Exception as first:
+        with registry.engine.connect() as conn:
+            try:
+                events = conn.execute(_EVENTS_ONLY).scalar_one()
+            except Exception:
+                raise first from None
+        return Versions(int(events), None)
+
+
+def changed_numbers(registry, after: int, upto: int, limit: int = MAX_CHANGED_NUMBERS) -> frozenset[str] | None:
+    """The certificate numbers named by the events after `after` up to `upto`; None when there
+    are more than `limit` events or numbers (then everything cached is dropped: cheaper than a
+    list, and the query never reads more than `limit` events)."""
+    if upto - after > limit:  # more events than that: never scan a long stretch of the log (a batch of 100,000)
+        return None
+    query = text("SELECT DISTINCT number FROM events WHERE seq > :after AND seq <= :upto LIMIT :limit")
+    with registry.engine.connect() as conn:
+        numbers = conn.execute(query, {"after": after, "upto": upto, "limit": limit + 1}).scalars().all()
+    return None if len(numbers) > limit else frozenset(numbers)
+
+
+def latest_trust_list(registry) -> PublishedTrustList | None:
+    """The newest published trust list (highest id), unchecked: the reader checks it against its root."""
+    with Session(registry.engine) as session, session.begin():
+        row = session.execute(select(TrustListRow).order_by(TrustListRow.id.desc()).limit(1)).scalar_one_or_none()
+        return _published(row) if row is not None else None
+
+
+def publish_trust_list(registry, data: bytes, root: x509.Certificate, *, now: datetime,
+                       actor: str) -> tuple[PublishedTrustList, bool]:
+    """Store a root-signed trust list for the web instances; (the stored list, whether it is new).
+
+    Refuses, naming why: a list that does not verify against `root`, and a list older than the
+    newest one already published (a rollback would bring back a revoked key). The same list
+    again is no change."""
+    trust = TrustList.load_signed(data, root)
+    try:
+        stored = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise TrustListError("the trust list is not the ASCII JSON that `certgen keys trustlist` writes") from None
+    if trust.issued_at is None:  # pragma: no cover - load_signed always reads issued_at
+        raise TrustListError("the trust list has no issue time")
+    digest = hashlib.sha256(data).hexdigest()
+    with Session(registry.engine, expire_on_commit=False) as session, session.begin():
+        # the writers' lock: publishers serialise like every other registry write
+        session.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()).scalar_one()
+        same = session.execute(select(TrustListRow).where(TrustListRow.sha256 == digest)).scalar_one_or_none()
+        newest = session.execute(select(TrustListRow).order_by(TrustListRow.id.desc()).limit(1)).scalar_one_or_none()
+        if same is not None and newest is not None and same.id == newest.id:
+            return _published(same), False
+        if newest is not None and trust.issued_at <= newest.issued_at:
+            raise TrustListError(f"the trust list issued at {_iso(trust.issued_at)} is not newer than the one published "
+                                 f"on {_iso(newest.published_at)} (issued at {_iso(newest.issued_at)}): refusing to roll "
+                                 "the web instances back to it; sign a new one (`certgen keys trustlist`)")
+        row = TrustListRow(issued_at=trust.issued_at, sha256=digest, data=stored, published_at=now,
+                           actor=actor[:100])
+        session.add(row)
+        session.flush()
+        return _published(row), True
+
+
+def count_trust_lists(registry) -> int:
+    with Session(registry.engine) as session, session.begin():
+        return int(session.execute(select(func.count()).select_from(TrustListRow)).scalar_one())
+
+
+def _published(row: TrustListRow) -> PublishedTrustList:
+    return PublishedTrustList(row.id, row.issued_at, row.sha256, row.data.encode("ascii"), row.published_at, row.actor)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
