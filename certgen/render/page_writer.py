@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from collections import OrderedDict
 from dataclasses import fields
 from pathlib import Path
@@ -46,7 +47,10 @@ from .signature_field import _signature_dictionary
 #: Switch for tests and benchmarks: False draws every document with ReportLab.
 ENABLED = True
 _CACHE_ENTRIES = 64
-_PATH_OPS = {(0, 0): "n", (1, 0): "S", (0, 1): "f", (1, 1): "B"}
+#: Flate level of what is compressed once per process (font subsets, forms): the smallest
+#: files for the time of one compression; content streams, per document, at pdf_objects'.
+ONCE_LEVEL = 9
+_PATH_OPS = {(0, 0): "n", (1, 0): "S", (0, 1): "f*", (1, 1): "B*"}  # ReportLab's (even-odd fill)
 
 
 class Unsupported(Exception):
@@ -95,8 +99,8 @@ class PageCanvas:
         self._text = adapter.TextState()
         self._code: list[str] = []
         self._page: list[str] | None = None
-        self._font, self._size = initial_font, 12.0
-        self._stack: list[tuple[str, float]] = []
+        self._font, self._size, self._leading = initial_font, 12.0, 14.4
+        self._stack: list[tuple[str, float, float]] = []
         self._fonts: dict[str, int] = {}  # font name -> number in resource names (F1, F2...)
         self._forms: dict[str, _Form] = {}
         self._form: _Form | None = None
@@ -122,11 +126,11 @@ class PageCanvas:
 
     # -- graphics state ----------------------------------------------------------------------
     def saveState(self) -> None:
-        self._stack.append((self._font, self._size))
+        self._stack.append((self._font, self._size, self._leading))
         self._code.append("q")
 
     def restoreState(self) -> None:
-        self._font, self._size = self._stack.pop()
+        self._font, self._size, self._leading = self._stack.pop()
         self._code.append("Q")
 
     def translate(self, dx: float, dy: float) -> None:
@@ -160,7 +164,7 @@ class PageCanvas:
         self._code.append(f"[{fp_str(*array_) if array_ else ''}] {fp_str(phase)} d")
 
     def setFont(self, font: str, size: float, leading: float | None = None) -> None:
-        self._font, self._size = font, size
+        self._font, self._size, self._leading = font, size, size * 1.2 if leading is None else leading
 
     # -- paths -------------------------------------------------------------------------------
     def rect(self, x: float, y: float, width: float, height: float, stroke: int = 1, fill: int = 0) -> None:
@@ -177,16 +181,18 @@ class PageCanvas:
         return pdfmetrics.stringWidth(text, font or self._font, self._size if size is None else size)
 
     def drawString(self, x: float, y: float, text: str) -> None:
-        font, size = self._font, self._size
+        """As ReportLab writes it (`BT Tm Tf TL Tj T* ET`): text extraction sees the same lines."""
+        font = self._font
         number = self._fonts.get(font)
         if number is None:
             number = self._fonts[font] = len(self._fonts) + 1
         parts = [f"BT 1 0 0 1 {fp_str(x, y)} Tm"]
+        size = f"{fp_str(self._size)} Tf {fp_str(self._leading)} TL"
         for subset, codes in adapter.split_text(font, text, self._text):
             if subset >= 256 * 256:  # a CJK fallback font's subset (certgen/render/fallback.py)
                 raise Unsupported("text printed by a fallback font")
-            parts.append(f"/F{number}+{subset} {fp_str(size)} Tf {literal(codes).decode('latin-1')} Tj")
-        parts.append("ET")
+            parts.append(f"/F{number}+{subset} {size} {literal(codes).decode('latin-1')} Tj")
+        parts.append("T* ET")
         self._code.append(" ".join(parts))
 
     def drawCentredString(self, x: float, y: float, text: str) -> None:
@@ -261,7 +267,7 @@ class PageCanvas:
             raise Unsupported("showPage inside a form or with a saved graphics state")
         self._done.append(self._code)
         self._code = []
-        self._font, self._size = self._initial_font, 12.0
+        self._font, self._size, self._leading = self._initial_font, 12.0, 14.4
 
     def save(self) -> None:
         if self._code:
@@ -367,7 +373,7 @@ def _form_stream(form: _Form) -> bytes:
     key = tuple(form.code)
     found = _streams.get(key)
     if found is None:
-        found = _streams[key] = flate("\n".join(form.code).encode("latin-1"))
+        found = _streams[key] = zlib.compress("\n".join(form.code).encode("latin-1"), ONCE_LEVEL)
         if len(_streams) > _CACHE_ENTRIES:
             _streams.popitem(last=False)
     return found
@@ -382,13 +388,13 @@ class _SubsetBodies:
         parts = adapter.subset_parts(font, index, subset)
         d = parts.descriptor
         self.program_entries = b"/Filter /FlateDecode /Length1 %d" % len(parts.program)
-        self.program = flate(parts.program)
+        self.program = zlib.compress(parts.program, ONCE_LEVEL)
         base = name(parts.base_font)
         self.descriptor = (b"<< /Type /FontDescriptor /FontName " + base + b" /Flags %d /FontBBox " % d["Flags"]
                            + array(d["FontBBox"]) + b" /ItalicAngle " + array([d["ItalicAngle"]])[1:-1]
                            + b" /Ascent %d /Descent %d /CapHeight %d /StemV %d /MissingWidth %d /FontFile2 %%s >>"
                            % (d["Ascent"], d["Descent"], d["CapHeight"], d["StemV"], d["MissingWidth"]))
-        self.to_unicode = flate(parts.to_unicode)
+        self.to_unicode = zlib.compress(parts.to_unicode, ONCE_LEVEL)
         self.font = (b"<< /Type /Font /Subtype /TrueType /Name %s /BaseFont " + base
                      + b" /FirstChar 0 /LastChar %d /Widths " % (len(subset) - 1) + array(parts.widths)
                      + b" /FontDescriptor %s /ToUnicode %s >>")
