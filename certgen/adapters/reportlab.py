@@ -293,9 +293,34 @@ class TextState:
     __slots__ = ("__weakref__",)
 
 
+_LONG_TEXT = 40
+_replays: OrderedDict[tuple[str, str, Any], tuple[Any, tuple[int, list[list[int]], dict[int, int]]]] = OrderedDict()
+
+
 def split_text(font_name: str, text: str, state: TextState) -> list[tuple[int, bytes]]:
-    """[(subset, codes)] of `text` in the font's subsets for this document (`splitString`)."""
-    return pdfmetrics.getFont(font_name).splitString(text, state)
+    """[(subset, codes)] of `text` in the font's subsets for this document (`splitString`).
+
+    A long non-ASCII text drawn from the same font state as before (the microtext, drawn
+    first on every page) is not split again: its result and the state it left (codes given
+    to its new characters) are replayed. `splitString`'s own memo (`_memoise_splits`) cannot
+    help there, as the characters get their codes in this very call."""
+    font = pdfmetrics.getFont(font_name)
+    if len(text) < _LONG_TEXT or text.isascii():
+        return font.splitString(text, state)
+    found = font.state.get(state)  # type: ignore[attr-defined]
+    key = (font_name, text, None if found is None else (found.nextCode, tuple(map(tuple, found.subsets))))
+    hit = _replays.get(key)
+    if hit is not None:
+        result, (next_code, subsets, assignments) = hit
+        after = font._assignState(state)  # type: ignore[attr-defined]
+        after.nextCode, after.subsets, after.assignments = next_code, [list(s) for s in subsets], dict(assignments)
+        return result
+    result = font.splitString(text, state)
+    after = font.state[state]  # type: ignore[attr-defined]
+    _replays[key] = (result, (after.nextCode, [list(s) for s in after.subsets], dict(after.assignments)))
+    if len(_replays) > _CACHE_ENTRIES:
+        _replays.popitem(last=False)
+    return result
 
 
 def font_subsets(font_name: str, state: TextState) -> list[list[int]]:
