@@ -28,6 +28,7 @@ import math
 import zlib
 from collections import OrderedDict
 from dataclasses import fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -47,6 +48,9 @@ from .signature_field import _signature_dictionary
 #: Switch for tests and benchmarks: False draws every document with ReportLab.
 ENABLED = True
 _CACHE_ENTRIES = 64
+_OPERATOR_ENTRIES = 8192
+#: Operators of printable ASCII strings, by (font number, font, size, leading, x, y, text).
+_ascii_operators: dict[tuple[Any, ...], str] = {}
 #: Flate level of what is compressed once per process (font subsets, forms): the smallest
 #: files for the time of one compression; content streams, per document, at pdf_objects'.
 ONCE_LEVEL = 9
@@ -181,25 +185,40 @@ class PageCanvas:
         return pdfmetrics.stringWidth(text, font or self._font, self._size if size is None else size)
 
     def drawString(self, x: float, y: float, text: str) -> None:
-        """As ReportLab writes it (`BT Tm Tf TL Tj T* ET`): text extraction sees the same lines."""
+        """As ReportLab writes it (`BT Tm Tf TL Tj T* ET`): text extraction sees the same lines.
+        Printable ASCII has the same codes in every document (ReportLab's `ttfAsciiReadable`)
+        and changes no font state, so its operators are formatted once per process."""
         font = self._font
         number = self._fonts.get(font)
         if number is None:
             number = self._fonts[font] = len(self._fonts) + 1
+            adapter.split_text(font, " ", self._text)  # the font's state in this document, even if all is cached
+        if text.isascii() and text.isprintable():
+            key = (number, font, self._size, self._leading, x, y, text)
+            found = _ascii_operators.get(key)
+            if found is None:
+                if len(_ascii_operators) >= _OPERATOR_ENTRIES:
+                    _ascii_operators.clear()
+                found = _ascii_operators[key] = self._text_operators(number, x, y, text)
+            self._code.append(found)
+            return
+        self._code.append(self._text_operators(number, x, y, text))
+
+    def _text_operators(self, number: int, x: float, y: float, text: str) -> str:
         parts = [f"BT 1 0 0 1 {fp_str(x, y)} Tm"]
         size = f"{fp_str(self._size)} Tf {fp_str(self._leading)} TL"
-        for subset, codes in adapter.split_text(font, text, self._text):
+        for subset, codes in adapter.split_text(self._font, text, self._text):
             if subset >= 256 * 256:  # a CJK fallback font's subset (certgen/render/fallback.py)
                 raise Unsupported("text printed by a fallback font")
             parts.append(f"/F{number}+{subset} {size} {literal(codes).decode('latin-1')} Tj")
         parts.append("T* ET")
-        self._code.append(" ".join(parts))
+        return " ".join(parts)
 
     def drawCentredString(self, x: float, y: float, text: str) -> None:
-        self.drawString(x - pdfmetrics.stringWidth(text, self._font, self._size) / 2, y, text)
+        self.drawString(x - _width(text, self._font, self._size) / 2, y, text)
 
     def drawRightString(self, x: float, y: float, text: str) -> None:
-        self.drawString(x - pdfmetrics.stringWidth(text, self._font, self._size), y, text)
+        self.drawString(x - _width(text, self._font, self._size), y, text)
 
     # -- forms and images --------------------------------------------------------------------
     def hasForm(self, name_: str) -> bool:
@@ -352,11 +371,29 @@ def _signature_objects(pdf: PdfObjects, spec: SignatureField, page: int, appeara
     return widget
 
 
+def _width(text: str, font: str, size: float) -> float:
+    if text.isascii():  # widths of other text change when the CJK fallback fonts are switched on
+        return _ascii_width(text, font, size)
+    return pdfmetrics.stringWidth(text, font, size)
+
+
+@lru_cache(maxsize=4096)
+def _ascii_width(text: str, font: str, size: float) -> float:
+    return pdfmetrics.stringWidth(text, font, size)
+
+
 def _rgb(colour: Any) -> str:
+    if isinstance(colour, str):
+        return _rgb_text(colour)
     c = toColor(colour)
     if isinstance(c, CMYKColor) or not isinstance(c, Color) or getattr(c, "alpha", 1) != 1:
         raise Unsupported(f"colour {colour!r}")
     return fp_str(c.red, c.green, c.blue)
+
+
+@lru_cache(maxsize=64)
+def _rgb_text(colour: str) -> str:
+    return _rgb(toColor(colour))
 
 
 def _form_entries(form: _Form, fonts: int) -> bytes:
