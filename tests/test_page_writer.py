@@ -291,3 +291,32 @@ def test_object_writer_escapes():
     assert text_string("Jakarta") == b"(Jakarta)"
     assert text_string("é") == b"<feff00e9>"
     assert number(1.0) == b"1" and number(-0.00001) == b"0" and number(595.2756) == b"595.2756" and number(3) == b"3"
+
+
+def test_a_photo_replaced_under_the_same_name_is_read_again(tmp_path):
+    """Photos are read once for a person's three files, keyed by the file's identity, size and
+    time: a new file under the same name is embedded, not the one read before."""
+    templates, fonts = templates_and_fonts()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(Path(PHOTO).read_bytes())
+    first = render_certificate(templates, fonts, person(photo=str(photo)), "SK-1", qr_matrix(SEAL), ISSUED, str(photo))
+    Image.open(PHOTO).rotate(90, expand=True).save(tmp_path / "other.jpg", quality=80)
+    (tmp_path / "other.jpg").replace(photo)
+    second = render_certificate(templates, fonts, person(photo=str(photo)), "SK-1", qr_matrix(SEAL), ISSUED, str(photo))
+    assert _by_writer(first) and _by_writer(second)
+    assert Path(PHOTO).read_bytes() in first and photo.read_bytes() in second
+
+
+def test_a_missing_photo_fails_as_it_did_with_reportlab(tmp_path):
+    templates, fonts = templates_and_fonts()
+    gone = str(tmp_path / "gone.jpg")
+    errors = []
+    for enabled in (True, False):
+        page_writer.ENABLED = enabled
+        try:
+            with pytest.raises(Exception) as caught:
+                render_certificate(templates, fonts, person(photo=gone), "SK-1", qr_matrix(SEAL), ISSUED, gone)
+            errors.append((type(caught.value), str(caught.value)))
+        finally:
+            page_writer.ENABLED = True
+    assert errors[0] == errors[1] and "gone.jpg" in errors[0][1]

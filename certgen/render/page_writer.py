@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import zlib
 from collections import OrderedDict
 from dataclasses import fields
@@ -251,10 +252,7 @@ class PageCanvas:
         path = str(image)
         found = self._images.get(path)
         if found is None:
-            data = Path(path).read_bytes()
-            info = adapter.jpeg_info(data) if path.lower().endswith((".jpg", ".jpeg")) else None
-            if info is None or info[2] not in (1, 3):
-                raise Unsupported(f"{path}: not a grey or RGB JPEG")
+            data, info = _jpeg(path)
             found = self._images[path] = (f"Im{len(self._images) + 1}", data, *info)
         resource, _data, image_w, image_h, _components = found
         x, y, width, height, _scaled = aspectRatioFix(preserveAspectRatio, anchor, x, y, width, height, image_w,
@@ -369,6 +367,32 @@ def _signature_objects(pdf: PdfObjects, spec: SignatureField, page: int, appeara
     for key, text in spec.catalog_text.items():
         catalog_entries.append(name(key.lstrip("/")) + b" " + text_string(text))
     return widget
+
+
+_photos: OrderedDict[tuple[Any, ...], tuple[bytes, tuple[int, int, int]]] = OrderedDict()
+_PHOTO_ENTRIES = 16
+
+
+def _jpeg(path: str) -> tuple[bytes, tuple[int, int, int]]:
+    """A JPEG's bytes and (width, height, components), read once for the certificate, the
+    card and the print sheet of a person (kept while the file's identity and time are the same)."""
+    if not path.lower().endswith((".jpg", ".jpeg")):
+        raise Unsupported(f"{path}: not a JPEG file")
+    try:
+        status = os.stat(path)
+        key = (path, status.st_ino, status.st_size, status.st_mtime_ns)
+        found = _photos.get(key)
+        data = Path(path).read_bytes() if found is None else b""
+    except OSError as exc:  # ReportLab fails on it in its own words, as before
+        raise Unsupported(f"{path}: {exc}") from None
+    if found is None:
+        info = adapter.jpeg_info(data)
+        if info is None or info[2] not in (1, 3):
+            raise Unsupported(f"{path}: not a grey or RGB JPEG")
+        found = _photos[key] = (data, info)
+        if len(_photos) > _PHOTO_ENTRIES:
+            _photos.popitem(last=False)
+    return found
 
 
 def _width(text: str, font: str, size: float) -> float:
