@@ -293,6 +293,25 @@ class TextState:
     __slots__ = ("__weakref__",)
 
 
+_fresh_states: dict[str, Any] = {}
+
+
+def start_font(font_name: str, state: TextState) -> None:
+    """Give the font its state for this document: a copy of a fresh one made once per process
+    (ReportLab builds each from the font's character map, about 0.1 ms a font and document)."""
+    font = pdfmetrics.getFont(font_name)
+    if font.state.get(state) is not None:  # type: ignore[attr-defined]
+        return
+    fresh = _fresh_states.get(font_name)
+    if fresh is None or fresh[0] is not font:
+        fresh = _fresh_states[font_name] = (font, font._assignState(TextState()))  # type: ignore[attr-defined]
+    made = fresh[1]
+    new = object.__new__(type(made))
+    new.__dict__.update(made.__dict__)
+    new.assignments, new.subsets = dict(made.assignments), [list(s) for s in made.subsets]
+    font.state[state] = new  # type: ignore[attr-defined]
+
+
 _LONG_TEXT = 40
 _replays: OrderedDict[tuple[str, str, Any], tuple[Any, tuple[int, list[list[int]], dict[int, int]]]] = OrderedDict()
 

@@ -193,7 +193,7 @@ class PageCanvas:
         number = self._fonts.get(font)
         if number is None:
             number = self._fonts[font] = len(self._fonts) + 1
-            adapter.split_text(font, " ", self._text)  # the font's state in this document, even if all is cached
+            adapter.start_font(font, self._text)  # the font's state in this document, even if all text is cached
         if text.isascii() and text.isprintable():
             key = (number, font, self._size, self._leading, x, y, text)
             found = _ascii_operators.get(key)
@@ -406,9 +406,21 @@ def _ascii_width(text: str, font: str, size: float) -> float:
     return pdfmetrics.stringWidth(text, font, size)
 
 
+_colours: dict[tuple[type, Any], str] = {}
+
+
 def _rgb(colour: Any) -> str:
-    if isinstance(colour, str):
-        return _rgb_text(colour)
+    """`r g b` of a colour, formatted once per process for each colour (a hashable value)."""
+    key = (type(colour), colour)
+    found = _colours.get(key)
+    if found is None:
+        if len(_colours) >= 256:
+            _colours.clear()
+        found = _colours[key] = _rgb_text(colour) if isinstance(colour, str) else _rgb_value(colour)
+    return found
+
+
+def _rgb_value(colour: Any) -> str:
     c = toColor(colour)
     if isinstance(c, CMYKColor) or not isinstance(c, Color) or getattr(c, "alpha", 1) != 1:
         raise Unsupported(f"colour {colour!r}")
@@ -417,7 +429,7 @@ def _rgb(colour: Any) -> str:
 
 @lru_cache(maxsize=64)
 def _rgb_text(colour: str) -> str:
-    return _rgb(toColor(colour))
+    return _rgb_value(toColor(colour))
 
 
 def _form_entries(form: _Form, fonts: int) -> bytes:
