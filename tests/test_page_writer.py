@@ -97,9 +97,10 @@ def assert_equivalent(new: bytes, old: bytes, folder: Path) -> None:
 
 # -- the layouts, both ways -----------------------------------------------------------------
 
+RECORDS_LATIN = "Ñuñez Nguyễn Thị Ångström-Çelik d'Arc (Jr.) \\ 50%"
 RECORDS = {
     "person": lambda: person(),
-    "person-latin": lambda: person("Ñuñez Nguyễn Thị Ångström-Çelik d'Arc (Jr.) \\ 50%"),
+    "person-latin": lambda: person(RECORDS_LATIN),
     "person-no-photo": lambda: person(photo=None),
     "product": lambda: product(),
     "product-type-1": lambda: product(1),
@@ -320,3 +321,40 @@ def test_a_missing_photo_fails_as_it_did_with_reportlab(tmp_path):
         finally:
             page_writer.ENABLED = True
     assert errors[0] == errors[1] and "gone.jpg" in errors[0][1]
+
+
+def test_a_fresh_process_draws_the_same_bytes():
+    """The page writer's caches are per process: a rerun in a new process (a repair) must draw
+    what a warm worker drew."""
+    import json
+    import os
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import json
+        from datetime import date
+        from certgen.barcode import qr_matrix
+        from certgen.render.card import CardData, render_card
+        from certgen.render.document import render_certificate
+        from tests.documents import person, templates_and_fonts
+        templates, fonts = templates_and_fonts()
+        record = person({RECORDS_LATIN!r})
+        matrix = qr_matrix({SEAL!r})
+        pdf = render_certificate(templates, fonts, record, "SK-2026-000123-6", matrix, date(2026, 11, 24), record.photo)
+        card = render_card(templates, fonts, CardData("SK-2026-000123-6", record, matrix, record.photo, date(2026, 11, 24)))
+        print(json.dumps({{"pdf": pdf.hex(), "card": card.hex()}}))
+    """)
+    root = Path(__file__).parent.parent
+    run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+    assert run.returncode == 0, run.stderr
+    fresh = {k: bytes.fromhex(v) for k, v in json.loads(run.stdout).items()}
+    templates, fonts = templates_and_fonts()
+    for i in range(3):  # warm: other holders first, caches filled
+        render_card(templates, fonts, CardData(f"SK-{i}", person(f"Ömer {i}"), qr_matrix(SEAL + str(i)), PHOTO, ISSUED))
+    record, matrix = person(RECORDS_LATIN), qr_matrix(SEAL)
+    assert fresh["pdf"] == render_certificate(templates, fonts, record, "SK-2026-000123-6", matrix, ISSUED, record.photo)
+    assert fresh["card"] == render_card(templates, fonts, CardData("SK-2026-000123-6", record, matrix, record.photo,
+                                                                   ISSUED))
+    assert _by_writer(fresh["pdf"]) and _by_writer(fresh["card"])

@@ -96,7 +96,8 @@ class _Form:
 
 
 class PageCanvas:
-    """One page, drawn like a ReportLab `Canvas` (the methods certgen's layouts call)."""
+    """A document's pages, drawn like on a ReportLab `Canvas` (the methods certgen's layouts
+    call); `save` writes the file to `target`."""
 
     def __init__(self, target: BinaryIO, pagesize: tuple[float, float], initial_font: str) -> None:
         self._target = target
@@ -117,6 +118,8 @@ class PageCanvas:
 
     def __getattr__(self, attribute: str) -> Any:
         """Any other Canvas method or internal (e.g. `_doc`): this document is ReportLab's."""
+        if attribute.startswith("__"):  # copy, pickle and the like probe for these
+            raise AttributeError(attribute)
         raise Unsupported(f"Canvas.{attribute} is not drawn by the page writer")
 
     # -- document information --------------------------------------------------------------
