@@ -290,7 +290,7 @@ class PageCanvas:
         self._font, self._size, self._leading = self._initial_font, 12.0, 14.4
 
     def save(self) -> None:
-        if self._code:
+        if self._code or not self._done:  # as ReportLab: an empty document has one empty page
             self.showPage()
         self._target.write(self._write())
 
