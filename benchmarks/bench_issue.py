@@ -1,6 +1,6 @@
 """Issuing benchmark: person certificates with cards and print sheets, end to end.
 
-    python benchmarks/bench_issue.py [--rows 1000] [--baseline-rows 200] [--memory 1000,10000]
+    python benchmarks/bench_issue.py [--rows 1000] [--baseline-rows 200] [--memory 1000,10000] [--pkcs11 PAIRS]
     python benchmarks/bench_issue.py --compare /tmp/landed-issue [--rows 1000] [--pairs 4]
 
 Measures, on this machine, in one run:
@@ -10,7 +10,10 @@ Measures, on this machine, in one run:
   `SimpleSigner` with default settings (trial signature to size the container), card PDF,
   run in as many processes as cores, and the ratio;
 * peak memory (max RSS of the batch process and of its workers) for each size in --memory,
-  each in a fresh subprocess.
+  each in a fresh subprocess;
+* with --pkcs11 N: N alternating pairs of the same batch signed with a key file and with a
+  key in a PKCS#11 token (SoftHSM2, set up in a temporary folder by this script), and the
+  cost of one ES256 signature each way.
 Results go to stdout as text and, with --json FILE, as JSON. docs/benchmarks.md records them.
 
 --compare TREE: old against new in one run. TREE is a checkout of the landed code (e.g.
@@ -71,17 +74,59 @@ def make_rows(folder: Path, rows: int) -> Path:
     return path
 
 
-def setup(folder: Path) -> tuple[KeyStore, Registry]:
-    store = KeyStore(folder / "keys")
-    store.init(PASS, now=NOW)
+def setup(folder: Path, token: object = None) -> tuple[KeyStore, Registry]:
+    store = KeyStore(folder / "keys", token_pin=lambda: TOKEN_PIN)
+    store.init(PASS, now=NOW, token=token)  # type: ignore[arg-type]
     return store, Registry.open(sqlite_url(folder / "registry.sqlite3"))
 
 
-def run_ours(folder: Path, rows: int, workers: int = 0, durable: bool = True) -> dict:
+TOKEN_PIN = "bench-pin-1234"
+
+
+def softhsm_token(folder: Path) -> object:
+    """A SoftHSM2 token in `folder` (SOFTHSM2_CONF exported before the module is loaded)."""
+    from certgen.token import TokenRef
+
+    module = next((m for m in ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+                   if Path(m).is_file()), None)
+    if module is None:
+        sys.exit("SoftHSM2 is not installed (apt-get install softhsm2)")
+    (folder / "tokens").mkdir(parents=True)
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--so-pin", "bench-so-pin",
+                    "--pin", TOKEN_PIN], check=True, capture_output=True)
+    return TokenRef(module, "bench")
+
+
+def run_pkcs11(folder: Path, rows: int, pairs: int) -> dict:
+    """`pairs` alternating runs of the same batch, key file then token, and the time of one
+    ES256 signature each way (one process, 2,000 signatures)."""
+    token = softhsm_token(folder / "softhsm")
+    runs: dict[str, list[float]] = {"file": [], "token": []}
+    for i in range(pairs):
+        for kind in ("file", "token"):
+            result = run_ours(folder / f"{kind}-{i}", rows, token=token if kind == "token" else None)
+            runs[kind].append(result["per_second"])
+            print(f"pkcs11:   pair {i + 1}, {kind:5}: {result['per_second']}/s; phases {result['phases']}")
+    signature_us = {}
+    for kind in ("file", "token"):
+        store, _ = setup(folder / f"sig-{kind}", token if kind == "token" else None)
+        signer = store.current_signer(PASS, now=NOW)
+        started = time.perf_counter()
+        for _ in range(2000):
+            signer.sign(b"x" * 300)
+        signature_us[kind] = round((time.perf_counter() - started) / 2000 * 1e6, 1)
+    mean = {k: round(sum(v) / len(v), 1) for k, v in runs.items()}
+    return {"rows": rows, "per_second": runs, "mean_per_second": mean, "es256_signature_us": signature_us}
+
+
+def run_ours(folder: Path, rows: int, workers: int = 0, durable: bool = True, token: object = None) -> dict:
     if not os.environ.get("CERTGEN_BENCH_STOCK"):  # set it to measure the stock path (docs/adapters.md)
         from certgen.adapters.install import install_all
         install_all()  # as `certgen issue` does at start-up
-    store, registry = setup(folder)
+    store, registry = setup(folder, token)
     data = make_rows(folder, rows)
     env = IssueEnvironment(registry=registry, signer=store.current_signer(PASS, now=NOW),
                            chain=[store.root_certificate()], now=lambda: NOW, actor="bench")
@@ -268,6 +313,8 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=200)
     parser.add_argument("--memory", default="1000,10000", help="batch sizes for the memory measurement ('' to skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--pkcs11", type=int, default=0, metavar="PAIRS",
+                        help="also issue --rows with a key file and with a SoftHSM2 token key, PAIRS times alternately")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--compare", type=Path, help="a checkout of the landed code: old against new")
     parser.add_argument("--pairs", type=int, default=4, help="old/new pairs with --compare")
@@ -282,6 +329,14 @@ def main() -> None:
         return
     results: dict = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                                  "platform": platform.platform()}}
+    if args.pkcs11:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["pkcs11"] = run_pkcs11(Path(tmp), args.rows, args.pkcs11)
+        print(f"pkcs11:   mean {results['pkcs11']['mean_per_second']} per second; one ES256 signature "
+              f"{results['pkcs11']['es256_signature_us']} µs")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         results["ours"] = run_ours(Path(tmp) / "ours", args.rows)
     print(f"ours:     {results['ours']['rows']} person certificates + cards + {results['ours']['sheets']} sheets "

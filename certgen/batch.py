@@ -32,8 +32,8 @@ from .batch_plan import (CHUNK, BatchOptions, BatchPlan, InvalidRows, check_inpu
 from .batch_pool import bounded_map, forked_pool, worker_count
 from .config import DEFAULT_ISSUER, DEFAULT_VERIFY_URL
 from .crypto import DocumentSigner
-from .errors import CertgenError, TransitionError
-from .intake import COLUMNS, ValidRow
+from .errors import CertgenError, ReplaceRefused, TransitionError
+from .intake import COLUMNS, ValidRow, column_name
 from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
                            run_group, sheet_path)
 from .model import DocumentKind, Status, record_from_json, record_to_json
@@ -41,6 +41,8 @@ from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_d
 from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
 from .registry.leases import LEASE_SECONDS, BatchLease
 from .registry.lifecycle import local_day
+from .registry.succession import Replacement, with_replacement
+from .replacing import check_reserved
 from .sign import PdfSealer
 
 HASH_THREADS = 2  # files checked at once when the manifest is written
@@ -66,6 +68,8 @@ class BatchSummary:
     signature: str = ""
     #: Wall-clock seconds per phase: validate, (wait), reserve, issue, finish.
     phases: dict[str, float] = field(default_factory=dict)
+    #: Successors (renewal, correction): {row, replaces, number, change}, in input order.
+    replacements: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -127,11 +131,17 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
             (out / sub).mkdir(parents=True, exist_ok=True)
         clean_temporaries(out)
         if intake.errors:
-            write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]],
+            extra = [column_name(options.replaces_column)] if options.replaces_column else []
+            write_rejected(out / "rejected.csv", [c.name for c in COLUMNS[options.kind]] + extra,
                            ((e.row, e.column, e.reason, intake.rejected.get(e.row, {})) for e in intake.errors))
         now = env.now()
         lease.check()
-        reservations = env.registry.reserve((_new(row) for row in intake.valid), now=now)
+        reservations = env.registry.reserve((_new(row, plan.replacements.get(row.row)) for row in intake.valid), now=now)
+        check_reserved(intake.valid, reservations, env.registry, options.input.name,
+                       column_name(options.replaces_column) if options.replaces_column else None)
+        summary.replacements = [{"row": row.row, "replaces": row.replaces, "number": res.number,
+                                 "change": plan.replacements[row.row].change}
+                                for row, res in zip(intake.valid, reservations) if row.row in plan.replacements]
         summary.phases["reserve"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
         todo = sum(1 for r in reservations if r.status is Status.PENDING)
@@ -185,9 +195,11 @@ def _context(plan: BatchPlan, signer: DocumentSigner | None, env: IssueEnvironme
                          now, local_day(now), repair)
 
 
-def _new(row: ValidRow) -> NewCertificate:
+def _new(row: ValidRow, replacement: Replacement | None = None) -> NewCertificate:
+    """The registry's new certificate for a row; a successor's record names what it replaces."""
     r = row.record
-    return NewCertificate(r.series, r.holder, r.scheme, r.grant_date, r.expires, record_to_json(r), row.batch_key)
+    return NewCertificate(r.series, r.holder, r.scheme, r.grant_date, r.expires,
+                          with_replacement(record_to_json(r), replacement), row.batch_key)
 
 
 def _mark(env: IssueEnvironment, signer: DocumentSigner | None, issued: list[Issued], now: datetime,
@@ -203,6 +215,9 @@ def _mark(env: IssueEnvironment, signer: DocumentSigner | None, issued: list[Iss
     for item in issued:
         try:
             env.registry.mark_issued_many([item], dsc_kid=kid, now=now, actor=env.actor)
+        except ReplaceRefused as exc:  # the certificate it replaces was withdrawn or suspended meanwhile
+            summary.issued -= 1
+            summary.problems.append(f"{item.number}: {exc} (it stays pending; its files are not valid)")
         except TransitionError:
             summary.issued -= 1
             summary.problems.append(f"{item.number}: issued meanwhile by another batch (another input with the same "
@@ -220,7 +235,8 @@ def _earlier(options: BatchOptions, cert: Certificate) -> EarlierRow:
     return EarlierRow(cert.number, record_from_json(cert.kind, dict(cert.record)), cert.seal or "",
                       cert.issued_at or cert.created_at, cert.dsc_kid, cert.pdf_sha256, cert.card_sha256,
                       why(certificate_path(options.output, cert.number), cert.pdf_sha256),
-                      why(card_path(options.output, cert.number), cert.card_sha256) if person else None)
+                      why(card_path(options.output, cert.number), cert.card_sha256) if person else None,
+                      cert.card_seal, cert.card_edition)
 
 
 def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation],
@@ -231,6 +247,8 @@ def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: 
         for cert in registry.find_by_batch_keys(keys[start:start + CHUNK]).values():
             if sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 return True
+            if cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                return True  # a signed card to draw again
     return False
 
 

@@ -20,15 +20,18 @@ from typing import Sequence
 
 from .batch_pool import forked_pool, worker_count
 from .errors import CertgenError
-from .intake import CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows, validate
-from .issue_worker import WorkerContext, certificate_path, worker_context
+from .intake import (CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows,
+                     column_name, validate)
+from .issue_worker import WorkerContext, card_path, certificate_path, worker_context
 from .model import DocumentKind, Status
 from .output import sha256_file
 from .registry import Registry
+from .registry.succession import Replacement
 from .render import card as card_render
 from .render.document import check_fit
 from .render.fonts import FontSet, missing_glyphs, normalise, register
 from .render.templates import TemplateError, TemplateSet
+from .replacing import check_successors
 
 CHUNK = 500  # rows looked up per registry round trip
 
@@ -53,6 +56,10 @@ class BatchOptions:
     timestamp_url: str | None = None
     #: sync files to disk before the registry records them (survives a power cut, not only a kill)
     durable: bool = True
+    #: Every row is a successor: this column names the certificate it replaces (docs/lifecycle.md).
+    replaces_column: str | None = None
+    #: Why, for the old certificates' replace events (with the change and the fields it changed).
+    replace_reason: str | None = None
 
 
 @dataclass
@@ -71,6 +78,8 @@ class BatchPlan:
     to_issue: int = 0
     #: Issued certificates whose PDF is missing or different: signing them again needs the key.
     to_resign: list[str] = field(default_factory=list)
+    #: Successor rows (by input row number): what each replaces and why (certgen/replacing.py).
+    replacements: dict[int, Replacement] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -111,7 +120,7 @@ def check_input(options: BatchOptions, templates: TemplateSet, fonts: FontSet,
         fit, glyphs = layout_checks(templates, fonts)
         checker = partial(check_rows, fit=fit, glyphs=glyphs, normalise=normalise)
     return validate(options.input, options.kind, schemes=dict(templates.schemes), check=checker,
-                    photos_dir=options.photos_dir)
+                    photos_dir=options.photos_dir, replaces_column=options.replaces_column)
 
 
 def _check_in_worker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
@@ -122,7 +131,7 @@ def _check_in_worker(task: RowCheck, rows: list[Row]) -> list[CheckedRow]:
 
 
 def prepare_batch(options: BatchOptions, registry: Registry | None = None, *,
-                  templates_dir: Path | None = None) -> BatchPlan:
+                  templates_dir: Path | None = None, now: datetime | None = None) -> BatchPlan:
     """Read and validate `options.input` once, and (with a registry) see what is left to do.
     Needs no key, writes nothing."""
     started = time.perf_counter()
@@ -144,15 +153,20 @@ def prepare_batch(options: BatchOptions, registry: Registry | None = None, *,
                 return [checked for part in parts for checked in part]
 
         intake = check_input(options, templates, fonts, checker)
+    replacements: dict[int, Replacement] = {}
+    if registry is not None and options.replaces_column:
+        successors = check_successors(intake, registry, options.kind, options.input.name, column_name(options.replaces_column),
+                                      options.replace_reason, now or datetime.now(timezone.utc))
+        intake, replacements = successors.intake, successors.replacements
     plan = BatchPlan(options, templates, fonts, intake, digest, round(time.perf_counter() - started, 3),
-                     to_issue=len(intake.valid))
+                     to_issue=len(intake.valid), replacements=replacements)
     if registry is not None and intake.valid:
         plan.to_issue, plan.to_resign = _left_to_do(options, intake, registry)
     return plan
 
 
 def _left_to_do(options: BatchOptions, intake: Intake, registry: Registry) -> tuple[int, list[str]]:
-    """(rows not issued yet, issued certificates whose PDF is missing or different)."""
+    """(rows not issued yet, issued certificates whose PDF or signed card is missing or different)."""
     to_issue, to_resign = 0, []
     for start in range(0, len(intake.valid), CHUNK):
         chunk = intake.valid[start:start + CHUNK]
@@ -163,6 +177,8 @@ def _left_to_do(options: BatchOptions, intake: Intake, registry: Registry) -> tu
                 to_issue += 1
             elif sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 to_resign.append(cert.number)
+            elif cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+                to_resign.append(cert.number)  # a signed card to draw again (issue 12)
     return to_issue, to_resign
 
 

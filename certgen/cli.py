@@ -6,13 +6,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
 from .batch_lock import BUSY_EXIT, BatchBusy
+from .cli_keys import token_options, token_ref
 from .cli_support import AppContext, parse_time, safe, safe_json, user_errors
 from .config import ENV_VARS
+from .errors import ConfigError
 from .keys import KeyAlgorithm, KeyStore
 from .model import EventType
 from .model import DocumentKind
@@ -28,7 +30,7 @@ def _registry(app: AppContext) -> Registry:
 
 
 def _keystore(app: AppContext) -> KeyStore:
-    return KeyStore(app.get_settings().keys_dir)
+    return app.keystore()
 
 
 def _log_origin(app: AppContext) -> str:
@@ -82,14 +84,26 @@ def keys() -> None:
 @keys.command("init")
 @click.option("--algorithm", type=click.Choice([a.value for a in KeyAlgorithm]), default=KeyAlgorithm.EC_P256.value,
               show_default=True, help="Key type of the root and the first document signer.")
+@token_options
+@click.option("--root-only", is_flag=True, help="Only the root (offline machine of the key ceremony, docs/keys.md).")
 @pass_app
-def keys_init(app: AppContext, algorithm: str) -> None:
+def keys_init(app: AppContext, algorithm: str, pkcs11_module: str | None, token_label: str | None,
+              root_only: bool) -> None:
     """Create the root certificate and a first document signer (refuses to overwrite)."""
     with user_errors():
         store = _keystore(app)
+        if root_only:
+            from .ceremony import init_root
+
+            init_root(store, app.passphrase(confirm=True), now=app.now(), algorithm=KeyAlgorithm(algorithm),
+                      verify_urls=[app.get_settings().verify_url])
+            click.echo(f"root certificate: {store.root_cert_path} (no document signer: `certgen keys certify`)")
+            return
+        token = token_ref(pkcs11_module, token_label)
         signer = store.init(app.passphrase(confirm=True), KeyAlgorithm(algorithm), now=app.now(),
-                            log_origin=_log_origin(app), verify_urls=[app.get_settings().verify_url])
-    click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current)\n"
+                            log_origin=_log_origin(app), verify_urls=[app.get_settings().verify_url], token=token)
+    click.echo(f"root certificate: {store.root_cert_path}\ndocument signer:  {signer.kid.hex()} (current"
+               f"{', in ' + signer.key_location if signer.key_location else ''})\n"
                f"log key:          {store.log_key().vkey}\ntrust list:       {store.trustlist_path}\n"
                f"official address: {app.get_settings().verify_url}")
 
@@ -106,13 +120,16 @@ def keys_init_log(app: AppContext, origin: str | None) -> None:
 
 
 @keys.command("rotate")
+@token_options
 @pass_app
-def keys_rotate(app: AppContext) -> None:
-    """Make a new document signer current; earlier ones stay trusted for what they signed."""
+def keys_rotate(app: AppContext, pkcs11_module: str | None, token_label: str | None) -> None:
+    """Make a new document signer current; earlier ones stay trusted for what they signed. With
+    --pkcs11-module and --token its key is generated in the token; without, in a key file."""
     with user_errors():
         store = _keystore(app)
-        signer = store.rotate(app.passphrase(), now=app.now())
-    click.echo(f"document signer {signer.kid.hex()} is now current; trust list updated: {store.trustlist_path}")
+        signer = store.rotate(app.passphrase(), now=app.now(), token=token_ref(pkcs11_module, token_label))
+    where = f" (key in {signer.key_location})" if signer.key_location else ""
+    click.echo(f"document signer {signer.kid.hex()} is now current{where}; trust list updated: {store.trustlist_path}")
 
 
 @keys.command("revoke")
@@ -197,14 +214,23 @@ def keys_list(app: AppContext) -> None:
         for s in _keystore(app).signers():
             state = "revoked " + f"{s.revoked_at:%Y-%m-%d %H:%M}Z ({safe(s.revocation_reason)})" if s.revoked_at else "valid"
             click.echo(f"{s.kid.hex()}  {'current ' if s.current else '        '}"
-                       f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}")
+                       f"{s.certificate.not_valid_before_utc:%Y-%m-%d}..{s.certificate.not_valid_after_utc:%Y-%m-%d}  {state}"
+                       + (f"  key in {safe(s.key_location)}" if s.key_location else ""))
         urls = _keystore(app).verify_urls()
         verify_url = app.get_settings().verify_url
     click.echo("official verification address(es): " + (", ".join(urls) if urls else
                "none recorded: seals are not checked for their address (run `certgen keys trustlist`)"))
+    problem = _unofficial_address(urls, verify_url)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
+
+
+def _unofficial_address(urls: Sequence[str], verify_url: str) -> str | None:
+    """Why seals made with `verify_url` would fail the signed trust list's address check, or None."""
     if urls and verify_url.casefold() not in (u.casefold() for u in urls):
-        click.echo(f"warning: CERTGEN_VERIFY_URL {verify_url} is not among them: seals issued now would verify "
-                   "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`", err=True)
+        return (f"CERTGEN_VERIFY_URL {safe(verify_url)} is not among them: seals issued now would verify "
+                "INVALID (seal_host_not_official); run `certgen keys trustlist --verify-url ...`")
+    return None
 
 
 # -- certificates ------------------------------------------------------------------------------
@@ -216,9 +242,9 @@ def _certificate_json(cert: Certificate, app: AppContext) -> dict[str, Any]:
         "expires": cert.expires.isoformat() if cert.expires else None,
         "status": cert.effective_status(app.now()).value, "stored_status": cert.status.value,
         "status_reason": cert.status_reason, "status_changed_at": cert.status_changed_at.isoformat(),
-        "replaced_by": cert.replaced_by, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
+        "replaced_by": cert.replaced_by, "replaces": cert.replaces, "dsc_kid": cert.dsc_kid, "pdf_sha256": cert.pdf_sha256,
         "card_sha256": cert.card_sha256, "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
-        "record": dict(cert.record),
+        "card_edition": cert.card_edition, "record": dict(cert.record),
     }
 
 
@@ -239,7 +265,7 @@ def show(app: AppContext, number: str, as_json: bool) -> None:
         click.echo(safe_json(data, indent=2))
         return
     for key in ("number", "kind", "holder", "scheme", "granted", "expires", "status", "status_reason", "replaced_by",
-                "dsc_kid", "pdf_sha256"):
+                "replaces", "dsc_kid", "pdf_sha256", "card_edition"):
         if data[key] is not None:
             click.echo(f"{key.replace('_', ' '):15} {safe(data[key])}")
     click.echo("history:")
@@ -385,12 +411,17 @@ def reports_mark(app: AppContext, report_id: int, status: str) -> None:
 @click.option("--no-wait", is_flag=True,
               help=f"Refuse (exit {BUSY_EXIT}) instead of waiting when another batch of the same output or input runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--replaces-column", help="Renewal or correction: every row replaces the certificate this column names "
+                                        "(docs/lifecycle.md).")
+@click.option("--reason", help="With --replaces-column: why, recorded in the old certificates' replace events.")
 @pass_app
 def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, workers: int, skip_invalid: bool,
               photos: Path | None, check: bool, timestamp_url: str | None, timestamp_root: Path | None, no_fsync: bool,
-              no_wait: bool, as_json: bool) -> None:
+              no_wait: bool, as_json: bool, replaces_column: str | None = None, reason: str | None = None) -> None:
     """Issue every row of FILE (CSV or XLSX) as KIND certificates (person: with cards and print sheets).
     A rerun repairs: files missing or different from the registry are drawn again."""
+    if reason is not None and replaces_column is None:
+        raise click.UsageError("--reason goes with --replaces-column (renewal or correction)")
     from .adapters.install import SWITCH_VAR, install_all
     from .batch import InvalidRows, IssueEnvironment, issue_batch, prepare_batch
     from .batch_plan import BatchOptions
@@ -399,11 +430,12 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
     install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
     options = BatchOptions(DocumentKind(kind), file, output or settings.data_dir / "issued" / f"{file.stem}-{kind}",
-                           workers, skip_invalid, photos, timestamp_url, durable=not no_fsync)
+                           workers, skip_invalid, photos, timestamp_url, durable=not no_fsync,
+                           replaces_column=replaces_column, replace_reason=reason)
     with user_errors():
         # prepare: read and validate once, see what is left to do (no key, nothing written)
-        registry = None if check else _registry(app)
-        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir)
+        registry = None if check and not replaces_column else _registry(app)  # successors: checked against it
+        plan = prepare_batch(options, registry, templates_dir=settings.templates_dir, now=app.now())
         if check:
             for error in plan.intake.errors:
                 click.echo(str(error))
@@ -412,6 +444,10 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
         if plan.intake.errors and not skip_invalid:
             raise click.ClickException(str(InvalidRows(plan.intake.errors)))
         store = _keystore(app)
+        problem = _unofficial_address(store.verify_urls(), settings.verify_url)
+        if problem:  # refused before any number is taken: every seal of the batch would fail
+            raise ConfigError("the trust list's official verification address(es): "
+                              + ", ".join(safe(u) for u in store.verify_urls()) + "; " + problem)
         asked: list[bytes] = []
 
         def passphrase() -> bytes:
@@ -458,6 +494,8 @@ def issue_cmd(app: AppContext, kind: str, file: Path, output: Path | None, worke
                    + (", cards/, sheets/" if kind == "person" else "") + (", rejected.csv" if summary.rejected else "") + ")")
         for line in summary.repaired:
             click.echo(f"repaired: {line}")
+        for item in summary.replacements:
+            click.echo(f"{item['change']}: {item['replaces']} is replaced by {item['number']}")
         for problem in summary.problems:
             click.echo(f"problem: {problem}", err=True)
     if summary.problems:
@@ -482,12 +520,20 @@ def _lta_material(store: KeyStore, timestamp_root: Path | None, now: datetime) -
     return [load_crl(store.folder, store.root_certificate(), now=now), *(TimestampAuthorityRoot(r) for r in roots)]
 
 
+from .cli_keys import register as _register_keys  # noqa: E402  (token and key ceremony commands)
+_register_keys(keys)
 from .cli_registry import registry_group  # noqa: E402 - the `registry` commands live in their own module
 
 main.add_command(registry_group)
 from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
 main.add_command(surveillance)
 main.add_command(expiring_cmd)
+from .cli_replace import correct_cmd, renew_cmd  # noqa: E402  (renewal and correction: docs/lifecycle.md)
+main.add_command(correct_cmd)
+main.add_command(renew_cmd)
+
+from .cli_cards import card_group  # noqa: E402 - `certgen card reprint` (docs/issuing.md, "Card editions")
+main.add_command(card_group)
 
 from .cli_service import register as _register_service  # noqa: E402  (service standard commands)
 _register_service(main)

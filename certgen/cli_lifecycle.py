@@ -207,7 +207,6 @@ def expiring_cmd(app: AppContext, within: str, as_csv: bool, as_json: bool, lett
 
 def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path, today: date) -> list[Path]:
     """One signed reminder per item, drawn by the body's shared letter renderer (certgen/render/letter.py)."""
-    from .keys import KeyStore
     from .render import fallback
     from .render.fonts import register
     from .render.letter import SIGNATURE_BOX, Letter, LetterTooLong, render_letter
@@ -217,7 +216,7 @@ def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path,
     templates = TemplateSet.load(_templates_dir(app))
     text = RenewalText.from_config(_yaml(_templates_dir(app) / "renewal.yaml"))
     fonts = register(templates.letterhead.fonts, templates.letterhead.fallback_fonts)
-    store = KeyStore(app.get_settings().keys_dir)
+    store = app.keystore()
     sealer = PdfSealer(store.current_signer(app.passphrase(), now=app.now()), [store.root_certificate()])
     folder.mkdir(parents=True, exist_ok=True)
     out = []

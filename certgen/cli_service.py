@@ -392,7 +392,6 @@ def app_issue(app: AppContext, number: str, file: Path, output: Path | None, wor
               timestamp_url: str | None, as_json: bool) -> None:
     """Issue the certificates of a granted application from FILE (the rows of `certgen issue`) and close it."""
     from .batch import BatchOptions, IssueEnvironment
-    from .keys import KeyStore
     from .model import DocumentKind
     from .service.issuing import issue_from_application
     from .service.numbers import parse_application
@@ -405,7 +404,7 @@ def app_issue(app: AppContext, number: str, file: Path, output: Path | None, wor
         kind = DocumentKind(service.rules.kind(current.kind).certificate)
         out = output or settings.data_dir / "issued" / parse_application(number)
         options = BatchOptions(kind, file, out, workers, False, photos, timestamp_url)
-        store = KeyStore(settings.keys_dir)
+        store = app.keystore()
         env = IssueEnvironment(registry=service.registry, signer=store.current_signer(app.passphrase(), now=app.now()),
                                chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
                                templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)
@@ -443,10 +442,9 @@ def app_notify_due(app: AppContext) -> None:
 
 def _issue_env(app: AppContext, service: Any):
     from .batch import IssueEnvironment
-    from .keys import KeyStore
 
     settings = app.get_settings()
-    store = KeyStore(settings.keys_dir)
+    store = app.keystore()
     return IssueEnvironment(registry=service.registry, signer=store.current_signer(app.passphrase(), now=app.now()),
                             chain=[store.root_certificate()], verify_url=settings.verify_url, issuer=settings.issuer,
                             templates_dir=settings.templates_dir, actor=app.actor(), now=app.now)

@@ -9,13 +9,15 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
 
-from .config import PASSPHRASE_VAR, Settings
+from .config import PASSPHRASE_VAR, PKCS11_MODULE_VAR, PKCS11_PIN_VAR, Settings
 from .errors import CertgenError, ConfigError
 from .registry.lifecycle import WIB
+if TYPE_CHECKING:
+    from .keys import KeyStore
 from .terminal import safe, safe_json  # noqa: F401 - re-exported: the one escaping helper
 
 
@@ -30,6 +32,7 @@ class AppContext:
     settings: Settings | None = None
     now: Callable[[], datetime] = utc_now
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    _asked_pin: list[str] = field(default_factory=list, repr=False)
 
     def get_settings(self) -> Settings:
         if self.settings is None:
@@ -49,6 +52,25 @@ class AppContext:
         if not sys.stdin.isatty():
             raise ConfigError(f"no key passphrase: set {PASSPHRASE_VAR} or run on a terminal to be asked")
         return click.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm).encode("utf-8")
+
+    def token_pin(self) -> str:
+        """The PIN of a PKCS#11 token: CERTGEN_PKCS11_PIN, else a hidden prompt on a terminal (once)."""
+        value = self.environ.get(PKCS11_PIN_VAR)
+        if value:
+            return value
+        if not self._asked_pin:
+            if not sys.stdin.isatty():
+                raise ConfigError(f"no token PIN: set {PKCS11_PIN_VAR} or run on a terminal to be asked")
+            self._asked_pin.append(click.prompt("Token PIN", hide_input=True))
+        return self._asked_pin[0]
+
+    def keystore(self) -> "KeyStore":
+        """The key folder, with the token PIN asked only if a key in a token is used, and the
+        module path of CERTGEN_PKCS11_MODULE (if set) instead of the recorded one."""
+        from .keys import KeyStore
+
+        return KeyStore(self.get_settings().keys_dir, token_pin=self.token_pin,
+                        token_module=self.environ.get(PKCS11_MODULE_VAR) or None)
 
     def actor(self) -> str:
         """Who is acting, for the event log."""

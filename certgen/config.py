@@ -24,11 +24,15 @@ ENV_VARS: dict[str, str] = {
     "CERTGEN_TSA_URL": "RFC 3161 timestamp authority: signatures become PAdES B-LTA",
     "CERTGEN_ADAPTERS": "off: stock ReportLab and pyHanko, no fast paths (docs/adapters.md); default on",
     "CERTGEN_TSA_ROOT": "PEM file of the timestamp authority's root certificate(s) (with CERTGEN_TSA_URL)",
+    "CERTGEN_PKCS11_PIN": "PIN of the PKCS#11 token holding the document signer key (prompted for when unset)",
+    "CERTGEN_PKCS11_MODULE": "PKCS#11 module path, instead of the one recorded in keystore.json (the library moved)",
 }
 
 DEFAULT_VERIFY_URL = "https://verifikasi.example.id/v/"
 DEFAULT_ISSUER = "ID-BSKP"
 PASSPHRASE_VAR = "CERTGEN_KEY_PASSPHRASE"
+PKCS11_PIN_VAR = "CERTGEN_PKCS11_PIN"
+PKCS11_MODULE_VAR = "CERTGEN_PKCS11_MODULE"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ signature: it answers False.
 
 from __future__ import annotations
 
+import abc
 import enum
 import hashlib
 from dataclasses import dataclass
@@ -20,6 +21,24 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
 PublicKey = Union[ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
+
+
+class ExternalKey(abc.ABC):
+    """A private key held outside this process (a PKCS#11 token, certgen.token): it signs on
+    request and is never read. Implementations must be safe to use after `fork` (each process
+    opens its own session) and P-256 only: ES256 is what a token signs here."""
+
+    @abc.abstractmethod
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        """The public half, as read from the token when the key was found."""
+
+    @abc.abstractmethod
+    def sign(self, data: bytes) -> bytes:
+        """ES256 of `data`: ECDSA P-256 over SHA-256(data), raw r||s (64 bytes)."""
+
+
+#: Anything that signs: a key in memory (loaded from an encrypted file) or one in a token.
+SigningKey = Union[PrivateKey, ExternalKey]
 
 
 class Alg(enum.Enum):
@@ -51,8 +70,10 @@ def key_id(certificate: x509.Certificate) -> bytes:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()[:8]
 
 
-def alg_for_key(key: PrivateKey | PublicKey) -> Alg:
+def alg_for_key(key: SigningKey | PublicKey) -> Alg:
     """The algorithm a key signs with: ES256 for P-256, PS256 for RSA, EdDSA for Ed25519."""
+    if isinstance(key, ExternalKey):
+        key = key.public_key()
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         if not isinstance(key.curve, ec.SECP256R1):
             raise ValueError(f"unsupported elliptic curve {key.curve.name}: only P-256 is used")
@@ -74,9 +95,11 @@ _NIST_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)  # RFC 8230: salt = hash length
 
 
-def sign_bytes(key: PrivateKey, data: bytes) -> tuple[Alg, bytes]:
+def sign_bytes(key: SigningKey, data: bytes) -> tuple[Alg, bytes]:
     """Sign `data`; returns the algorithm used and the raw signature."""
     alg = alg_for_key(key)
+    if isinstance(key, ExternalKey):
+        return alg, key.sign(data)
     if alg is Alg.ES256:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
@@ -119,9 +142,12 @@ def verify_bytes(key: PublicKey, alg: Alg, data: bytes, signature: bytes) -> boo
 class DocumentSigner:
     """A loaded document signer: private key, certificate and the derived key id.
 
-    Loaded once per process (decrypting a PKCS#8 file costs far more than a signature)."""
+    Loaded once per process (decrypting a PKCS#8 file costs far more than a signature). The
+    key is either in memory or in a token (`ExternalKey`): everything that signs (seals,
+    PDFs, checkpoints) goes through this one object, and only `certgen.sign` tells the two
+    apart (pyHanko needs its own PKCS#11 signer for a token)."""
 
-    private_key: PrivateKey
+    private_key: SigningKey
     certificate: x509.Certificate
 
     @property
@@ -131,6 +157,11 @@ class DocumentSigner:
     @property
     def alg(self) -> Alg:
         return alg_for_key(self.private_key)
+
+    @property
+    def in_token(self) -> bool:
+        """True when the private key lives in a hardware token (never in this process)."""
+        return isinstance(self.private_key, ExternalKey)
 
     def sign(self, data: bytes) -> bytes:
         """Raw signature of `data` with this signer's algorithm."""

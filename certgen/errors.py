@@ -41,3 +41,8 @@ class NotFoundError(RegistryError):
 
 class TransitionError(RegistryError):
     """A status change that the certificate's life cycle does not allow."""
+
+
+class ReplaceRefused(TransitionError):
+    """A successor cannot be issued: the certificate it replaces can no longer be replaced
+    (withdrawn or replaced meanwhile). The successor stays pending; nothing is issued."""

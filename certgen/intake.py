@@ -17,8 +17,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import CertgenError
+from .errors import CertgenError, NumberFormatError
 from .model import DocumentKind, PersonRecord, ProductRecord, Record, TrainingRecord
+from .registry.succession import successor_key
 
 MAX_ROWS = 100_000
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
@@ -99,6 +100,8 @@ class ValidRow:
     record: Record
     #: Identity of the row's content: a rerun finds the certificate it already made.
     batch_key: str
+    #: The certificate this row replaces (a successor: `--replaces-column`), canonical number.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,13 @@ def read_table(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(f"{path}: not a CSV or XLSX file (by its name)")
 
 
+def column_name(text: str) -> str:
+    """A header cell as the intake names its column (lower case, spaces and dashes to `_`)."""
+    return re.sub(r"[\s\-]+", "_", str(text or "").strip().lower())
+
+
 def _header(names: Sequence[Any], path: Path) -> list[str]:
-    header = [re.sub(r"[\s\-]+", "_", str(n or "").strip().lower()) for n in names]
+    header = [column_name(n) for n in names]
     dupes = {h for h in header if h and header.count(h) > 1}
     if dupes:
         raise InputError(f"{path}: row 1: column(s) {', '.join(sorted(dupes))} appear twice")
@@ -216,11 +224,19 @@ def check_rows(check: RowCheck, rows: Sequence[Row], *, fit: FitCheck, glyphs: G
 
 
 def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: RowsChecker,
-             photos_dir: Path | None = None) -> Intake:
+             photos_dir: Path | None = None, replaces_column: str | None = None) -> Intake:
     """Read and check every row of `path`; nothing is issued here. `check` checks the rows
-    themselves, a chunk at a time (see `check_rows`); duplicates are found here."""
+    themselves, a chunk at a time (see `check_rows`); duplicates are found here.
+
+    With `replaces_column`, every row is a successor (renewal or correction, docs/lifecycle.md):
+    that column names the certificate it replaces, checked for form here (the registry's checks
+    are the batch plan's), and the row's batch key is the old number's (one successor each)."""
     columns = COLUMNS[kind]
-    names = {c.name for c in columns}
+    if replaces_column is not None:
+        replaces_column = column_name(replaces_column)
+        if replaces_column in {c.name for c in columns}:
+            raise InputError(f"--replaces-column {replaces_column} is a column of the {kind.value} certificate itself")
+    names = {c.name for c in columns} | ({replaces_column} if replaces_column else set())
     task = RowCheck(kind, path.name, schemes, photos_dir or path.parent)
     valid: list[ValidRow] = []
     errors: list[RowError] = []
@@ -232,12 +248,21 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: 
         if not pending:
             return
         for (row_number, values), (record, key, row_errors) in zip(pending, check(task, pending)):
+            old = None
+            if replaces_column is not None:
+                old, problem = _replaces(values.get(replaces_column))
+                if problem:
+                    row_errors = [*row_errors, RowError(task.file, row_number, replaces_column, problem)]
+                elif key is not None:
+                    key = successor_key(old)  # type: ignore[arg-type]
             if record is not None and key is not None and not row_errors:
                 if key in seen:
-                    row_errors = [RowError(task.file, row_number, None, f"duplicate of row {seen[key]}")]
+                    why = (f"replaces {old}, as row {seen[key]} does: a certificate has one successor" if old
+                           else f"duplicate of row {seen[key]}")
+                    row_errors = [RowError(task.file, row_number, replaces_column if old else None, why)]
                 else:
                     seen[key] = row_number
-                    valid.append(ValidRow(row_number, record, key))
+                    valid.append(ValidRow(row_number, record, key, old))
             if row_errors:
                 errors.extend(row_errors)
                 rejected[row_number] = {k: _as_text(v) for k, v in values.items() if k and k != "__extra__"}
@@ -251,6 +276,8 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: 
             header_checked = True
             present = set(values) - {"__extra__"}
             missing = [c.name for c in columns if c.required and c.name not in present]
+            if replaces_column is not None and replaces_column not in present:
+                missing.append(f"{replaces_column} (--replaces-column)")
             unknown = sorted(h for h in present if h and h not in names)
             if missing or unknown:
                 parts = []
@@ -266,6 +293,19 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: 
     if not header_checked:
         raise InputError(f"{path}: no rows to issue")
     return Intake(valid, errors, rejected)
+
+
+def _replaces(value: Any) -> tuple[str | None, str | None]:
+    """(canonical number, None) from a replaces-column cell, or (None, what is wrong)."""
+    from .numbers import parse_number
+
+    text = _as_text(value).strip()
+    if not text:
+        return None, "missing value: the number of the certificate this row replaces"
+    try:
+        return str(parse_number(text)), None
+    except NumberFormatError as exc:
+        return None, str(exc)
 
 
 def _as_text(value: Any) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Union
 
 from .barcode import QrMatrix, qr_matrix
+from .card_files import card_seal, seal_signer_and_time, signed_card
 from .crypto import DocumentSigner
 from .errors import CertgenError
 from .model import PersonRecord, Record
@@ -47,7 +48,7 @@ class WorkerContext:
     output: Path
     signed_at: datetime
     issued_on: date
-    #: Signs in place (B-B) for repairs: the run's own sealer unless it is B-T.
+    #: Signs in place (B-B) for repairs and for cards: the run's own sealer unless it is B-T.
     repair_sealer: PdfSealer | None = None
 
 
@@ -74,6 +75,10 @@ class EarlierRow:
     card_sha256: str | None
     repair_pdf: str | None = None
     repair_card: str | None = None
+    #: The current card's seal and edition (None: a card printed before editions, which carried
+    #: the certificate's seal and no signature).
+    card_seal: str | None = None
+    card_edition: int | None = None
 
 
 Row = Union[NewRow, EarlierRow]
@@ -166,12 +171,16 @@ def _run_group(group: Group) -> GroupResult:
             signed = _signed_certificate(ctx, ctx.sealer, record, row.number, matrix, photo, text, ctx.signed_at,
                                          ctx.issued_on)
             pdf_sha = write_atomic(certificate_path(ctx.output, row.number), signed)
-            card_sha = None
+            card_sha = card_text = None
             if isinstance(record, PersonRecord):
-                card = CardData(row.number, record, matrix, photo, ctx.issued_on)
-                card_sha = write_atomic(card_path(ctx.output, row.number), render_card(ctx.templates, ctx.fonts, card))
+                card_text = card_seal(ctx.signer, ctx.verify_url, row.number, record, ctx.issuer, ctx.signed_at, 1)
+                card = CardData(row.number, record, qr_matrix(card_text), photo, ctx.issued_on)
+                # cards are signed B-B whatever the run's level (docs/issuing.md, "Card editions"): drawn again exactly
+                card_sha = write_atomic(card_path(ctx.output, row.number),
+                                        signed_card(ctx.templates, ctx.fonts, ctx.repair_sealer or ctx.sealer, card,
+                                                    card_text, ctx.signed_at))
                 cards.append(card)
-            result.issued.append(Issued(row.number, pdf_sha, card_sha, text))
+            result.issued.append(Issued(row.number, pdf_sha, card_sha, text, card_text))
             continue
         matrix = qr_matrix(row.seal)
         issued_on = local_day(row.issued_at)
@@ -179,10 +188,11 @@ def _run_group(group: Group) -> GroupResult:
             _repair(result, row.number, "certificate PDF", row.repair_pdf, row.pdf_sha256,
                     certificate_path(ctx.output, row.number), lambda: _redraw_certificate(ctx, row, matrix, photo))
         if isinstance(record, PersonRecord):
-            card = CardData(row.number, record, matrix, photo, issued_on)
+            card = CardData(row.number, record, qr_matrix(row.card_seal) if row.card_seal else matrix, photo, issued_on,
+                            row.card_edition or 1)
             if row.repair_card:
                 _repair(result, row.number, "card", row.repair_card, row.card_sha256,
-                        card_path(ctx.output, row.number), lambda: render_card(ctx.templates, ctx.fonts, card))
+                        card_path(ctx.output, row.number), lambda: _redraw_card(ctx, row, card))
             cards.append(card)
     if group.with_sheet and cards:
         _sheet(ctx, group, cards, result)
@@ -221,7 +231,8 @@ def _repair(result: GroupResult, number: str, what: str, why: str, expected: str
     if expected is None or digest != expected:
         result.problems.append(
             f"{number}: its {what} is {why} in {path.parent.parent}, and drawing it again does not give the "
-            "registry's bytes (signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): "
+            "registry's bytes (signed with a timestamp, RSA-PSS or a key in a hardware token, or the templates, fonts "
+            "or photo have changed): "
             "restore it from a backup, or withdraw and reissue the certificate")
         return
     write_atomic(path, data)
@@ -230,6 +241,24 @@ def _repair(result: GroupResult, number: str, what: str, why: str, expected: str
 
 class _CannotRedraw(Exception):
     """Why a file cannot be drawn again at all (its text ends the problem's sentence)."""
+
+
+def _redraw_card(ctx: WorkerContext, row: EarlierRow, card: CardData) -> bytes:
+    """A card as issued: unsigned with the certificate's seal before card editions, else signed
+    by its seal's signer at its signing time (the issue time for edition 1)."""
+    if not row.card_seal:
+        return render_card(ctx.templates, ctx.fonts, card)
+    named = seal_signer_and_time(row.card_seal)
+    if named is None:
+        raise _CannotRedraw("the registry's card seal is unreadable")
+    kid, sealed_at = named
+    if ctx.signer is None or ctx.repair_sealer is None:
+        raise _CannotRedraw("this run has no signing key to draw it again")
+    if kid != ctx.signer.kid.hex():
+        raise _CannotRedraw(f"it was signed by document signer {kid}, not by the current one "
+                            f"({ctx.signer.kid.hex()}): print a new edition (certgen card reprint)")
+    signed_at = row.issued_at if (row.card_edition or 1) == 1 else sealed_at
+    return signed_card(ctx.templates, ctx.fonts, ctx.repair_sealer, card, row.card_seal, signed_at)
 
 
 def _redraw_certificate(ctx: WorkerContext, row: EarlierRow, matrix: QrMatrix, photo: str | None) -> bytes:

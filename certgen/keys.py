@@ -21,25 +21,24 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from .config import check_verify_url
-from .crypto import DocumentSigner, PrivateKey, key_id
+from .crypto import DocumentSigner, PrivateKey, SigningKey, key_id
+from .dsc_profile import OID_DOCUMENT_SIGNING, Organisation, dsc_certificate, root_certificate  # noqa: F401
 from .errors import ConfigError, KeyStoreError
 from .note import LogKey, LogSigner
 from .pkcs8 import KDF_ITERATIONS, KdfParams, encrypt_pem, kdf_params
+from .token import TokenKey, TokenRef, find_key, generate_key, session
 from .trust import TrustedSigner, TrustList
 
 KEYSTORE_FORMAT = "certgen-keystore/1"
-#: id-kp-documentSigning (RFC 9336): the purpose of a DSC.
-OID_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 MIN_PASSPHRASE = 8
 #: Name (= origin line) of the log when none is given: the verification host, then /log.
 DEFAULT_LOG_ORIGIN = "verifikasi.example.id/log"
@@ -58,21 +57,6 @@ class KeyAlgorithm(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Organisation:
-    """Names written into certificates."""
-
-    name: str = "Balai Sertifikasi, Kementerian Perdagangan"
-    country: str = "ID"
-
-    def subject(self, common_name: str) -> x509.Name:
-        return x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, self.country),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.name),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ])
-
-
-@dataclass(frozen=True)
 class SignerInfo:
     """A DSC as the key store knows it."""
 
@@ -81,17 +65,26 @@ class SignerInfo:
     revoked_at: datetime | None
     revocation_reason: str | None
     current: bool
+    #: Where the private key is: None for a key file here, else "token LABEL of PKCS#11 module PATH"
+    #: (or "elsewhere" for a signer certified here whose key is on the issuing machine).
+    key_location: str | None = None
 
 
 class KeyStore:
     """The key folder. Reading certificates needs no passphrase; using a private key does.
 
     `kdf_iterations` is the PBKDF2 cost of key files written from here on. Leave it at its
-    default: tests pass a low value explicitly, to stay fast; nothing else should."""
+    default: tests pass a low value explicitly, to stay fast; nothing else should.
 
-    def __init__(self, folder: Path, *, kdf_iterations: int = KDF_ITERATIONS) -> None:
+    `token_pin` gives the PIN of a PKCS#11 token (asked only when a key in a token is used);
+    `token_module` replaces the module path recorded for a token (the library moved)."""
+
+    def __init__(self, folder: Path, *, kdf_iterations: int = KDF_ITERATIONS,
+                 token_pin: Callable[[], str] | None = None, token_module: str | None = None) -> None:
         self.folder = Path(folder)
         self.kdf_iterations = kdf_iterations
+        self.token_pin = token_pin
+        self.token_module = token_module
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -127,24 +120,28 @@ class KeyStore:
     def init(self, passphrase: bytes, algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256, *,
              now: datetime, org: Organisation = Organisation(),
              root_years: int = 20, dsc_years: int = 10, log_origin: str = DEFAULT_LOG_ORIGIN,
-             verify_urls: Sequence[str] = ()) -> SignerInfo:
+             verify_urls: Sequence[str] = (), token: TokenRef | None = None) -> SignerInfo:
         """Create the root, a first DSC and the log key, and publish the trust list (naming
         `verify_urls`, the official verification addresses, when given). Refuses when any key
-        file is already there."""
+        file is already there. With `token`, the DSC's key is generated in that PKCS#11 token
+        (P-256; the root and the log key stay encrypted files)."""
         _check_passphrase(passphrase)
         urls = _checked_urls(verify_urls)
+        _check_token_algorithm(token, algorithm)
         if self.exists():
             raise KeyStoreError(f"{self.folder}: keys already exist; refusing to overwrite them")
+        if token is not None:
+            session(token, self._pin(token), rw=True)  # module, token and PIN checked before any file is written
         if not self.folder.exists():
             self.folder.mkdir(parents=True, mode=0o700)
             os.chmod(self.folder, 0o700)  # whatever the umask: only the owner lists the key folder
         root_key = algorithm.generate()
-        root_cert = _root_certificate(root_key, org, now, root_years)
+        root_cert = root_certificate(root_key, org, now, root_years)
         _write_private(self.root_key_path, self._encrypt(root_key, passphrase))
         _write_public(self.root_cert_path, root_cert.public_bytes(serialization.Encoding.PEM))
         state = {"format": KEYSTORE_FORMAT, "algorithm": algorithm.value, "current": None, "signers": [],
                  "verify_urls": urls}
-        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years, token)
         self._new_log_key(state, passphrase, log_origin, now)
         self._publish(root_key, root_cert, now)
         return info
@@ -184,13 +181,16 @@ class KeyStore:
         return signer
 
     def rotate(self, passphrase: bytes, *, now: datetime, org: Organisation = Organisation(),
-               dsc_years: int = 10, algorithm: KeyAlgorithm | None = None) -> SignerInfo:
-        """A new DSC becomes current; earlier ones stay in the (republished) trust list."""
+               dsc_years: int = 10, algorithm: KeyAlgorithm | None = None, token: TokenRef | None = None) -> SignerInfo:
+        """A new DSC becomes current; earlier ones stay in the (republished) trust list. With
+        `token`, its key is generated in that PKCS#11 token; without, in a key file (so a
+        rotation moves to a token and back)."""
         state = self._state()
         root_key = self._load_private(self.root_key_path, passphrase)
         root_cert = self.root_certificate()
-        algorithm = algorithm or KeyAlgorithm(state["algorithm"])
-        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years)
+        algorithm = algorithm or (KeyAlgorithm.EC_P256 if token else KeyAlgorithm(state["algorithm"]))
+        _check_token_algorithm(token, algorithm)
+        info = self._new_dsc(root_key, root_cert, state, passphrase, algorithm, org, now, dsc_years, token)
         self._publish(root_key, root_cert, now)
         return info
 
@@ -226,7 +226,8 @@ class KeyStore:
     def key_files(self) -> list[Path]:
         """Every private key file: the root's, each DSC's (oldest first), then the log key's."""
         state = self._state()
-        files = [self.root_key_path] + [self.dsc_key_path(bytes.fromhex(e["kid"])) for e in state["signers"]]
+        files = [self.root_key_path] + [self.dsc_key_path(bytes.fromhex(e["kid"])) for e in state["signers"]
+                                        if _key_location(e) is None]
         return files + ([self.log_key_path] if state.get("log") else [])
 
     def key_protection(self) -> dict[Path, KdfParams]:
@@ -277,7 +278,8 @@ class KeyStore:
             if key_id(cert) != kid:
                 raise KeyStoreError(f"{self.dsc_cert_path(kid)}: certificate does not match key id {kid.hex()}")
             revoked = datetime.fromisoformat(entry["revoked_at"]) if entry.get("revoked_at") else None
-            result.append(SignerInfo(kid, cert, revoked, entry.get("revocation_reason"), entry["kid"] == state["current"]))
+            result.append(SignerInfo(kid, cert, revoked, entry.get("revocation_reason"), entry["kid"] == state["current"],
+                                     _key_location(entry)))
         return result
 
     def trust_list(self) -> TrustList:
@@ -297,10 +299,18 @@ class KeyStore:
             raise KeyStoreError(f"the current signer {current.kid.hex()} is revoked; run `certgen keys rotate`")
         if moment > current.certificate.not_valid_after_utc:
             raise KeyStoreError(f"the current signer {current.kid.hex()} expired; run `certgen keys rotate`")
-        key = self._load_private(self.dsc_key_path(current.kid), passphrase)
-        if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-                current.certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-            raise KeyStoreError(f"{self.dsc_key_path(current.kid)}: private key does not match its certificate")
+        entry = self._entry(self._state(), current.kid.hex())
+        if entry.get("token"):
+            key: SigningKey = self._token_key(entry["token"])
+            where = str(key.ref)  # type: ignore[union-attr]
+        elif entry.get("key") == "elsewhere":
+            raise KeyStoreError(f"the current signer {current.kid.hex()} was certified here, its key is on the issuing "
+                                f"machine: issue there (docs/keys.md, key ceremony)")
+        else:
+            key = self._load_private(self.dsc_key_path(current.kid), passphrase)
+            where = str(self.dsc_key_path(current.kid))
+        if _spki(key.public_key()) != _spki(current.certificate.public_key()):
+            raise KeyStoreError(f"{where}: private key does not match its certificate")
         return DocumentSigner(key, current.certificate)
 
     def root_signer(self, passphrase: bytes) -> DocumentSigner:
@@ -309,18 +319,44 @@ class KeyStore:
 
     # -- internals -----------------------------------------------------------------------
     def _new_dsc(self, root_key: PrivateKey, root_cert: x509.Certificate, state: dict, passphrase: bytes,
-                 algorithm: KeyAlgorithm, org: Organisation, now: datetime, years: int) -> SignerInfo:
-        dsc_key = algorithm.generate()
+                 algorithm: KeyAlgorithm, org: Organisation, now: datetime, years: int,
+                 token: TokenRef | None = None) -> SignerInfo:
         number = len(state["signers"]) + 1
-        cert = _dsc_certificate(dsc_key, root_key, root_cert, org, now, years, number)
+        entry: dict = {}
+        if token is not None:
+            token_key = self.new_token_key(token, label=f"certgen-dsc-{now.year}-{number}")
+            public = token_key.public_key()
+            entry["token"] = token_entry(token_key)
+        else:
+            dsc_key = algorithm.generate()
+            public = dsc_key.public_key()
+        cert = dsc_certificate(public, root_key, root_cert, org, now, years, number)
         kid = key_id(cert)
-        _write_private(self.dsc_key_path(kid), self._encrypt(dsc_key, passphrase))
+        if token is None:
+            _write_private(self.dsc_key_path(kid), self._encrypt(dsc_key, passphrase))
         _write_public(self.dsc_cert_path(kid), cert.public_bytes(serialization.Encoding.PEM))
         state["signers"].append({"kid": kid.hex(), "created": now.astimezone(timezone.utc).isoformat(),
-                                 "revoked_at": None, "revocation_reason": None})
+                                 "revoked_at": None, "revocation_reason": None, **entry})
         state["current"] = kid.hex()
         self._write_state(state)
-        return SignerInfo(kid, cert, None, None, True)
+        return SignerInfo(kid, cert, None, None, True, _key_location(state["signers"][-1]))
+
+    def new_token_key(self, token: TokenRef, *, label: str) -> TokenKey:
+        """A new P-256 key generated inside `token` (the PIN from `token_pin`)."""
+        return generate_key(token, self._pin(token), label=label)
+
+    def _token_key(self, recorded: dict) -> TokenKey:
+        try:
+            ref = TokenRef(self.token_module or recorded["module"], recorded["token"])
+            key_id_ = bytes.fromhex(recorded["key_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeyStoreError(f"{self.state_path}: token entry is corrupted ({exc})") from None
+        return find_key(ref, self._pin(ref), key_id_, label=recorded.get("key_label", ""))
+
+    def _pin(self, token: TokenRef) -> str:
+        if self.token_pin is None:
+            raise KeyStoreError(f"{token}: no PIN given (CERTGEN_PKCS11_PIN, or run on a terminal to be asked)")
+        return self.token_pin()
 
     def _encrypt(self, key: PrivateKey, passphrase: bytes) -> bytes:
         return encrypt_pem(key, passphrase, iterations=self.kdf_iterations)
@@ -390,52 +426,28 @@ def _encrypted_pkcs8_is_intact(pem: bytes) -> bool:
     return True
 
 
-# -- certificates ----------------------------------------------------------------------------
-
-def _root_certificate(key: PrivateKey, org: Organisation, now: datetime, years: int) -> x509.Certificate:
-    subject = org.subject("Balai Sertifikasi Root CA")
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365 * years))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-
-
-def _dsc_certificate(key: PrivateKey, root_key: PrivateKey, root_cert: x509.Certificate, org: Organisation,
-                     now: datetime, years: int, number: int) -> x509.Certificate:
-    root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return (
-        x509.CertificateBuilder()
-        .subject_name(org.subject(f"Balai Sertifikasi Document Signer {now.year}-{number}"))
-        .issuer_name(root_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(min(now + timedelta(days=365 * years), root_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        # documentSigning says what the key is for; emailProtection is what NSS (poppler's
-        # pdfsig) requires of a signer it is asked to trust for signed documents.
-        .add_extension(x509.ExtendedKeyUsage([OID_DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
-        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-
-
 # -- files -----------------------------------------------------------------------------------
+
+def token_entry(key: TokenKey) -> dict:
+    """How keystore.json records a key in a token: module, token label, CKA_ID, CKA_LABEL."""
+    return {"module": key.ref.module, "token": key.ref.token, "key_id": key.key_id.hex(), "key_label": key.label}
+
+
+def _key_location(entry: dict) -> str | None:
+    if entry.get("token"):
+        return f"token {entry['token'].get('token')!r} of PKCS#11 module {entry['token'].get('module')}"
+    return "elsewhere" if entry.get("key") == "elsewhere" else None
+
+
+def _check_token_algorithm(token: TokenRef | None, algorithm: KeyAlgorithm) -> None:
+    if token is not None and algorithm is not KeyAlgorithm.EC_P256:
+        raise KeyStoreError(f"a document signer in a token is a P-256 key (ES256), not {algorithm.value}: "
+                            f"use --algorithm ec-p256 with --pkcs11-module")
+
+
+def _spki(key: object) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined]
+
 
 def _check_passphrase(passphrase: bytes) -> None:
     if len(passphrase) < MIN_PASSPHRASE:

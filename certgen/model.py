@@ -74,6 +74,8 @@ class EventType(str, enum.Enum):
     REDEEM = "redeem"  # an apology letter's credit is used on an application (a status change)
     #: A surveillance visit of a type 5 product certificate (certgen/registry/visits.py).
     SURVEILLANCE = "surveillance"
+    #: A new edition of a certified-person card (certgen/card_reprint.py; carries the full state).
+    REPRINT = "reprint"
 
 
 # -- the documents' records --------------------------------------------------------------------

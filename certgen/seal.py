@@ -4,7 +4,7 @@ Normative spec: docs/seal.md. In short:
 
 * claims are a CWT (RFC 8392) map: `1` issuer id, `6` signing time, and under the private
   claim key `-65537` the document body `{0: version, 1: number, 2: kind, 3: holder,
-  4: scheme, 5: granted, 6: expires, 7: subject}` (dates as days since 1970-01-01);
+  4: scheme, 5: granted, 6: expires, 7: subject, 8: card edition}` (dates as days since 1970-01-01);
 * the CWT is the payload of a COSE_Sign1 (RFC 9052), tag 18, protected header `{1: alg, 4: kid}`
   with `kid` = first 8 bytes of SHA-256 of the signer certificate (DER);
 * the barcode text is the lower-case verification address followed by the base32 (RFC 4648,
@@ -48,6 +48,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: a verifier reads a PDF's seal without rasterising its QR code (docs/verification.md).
 #: Written by certgen.sign, read by verify.pdf: one definition for both.
 SEAL_KEY = "/CertgenSeal"
+#: Keyword in a card print sheet's document information (an unsigned print file carrying up to
+#: ten card seals): `certverify pdf` checks every seal on a sheet instead of a PDF signature.
+#: Written by certgen.render.card, read by verify.cli: one definition for both.
+SHEET_KEYWORD = "certgen-print-sheet"
+#: Body claim key of a card seal's edition (docs/seal.md): present only on card seals.
+CARD_EDITION = 8
+MAX_EDITION = 999
 
 _KIND_CODES = {DocumentKind.PRODUCT: 1, DocumentKind.PERSON: 2, DocumentKind.TRAINING: 3, DocumentKind.LETTER: 4}
 _KINDS_BY_CODE = {v: k for k, v in _KIND_CODES.items()}
@@ -94,6 +101,10 @@ class SealClaims:
     #: Optional short subject: product and type, or course title.
     subject: str | None = None
     version: int = SEAL_VERSION
+    #: Card seals only: the edition of the certified-person card (1 for the card issued with the
+    #: certificate, 2 and on for reprints). None on a certificate's own seal, and on cards printed
+    #: before editions existed (they carried their certificate's seal: read as edition 1).
+    edition: int | None = None
 
     def to_cwt(self) -> dict[int, Any]:
         body: dict[int, Any] = {0: self.version, 1: self.number, 2: _KIND_CODES[self.kind], 3: self.holder,
@@ -102,6 +113,8 @@ class SealClaims:
             body[6] = (self.expires - _EPOCH).days
         if self.subject:
             body[7] = self.subject
+        if self.edition is not None:
+            body[CARD_EDITION] = self.edition
         return {CWT_ISS: self.issuer, CWT_IAT: int(self.signed_at.timestamp()), BODY_CLAIM: body}
 
     @classmethod
@@ -116,6 +129,12 @@ class SealClaims:
         kind = _KINDS_BY_CODE.get(body.get(2))  # type: ignore[arg-type]
         if kind is None:
             raise SealFormatError(f"claims: unknown document kind {body.get(2)!r}")
+        edition = body.get(CARD_EDITION)
+        if CARD_EDITION in body and (not isinstance(edition, int) or isinstance(edition, bool)
+                                     or not 1 <= edition <= MAX_EDITION):
+            raise SealFormatError(f"claims: card edition {edition!r} is not a number from 1 to {MAX_EDITION}")
+        if edition is not None and kind is not DocumentKind.PERSON:
+            raise SealFormatError(f"claims: a card edition on a {kind.value} seal (only person certificates have cards)")
         iat = cwt.get(CWT_IAT)
         if not isinstance(iat, int) or isinstance(iat, bool) or not 0 <= iat < 2**40:
             raise SealFormatError("claims: signing time (iat) is missing or not a timestamp")
@@ -125,7 +144,7 @@ class SealClaims:
             expires=_day(body[6], "expires") if 6 in body else None,
             issuer=_text(cwt, CWT_ISS, "issuer"),
             signed_at=datetime.fromtimestamp(iat, timezone.utc),
-            subject=_text(body, 7, "subject") if 7 in body else None, version=version,
+            subject=_text(body, 7, "subject") if 7 in body else None, version=version, edition=edition,
         )
 
 
@@ -160,6 +179,12 @@ def sign_seal(claims: SealClaims, signer: DocumentSigner) -> bytes:
     protected = cbor2.dumps({HDR_ALG: signer.alg.value, HDR_KID: signer.kid})
     signature = signer.sign(_sig_structure(protected, payload))
     return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def is_print_sheet(pdf: bytes) -> bool:
+    """Whether a PDF is a card print sheet: unsigned (no /ByteRange anywhere) and marked with
+    `SHEET_KEYWORD`. A signed PDF is always checked as a signed document."""
+    return b"/ByteRange" not in pdf and b"(" + SHEET_KEYWORD.encode() + b")" in pdf
 
 
 def seal_text(cose: bytes, verify_url: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence, Union
@@ -44,7 +45,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from .adapters import ACTIVE
 from .adapters import pyhanko as adapter
 from .adapters.pyhanko import DETERMINISTIC_ECDSA
-from .crypto import DocumentSigner
+from .crypto import DocumentSigner, ExternalKey
 from .errors import CertgenError
 from .pdf_signature import (BYTE_RANGE_KEY, BYTE_RANGE_PLACEHOLDER, CONTENTS_KEY, FIELD_NAME, STAMP_TEXT,
                             SignatureField)
@@ -98,12 +99,11 @@ class PdfSealer:
         certificates = [c for c in chain if isinstance(c, x509.Certificate)]
         crls = [c for c in chain if isinstance(c, x509.CertificateRevocationList)]
         timestamp_roots = [c.certificate for c in chain if isinstance(c, TimestampAuthorityRoot)]
-        key_der = signer.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption())
-        self._signer = signers.SimpleSigner(
-            signing_cert=_asn1(signer.certificate), signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
-            cert_registry=SimpleCertificateStore.from_certs([_asn1(c) for c in certificates]),
-        )
+        self._token_key = signer.private_key if isinstance(signer.private_key, ExternalKey) else None
+        self._chain = [_asn1(c) for c in certificates]
+        self._signer_cert = _asn1(signer.certificate)
+        self._signer_pid = os.getpid()
+        self._signer = self._pyhanko_signer(signer)
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url, timeout=10) if timestamp_url else None
         self._validation: ValidationContext | None = None
         if self._timestamper is not None and (crls or timestamp_roots):
@@ -118,6 +118,25 @@ class PdfSealer:
         self._style = TextStampStyle(stamp_text=STAMP_TEXT, border_width=0, background=None,
                                      timestamp_format="%Y-%m-%d %H:%M:%S %Z",
                                      text_box_style=TextBoxStyle(font_size=7))  # fits SIGNATURE_BOX
+
+    def _pyhanko_signer(self, signer: DocumentSigner | None = None) -> signers.Signer:
+        """pyHanko's signer: `SimpleSigner` for a key in memory; for a key in a token, pyHanko's
+        PKCS#11 signer on this process's own session (certgen.token), made again in a forked
+        worker, never shared with the parent."""
+        if self._token_key is not None:
+            if signer is None and self._signer_pid == os.getpid():
+                return self._signer
+            from .token import pdf_signer
+
+            self._signer_pid = os.getpid()
+            self._signer = pdf_signer(self._token_key, self._signer_cert, self._chain)  # type: ignore[arg-type]
+            return self._signer
+        if signer is None:
+            return self._signer
+        key_der = signer.private_key.private_bytes(serialization.Encoding.DER,  # type: ignore[union-attr]
+                                                   serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return signers.SimpleSigner(signing_cert=self._signer_cert, signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
+                                    cert_registry=SimpleCertificateStore.from_certs(self._chain))
 
     @property
     def level(self) -> str:
@@ -176,7 +195,7 @@ class PdfSealer:
         meta = PdfSignatureMetadata(field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES,
                                     md_algorithm="sha256", reason=reason, location=location,
                                     embed_validation_info=lta, use_pades_lta=lta, validation_context=self._validation)
-        pdf_signer = PdfSigner(meta, signer=self._signer, timestamper=self._timestamper, stamp_style=self._style,
+        pdf_signer = PdfSigner(meta, signer=self._pyhanko_signer(), timestamper=self._timestamper, stamp_style=self._style,
                                new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
         out = io.BytesIO()
         try:

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   chromium           # a real browser for the web page tests (driven by Playwright, launched by path)
   wrk                # HTTP load generator for the web benchmark
   nginx-light        # the reverse proxy of the deployment stack (deploy/stack.py, tests/test_deploy_stack.py)
+  softhsm2           # a real PKCS#11 token for the hardware-key tests (tests/softhsm.py, docs/keys.md)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -85,7 +85,7 @@ def test_person_batch_writes_everything_and_records_it(tmp_path, env, fresh_keys
     assert "Signature is Valid." in report and "Certificate is Trusted." in report
     assert decode_pages(out / manifest[0]["file"]) == [[first.seal]]
     sheet_codes = decode_pages(out / "sheets" / "cards-0002.pdf", dpi=400)
-    assert sheet_codes == [[], sorted(env.registry.get(m["number"]).seal for m in manifest[10:])]
+    assert sheet_codes == [[], sorted(env.registry.get(m["number"]).card_seal for m in manifest[10:])]
     log = verify_log(env.registry, trust, fresh_keystore.root_certificate())
     assert log.ok and log.events == 12 and log.checkpoints == 1
 
@@ -311,21 +311,21 @@ def test_killed_batch_resumes_and_issues_every_row_exactly_once(tmp_path, fresh_
 def test_a_failing_row_is_a_clear_error_and_a_rerun_finishes(tmp_path, env):
     """A photo that vanished between validation and rendering: the batch stops with a message
     naming the certificate, nothing half-issued is recorded, and a rerun completes the job."""
-    from certgen import issue_worker
+    from certgen import card_files
     from certgen.errors import CertgenError
     data = person_rows(tmp_path / "in", 4)
     out = tmp_path / "out"
-    original = issue_worker.render_card
+    original = card_files.render_card  # a card is drawn (and signed) by certgen.card_files
 
     def broken(*args, **kwargs):
         raise OSError("photo file vanished")
 
-    issue_worker.render_card = broken
+    card_files.render_card = broken
     try:
         with pytest.raises(CertgenError, match=r"group 1 \(SK-2026-000001-.*OSError: photo file vanished"):
             run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
     finally:
-        issue_worker.render_card = original
+        card_files.render_card = original
     assert env.registry.count(Status.ACTIVE) == 0 and env.registry.count(Status.PENDING) == 4
     summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
     assert summary.issued == 4 and env.registry.count(Status.ACTIVE) == 4

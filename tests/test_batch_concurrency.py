@@ -198,9 +198,10 @@ def test_rerun_restores_damaged_and_missing_files_with_the_registrys_bytes(tmp_p
     assert len(env.registry.events()) == 12
 
 
-def test_a_card_is_repaired_without_the_passphrase(tmp_path, fresh_keystore):
-    """Cards and sheets carry no PDF signature: repairing them needs no key, so the CLI does not
-    ask for the passphrase (a certificate PDF to repair does need it)."""
+def test_a_sheet_is_repaired_without_the_passphrase_a_signed_card_with_it(tmp_path, fresh_keystore):
+    """Print sheets carry no PDF signature: repairing one needs no key, so the CLI does not ask
+    for the passphrase. Cards are signed (issue 12): a card to repair needs the key, as a
+    certificate PDF does, and is drawn again byte for byte."""
     from click.testing import CliRunner
 
     from certgen.cli import main as certgen
@@ -220,15 +221,20 @@ def test_a_card_is_repaired_without_the_passphrase(tmp_path, fresh_keystore):
     assert issue(PASSPHRASE.decode()).exit_code == 0
     with open(out / "manifest.csv", encoding="utf-8") as handle:
         entry = list(csv.DictReader(handle))[1]
-    (out / entry["card_file"]).unlink()
+    sheet = out / entry["sheet_file"]
+    sheet_bytes = sheet.read_bytes()
+    sheet.unlink()
     result = issue(None)
     assert result.exit_code == 0, result.output
-    assert f"repaired: {entry['number']}: card was missing: drawn again, identical to the registry" in result.output
-    assert "nothing signed" in result.output
-    assert _sha(out / entry["card_file"]) == entry["card_sha256"]
-    (out / entry["file"]).unlink()
+    assert "print sheet was missing: drawn again" in result.output and "nothing signed" in result.output
+    assert sheet.read_bytes() == sheet_bytes
+    (out / entry["card_file"]).unlink()
     result = issue(None)
     assert result.exit_code == 1 and "no key passphrase" in result.output
+    result = issue(PASSPHRASE.decode())
+    assert result.exit_code == 0, result.output
+    assert f"repaired: {entry['number']}: card was missing: drawn again, identical to the registry" in result.output
+    assert _sha(out / entry["card_file"]) == entry["card_sha256"]
 
 
 def test_killing_the_batch_process_alone_frees_its_locks(tmp_path, fresh_keystore):
@@ -397,7 +403,8 @@ def test_rows_are_validated_once_when_the_passphrase_is_asked(tmp_path, fresh_ke
 
 def test_a_timestamped_certificate_cannot_be_drawn_again_and_is_named(tmp_path, env):
     """PAdES B-T: the timestamp differs each time, so a lost certificate cannot get its bytes
-    back. The rerun names it and writes nothing in its place (its card, unsigned, is repaired)."""
+    back. The rerun names it and writes nothing in its place (its card, signed B-B whatever the
+    run's level, is repaired byte for byte)."""
     from tests.tsa import local_tsa
 
     data = person_rows(tmp_path / "in", 2)
@@ -412,7 +419,8 @@ def test_a_timestamped_certificate_cannot_be_drawn_again_and_is_named(tmp_path, 
     number = manifest[0]["number"]
     assert again.problems == [
         f"{number}: its certificate PDF is missing in {out}, and drawing it again does not give the registry's bytes "
-        "(signed with a timestamp or RSA-PSS, or the templates, fonts or photo have changed): restore it from a "
+        "(signed with a timestamp, RSA-PSS or a key in a hardware token, or the templates, fonts or photo have "
+        "changed): restore it from a "
         "backup, or withdraw and reissue the certificate"]
     assert [r.split(":")[0:2] for r in again.repaired] == [[number, " card was missing"]]
     assert not (out / manifest[0]["file"]).exists()

@@ -61,7 +61,7 @@ def test_scan_and_decode_a_photo_of_a_card(run, issued, tmp_path):  # noqa: F811
     card.write_bytes((issued["folder"] / "out" / "cards" / f"{issued['numbers'][1]}.pdf").read_bytes())
     picture = tmp_path / "card.jpg"
     picture.write_bytes(photo.encode(photo.rotate(photo.render_page(card, 2), 15), ".jpg", 60))
-    seal = issued["registry"].get(issued["numbers"][1]).seal
+    seal = issued["registry"].get(issued["numbers"][1]).card_seal  # a card has a seal of its own
     decoded = run("decode", str(picture))
     assert decoded.exit_code == 0 and decoded.output == seal + "\n"
     scanned = run("scan", str(picture), "--json")
@@ -93,18 +93,21 @@ def test_scan_reads_the_codes_printed_in_card_pdfs_and_print_sheets(run, issued,
     assert card.exit_code == 0
     report = json.loads(card.output)
     assert report["verdict"] == "VALID" and report["source"].endswith(f"{first}.pdf page 2")
-    assert report["barcodes"] == [issued["registry"].get(first).seal]
+    assert report["barcodes"] == [issued["registry"].get(first).card_seal]
     sheet = run("scan", str(out / "sheets" / "cards-0001.pdf"), "--json")
     assert sheet.exit_code == 0
     reports = json.loads(sheet.output)
     assert sorted(r["claims"]["number"] for r in reports) == sorted(issued["numbers"])
     assert {r["verdict"] for r in reports} == {"VALID"} and all(r["source"].endswith("page 2") for r in reports)
     decoded = run("decode", str(out / "cards" / f"{first}.pdf"))
-    assert decoded.exit_code == 0 and decoded.output == issued["registry"].get(first).seal + "\n"
-    # the verdict of `certverify pdf` on the same card, and what it says to do
-    unsigned = run("pdf", str(out / "cards" / f"{first}.pdf"), "--json")
-    assert unsigned.exit_code == 1
-    assert json.loads(unsigned.output.splitlines()[0])["checks"][0]["reason"] == "pdf_not_signed"
+    assert decoded.exit_code == 0 and decoded.output == issued["registry"].get(first).card_seal + "\n"
+    # `certverify pdf` on the same card: a card is signed (issue 12), and its seal is the current edition
+    signed = run("pdf", str(out / "cards" / f"{first}.pdf"), "--json")
+    assert signed.exit_code == 0, signed.output
+    card_report = json.loads(signed.output.splitlines()[0])
+    reasons = [c["reason"] for c in card_report["checks"]]
+    assert card_report["verdict"] == "VALID" and "card_current" in reasons and "pdf_registered" in reasons
+    assert card_report["claims"]["card_edition"] == 1
 
 
 def test_scan_of_a_pdf_without_codes_or_not_renderable(run, tmp_path):

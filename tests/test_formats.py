@@ -31,7 +31,8 @@ CERT = StatusInfo("SK-2026-000001-E", DocumentKind.PERSON, "Siti Aminah", "SKM-P
                   date(2029, 11, 23), EffectiveStatus.VALID, None, NOW, None, "https://x/v/AAAA", "ab" * 32,
                   {"name": "Siti Aminah"}, NOW)
 #: The JSON of this report as `VerificationReport.to_json` wrote it before the formats moved to
-#: verify.formats, plus the fields added since (`certificate.issued_at`, `signing_time`), at the ends.
+#: verify.formats, plus the fields added since (`certificate.issued_at`, `certificate.replaces`,
+#: `signing_time`), at the ends.
 GOLDEN = (
     '{"format": "certverify-report/1", "subject": "seal", "source": null, "verdict": "VALID", '
     '"summary": "SK-2026-000001-E is valid until 2029-11-23", "checked_at": "2026-11-24T03:00:00+00:00", '
@@ -43,7 +44,7 @@ GOLDEN = (
     '"holder": "Siti Aminah", "scheme": "SKM-PTK-03/2024", "granted": "2026-11-24", "expires": "2029-11-23", '
     '"status": "valid", "status_reason": null, "status_changed_at": "2026-11-24T03:00:00+00:00", "replaced_by": null, '
     '"pdf_sha256": "abababababababababababababababababababababababababababababababab", '
-    '"issued_at": "2026-11-24T03:00:00+00:00"}, "signing_time": null}'
+    '"issued_at": "2026-11-24T03:00:00+00:00", "replaces": null}, "signing_time": null}'
 )
 
 

@@ -358,3 +358,26 @@ def test_a_fresh_process_draws_the_same_bytes():
     assert fresh["card"] == render_card(templates, fonts, CardData("SK-2026-000123-6", record, matrix, record.photo,
                                                                    ISSUED))
     assert _by_writer(fresh["pdf"]) and _by_writer(fresh["card"])
+
+
+def test_signed_cards_both_ways_valid_and_the_same(keystore, tmp_path):
+    """Cards carry an invisible PAdES field (certgen/card_files.py): the page writer draws it
+    as ReportLab does; both verify in pyHanko and pdfsig. Print sheets keep their keyword."""
+    from certgen.card_files import signed_card
+    from certgen.seal import is_print_sheet
+
+    templates, fonts = templates_and_fonts()
+    sealer = PdfSealer(keystore.current_signer(PASSPHRASE), [keystore.root_certificate()])
+    record = RECORDS["person-latin"]()
+    card = CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo, ISSUED, edition=2)
+    new, old = _both(lambda: signed_card(templates, fonts, sealer, card, SEAL, SIGNED_AT))
+    assert_equivalent(new, old, tmp_path)
+    nss = make_nss_db(tmp_path / "nss", keystore.root_cert_path)
+    for tag, pdf in (("new", new), ("old", old)):
+        status = pyhanko_status(pdf, keystore.root_certificate())
+        assert status.intact and status.valid and status.trusted and status.bottom_line, status.summary()
+        path = tmp_path / f"card-{tag}.pdf"
+        path.write_bytes(pdf)
+        assert "Signature is Valid." in pdfsig(path, nss)
+    sheet_new, sheet_old = _both(lambda: render_sheet(templates, fonts, [card], "cards-0001"))
+    assert is_print_sheet(sheet_new) and is_print_sheet(sheet_old)

@@ -187,3 +187,24 @@ def test_the_web_says_so_in_plain_words(fresh_keystore):
                       None, None, lambda: NOW).verify_seal(phishing)
     assert "bukan alamat verifikasi resmi" in view(report, "id")["warning"]
     assert "not the official verification address" in view(report, "en")["warning"]
+
+
+def test_issue_refuses_an_address_outside_the_signed_trust_list(cli, settings, tmp_path):
+    """A batch whose seals would all verify INVALID (seal_host_not_official) is refused before any
+    number is taken or passphrase asked, naming both addresses."""
+    from pathlib import Path
+
+    from certgen.registry import Registry
+    store = KeyStore(settings.keys_dir)
+    store.signed_trust_list(PASSPHRASE, now=NOW, verify_urls=["https://cek.example.id/v/"])
+    sample = Path(__file__).resolve().parent.parent / "samples" / "training.xlsx"
+    result = cli(certgen, ["issue", "training", str(sample), "--output", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "https://cek.example.id/v/" in result.output
+    assert f"CERTGEN_VERIFY_URL {settings.verify_url} is not among them" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    registry = Registry.open(settings.registry_url)
+    try:
+        assert registry.count() == 0
+    finally:
+        registry.close()

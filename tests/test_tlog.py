@@ -371,10 +371,16 @@ def registry_at_0002(url: str, keystore: KeyStore) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
+        # today's Registry writes the columns of 0010_card_editions (all null here): lend them for the writes
+        for column in ("card_edition INTEGER", "card_seal TEXT"):
+            connection.exec_driver_sql(f"ALTER TABLE certificates ADD COLUMN {column}")
     old = Registry(engine)
     numbers = [issue_one(old, f"Holder {i}", NOW).number for i in range(9)]
     old.withdraw(numbers[0], reason="fraud", now=NOW, actor="tester")
     old.checkpoint(keystore.current_signer(PASSPHRASE, now=NOW), now=NOW)
+    with engine.begin() as connection:
+        for column in ("card_edition", "card_seal"):
+            connection.exec_driver_sql(f"ALTER TABLE certificates DROP COLUMN {column}")
     engine.dispose()
 
 

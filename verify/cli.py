@@ -16,6 +16,7 @@ from cryptography import x509
 
 from certgen.cli_support import parse_time, safe, safe_json, user_errors
 from certgen.errors import TrustListError
+from certgen.seal import is_print_sheet
 from certgen.trust import TrustList
 
 from .formats import report_json, report_text, summary_line
@@ -234,6 +235,8 @@ def _verify_pdf_file(path: str) -> dict:
         check = Check.indeterminate("file", Reason.FILE_UNREADABLE, f"the file cannot be read ({exc.strerror})")
         return _single_check_report(verifier, path, check)
     try:
+        if is_print_sheet(data):  # a print sheet: one report per card printed on it (docs/verification.md)
+            return [report_json(r) for r in verifier.verify_print_pdf(data, path)]  # type: ignore[return-value]
         return report_json(verifier.verify_pdf(data, path))
     except Exception as exc:  # verify_pdf reports, but a folder check must outlive any bug
         check = Check.indeterminate("pdf_signature", Reason.CHECK_CRASHED, "the check failed on this file: not evaluated",
@@ -308,9 +311,15 @@ def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int |
         _print_pdf_results(map(_verify_pdf_file, files), as_json)
 
 
+def _flatten(results: Iterable[dict | list[dict]]) -> Iterator[dict]:
+    """A print sheet gives a list of reports (one per card on it), any other file one."""
+    for result in results:
+        yield from (result if isinstance(result, list) else [result])
+
+
 def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
     counts: dict[str, int] = {}
-    for item in results:
+    for item in _flatten(results):
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
         if as_json:
             click.echo(safe_json(item))
@@ -318,7 +327,7 @@ def _print_pdf_results(results: Iterable[dict], as_json: bool) -> None:
             click.echo(summary_line(item))
     total = sum(counts.values())
     if as_json:
-        click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))
+        click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))  # "files": reports (a sheet gives one per card)
     else:
         click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     sys.exit(0 if counts.get("VALID", 0) == total else 1)

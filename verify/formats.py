@@ -31,7 +31,8 @@ def claims_json(claims: SealClaims) -> dict[str, Any]:
     """What the seal asserts, in the report's field order."""
     return {"number": claims.number, "kind": claims.kind.value, "holder": claims.holder, "scheme": claims.scheme,
             "granted": _plain(claims.granted), "expires": _plain(claims.expires), "subject": claims.subject,
-            "issuer": claims.issuer, "signed_at": _plain(claims.signed_at)}
+            "issuer": claims.issuer, "signed_at": _plain(claims.signed_at),
+            **({"card_edition": claims.edition} if claims.edition is not None else {})}
 
 
 def certificate_json(cert: StatusInfo) -> dict[str, Any]:
@@ -39,7 +40,10 @@ def certificate_json(cert: StatusInfo) -> dict[str, Any]:
     return {"number": cert.number, "kind": cert.kind.value, "holder": cert.holder, "scheme": cert.scheme,
             "granted": _plain(cert.granted), "expires": _plain(cert.expires), "status": cert.status.value,
             "status_reason": cert.status_reason, "status_changed_at": _plain(cert.status_changed_at),
-            "replaced_by": cert.replaced_by, "pdf_sha256": cert.pdf_sha256, "issued_at": _plain(cert.issued_at)}
+            "replaced_by": cert.replaced_by, "pdf_sha256": cert.pdf_sha256, "issued_at": _plain(cert.issued_at),
+            "replaces": cert.replaces,
+            **({"card_edition": cert.card_edition, "card_sha256": cert.card_sha256}
+               if cert.card_edition is not None else {})}
 
 
 def report_json(report: VerificationReport) -> dict[str, Any]:
@@ -71,7 +75,13 @@ def report_text(report: VerificationReport) -> str:
     lines += [f"  [{c.outcome.value:>13}] {c.name}: {c.reason.value}: {_safe(c.detail)}" for c in report.checks]
     if report.claims is not None:
         c = report.claims
-        lines.append(f"  number {_safe(c.number)}, holder {_safe(c.holder)}, scheme {_safe(c.scheme)}")
+        edition = f", card edition {c.edition}" if c.edition is not None else ""
+        lines.append(f"  number {_safe(c.number)}, holder {_safe(c.holder)}, scheme {_safe(c.scheme)}{edition}")
+    cert = report.certificate
+    if cert is not None and cert.replaced_by:
+        lines.append(f"  replaced by {_safe(cert.replaced_by)}: check that one instead")
+    if cert is not None and cert.replaces:
+        lines.append(f"  replaces {_safe(cert.replaces)} (renewal or correction)")
     return "\n".join(lines)
 
 

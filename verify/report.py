@@ -103,6 +103,10 @@ class Reason(str, enum.Enum):
     LOG_UNAVAILABLE = "log_unavailable"
     # the seal's address (appended: issue 10)
     SEAL_HOST_NOT_OFFICIAL = "seal_host_not_official"
+    # card editions (issue 12): a card's seal names its edition, the registry the current one
+    CARD_CURRENT = "card_current"  # this card is the registry's current edition
+    CARD_SUPERSEDED = "card_superseded"  # an older edition: the card was replaced by a newer one
+    CARD_EDITION_UNKNOWN = "card_edition_unknown"  # an edition the registry never recorded
 
 
 class TimeSource(str, enum.Enum):
@@ -165,6 +169,13 @@ class StatusInfo:
     #: When the registry logged the issue event: proof that the document with `pdf_sha256`
     #: existed then, hence an upper bound of its signing time (docs/verification.md).
     issued_at: datetime | None = None
+    #: The certificate this one replaced (renewal or correction, docs/lifecycle.md).
+    replaces: str | None = None
+    #: Person certificates: the current card edition (None: a card printed before editions,
+    #: which is edition 1), its seal text and its file's SHA-256.
+    card_edition: int | None = None
+    card_seal: str | None = None
+    card_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,8 @@ def decide(checks: tuple[Check, ...], certificate: StatusInfo | None) -> tuple[V
     first = deciding_check(checks, certificate)
     if first is None:
         return Verdict.INDETERMINATE, "nothing could be checked"
+    if first.reason is Reason.CARD_SUPERSEDED:
+        return Verdict.REPLACED, first.detail  # genuine, but replaced by a newer card: never VALID
     if first.outcome is Outcome.FAILED:
         return (Verdict.UNKNOWN if first.reason is Reason.NOT_IN_REGISTRY else Verdict.INVALID), first.detail
     if first.name == "status" and certificate is not None:

@@ -180,6 +180,8 @@ class Verifier:
                 cert = lookup(number)
             except StatusUnavailable:
                 return None
+            if cert is not None and cert.card_sha256 == digest and (cert.card_edition or 1) == 1:
+                return cert.issued_at  # the card issued with its certificate, signed at the issue time
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
 
         result = check_pdf(data, trust=self.trust, root=self.root, now=now, registry_time=registry_time,
@@ -195,7 +197,16 @@ class Verifier:
                                         lookup=lookup if self.status is not None else None)
         checks.extend(seal_report.checks)
         certificate = seal_report.certificate
-        if certificate is not None and certificate.pdf_sha256:
+        card = seal_report.claims is not None and seal_report.claims.edition is not None
+        if card and certificate is not None:
+            if seal_report.claims.edition == (certificate.card_edition or 1) and certificate.card_sha256:  # type: ignore[union-attr]
+                if certificate.card_sha256 == digest:
+                    checks.append(Check.passed("pdf_registry", Reason.PDF_REGISTERED,
+                                               "this card file is the one the registry recorded"))
+                else:
+                    checks.append(Check.failed("pdf_registry", Reason.PDF_NOT_REGISTERED,
+                                               f"this file is not the card the registry recorded for {certificate.number}"))
+        elif certificate is not None and certificate.pdf_sha256:
             if certificate.pdf_sha256 == digest:
                 checks.append(Check.passed("pdf_registry", Reason.PDF_REGISTERED, "this file is the one the registry recorded"))
             else:
@@ -229,6 +240,8 @@ class Verifier:
             else:
                 checks.append(Check.passed("registry_match", Reason.SEAL_MATCHES_REGISTRY,
                                            "the seal is the one the registry recorded"))
+            if claims.edition is not None and not mismatch:
+                checks.append(_card_check(claims, certificate, seal_text))
         meaning = STATUS_OUTCOMES[certificate.status]
         checks.append(Check(name="status", outcome=meaning.outcome, reason=meaning.reason, detail=_status_detail(certificate)))
         if self.log is not None:
@@ -260,7 +273,8 @@ def _status_detail(cert: StatusInfo) -> str:
     when = f" since {cert.status_changed_at:%Y-%m-%d}" if cert.status_changed_at else ""
     reason = f": {cert.status_reason}" if cert.status_reason else ""
     if cert.status is EffectiveStatus.VALID:
-        return f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
+        return (f"{cert.number} is valid" + (f" until {cert.expires:%Y-%m-%d}" if cert.expires else "")
+                + (f"; it replaces {cert.replaces}" if cert.replaces else ""))
     if cert.status is EffectiveStatus.EXPIRED:
         return f"{cert.number} expired on {cert.expires:%Y-%m-%d}"
     if cert.status is EffectiveStatus.REDEEMED:
@@ -272,9 +286,43 @@ def _status_detail(cert: StatusInfo) -> str:
     return f"{cert.number} is {cert.status.value}{when}{reason}"
 
 
+def _card_check(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> Check:
+    """A card's edition against the registry's current one (docs/verification.md, "Cards")."""
+    edition, current = claims.edition, cert.card_edition or 1
+    assert edition is not None
+    if cert.card_edition is None:  # its card was printed before editions: no card seal was ever recorded
+        return Check.failed("card_edition", Reason.CARD_EDITION_UNKNOWN,
+                            f"this card seal claims edition {edition} of {cert.number}, but the registry recorded no "
+                            "card with a seal of its own for it")
+    if edition < current:
+        return Check.failed("card_edition", Reason.CARD_SUPERSEDED,
+                            f"this card of {cert.number} is edition {edition}; it was replaced by a newer card "
+                            f"(edition {current}): this card is no longer valid")
+    if edition > current:
+        return Check.failed("card_edition", Reason.CARD_EDITION_UNKNOWN,
+                            f"this card claims edition {edition} of {cert.number}, but the registry's current card "
+                            f"is edition {current}: no such card was recorded")
+    if cert.card_seal and seal_text and not _same_seal(cert.card_seal, seal_text):
+        return Check.failed("card_edition", Reason.SEAL_MISMATCH,
+                            f"this seal is not the one recorded for edition {edition} of the card of {cert.number}")
+    return Check.passed("card_edition", Reason.CARD_CURRENT, f"this card is edition {edition}, the current one")
+
+
+def _same_seal(recorded: str, text: str) -> bool:
+    if recorded == text or recorded.endswith("/v/" + text):
+        return True
+    try:
+        return parse_seal_text(recorded) == parse_seal_text(text)
+    except SealFormatError:
+        return False
+
+
 def _compare(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> str | None:
-    """Why the seal does not match the registry's record, or None."""
-    if cert.seal and seal_text and cert.seal != seal_text and not cert.seal.endswith("/v/" + seal_text):
+    """Why the seal does not match the registry's record, or None. A card's seal is its own
+    (compared with the card's record by `_card_check`); its fields must be the certificate's."""
+    if claims.edition is not None and cert.kind.value != "person":
+        return f"the seal is a card's, but {cert.number} is not a person certificate"
+    if claims.edition is None and cert.seal and seal_text and cert.seal != seal_text and not cert.seal.endswith("/v/" + seal_text):
         try:
             if parse_seal_text(cert.seal) != parse_seal_text(seal_text):
                 return f"this seal is not the one issued for {cert.number}"

@@ -23,9 +23,11 @@ from typing import Any
 from asn1crypto import cms
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pyhanko.sign import signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
+from ..crypto import ExternalKey
 from . import ACTIVE, TESTED, override, untested_versions, usable, warn_once
 
 #: The versions this module was tested with; any other gets pyHanko's stock signing path.
@@ -131,6 +133,9 @@ class CmsTemplate:
 
     def _raw_sign(self, data: bytes) -> bytes:
         key = self._key
+        if isinstance(key, ExternalKey):  # a key in a token: ES256 r||s from it, DER in the CMS
+            raw = key.sign(data)
+            return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, _ECDSA_SHA256)
         if isinstance(key, rsa.RSAPrivateKey):

@@ -25,12 +25,16 @@ from .replay import RawEvent
 
 CERTIFICATE_COLUMNS = ("number", "series", "year", "serial", "kind", "holder", "scheme", "granted", "expires", "record",
                        "status", "status_reason", "status_changed_at", "replaced_by", "dsc_kid", "pdf_sha256",
-                       "card_sha256", "seal", "issued_at", "batch_key")
+                       "card_sha256", "seal", "issued_at", "batch_key", "card_edition", "card_seal")
+#: Columns added by migration 0010_card_editions: a migration before it reads rows without them.
+CARD_COLUMNS = ("card_edition", "card_seal")
 EVENT_COLUMNS = ("seq", "at", "type", "number", "actor", "reason", "data", "prev_hash", "hash")
 _DATES = ("granted", "expires")
 _TIMES = ("status_changed_at", "issued_at")
 
 certificates = sa.table("certificates", *(sa.column(c) for c in CERTIFICATE_COLUMNS))
+_certificates_before_0010 = sa.table("certificates", *(sa.column(c) for c in CERTIFICATE_COLUMNS
+                                                      if c not in CARD_COLUMNS))
 events = sa.table("events", *(sa.column(c) for c in EVENT_COLUMNS))
 chain_head = sa.table("chain_head", sa.column("id"), sa.column("seq"), sa.column("hash"))
 checkpoints = sa.table("checkpoints", *(sa.column(c) for c in ("id", "seq", "hash", "at", "kid", "alg", "signature")))
@@ -69,6 +73,9 @@ class LogReader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._binary = conn.dialect.name == "postgresql"
+        self._certificates = certificates
+        if not {c["name"] for c in sa.inspect(conn).get_columns("certificates")} >= set(CARD_COLUMNS):
+            self._certificates = _certificates_before_0010  # read inside a migration before 0010
 
     def _by_number(self, column: Any) -> Any:
         return sa.collate(column, "C") if self._binary else column
@@ -98,7 +105,8 @@ class LogReader:
 
     def certificate(self, number: str) -> dict[str, Any] | None:
         """One certificate row, read as `certificates` reads them."""
-        row = self.conn.execute(sa.select(certificates).where(certificates.c.number == number)).first()
+        table = self._certificates
+        row = self.conn.execute(sa.select(table).where(table.c.number == number)).first()
         return None if row is None else _certificate_row(row)
 
     def seq_of_hash(self, digest: str) -> int | None:
@@ -108,7 +116,7 @@ class LogReader:
     def certificates(self) -> Iterator[dict[str, Any]]:
         """Every certificate row, ordered by number, values as the registry's readers see them
         (dates, aware UTC times, the record as JSON), or their raw text when unreadable."""
-        query = sa.select(certificates).order_by(self._by_number(certificates.c.number))
+        query = sa.select(self._certificates).order_by(self._by_number(self._certificates.c.number))
         for r in self.conn.execute(query.execution_options(**_STREAM)):
             yield _certificate_row(r)
 

@@ -27,7 +27,7 @@ from ..numbers import parse_number
 from .chain import iso
 from .findings import LogProblem, safe, show
 from .lifecycle import transition
-from .state import COLUMN_OF, DIGEST_KEYS, STATE_KEYS, certificate_state, is_state, state_digest
+from .state import CARD_KEYS, COLUMN_OF, DIGEST_KEYS, STATE_KEYS, certificate_state, is_state, state_digest
 
 #: What an issue event before migration 0003 left open. The row's scheme, granted and expires
 #: columns are copies of fields of the record, which it pins: `check_certificate` pins them
@@ -189,10 +189,50 @@ def _attest(history: History, ev: RawEvent, where: str) -> None:
     history.state, history.unpinned, history.full = state, set(), True
 
 
+#: What a card reprint may change in a certificate's state: nothing but its card.
+_REPRINT_KEYS = frozenset({"card_sha256", *CARD_KEYS})
+
+
+def _reprint(history: History, ev: RawEvent, where: str) -> None:
+    """A new edition of the certified-person card (certgen/card_reprint.py): the event carries
+    the full state after it, which must be its history's state but for the card, one edition up,
+    and the certificate must have been active."""
+    number = safe(history.number)
+    if history.state is None:
+        history.problems.append(LogProblem(where, f"reprint of {number} comes before its issue: events reordered or "
+                                                  "the issue removed", "out_of_order"))
+        return
+    state = _full_state(history, ev, where)
+    if state is None:
+        return
+    before = history.state
+    if before["status"] != Status.ACTIVE.value or before["kind"] != DocumentKind.PERSON.value:
+        history.problems.append(LogProblem(where, f"reprint of the card of {number}, a {show(before['kind'])} certificate "
+                                                  f"that is {show(before['status'])}: only an active person certificate's "
+                                                  "card is reprinted", "bad_transition"))
+    previous = before.get("card_edition") or "1"
+    edition = ev.data.get("edition")
+    if not isinstance(edition, int) or isinstance(edition, bool) or str(edition - 1) != previous:
+        history.problems.append(LogProblem(where, f"reprint of {number} prints edition {show(edition)}, but its history "
+                                                  f"has edition {previous} by then: an event was duplicated, reordered or "
+                                                  "removed", "out_of_order", "card_edition"))
+    elif state.get("card_edition") != str(edition):
+        history.problems.append(LogProblem(where, f"reprint of {number} prints edition {edition}, but the state it carries "
+                                                  f"says {show(state.get('card_edition'))}", "event_state_mismatch",
+                                           "card_edition"))
+    for key in (*STATE_KEYS, *CARD_KEYS):
+        if key not in _REPRINT_KEYS and key not in history.unpinned and state.get(key) != before.get(key):
+            history.problems.append(LogProblem(where, f"reprint of {number} changes column {COLUMN_OF[key]} "
+                                                      f"({show(before.get(key))} -> {show(state.get(key))}): a reprint "
+                                                      "changes the card only", "event_state_mismatch", COLUMN_OF[key]))
+    history.state, history.full = state, True
+
+
 _APPLY: dict[str, Callable[[History, RawEvent, str], None]] = {
     EventType.ISSUE.value: _issue, EventType.ATTEST.value: _attest, EventType.SUSPEND.value: _change,
     EventType.REINSTATE.value: _change, EventType.WITHDRAW.value: _change, EventType.REPLACE.value: _change,
     EventType.REDEEM.value: _change,  # an apology letter's credit used (docs/service.md)
+    EventType.REPRINT.value: _reprint,  # a new edition of a person certificate's card
 }
 #: The event types this replayer handles: the certificate subject's types.
 CERTIFICATE_EVENT_TYPES = frozenset(_APPLY)
@@ -205,7 +245,8 @@ def _when(at: datetime | str) -> str:
 # -- the row against its history --------------------------------------------------------------
 
 #: Columns a pending row leaves empty: it has been numbered, nothing more.
-_PENDING_EMPTY = ("status_reason", "replaced_by", "dsc_kid", "pdf_sha256", "card_sha256", "seal", "issued_at")
+_PENDING_EMPTY = ("status_reason", "replaced_by", "dsc_kid", "pdf_sha256", "card_sha256", "seal", "issued_at",
+                  "card_edition", "card_seal")
 
 
 def check_certificate(row: Mapping[str, Any], history: History | None) -> list[LogProblem]:
@@ -230,15 +271,15 @@ def check_certificate(row: Mapping[str, Any], history: History | None) -> list[L
         if derived is not None:
             expected.update(derived)
             unpinned -= set(derived)
-    for key in STATE_KEYS:
-        if key in unpinned or table[key] == expected[key]:
+    for key in (*STATE_KEYS, *CARD_KEYS):
+        if key in unpinned or table.get(key) == expected.get(key):
             continue
         column = COLUMN_OF[key]
         if key in DIGEST_KEYS:
-            what = (f"column {column} differs from its history (SHA-256 {_short(table[key])} in the table, "
-                    f"{_short(expected[key])} in its history)")
+            what = (f"column {column} differs from its history (SHA-256 {_short(table.get(key))} in the table, "
+                    f"{_short(expected.get(key))} in its history)")
         else:
-            what = f"column {column} is {show(table[key])} in the table, but its history says {show(expected[key])}"
+            what = f"column {column} is {show(table.get(key))} in the table, but its history says {show(expected.get(key))}"
         problems.append(LogProblem(where, what, "column_differs", column))
     if unpinned:
         columns = ", ".join(sorted(COLUMN_OF[k] for k in unpinned))

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DocumentSigner
-from ..errors import NotFoundError, RegistryError, TransitionError
+from ..errors import NotFoundError, RegistryError, ReplaceRefused, TransitionError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
@@ -29,6 +29,7 @@ from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
 from .reader import LogReader, snapshot
 from .reports import SuspicionReport
 from .state import certificate_state, state_digest
+from .succession import replacement_of
 from .tables import CertificateRow, ChainHeadRow, CheckpointRow, EventRow, NumberSeriesRow
 
 _IN_CHUNK = 500
@@ -64,6 +65,8 @@ class Issued(NamedTuple):
     pdf_sha256: str
     card_sha256: str | None = None
     seal: str | None = None
+    #: The seal printed on the card (edition 1), when the card has a seal of its own.
+    card_seal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,19 @@ class Certificate:
     batch_key: str | None
     created_at: datetime
     issued_at: datetime | None
+    #: Person certificates: the card's current edition and its seal (None: no card editions yet).
+    card_edition: int | None = None
+    card_seal: str | None = None
 
     def effective_status(self, now: datetime) -> EffectiveStatus:
         return effective_status(self.status, self.expires, now)
+
+    @property
+    def replaces(self) -> str | None:
+        """The number of the certificate this one replaced (renewal or correction), from the
+        record, which the log covers (certgen.registry.succession)."""
+        found = replacement_of(self.record)
+        return found.number if found else None
 
 
 @dataclass(frozen=True)
@@ -220,7 +233,8 @@ class Registry:
         with self._write() as (session, head):
             numbers = [i.number for i in issued]
             rows = {r.number: r for r in session.scalars(select(CertificateRow).where(CertificateRow.number.in_(numbers)))}
-            for number, pdf_sha256, card_sha256, seal in issued:
+            for item in issued:
+                number, pdf_sha256, card_sha256, seal = item.number, item.pdf_sha256, item.card_sha256, item.seal
                 row = rows.get(number)
                 if row is None:
                     raise NotFoundError(f"{number} is not in the registry")
@@ -233,16 +247,19 @@ class Registry:
                 row.card_sha256 = card_sha256
                 row.seal = seal
                 row.dsc_kid = dsc_kid
+                if item.card_seal is not None:
+                    row.card_edition, row.card_seal = 1, item.card_seal
                 state = certificate_state(row)  # the whole row after issuance (docs/registry.md)
                 data = {"state": state, "state_sha256": state_digest(state)}
                 _append(session, head, EventType.ISSUE, row.number, actor, None, data, now)
+                _replace_predecessor(session, head, row, now, actor)
                 out.append(_certificate(row))
         return out
 
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE):
+        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE, EventType.REPRINT):
             raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")
@@ -448,6 +465,24 @@ def apply_status_change(session: Session, head: ChainHeadRow, row: CertificateRo
     _append(session, head, change, row.number, actor, reason.strip(), data, now)
 
 
+def _replace_predecessor(session: Session, head: ChainHeadRow, row: CertificateRow, now: datetime, actor: str) -> None:
+    """A successor just issued (its record names what it replaces): mark the old certificate
+    replaced in the same transaction, so that no crash leaves both valid (docs/lifecycle.md)."""
+    replacement = replacement_of(row.record)
+    if replacement is None:
+        return
+    old = session.execute(select(CertificateRow).where(CertificateRow.number == replacement.number)).scalar_one_or_none()
+    if old is None:
+        raise ReplaceRefused(f"{row.number} replaces {replacement.number}, which is not in the registry; not issued")
+    if old.status == Status.SUSPENDED.value:  # a successor must not lift a suspension
+        raise ReplaceRefused(f"{row.number} was not issued: {old.number} is suspended meanwhile ({old.status_reason})")
+    try:
+        apply_status_change(session, head, old, EventType.REPLACE, reason=replacement.reason, now=now, actor=actor,
+                            successor=row.number)
+    except TransitionError as exc:
+        raise ReplaceRefused(f"{row.number} was not issued: {exc}") from None
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -529,7 +564,7 @@ def _certificate(row: Any) -> Certificate:
         status=Status(get("status")), status_reason=get("status_reason"), status_changed_at=get("status_changed_at"),
         replaced_by=get("replaced_by"), dsc_kid=get("dsc_kid"), pdf_sha256=get("pdf_sha256"),
         card_sha256=get("card_sha256"), seal=get("seal"), batch_key=get("batch_key"), created_at=get("created_at"),
-        issued_at=get("issued_at"),
+        issued_at=get("issued_at"), card_edition=get("card_edition"), card_seal=get("card_seal"),
     )
 
 

@@ -3,12 +3,15 @@
     state        = {number, series, kind, holder, scheme, granted, expires, record_sha256, status,
                     status_reason, status_changed_at, replaced_by, dsc_kid, pdf_sha256, card_sha256,
                     seal_sha256, issued_at, batch_key}      every value a string or null
+                   + {card_edition, card_seal_sha256}        person certificates with card editions
     state_sha256 = SHA-256( canonical JSON of state )
 
 Dates are `YYYY-MM-DD`, times `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), the record and the seal
 enter by their SHA-256 (the record's canonical JSON, the seal text's UTF-8), so an event stays
 small. Every column a verdict, the public page, the API, the status list or the seal reads is
-in it; `created_at` is not (docs/registry.md says why). docs/registry.md is normative; the golden
+in it; `created_at` is not (docs/registry.md says why). The card keys (migration
+0010_card_editions) are in a state only when `card_edition` is set: a state without them is
+exactly the state events written before committed to. docs/registry.md is normative; the golden
 vectors are in tests/test_log_state.py.
 """
 
@@ -32,6 +35,11 @@ COLUMN_OF: dict[str, str] = {key: key for key in STATE_KEYS} | {"record_sha256":
 #: Keys holding a digest of a column rather than its value.
 DIGEST_KEYS = frozenset({"record_sha256", "seal_sha256"})
 _PLAIN_KEYS = tuple(key for key in STATE_KEYS if key not in DIGEST_KEYS)
+#: Optional keys: a certificate with a card edition (docs/issuing.md, "Card editions") has both,
+#: any other neither, so the states (and digests) of everything else are unchanged.
+CARD_KEYS: tuple[str, ...] = ("card_edition", "card_seal_sha256")
+COLUMN_OF.update({"card_edition": "card_edition", "card_seal_sha256": "card_seal"})
+DIGEST_KEYS = DIGEST_KEYS | {"card_seal_sha256"}
 #: The columns a status change sets (the rest stay as the issue event fixed them).
 STATUS_KEYS = ("status", "status_reason", "status_changed_at", "replaced_by")
 
@@ -70,7 +78,20 @@ def certificate_state(values: Mapping[str, Any] | Any) -> dict[str, str | None]:
     state = {key: _text(get(key)) for key in _PLAIN_KEYS}
     state["record_sha256"] = record_sha256(get("record"))
     state["seal_sha256"] = seal_sha256(get("seal"))
-    return {key: state[key] for key in STATE_KEYS}
+    out = {key: state[key] for key in STATE_KEYS}
+    edition = _card_value(get, "card_edition")
+    if edition is not None:
+        out["card_edition"] = _text(edition)
+        out["card_seal_sha256"] = seal_sha256(_card_value(get, "card_seal"))
+    return out
+
+
+def _card_value(get: Any, name: str) -> Any:
+    """A card column, None where the values come from before migration 0010 (no such key)."""
+    try:
+        return get(name)
+    except (KeyError, AttributeError):
+        return None
 
 
 def state_digest(state: Mapping[str, Any]) -> str:
@@ -80,11 +101,12 @@ def state_digest(state: Mapping[str, Any]) -> str:
 
 def is_state(value: Any) -> bool:
     """A well-formed state: exactly the state's keys, every value a string or null."""
-    return (isinstance(value, Mapping) and set(value) == set(STATE_KEYS)
+    return (isinstance(value, Mapping) and set(value) - set(CARD_KEYS) == set(STATE_KEYS)
+            and len(set(value) & set(CARD_KEYS)) in (0, len(CARD_KEYS))
             and all(v is None or isinstance(v, str) for v in value.values()))
 
 
 def differences(table: Mapping[str, Any], history: Mapping[str, Any],
                 keys: tuple[str, ...] = STATE_KEYS) -> list[str]:
-    """The state keys (in `STATE_KEYS` order) where the two states differ."""
-    return [key for key in keys if table.get(key) != history.get(key)]
+    """The state keys (in `STATE_KEYS` order, then the card keys) where the two states differ."""
+    return [key for key in (*keys, *CARD_KEYS) if table.get(key) != history.get(key)]

@@ -62,6 +62,11 @@ class CertificateRow(Base):
     batch_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Person certificates: the current edition of the card (1 at issue, +1 per reprint); null
+    #: for other kinds and for cards printed before editions (migration 0010_card_editions).
+    card_edition: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The barcode text printed on the current card (its seal names the edition).
+    card_seal: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class NumberSeriesRow(Base):

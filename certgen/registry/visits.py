@@ -22,6 +22,7 @@ from ..numbers import parse_number
 from .lifecycle import is_expired, local_day
 from .reader import LogReader, read_date, read_time
 from .repository import Certificate, Registry, _append, _certificate, apply_status_change
+from .succession import CORRECTION, replacement_of
 from .tables import CertificateRow, SurveillanceVisitRow
 from .visit_replay import VISIT_KEYS, visit_digest, visit_state
 
@@ -144,7 +145,24 @@ def under_surveillance(registry: Registry) -> Iterator[tuple[Certificate, Visit 
              .order_by(CertificateRow.number))
     with registry._read() as session, session.begin():
         rows = [(_certificate(c), None if v is None else _visit(v)) for c, v in session.execute(query)]
-    yield from rows
+    for cert, visit in rows:
+        yield cert, carried_over(registry, cert, visit)
+
+
+def carried_over(registry: Registry, cert: Certificate, own: Visit | None) -> Visit | None:
+    """The latest visit that counts for `cert`: its own, or one of the certificates it corrected
+    (a correction keeps the surveillance schedule; a renewal starts a new one: docs/lifecycle.md)."""
+    best, current, seen = own, cert, {cert.number}
+    while (found := replacement_of(current.record)) and found.change == CORRECTION and found.number not in seen:
+        seen.add(found.number)
+        try:
+            current = registry.get(found.number)
+        except RegistryError:
+            break
+        earlier = visits_of(registry, found.number)
+        if earlier and (best is None or earlier[-1].visited_on > best.visited_on):
+            best = earlier[-1]
+    return best
 
 
 def _visit(row: SurveillanceVisitRow) -> Visit:

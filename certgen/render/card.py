@@ -21,8 +21,10 @@ from reportlab.pdfgen.canvas import Canvas
 
 from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
 from ..model import PersonRecord
+from ..seal import SHEET_KEYWORD
 from .art import draw_emblem, draw_guilloche, draw_microtext
 from . import page_writer
+from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
 from .values import date_id, field_value
@@ -48,6 +50,8 @@ class CardData:
     seal: QrMatrix
     photo: str | None
     issued_on: date  # the day its certificate was issued, printed in the signature block
+    #: The card's edition (docs/issuing.md, "Card editions"): printed on the back from edition 2 on.
+    edition: int = 1
 
 
 def qr_side(seal: QrMatrix) -> float:
@@ -153,7 +157,7 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.drawString(x, y - 2.6 * mm, lh.scan_caption.en)
     c.setFillColor(text_colour)
     c.setFont(fonts.bold, 6.3)
-    c.drawString(x, y - 6.4 * mm, card.number)
+    c.drawString(x, y - 6.4 * mm, card.number + (f"  ·  {EDITION_LABEL} {card.edition}" if card.edition > 1 else ""))
     y = BACK_TEXT_TOP
     muted = HexColor("#4a5568")
     paragraphs = _back_paragraphs(templates, fonts, width)
@@ -180,6 +184,8 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
 
 
 BACK_TEXT_TOP = CARD_H - 16 * mm
+#: Printed after the number on a reprinted card ("edisi" is Indonesian for edition).
+EDITION_LABEL = "edisi/edition"
 #: The signature block on the back: (what, font role, size, baseline, muted), top line first.
 SIGNATURE_LINES = (("place and date", "regular", 4.8, 22.3 * mm, False),
                    ("signatory title", "bold", 4.6, 19.7 * mm, False),
@@ -232,19 +238,23 @@ def _signature_block(c: Canvas, templates: TemplateSet, fonts: FontSet, x: float
         c.drawString(x, baseline, texts[what])
 
 
-def render_card(templates: TemplateSet, fonts: FontSet, card: CardData) -> bytes:
-    """The card PDF: ID-1 page size, page 1 front, page 2 back."""
+def render_card(templates: TemplateSet, fonts: FontSet, card: CardData, signature: SignatureField | None = None) -> bytes:
+    """The card PDF: ID-1 page size, page 1 front, page 2 back; with `signature`, its (invisible)
+    PAdES field on page 1, ready to be signed in place (certgen/card_files.py)."""
     fonts.prepare(card.record)
     if qr_side(card.seal) > QR_MAX_SIDE:
         raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
-    return page_writer.render((CARD_W, CARD_H), fonts.regular, lambda c: _draw_card(c, templates, fonts, card),
-                              card.record)
+    return page_writer.render((CARD_W, CARD_H), fonts.regular,
+                              lambda c: _draw_card(c, templates, fonts, card, signature), card.record)
 
 
-def _draw_card(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
+def _draw_card(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData,
+               signature: SignatureField | None) -> None:
     c.setTitle(f"{templates.card.title.id} {card.number}")
     c.setAuthor(templates.letterhead.name.id)
     draw_front(c, templates, fonts, card)
+    if signature is not None:
+        page_writer.add_signature_field(c, signature, fonts.regular)
     c.showPage()
     draw_back(c, templates, fonts, card)
     c.showPage()
@@ -279,6 +289,7 @@ def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardDat
 def _draw_sheet(c: Canvas, templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str) -> None:
     positions = sheet_positions()
     c.setTitle(f"Lembar cetak kartu / Card print sheet {label}".strip())
+    c.setKeywords(SHEET_KEYWORD)
     for side, draw in (("front", draw_front), ("back", draw_back)):
         for i, card in enumerate(cards):
             place = i if side == "front" else mirrored(i)

@@ -20,7 +20,7 @@ from ..barcode import QrMatrix, draw_qr
 from ..model import Record
 from . import page_writer
 from .art import draw_emblem, draw_guilloche, draw_microtext
-from .signature_field import SignatureField, add_signature_field
+from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, fit_size, wrap
 from .templates import Bilingual, DocumentTemplate, FieldSpec, Letterhead, TemplateSet
 from .values import Printable, date_id, record_fields
@@ -113,10 +113,7 @@ def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record,
     draw_signature_block(c, lh, fonts, colours, issued_on)
     draw_electronic_note(c, lh, fonts)
     if signature is not None:
-        if isinstance(c, page_writer.PageCanvas):
-            c.add_signature_field(signature, fonts.regular)
-        else:
-            add_signature_field(c, signature, fonts.regular)
+        page_writer.add_signature_field(c, signature, fonts.regular)
     c.showPage()
     c.save()
 

@@ -44,6 +44,7 @@ from ..pdf_signature import APPEARANCE_LEADING, SignatureField
 from . import fallback
 from .pdf_settings import new_canvas
 from .pdf_objects import PdfObjects, array, flate, literal, name, ref, text_string
+from . import signature_field
 from .signature_field import _signature_dictionary
 
 #: Switch for tests and benchmarks: False draws every document with ReportLab.
@@ -81,6 +82,14 @@ def render(pagesize: tuple[float, float], initial_font: str, draw: Callable[[Any
     buffer = io.BytesIO()
     draw(new_canvas(buffer, pagesize, initial_font))
     return buffer.getvalue()
+
+
+def add_signature_field(c: Any, spec: SignatureField, font: str) -> None:
+    """The signature field on the page being drawn, on either canvas."""
+    if isinstance(c, PageCanvas):
+        c.add_signature_field(spec, font)
+    else:
+        signature_field.add_signature_field(c, spec, font)
 
 
 def needs_fallback(texts: Any) -> bool:
@@ -131,6 +140,9 @@ class PageCanvas:
 
     def setSubject(self, text: str) -> None:
         self._info["Subject"] = text
+
+    def setKeywords(self, text: str) -> None:
+        self._info["Keywords"] = text
 
     # -- graphics state ----------------------------------------------------------------------
     def saveState(self) -> None:

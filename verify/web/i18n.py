@@ -32,6 +32,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kind": {"id": "Jenis dokumen", "en": "Document"},
     "status_since": {"id": "sejak", "en": "since"},
     "successor": {"id": "Diganti oleh", "en": "Replaced by"},
+    "predecessor": {"id": "Menggantikan sertifikat", "en": "Replaces certificate"},
     "reason": {"id": "Alasan", "en": "Reason"},
     "error": {"id": "Permintaan tidak dapat diproses", "en": "The request could not be processed"},
     "language": {"id": "English", "en": "Bahasa Indonesia"},
@@ -151,6 +152,9 @@ REASONS: dict[str, tuple[str, str]] = {
     # reasons other branches of this run append (issues 10, 9 and the service standard): labelled
     # here ahead of the merge so that the page never falls back to the generic wording
     "seal_host_not_official": ("Alamat pada kode QR bukan alamat verifikasi resmi", "The code's address is not an official verification address"),
+    "card_current": ("Kartu ini adalah edisi terbaru yang tercatat di registri", "This card is the current edition in the registry"),
+    "card_superseded": ("Kartu ini telah diganti dengan kartu yang lebih baru", "This card was replaced by a newer one"),
+    "card_edition_unknown": ("Edisi kartu ini tidak tercatat di registri", "The registry has no record of this card edition"),
     "pdf_too_large": ("Berkas PDF terlalu besar untuk diperiksa", "The PDF is too large to be checked"),
     "pdf_signature_malformed": ("Tanda tangan elektronik PDF cacat", "The PDF's electronic signature is malformed"),
     "pdf_not_evaluated": ("Tanda tangan PDF tidak dapat dievaluasi", "The PDF's signature could not be evaluated"),

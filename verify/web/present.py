@@ -59,6 +59,7 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
         "number": number, "kind": t(kind.value, lang) if kind is not None else None,
         "fields": fields, "status_line": status_line,
         "successor": cert.replaced_by if cert is not None and cert.status is EffectiveStatus.REPLACED else None,
+        "predecessor": cert.replaces if cert is not None else None,
         "checks": [(c.outcome.value, c.reason.value, reason_label(c.reason.value, c.outcome.value, lang))
                    for c in report.checks],
         "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
