@@ -1,6 +1,7 @@
 """Issuing benchmark: person certificates with cards and print sheets, end to end.
 
     python benchmarks/bench_issue.py [--rows 1000] [--baseline-rows 200] [--memory 1000,10000] [--pkcs11 PAIRS]
+    python benchmarks/bench_issue.py --compare /tmp/landed-issue [--rows 1000] [--pairs 4]
 
 Measures, on this machine, in one run:
 * our pipeline: `certgen.batch.run_batch` on N generated person rows (validation, registry,
@@ -14,6 +15,13 @@ Measures, on this machine, in one run:
   key in a PKCS#11 token (SoftHSM2, set up in a temporary folder by this script), and the
   cost of one ES256 signature each way.
 Results go to stdout as text and, with --json FILE, as JSON. docs/benchmarks.md records them.
+
+--compare TREE: old against new in one run. TREE is a checkout of the landed code (e.g.
+`git worktree add --detach /tmp/landed-issue 8e3cfda`). One person CSV and its photos are made
+once; then, alternating for --pairs pairs (old first in odd pairs, new first in even ones),
+each tree issues it in a fresh process (`PYTHONPATH` = that tree, its own keys and registry,
+the adapters installed as `certgen issue` does), and each pair's ratio new/old is printed:
+the host's load changes within a run, a pair's two halves run a few seconds apart.
 """
 
 from __future__ import annotations
@@ -223,6 +231,82 @@ def measure_memory(rows: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- old against new ------------------------------------------------------------------------
+
+# Run in a fresh process with PYTHONPATH = the tree under test: issue one CSV, print the rate.
+# Uses only APIs the landed code has too.
+_ISSUE_CHILD = """
+import json, resource, sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+from certgen.adapters.install import install_all
+install_all()
+import certgen
+from certgen.batch import BatchOptions, IssueEnvironment, run_batch
+from certgen.config import sqlite_url
+from certgen.keys import KeyStore
+from certgen.model import DocumentKind
+from certgen.registry import Registry
+folder, data, rows = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+now = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+store = KeyStore(folder / "keys")
+store.init(b"benchmark-passphrase", now=now)
+registry = Registry.open(sqlite_url(folder / "registry.sqlite3"))
+env = IssueEnvironment(registry=registry, signer=store.current_signer(b"benchmark-passphrase", now=now),
+                       chain=[store.root_certificate()], now=lambda: now, actor="bench")
+def cpu():  # this process and its waited-for workers, user and system
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+cpu_before, started = cpu(), time.perf_counter()
+summary = run_batch(BatchOptions(DocumentKind.PERSON, data, folder / "out", workers=0, durable=True), env)
+seconds = time.perf_counter() - started
+cpu = cpu() - cpu_before
+assert summary.issued == rows, summary
+print(json.dumps({"code": str(Path(certgen.__file__).parent.parent), "rows": rows, "seconds": round(seconds, 2),
+                  "per_second": round(rows / seconds, 1), "cpu_ms_per_row": round(1000 * cpu / rows, 2)}))
+"""
+
+
+def _issue_in(tree: Path, folder: Path, data: Path, rows: int) -> dict:
+    folder.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", _ISSUE_CHILD, str(folder), str(data), str(rows)], cwd=str(tree),
+                         env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(result["code"]).resolve() != tree.resolve():
+        raise SystemExit(f"{tree}: the child imported certgen from {result['code']}")
+    return result
+
+
+def compare(old: Path, rows: int, pairs: int) -> dict:
+    """Old and new tree issuing the same CSV and photos, alternating (see the docstring)."""
+    new = ROOT
+    results: dict = {"old": str(old), "new": str(new), "rows": rows, "pairs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_rows(Path(tmp) / "input", rows)
+        for pair in range(pairs):
+            order = [("old", old), ("new", new)] if pair % 2 == 0 else [("new", new), ("old", old)]
+            run: dict = {}
+            for label, tree in order:
+                got = _issue_in(tree, Path(tmp) / f"{pair}-{label}", data, rows)
+                run[label], run[f"{label}_cpu_ms_per_row"] = got["per_second"], got["cpu_ms_per_row"]
+                shutil.rmtree(Path(tmp) / f"{pair}-{label}")
+            run["ratio"] = round(run["new"] / run["old"], 2)
+            run["cpu_ratio"] = round(run["old_cpu_ms_per_row"] / run["new_cpu_ms_per_row"], 2)
+            results["pairs"].append(run)
+            print(f"pair {pair + 1} ({order[0][0]} first): old {run['old']}/s, new {run['new']}/s, "
+                  f"ratio {run['ratio']}; CPU a row old {run['old_cpu_ms_per_row']} ms, new "
+                  f"{run['new_cpu_ms_per_row']} ms, ratio {run['cpu_ratio']}", flush=True)
+    for key, what in (("ratio", "throughput"), ("cpu_ratio", "CPU time a row")):
+        ratios = sorted(p[key] for p in results["pairs"])
+        middle = len(ratios) // 2
+        results[f"{key}_median"] = ratios[middle] if len(ratios) % 2 else round((ratios[middle - 1] + ratios[middle]) / 2, 2)
+        results[f"{key}_range"] = [ratios[0], ratios[-1]]
+        print(f"{what}, new against old: median {results[f'{key}_median']}, range {ratios[0]} to {ratios[-1]} "
+              f"({rows} person rows, {len(ratios)} pairs, {os.cpu_count()} cores)")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1000)
@@ -232,9 +316,16 @@ def main() -> None:
     parser.add_argument("--pkcs11", type=int, default=0, metavar="PAIRS",
                         help="also issue --rows with a key file and with a SoftHSM2 token key, PAIRS times alternately")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--compare", type=Path, help="a checkout of the landed code: old against new")
+    parser.add_argument("--pairs", type=int, default=4, help="old/new pairs with --compare")
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
+        return
+    if args.compare:
+        results = compare(args.compare, args.rows, args.pairs)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
         return
     results: dict = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                                  "platform": platform.platform()}}

@@ -58,7 +58,11 @@ def _runs(dark: np.ndarray) -> str:
     rows_s, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)
     ys = size - 1 - rows_s
-    return "\n".join(f"{x} {y} {w} 1 re" for x, y, w in zip(starts.tolist(), ys.tolist(), (ends - starts).tolist()))
+    if not len(starts):
+        return ""
+    flat = np.empty(3 * len(starts), dtype=np.int64)  # x, y, w of each run, formatted in one call
+    flat[0::3], flat[1::3], flat[2::3] = starts, ys, ends - starts
+    return ("%d %d %d 1 re\n" * len(starts) % tuple(flat.tolist()))[:-1]
 
 
 def qr_operators(matrix: QrMatrix, x: float, y: float, module: float) -> str:

@@ -63,6 +63,18 @@ def _run(script: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _render_here() -> dict[str, bytes]:
+    """The canary documents drawn by ReportLab with the adapter's patches (the page writer,
+    certgen/render/page_writer.py, is switched off here: tests/test_page_writer.py compares it)."""
+    from certgen.render import page_writer
+
+    page_writer.ENABLED, enabled = False, page_writer.ENABLED
+    try:
+        return _render_here_with_reportlab()
+    finally:
+        page_writer.ENABLED = enabled
+
+
+def _render_here_with_reportlab() -> dict[str, bytes]:
     templates, fonts = templates_and_fonts()
     matrix = qr_matrix(SEAL)
     record = person(NAME)

@@ -36,6 +36,7 @@ import re
 import sys
 import zlib
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from reportlab import rl_config
@@ -279,3 +280,111 @@ def set_catalog(c: Canvas, entries: dict[str, Any]) -> None:
     for key, value in entries.items():
         setattr(catalog, key, value)
     catalog.__NoDefault__ = [*known, *(k for k in entries if k not in known)]
+
+
+# -- font subsets and photos for the page writer (certgen/render/page_writer.py) -------------
+
+class TextState:
+    """The subset codes of one document drawn without a ReportLab document: the page writer
+    passes this object where ReportLab passes its document, so each font assigns codes to
+    characters exactly as it does in a ReportLab document (ASCII at its own codes, others
+    from 1 in order of first use, 256 codes a subset)."""
+
+    __slots__ = ("__weakref__",)
+
+
+_fresh_states: dict[str, Any] = {}
+
+
+def start_font(font_name: str, state: TextState) -> None:
+    """Give the font its state for this document: a copy of a fresh one made once per process
+    (ReportLab builds each from the font's character map, about 0.1 ms a font and document)."""
+    font = pdfmetrics.getFont(font_name)
+    if font.state.get(state) is not None:  # type: ignore[attr-defined]
+        return
+    fresh = _fresh_states.get(font_name)
+    if fresh is None or fresh[0] is not font:
+        fresh = _fresh_states[font_name] = (font, font._assignState(TextState()))  # type: ignore[attr-defined]
+    made = fresh[1]
+    new = object.__new__(type(made))
+    new.__dict__.update(made.__dict__)
+    new.assignments, new.subsets = dict(made.assignments), [list(s) for s in made.subsets]
+    font.state[state] = new  # type: ignore[attr-defined]
+
+
+_LONG_TEXT = 40
+_replays: OrderedDict[tuple[str, str, Any], tuple[Any, tuple[int, list[list[int]], dict[int, int]]]] = OrderedDict()
+
+
+def split_text(font_name: str, text: str, state: TextState) -> list[tuple[int, bytes]]:
+    """[(subset, codes)] of `text` in the font's subsets for this document (`splitString`).
+
+    A long non-ASCII text drawn from the same font state as before (the microtext, drawn
+    first on every page) is not split again: its result and the state it left (codes given
+    to its new characters) are replayed. `splitString`'s own memo (`_memoise_splits`) cannot
+    help there, as the characters get their codes in this very call."""
+    font = pdfmetrics.getFont(font_name)
+    if len(text) < _LONG_TEXT or text.isascii():
+        return font.splitString(text, state)
+    found = font.state.get(state)  # type: ignore[attr-defined]
+    key = (font_name, text, None if found is None else (found.nextCode, tuple(map(tuple, found.subsets))))
+    hit = _replays.get(key)
+    if hit is not None:
+        result, (next_code, subsets, assignments) = hit
+        after = font._assignState(state)  # type: ignore[attr-defined]
+        after.nextCode, after.subsets, after.assignments = next_code, [list(s) for s in subsets], dict(assignments)
+        return result
+    result = font.splitString(text, state)
+    after = font.state[state]  # type: ignore[attr-defined]
+    _replays[key] = (result, (after.nextCode, [list(s) for s in after.subsets], dict(after.assignments)))
+    if len(_replays) > _CACHE_ENTRIES:
+        _replays.popitem(last=False)
+    return result
+
+
+def font_subsets(font_name: str, state: TextState) -> list[list[int]]:
+    """The font's subsets used so far in this document: each a list of Unicode code points by code."""
+    found = pdfmetrics.getFont(font_name).state.get(state)  # type: ignore[attr-defined]
+    return [] if found is None else [list(s) for s in found.subsets]
+
+
+@dataclass(frozen=True)
+class SubsetParts:
+    """What a PDF needs of one font subset (as ReportLab writes it: TrueType, symbolic)."""
+
+    base_font: str  # e.g. AAAAAA+NotoSans-Regular
+    program: bytes  # the subset font file (FontFile2), uncompressed
+    to_unicode: bytes  # the ToUnicode CMap, uncompressed
+    widths: tuple[int, ...]  # by code, from 0
+    descriptor: dict[str, Any]  # Ascent, CapHeight, Descent, Flags, FontBBox, ItalicAngle, StemV, MissingWidth
+
+
+def subset_parts(font_name: str, index: int, subset: list[int]) -> SubsetParts:
+    """The font program, widths and CMap of subset `index` (`subset`: code points by code),
+    built by ReportLab's own TrueType subsetter (memoised by `tune_font`)."""
+    from reportlab.pdfbase import ttfonts
+
+    face = pdfmetrics.getFont(font_name).face  # type: ignore[attr-defined]
+    base = b"".join((ttfonts.SUBSETN(index), b"+", face.name, face.subfontNameX)).decode("latin-1")
+    flags = (face.flags & ~ttfonts.FF_NONSYMBOLIC) | ttfonts.FF_SYMBOLIC
+    return SubsetParts(
+        base_font=base, program=face.makeSubset(subset),
+        to_unicode=ttfonts.makeToUnicodeCMap(base, subset).encode("latin-1"),
+        widths=tuple(int(face.getCharWidth(c)) for c in subset),
+        descriptor={"Ascent": face.ascent, "CapHeight": face.capHeight, "Descent": face.descent, "Flags": flags,
+                    "FontBBox": list(face.bbox), "ItalicAngle": face.italicAngle, "StemV": face.stemV,
+                    "MissingWidth": face.defaultWidth})
+
+
+def jpeg_info(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, components) of a JPEG file as ReportLab reads it to embed it unchanged
+    (DCTDecode), or None when ReportLab would not take it as a JPEG."""
+    import io
+
+    from reportlab.pdfbase import pdfutils
+
+    try:
+        width, height, components = pdfutils.readJPEGInfo(io.BytesIO(data))[:3]
+    except Exception:  # ReportLab's reader raises plain errors on anything it does not parse
+        return None
+    return int(width), int(height), int(components)

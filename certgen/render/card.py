@@ -10,7 +10,6 @@ long-edge duplex printing) draw exactly the same card.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
@@ -24,8 +23,8 @@ from ..barcode import QUIET_ZONE, QrMatrix, draw_qr
 from ..model import PersonRecord
 from ..seal import SHEET_KEYWORD
 from .art import draw_emblem, draw_guilloche, draw_microtext
-from .pdf_settings import new_canvas
-from .signature_field import SignatureField, add_signature_field
+from . import page_writer
+from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
 from .values import date_id, field_value
@@ -245,18 +244,21 @@ def render_card(templates: TemplateSet, fonts: FontSet, card: CardData, signatur
     fonts.prepare(card.record)
     if qr_side(card.seal) > QR_MAX_SIDE:
         raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
-    buffer = io.BytesIO()
-    c = new_canvas(buffer, (CARD_W, CARD_H), fonts.regular)
+    return page_writer.render((CARD_W, CARD_H), fonts.regular,
+                              lambda c: _draw_card(c, templates, fonts, card, signature), card.record)
+
+
+def _draw_card(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData,
+               signature: SignatureField | None) -> None:
     c.setTitle(f"{templates.card.title.id} {card.number}")
     c.setAuthor(templates.letterhead.name.id)
     draw_front(c, templates, fonts, card)
     if signature is not None:
-        add_signature_field(c, signature, fonts.regular)
+        page_writer.add_signature_field(c, signature, fonts.regular)
     c.showPage()
     draw_back(c, templates, fonts, card)
     c.showPage()
     c.save()
-    return buffer.getvalue()
 
 
 def sheet_positions() -> list[tuple[float, float]]:
@@ -280,9 +282,12 @@ def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardDat
     fonts.prepare(*(card.record for card in cards))
     if not 1 <= len(cards) <= CARDS_PER_SHEET:
         raise ValueError(f"a sheet holds 1 to {CARDS_PER_SHEET} cards, not {len(cards)}")
+    return page_writer.render(A4, fonts.regular, lambda c: _draw_sheet(c, templates, fonts, cards, label),
+                              *(card.record for card in cards))
+
+
+def _draw_sheet(c: Canvas, templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str) -> None:
     positions = sheet_positions()
-    buffer = io.BytesIO()
-    c = new_canvas(buffer, A4, fonts.regular)
     c.setTitle(f"Lembar cetak kartu / Card print sheet {label}".strip())
     c.setKeywords(SHEET_KEYWORD)
     for side, draw in (("front", draw_front), ("back", draw_back)):
@@ -298,7 +303,6 @@ def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardDat
         c.drawString(8 * mm, 2.5 * mm, f"{label} · {'depan / front' if side == 'front' else 'belakang / back (long-edge duplex)'}")
         c.showPage()
     c.save()
-    return buffer.getvalue()
 
 
 def _crop_marks(c: Canvas, positions: list[tuple[float, float]]) -> None:

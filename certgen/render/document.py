@@ -8,7 +8,6 @@ free for the visible PAdES signature field.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,9 +18,9 @@ from reportlab.pdfgen.canvas import Canvas
 
 from ..barcode import QrMatrix, draw_qr
 from ..model import Record
+from . import page_writer
 from .art import draw_emblem, draw_guilloche, draw_microtext
-from .pdf_settings import new_canvas
-from .signature_field import SignatureField, add_signature_field
+from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, fit_size, wrap
 from .templates import Bilingual, DocumentTemplate, FieldSpec, Letterhead, TemplateSet
 from .values import Printable, date_id, record_fields
@@ -89,12 +88,18 @@ def _row_height(lines) -> float:
 def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
                        issued_on: date, photo: str | None = None, signature: SignatureField | None = None) -> bytes:
     """The A4 PDF of a certificate: unsigned, or with `signature`'s field in SIGNATURE_BOX ready
-    to be signed in place (`certgen.sign.PdfSealer.complete`). Drawn part by part, top to bottom."""
+    to be signed in place (`certgen.sign.PdfSealer.complete`). Drawn by the page writer when it
+    can (certgen/render/page_writer.py), else by ReportLab: the same drawing code either way."""
     fonts.prepare(record)
+    return page_writer.render(A4, fonts.regular, lambda c: _draw_certificate(
+        c, templates, fonts, record, number, seal, issued_on, photo, signature), record)
+
+
+def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
+                      issued_on: date, photo: str | None, signature: SignatureField | None) -> None:
+    """Draw part by part, top to bottom, on a ReportLab canvas or the page writer's."""
     template = templates.documents[record.kind]
     lh = templates.letterhead
-    buffer = io.BytesIO()
-    c = new_canvas(buffer, A4, fonts.regular)
     c.setTitle(f"{template.title.id} {number}")
     c.setAuthor(lh.name.id)
     c.setSubject(f"{template.title.en} {number}: {record.holder}")
@@ -108,10 +113,9 @@ def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, n
     draw_signature_block(c, lh, fonts, colours, issued_on)
     draw_electronic_note(c, lh, fonts)
     if signature is not None:
-        add_signature_field(c, signature, fonts.regular)
+        page_writer.add_signature_field(c, signature, fonts.regular)
     c.showPage()
     c.save()
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

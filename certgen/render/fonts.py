@@ -90,7 +90,20 @@ def fit_size(text: str, font: str, max_width: float, size: float, min_size: floa
 
 
 def wrap(text: str, font: str, size: float, max_width: float) -> list[str]:
-    """Greedy word wrap; a word longer than the line is broken by characters."""
+    """Greedy word wrap; a word longer than the line is broken by characters. ASCII text
+    (the templates' paragraphs, wrapped again for every document) is wrapped once per process;
+    other text is not cached, as its widths change when the CJK fallback fonts are switched on."""
+    if text.isascii():
+        return list(_wrap_ascii(text, font, size, max_width))
+    return _wrap(text, font, size, max_width)
+
+
+@lru_cache(maxsize=1024)
+def _wrap_ascii(text: str, font: str, size: float, max_width: float) -> tuple[str, ...]:
+    return tuple(_wrap(text, font, size, max_width))
+
+
+def _wrap(text: str, font: str, size: float, max_width: float) -> list[str]:
     lines: list[str] = []
     current = ""
     for word in text.split(" "):
