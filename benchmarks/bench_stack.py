@@ -149,7 +149,9 @@ def main() -> None:
             results["fill_seconds"] = round(time.perf_counter() - started, 1)
             numbers, codes = sample(stack, args.certificates, 2000)
             base = stack.url
-            run_wrk(base, [f"/v/{c}" for c in codes], 3, args.connections, Path(tmp))  # warm-up
+            # warm-up: each instance keeps its own page cache, so every page is asked for several times
+            run_wrk(base, [f"/v/{c}" for c in codes], 10, args.connections, Path(tmp))
+            run_wrk(base, [f"/n?number={n}" for n in numbers], 5, args.connections, Path(tmp))
             results["seal_page"] = run_wrk(base, [f"/v/{c}" for c in codes], args.seconds, args.connections, Path(tmp))
             results["number_page"] = run_wrk(base, [f"/n?number={n}" for n in numbers], args.seconds, args.connections, Path(tmp))
             results["number_api"] = run_wrk(base, [f"/api/v1/number/{n}" for n in numbers], args.seconds,
