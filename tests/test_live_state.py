@@ -23,6 +23,7 @@ from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 from verify.live import LiveRegistryStatus, LiveState, changed_signers
 from verify.report import Reason, Verdict
 from verify.service import Verifier
+from tests.test_verify import issued  # noqa: F401 - the module fixture (three issued PDFs)
 
 URL = "https://verifikasi.example.id/v/"
 
@@ -188,3 +189,33 @@ def test_a_registry_from_before_published_trust_lists_still_gives_its_event_vers
     assert live.versions(registry) == live.Versions(events=1, trust=None)
     assert live.changed_numbers(registry, 0, 1) == {registry.events()[0].number}
     assert live.changed_numbers(registry, 0, 1, limit=0) is None  # more than the limit: drop everything
+
+
+def test_an_upload_is_judged_under_one_trust_list_when_a_new_one_arrives_midway(issued, monkeypatch):
+    """A PDF upload runs in a worker thread while the version check swaps the trust list on the
+    event loop: the signature and the seal of one file are both judged under the list the check
+    started with, never the signature under the old list and the seal under the new one."""
+    from verify import pdf as pdf_module
+
+    keys, signer, data = issued["keys"], issued["signer"], issued["pdfs"][0]
+    before = keys.trust_list()
+    after = before.revoke(signer.kid, NOW - timedelta(days=1), "kunci bocor")
+
+    def make(trust):
+        return Verifier(trust, LiveRegistryStatus(issued["registry"], lambda: NOW), keys.root_certificate(), lambda: NOW)
+
+    verifier = make(before)
+    original = pdf_module.check_pdf
+
+    def swapped_midway(*args, **kwargs):
+        result = original(*args, **kwargs)
+        verifier.use_trust(after, frozenset({signer.kid}))  # what a concurrent LiveState.poll does
+        return result
+
+    monkeypatch.setattr(pdf_module, "check_pdf", swapped_midway)
+    report = verifier.verify_pdf(data)
+    assert [(c.name, c.reason) for c in report.checks[:2]] == [("pdf_signature", Reason.PDF_SIGNATURE_VALID),
+                                                               ("seal", Reason.SEAL_VALID)]
+    assert report.verdict is Verdict.VALID and report.checks == make(before).verify_pdf(data).checks
+    monkeypatch.setattr(pdf_module, "check_pdf", original)
+    assert verifier.verify_pdf(data).checks[0].reason is Reason.PDF_SIGNER_REVOKED  # the next file: the new list
