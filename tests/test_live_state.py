@@ -219,3 +219,23 @@ def test_an_upload_is_judged_under_one_trust_list_when_a_new_one_arrives_midway(
     assert report.verdict is Verdict.VALID and report.checks == make(before).verify_pdf(data).checks
     monkeypatch.setattr(pdf_module, "check_pdf", original)
     assert verifier.verify_pdf(data).checks[0].reason is Reason.PDF_SIGNER_REVOKED  # the next file: the new list
+
+
+def test_spellings_of_one_good_seal_share_one_cache_entry(fresh_keystore, registry):
+    """The good-seal cache is bounded in entries, so its memory is bounded by its keys: every
+    spelling of one seal (letter case, white space around it, as `/v/%20%20...` or the JSON API
+    send it) is one entry, not one entry of up to 4 KB each (50,000 of them: 250 MB a worker)."""
+    signer = fresh_keystore.current_signer(PASSPHRASE, now=NOW)
+    _, seal = _issue(registry, signer, "Fajar")
+    code = seal.rsplit("/v/", 1)[1]
+    verifier = Verifier(fresh_keystore.trust_list(), LiveRegistryStatus(registry, lambda: NOW),
+                        fresh_keystore.root_certificate(), lambda: NOW)
+    spellings = [" " * i + "".join(c.lower() if (i >> (n % 8)) & 1 else c for n, c in enumerate(code)) + "\t" * i
+                 for i in range(40)]
+    spellings += [" " * 100 + seal, "\n" + seal.upper().replace("HTTPS", "https")]
+    for text in spellings:
+        assert verifier.verify_seal(text).verdict is Verdict.VALID, text
+        assert verifier.cached_seal(text) is not None
+    assert len(verifier._good_seals) <= 3  # the bare code, the address as printed, the address upper-cased
+    assert all(len(key) <= len(seal) for key in verifier._good_seals)
+    assert verifier.verify_seal(code.lower() + "Q").checks[0].reason is Reason.SEAL_MALFORMED  # not a spelling of it

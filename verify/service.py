@@ -64,8 +64,9 @@ class Verifier:
     def _open_seal(self, text: str, now: datetime, trust: TrustList | None = None) -> SealResult:
         """`trust`: the list the rest of the request was judged under (a PDF's signature), when
         the version check may have swapped `self.trust` since (verify.live)."""
+        key = _seal_key(text)
         if trust is None or trust is self.trust:
-            cached = self._good_seals.get(text)
+            cached = self._good_seals.get(key)
             if cached is not None:
                 return cached
         if trust is None:
@@ -74,7 +75,7 @@ class Verifier:
         if opened.ok:
             with self._trust_lock:
                 if self.trust is trust:  # not swapped meanwhile (an upload thread)
-                    self._good_seals[text] = opened
+                    self._good_seals[key] = opened
                     if len(self._good_seals) > SEAL_CACHE_SIZE:
                         self._good_seals.popitem(last=False)
         return opened
@@ -92,7 +93,7 @@ class Verifier:
 
     def cached_seal(self, text: str) -> SealResult | None:
         """The remembered check of a good seal (its signer's key id names what a trust change drops)."""
-        return self._good_seals.get(text)
+        return self._good_seals.get(_seal_key(text))
 
     # -- seals --------------------------------------------------------------------------
     def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,
@@ -282,6 +283,14 @@ class Verifier:
                 now: datetime) -> VerificationReport:
         verdict, summary = decide(tuple(checks), certificate)
         return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
+
+
+def _seal_key(text: str) -> str:
+    """The good-seal cache's key: one for every spelling of a seal that opens the same way
+    (`open_seal` strips white space, and a bare ASCII code is read upper-cased), so spellings
+    of one good seal, which anyone can make, do not each take an entry of up to 4 KB."""
+    stripped = text.strip()
+    return stripped.upper() if "://" not in stripped and stripped.isascii() else stripped
 
 
 def _number_in(seal: str) -> str | None:
