@@ -239,3 +239,28 @@ def test_spellings_of_one_good_seal_share_one_cache_entry(fresh_keystore, regist
     assert len(verifier._good_seals) <= 3  # the bare code, the address as printed, the address upper-cased
     assert all(len(key) <= len(seal) for key in verifier._good_seals)
     assert verifier.verify_seal(code.lower() + "Q").checks[0].reason is Reason.SEAL_MALFORMED  # not a spelling of it
+
+
+def test_a_trust_list_table_the_web_may_not_read_is_a_failed_check_not_no_trust_lists(fresh_keystore, registry):
+    """After a migration without `certgen registry grant`, the web role cannot read the new
+    `trust_lists` table: that must not pass for a registry from before published trust lists
+    (every published list, every revocation, silently ignored), but fail the check, named."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    root = fresh_keystore.root_certificate()
+    live.publish_trust_list(registry, fresh_keystore.signed_trust_list(PASSPHRASE, now=NOW), root, now=NOW, actor="t")
+
+    def deny_trust_lists(action, table, *_):
+        return sqlite3.SQLITE_DENY if table == "trust_lists" else sqlite3.SQLITE_OK
+
+    event.listen(registry.engine, "connect", lambda conn, _record: conn.set_authorizer(deny_trust_lists))
+    registry.engine.dispose()
+    with pytest.raises(Exception, match="access to trust_lists.id is prohibited"):  # PostgreSQL: permission denied
+        live.versions(registry)
+    trust_bytes = fresh_keystore.trustlist_path.read_bytes()
+    state = LiveState(registry, root, trust_bytes, TrustList.load_signed(trust_bytes, root), interval=0,
+                      on_trust=lambda *a: None, listeners=[])
+    state.poll()
+    assert not state.ok and state.problem.startswith("registry version check failed")
