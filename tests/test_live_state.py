@@ -191,7 +191,7 @@ def test_a_registry_from_before_published_trust_lists_still_gives_its_event_vers
     assert live.changed_numbers(registry, 0, 1, limit=0) is None  # more than the limit: drop everything
 
 
-def test_an_upload_is_judged_under_one_trust_list_when_a_new_one_arrives_midway(issued, monkeypatch):
+def test_an_upload_is_judged_under_one_trust_list_when_a_new_one_arrives_midway(issued, monkeypatch):  # noqa: F811
     """A PDF upload runs in a worker thread while the version check swaps the trust list on the
     event loop: the signature and the seal of one file are both judged under the list the check
     started with, never the signature under the old list and the seal under the new one."""
@@ -233,9 +233,9 @@ def test_spellings_of_one_good_seal_share_one_cache_entry(fresh_keystore, regist
     spellings = [" " * i + "".join(c.lower() if (i >> (n % 8)) & 1 else c for n, c in enumerate(code)) + "\t" * i
                  for i in range(40)]
     spellings += [" " * 100 + seal, "\n" + seal.upper().replace("HTTPS", "https")]
-    for text in spellings:
-        assert verifier.verify_seal(text).verdict is Verdict.VALID, text
-        assert verifier.cached_seal(text) is not None
+    for spelling in spellings:
+        assert verifier.verify_seal(spelling).verdict is Verdict.VALID, spelling
+        assert verifier.cached_seal(spelling) is not None
     assert len(verifier._good_seals) <= 3  # the bare code, the address as printed, the address upper-cased
     assert all(len(key) <= len(seal) for key in verifier._good_seals)
     assert verifier.verify_seal(code.lower() + "Q").checks[0].reason is Reason.SEAL_MALFORMED  # not a spelling of it
