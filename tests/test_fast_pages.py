@@ -198,6 +198,33 @@ def test_no_cached_page_is_served_when_the_version_check_fails(world, tmp_path):
     assert app.fast.cache.count == 0 and app.fast.service.live.problem.startswith("registry version check failed")
 
 
+def test_a_page_is_never_older_than_the_cache_bound_even_when_made_from_a_kept_record(world, tmp_path):
+    """CERTVERIFY_CACHE_SECONDS bounds what the pages show, not only how long a page is kept: a
+    page made from a record the status cache has kept for 50 s goes 10 s later with the record,
+    so a row edited behind the log's back shows within the bound (not within twice the bound)."""
+    import sqlite3
+
+    keys = world["keys"]
+    copy = tmp_path / "copy.sqlite3"
+    with sqlite3.connect(world["url"].replace("sqlite:///", "")) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    config = WebConfig(trust_list=keys.trustlist_path, root=keys.root_cert_path, registry_url=sqlite_url(copy),
+                       rate_limit_per_minute=0, live_interval=3600, cache_seconds=60)
+    app = create_app(config, now=lambda: NOW)
+    moment = [0.0]
+    app.fast.service.status.clock = app.fast.cache.clock = lambda: moment[0]
+    number, code = world["numbers"][VALID], world["codes"][VALID]
+    query = b"number=" + quote(number).encode()
+    assert b'data-verdict="VALID"' in _call(app, "GET", f"/v/{code}")[2]  # the record is kept from 0 s
+    with sqlite3.connect(copy) as conn:  # no event: only the cache bound can bring this out
+        conn.execute("UPDATE certificates SET status = 'withdrawn' WHERE number = ?", (number,))
+    moment[0] = 50.0
+    assert b'data-verdict="VALID"' in _call(app, "GET", "/n", query)[2]  # made from the kept record
+    moment[0] = 61.0
+    assert b'data-verdict="WITHDRAWN"' in _call(app, "GET", f"/v/{code}")[2]
+    assert b'data-verdict="WITHDRAWN"' in _call(app, "GET", "/n", query)[2]
+
+
 def pages_of(service) -> set[str]:
     return {p.number for p in service.pages._pages.values()}
 

@@ -23,6 +23,7 @@ from tests.conftest import NOW, PASSPHRASE, TEST_KDF_ITERATIONS
 from verify.live import LiveRegistryStatus, LiveState, changed_signers
 from verify.report import Reason, Verdict
 from verify.service import Verifier
+from tests.test_verify import issued  # noqa: F401 - the module fixture (three issued PDFs)
 
 URL = "https://verifikasi.example.id/v/"
 
@@ -188,3 +189,78 @@ def test_a_registry_from_before_published_trust_lists_still_gives_its_event_vers
     assert live.versions(registry) == live.Versions(events=1, trust=None)
     assert live.changed_numbers(registry, 0, 1) == {registry.events()[0].number}
     assert live.changed_numbers(registry, 0, 1, limit=0) is None  # more than the limit: drop everything
+
+
+def test_an_upload_is_judged_under_one_trust_list_when_a_new_one_arrives_midway(issued, monkeypatch):  # noqa: F811
+    """A PDF upload runs in a worker thread while the version check swaps the trust list on the
+    event loop: the signature and the seal of one file are both judged under the list the check
+    started with, never the signature under the old list and the seal under the new one."""
+    from verify import pdf as pdf_module
+
+    keys, signer, data = issued["keys"], issued["signer"], issued["pdfs"][0]
+    before = keys.trust_list()
+    after = before.revoke(signer.kid, NOW - timedelta(days=1), "kunci bocor")
+
+    def make(trust):
+        return Verifier(trust, LiveRegistryStatus(issued["registry"], lambda: NOW), keys.root_certificate(), lambda: NOW)
+
+    verifier = make(before)
+    original = pdf_module.check_pdf
+
+    def swapped_midway(*args, **kwargs):
+        result = original(*args, **kwargs)
+        verifier.use_trust(after, frozenset({signer.kid}))  # what a concurrent LiveState.poll does
+        return result
+
+    monkeypatch.setattr(pdf_module, "check_pdf", swapped_midway)
+    report = verifier.verify_pdf(data)
+    assert [(c.name, c.reason) for c in report.checks[:2]] == [("pdf_signature", Reason.PDF_SIGNATURE_VALID),
+                                                               ("seal", Reason.SEAL_VALID)]
+    assert report.verdict is Verdict.VALID and report.checks == make(before).verify_pdf(data).checks
+    monkeypatch.setattr(pdf_module, "check_pdf", original)
+    assert verifier.verify_pdf(data).checks[0].reason is Reason.PDF_SIGNER_REVOKED  # the next file: the new list
+
+
+def test_spellings_of_one_good_seal_share_one_cache_entry(fresh_keystore, registry):
+    """The good-seal cache is bounded in entries, so its memory is bounded by its keys: every
+    spelling of one seal (letter case, white space around it, as `/v/%20%20...` or the JSON API
+    send it) is one entry, not one entry of up to 4 KB each (50,000 of them: 250 MB a worker)."""
+    signer = fresh_keystore.current_signer(PASSPHRASE, now=NOW)
+    _, seal = _issue(registry, signer, "Fajar")
+    code = seal.rsplit("/v/", 1)[1]
+    verifier = Verifier(fresh_keystore.trust_list(), LiveRegistryStatus(registry, lambda: NOW),
+                        fresh_keystore.root_certificate(), lambda: NOW)
+    spellings = [" " * i + "".join(c.lower() if (i >> (n % 8)) & 1 else c for n, c in enumerate(code)) + "\t" * i
+                 for i in range(40)]
+    spellings += [" " * 100 + seal, "\n" + seal.upper().replace("HTTPS", "https")]
+    for spelling in spellings:
+        assert verifier.verify_seal(spelling).verdict is Verdict.VALID, spelling
+        assert verifier.cached_seal(spelling) is not None
+    assert len(verifier._good_seals) <= 3  # the bare code, the address as printed, the address upper-cased
+    assert all(len(key) <= len(seal) for key in verifier._good_seals)
+    assert verifier.verify_seal(code.lower() + "Q").checks[0].reason is Reason.SEAL_MALFORMED  # not a spelling of it
+
+
+def test_a_trust_list_table_the_web_may_not_read_is_a_failed_check_not_no_trust_lists(fresh_keystore, registry):
+    """After a migration without `certgen registry grant`, the web role cannot read the new
+    `trust_lists` table: that must not pass for a registry from before published trust lists
+    (every published list, every revocation, silently ignored), but fail the check, named."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    root = fresh_keystore.root_certificate()
+    live.publish_trust_list(registry, fresh_keystore.signed_trust_list(PASSPHRASE, now=NOW), root, now=NOW, actor="t")
+
+    def deny_trust_lists(action, table, *_):
+        return sqlite3.SQLITE_DENY if table == "trust_lists" else sqlite3.SQLITE_OK
+
+    event.listen(registry.engine, "connect", lambda conn, _record: conn.set_authorizer(deny_trust_lists))
+    registry.engine.dispose()
+    with pytest.raises(Exception, match="access to trust_lists.id is prohibited"):  # PostgreSQL: permission denied
+        live.versions(registry)
+    trust_bytes = fresh_keystore.trustlist_path.read_bytes()
+    state = LiveState(registry, root, trust_bytes, TrustList.load_signed(trust_bytes, root), interval=0,
+                      on_trust=lambda *a: None, listeners=[])
+    state.poll()
+    assert not state.ok and state.problem.startswith("registry version check failed")

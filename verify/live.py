@@ -109,6 +109,12 @@ class LiveRegistryStatus(RegistryStatus):
             for number in change.numbers:
                 self._records.pop(number, None)
 
+    def age(self, number: str) -> float:
+        """Seconds since the kept record of `number` was read (0 when none is kept): a page made
+        from it is as old as the record (verify.web.fast)."""
+        entry = self._records.get(number)
+        return max(0.0, self.clock() - entry[1]) if entry is not None else 0.0
+
     @property
     def count(self) -> int:
         """Records kept now."""

@@ -61,16 +61,21 @@ class Verifier:
     #: Guards the swap of the trust list against a seal checked under the old one being cached under the new.
     _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def _open_seal(self, text: str, now: datetime) -> SealResult:
-        cached = self._good_seals.get(text)
-        if cached is not None:
-            return cached
-        trust = self.trust
+    def _open_seal(self, text: str, now: datetime, trust: TrustList | None = None) -> SealResult:
+        """`trust`: the list the rest of the request was judged under (a PDF's signature), when
+        the version check may have swapped `self.trust` since (verify.live)."""
+        key = _seal_key(text)
+        if trust is None or trust is self.trust:
+            cached = self._good_seals.get(key)
+            if cached is not None:
+                return cached
+        if trust is None:
+            trust = self.trust
         opened = open_seal(text, trust, now)
         if opened.ok:
             with self._trust_lock:
                 if self.trust is trust:  # not swapped meanwhile (an upload thread)
-                    self._good_seals[text] = opened
+                    self._good_seals[key] = opened
                     if len(self._good_seals) > SEAL_CACHE_SIZE:
                         self._good_seals.popitem(last=False)
         return opened
@@ -88,7 +93,7 @@ class Verifier:
 
     def cached_seal(self, text: str) -> SealResult | None:
         """The remembered check of a good seal (its signer's key id names what a trust change drops)."""
-        return self._good_seals.get(text)
+        return self._good_seals.get(_seal_key(text))
 
     # -- seals --------------------------------------------------------------------------
     def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,
@@ -97,10 +102,10 @@ class Verifier:
         return self._verify_seal(text, self.now(), subject=subject, source=source, barcodes=barcodes)
 
     def _verify_seal(self, text: str, now: datetime, *, subject: str = "seal", source: str | None = None,
-                     barcodes: tuple[str, ...] = (), lookup: "Callable[[str], StatusInfo | None] | None" = None
-                     ) -> VerificationReport:
+                     barcodes: tuple[str, ...] = (), lookup: "Callable[[str], StatusInfo | None] | None" = None,
+                     trust: TrustList | None = None) -> VerificationReport:
         checks: list[Check] = []
-        opened = self._open_seal(text, now)
+        opened = self._open_seal(text, now, trust)
         if not opened.ok or opened.claims is None:
             checks.append(Check.failed("seal", _SEAL_REASONS[opened.reason], f"seal invalid: {opened.detail}"))
             return self._report(subject, checks, None, None, source, barcodes or (text,), now)
@@ -208,7 +213,8 @@ class Verifier:
                 return cert.issued_at  # the card issued with its certificate, signed at the issue time
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
 
-        result = check_pdf(data, trust=self.trust, root=self.root, now=now, registry_time=registry_time,
+        trust = self.trust  # one list for the whole file: the version check may swap it meanwhile (an upload thread)
+        result = check_pdf(data, trust=trust, root=self.root, now=now, registry_time=registry_time,
                            timestamp_roots=self.timestamp_roots, fast=self.pdf_fast_path)
         checks = list(result.checks)
         signing_time = SigningTime(result.signed_at, result.time_source) if result.signed_at and result.time_source else None
@@ -218,7 +224,7 @@ class Verifier:
             checks.append(Check.failed("seal", Reason.PDF_NO_SEAL, "the signed PDF carries no seal"))
             return self._report("pdf", checks, None, None, source, (), now)
         seal_report = self._verify_seal(result.seal, now, subject="pdf", source=source,
-                                        lookup=lookup if self.status is not None else None)
+                                        lookup=lookup if self.status is not None else None, trust=trust)
         checks.extend(seal_report.checks)
         certificate = seal_report.certificate
         card = seal_report.claims is not None and seal_report.claims.edition is not None
@@ -277,6 +283,14 @@ class Verifier:
                 now: datetime) -> VerificationReport:
         verdict, summary = decide(tuple(checks), certificate)
         return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
+
+
+def _seal_key(text: str) -> str:
+    """The good-seal cache's key: one for every spelling of a seal that opens the same way
+    (`open_seal` strips white space, and a bare ASCII code is read upper-cased), so spellings
+    of one good seal, which anyone can make, do not each take an entry of up to 4 KB."""
+    stripped = text.strip()
+    return stripped.upper() if "://" not in stripped and stripped.isascii() else stripped
 
 
 def _number_in(seal: str) -> str | None:

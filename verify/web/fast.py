@@ -187,7 +187,10 @@ class FastPages:
                 if opened is None:
                     return page  # its signer is not known here: not kept
                 kid = opened.kid
-            cache.put(key, Page(page[0], page[1], page[2], report.certificate.number, kid, day, cache.clock()))
+            number = report.certificate.number
+            age = getattr(service.status, "age", None)  # a page is as old as the kept record it shows
+            made = cache.clock() - (age(number) if age is not None else 0.0)
+            cache.put(key, Page(page[0], page[1], page[2], number, kid, day, made))
         return page
 
 
