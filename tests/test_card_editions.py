@@ -16,6 +16,7 @@ from certgen.registry import Registry
 from certgen.seal import SealClaims, open_seal, seal_text, sign_seal
 from tests.conftest import NOW
 from tests.signatures import make_nss_db, pdfsig, pyhanko_status
+from tests.softhsm import softhsm  # noqa: F401 - the fixture
 from tests.test_batch import SAMPLES, person_rows
 from verify.cli import main as certverify
 from verify.web.app import create_app
@@ -419,3 +420,30 @@ def test_two_reprints_racing_cannot_both_record_an_edition(batch):
     cert = registry.get(number)
     assert cert.card_edition == 2 and cert.card_sha256 == "a" * 64
     assert [e.actor for e in registry.events(number)] == ["tester", "first"]
+
+
+def test_a_card_is_reprinted_when_the_signer_is_in_a_token(settings, softhsm, tmp_path):  # noqa: F811
+    """`certgen card reprint` loads the current signer like `certgen issue` does: a key in a
+    PKCS#11 token with the PIN from CERTGEN_PKCS11_PIN (it was asked of a key folder without one)."""
+    from certgen.cli_support import AppContext
+    from tests.conftest import PASSPHRASE
+
+    runner = CliRunner()
+    environ = {"CERTGEN_ACTOR": "tester", "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+               "CERTGEN_PKCS11_PIN": softhsm.pin}
+
+    def run(args):
+        return runner.invoke(certgen, args, obj=AppContext(settings=settings, now=lambda: NOW, environ=environ),
+                             catch_exceptions=False)
+
+    rotated = run(["keys", "rotate", "--pkcs11-module", softhsm.module, "--token", softhsm.token])
+    assert rotated.exit_code == 0, rotated.output
+    issued = run(["issue", "person", str(person_rows(tmp_path / "in", 1)), "--workers", "1"])
+    assert issued.exit_code == 0, issued.output
+    out = settings.data_dir / "issued" / "persons-person"
+    (number,) = [m["number"] for m in json.loads((out / "manifest.json").read_text())]
+    result = run(["card", "reprint", number, "--reason", "damaged"])
+    assert result.exit_code == 0, result.output
+    assert f"{number}: card edition 2 printed" in result.output
+    _, (report,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
+    assert report["verdict"] == "VALID" and "card_current" in _reasons(report) and report["claims"]["card_edition"] == 2
