@@ -8,13 +8,13 @@ One reprint, with the batch's safety:
 2. the card of edition N+1 is drawn, sealed and signed in memory (certgen/card_files.py);
 3. the registry records it (edition, card seal, file digest, a `reprint` event with the full
    state) in one transaction: from then on edition N verifies as a superseded card;
-4. the file is written atomically over `cards/NUMBER.pdf`, and, when the batch has print sheets,
-   a one-card sheet `sheets/reprint-NUMBER-eN.pdf` is written beside the batch's sheets.
+4. when the batch has print sheets, a one-card sheet `sheets/reprint-NUMBER-eN.pdf` is written
+   beside the batch's sheets; then the file is written atomically over `cards/NUMBER.pdf`.
 
 A crash between 3 and 4 leaves the registry one edition ahead of the folder. A rerun sees
-that (the current edition is a reprint, and its card file or its sheet is missing or
-different) and draws that edition again from the registry (same seal, same signing time,
-deterministic signature) instead of printing yet another one: a rerun never duplicates.
+that (the current edition is a reprint, and its card file is missing or different) and draws
+that edition again from the registry (same seal, same signing time, deterministic signature)
+instead of printing yet another one: a rerun never duplicates.
 """
 
 from __future__ import annotations
@@ -137,12 +137,12 @@ def _photo(request: ReprintRequest, record: PersonRecord) -> str | None:
 
 
 def _unfinished(output: Path, cert: Certificate) -> bool:
-    """A reprint the registry recorded whose card file, or (with sheets) whose sheet, is not in the folder."""
+    """A reprint the registry recorded whose card file is not in the folder. The card file is
+    written last (`_write`), so it says the sheet was written too: a sheet cleared away after
+    printing must not turn the next reprint into a rewrite of the same (perhaps lost) edition."""
     if (cert.card_edition or 1) < 2 or not cert.card_seal:
         return False
-    if sha256_file(card_path(output, cert.number)) != cert.card_sha256:
-        return True
-    return (output / "sheets").is_dir() and not sheet_file(output, cert.number, cert.card_edition or 1).is_file()
+    return sha256_file(card_path(output, cert.number)) != cert.card_sha256
 
 
 def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate, record: PersonRecord,
@@ -170,10 +170,11 @@ def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate,
 
 def _write(output: Path, card: CardData, data: bytes, templates: TemplateSet, fonts: FontSet, *,
            resumed: bool) -> ReprintResult:
-    digest = write_atomic(card_path(output, card.number), data)
     sheet = None
-    if (output / "sheets").is_dir():
+    if (output / "sheets").is_dir():  # the sheet first: the card file says the reprint is written (`_unfinished`)
         sheet = sheet_file(output, card.number, card.edition)
         write_atomic(sheet, render_sheet(templates, fonts, [card], sheet.stem))
+        flush_to_disk()
+    digest = write_atomic(card_path(output, card.number), data)
     flush_to_disk()
     return ReprintResult(card.number, card.edition, card_path(output, card.number), digest, sheet, resumed)

@@ -447,3 +447,44 @@ def test_a_card_is_reprinted_when_the_signer_is_in_a_token(settings, softhsm, tm
     assert f"{number}: card edition 2 printed" in result.output
     _, (report,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
     assert report["verdict"] == "VALID" and "card_current" in _reasons(report) and report["claims"]["card_edition"] == 2
+
+
+def test_a_printed_reprint_sheet_cleared_away_does_not_stop_the_next_edition(batch, cli, settings):
+    """Staff print `sheets/reprint-N-e2.pdf` and clear it away; the holder then loses edition 2.
+    The next reprint prints edition 3, so the lost card verifies as superseded (it 'resumed'
+    edition 2 instead, as if a crash had cut the first reprint short: the lost card stayed VALID)."""
+    out, number = batch["out"], batch["numbers"][0]
+    assert json.loads(cli(certgen, ["card", "reprint", number, "--reason", "damaged", "--json"]).output)["edition"] == 2
+    lost = batch["registry"].get(number).card_seal
+    (out / "sheets" / f"reprint-{number}-e2.pdf").unlink()
+    again = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "lost", "--json"]).output)
+    assert again["edition"] == 3 and again["resumed"] is False
+    assert (out / "sheets" / f"reprint-{number}-e3.pdf").is_file()
+    report = json.loads(_certverify(settings, "seal", lost, "--json").output)
+    assert report["verdict"] == "REPLACED" and "card_superseded" in _reasons(report)
+
+
+def test_a_crash_between_the_reprint_sheet_and_the_card_file_is_resumed(batch, cli, monkeypatch):
+    """The sheet is written before the card file: a card file with the registry's digest means
+    the reprint finished; a crash between the two is resumed (edition 2 again, no edition 3)."""
+    from certgen import card_reprint
+
+    out, number = batch["out"], batch["numbers"][1]
+    real = card_reprint.write_atomic
+
+    class PowerCut(BaseException):
+        pass
+
+    def crash_at_the_card(path, data):
+        if path.parent.name == "cards":
+            raise PowerCut("power cut")
+        return real(path, data)
+
+    monkeypatch.setattr(card_reprint, "write_atomic", crash_at_the_card)
+    with pytest.raises(PowerCut):
+        cli(certgen, ["card", "reprint", number, "--reason", "lost"])
+    monkeypatch.undo()
+    assert (out / "sheets" / f"reprint-{number}-e2.pdf").is_file()
+    done = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "lost", "--json"]).output)
+    assert done["edition"] == 2 and done["resumed"] is True
+    assert batch["registry"].get(number).card_sha256 == done["card_sha256"]
