@@ -449,6 +449,26 @@ def test_a_card_is_reprinted_when_the_signer_is_in_a_token(settings, softhsm, tm
     assert report["verdict"] == "VALID" and "card_current" in _reasons(report) and report["claims"]["card_edition"] == 2
 
 
+def test_a_reprinted_card_outlives_its_signers_later_revocation_like_its_certificate(batch, cli, settings):
+    """A signer revoked after a reprint: the registry recorded the reprinted card (its digest
+    and its seal, under the log) at the reprint, so the card is judged at that time, as the
+    certificate and the first edition are judged at the issue: all VALID, none 'unproven'."""
+    from certgen.keys import KeyStore
+    from tests.conftest import PASSPHRASE
+
+    out, (first, second, _) = batch["out"], batch["numbers"]
+    assert cli(certgen, ["card", "reprint", second, "--reason", "damaged"], now=NOW + timedelta(minutes=5)).exit_code == 0
+    store = KeyStore(settings.keys_dir)
+    kid = next(s for s in store.signers() if s.current).kid.hex()
+    store.revoke(kid, at=NOW + timedelta(minutes=30), reason="key compromise")
+    store.signed_trust_list(PASSPHRASE, now=NOW + timedelta(minutes=31))
+    files = [out / "certificates" / f"{second}.pdf", out / "cards" / f"{first}.pdf", out / "cards" / f"{second}.pdf"]
+    _, reports, summary = _pdf_reports(settings, *files)
+    assert summary == {"files": 3, "verdicts": {"VALID": 3}}, [(r["source"], r["summary"]) for r in reports]
+    reprinted = next(r for r in reports if r["source"].endswith(f"cards/{second}.pdf"))
+    assert reprinted["claims"]["card_edition"] == 2 and reprinted["signing_time"]["source"] == "registry"
+
+
 def test_a_printed_reprint_sheet_cleared_away_does_not_stop_the_next_edition(batch, cli, settings):
     """Staff print `sheets/reprint-N-e2.pdf` and clear it away; the holder then loses edition 2.
     The next reprint prints edition 3, so the lost card verifies as superseded (it 'resumed'
