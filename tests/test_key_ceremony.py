@@ -171,3 +171,24 @@ def test_a_pending_request_is_not_silently_replaced(folders, softhsm):  # noqa: 
     request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate())
     with pytest.raises(CeremonyError, match="a request for a key in a key file is pending since"):
         request_signer(online, b"", now=NOW, token=TokenRef(softhsm.module, softhsm.token))
+
+
+def test_an_install_interrupted_after_moving_the_key_finishes_on_a_rerun(folders, monkeypatch):
+    """A crash after the key file moved to its signer's name and before keystore.json names
+    it: the rerun of `keys install` finishes (it was refused for good: "already exists")."""
+    offline, online = folders
+    csr = request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate())
+    info = certify_request(offline, csr, PASSPHRASE, now=NOW)
+    pem, trust = info.certificate.public_bytes(serialization.Encoding.PEM), offline.trustlist_path.read_bytes()
+
+    def power_cut(state):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(online, "_write_state", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        install_certificate(online, pem, trust)
+    monkeypatch.undo()
+    assert online.dsc_key_path(info.kid).exists() and list(online.folder.glob("request-*")) == []
+    installed = install_certificate(online, pem, trust)
+    assert installed.current and installed.kid == info.kid
+    assert online.current_signer(PASSPHRASE, now=NOW).kid == info.kid
