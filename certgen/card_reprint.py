@@ -90,6 +90,9 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
                  on_wait: Callable[[str], None] | None = None) -> ReprintResult:
     """Print the next edition of a card, or finish the one a crashed run recorded."""
     number = _certificate(env.registry, request.number).number
+    if not (request.output / "cards").is_dir():  # before anything is recorded: the new edition is written there
+        raise ReprintError(f"{request.output}: not a batch output folder (no cards/ in it): give the folder of the "
+                           f"batch that printed {number}'s card")
     key = hashlib.sha256(f"card:{number}".encode()).hexdigest()
     with batch_locks(request.output, key, env.registry, lock_dir=env.lock_dir, wait=env.wait, on_wait=on_wait):
         cert = _certificate(env.registry, number)  # read again: another run may have finished meanwhile

@@ -508,3 +508,16 @@ def test_a_crash_between_the_reprint_sheet_and_the_card_file_is_resumed(batch, c
     done = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "lost", "--json"]).output)
     assert done["edition"] == 2 and done["resumed"] is True
     assert batch["registry"].get(number).card_sha256 == done["card_sha256"]
+
+
+def test_a_reprint_into_a_folder_that_is_not_the_batchs_records_nothing(batch, cli, settings, tmp_path):
+    """`--output` naming a folder without the batch's cards/: refused before the registry records
+    an edition (it recorded edition 2, superseding the holder's card, then failed with a traceback
+    writing the file, leaving no card of the current edition anywhere)."""
+    number = batch["numbers"][0]
+    for folder in (tmp_path / "nowhere", tmp_path):
+        result = cli(certgen, ["card", "reprint", number, "--reason", "lost", "-o", str(folder)])
+        assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+        assert f"{folder}: not a batch output folder (no cards/ in it)" in result.output
+    cert = batch["registry"].get(number)
+    assert cert.card_edition == 1 and [e.type for e in batch["registry"].events(number)] == [EventType.ISSUE]
