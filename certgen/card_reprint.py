@@ -14,7 +14,9 @@ One reprint, with the batch's safety:
 A crash between 3 and 4 leaves the registry one edition ahead of the folder. A rerun sees
 that (the current edition is a reprint, and its card file is missing or different) and draws
 that edition again from the registry (same seal, same signing time, deterministic signature)
-instead of printing yet another one: a rerun never duplicates.
+instead of printing yet another one: a rerun never duplicates. When that edition cannot be drawn
+again byte for byte (signed in a token, by another signer, another photo or templates), the
+rerun prints the next edition, which supersedes it: never two valid cards, never a stuck card.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from .sign import ChainItem, PdfSealer
 
 class ReprintError(CertgenError):
     """A card cannot be reprinted; the message says why and what to do."""
+
+
+class _NotReproducible(ReprintError):
+    """The recorded edition's file cannot be drawn again byte for byte."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,13 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
         assert isinstance(record, PersonRecord)
         photo = _photo(request, record)
         if unfinished:  # the file of an edition already recorded: written, whatever happened since
-            return _resume(request, env, cert, record, photo, templates, fonts)
+            try:
+                return _resume(request, env, cert, record, photo, templates, fonts)
+            except _NotReproducible:
+                if problem is not None:
+                    raise
+                # not drawable again (a token's random nonce, another signer, photo or templates): the next
+                # edition supersedes the recorded one, whose file never reached the holder or is lost
         edition = current_edition(cert) + 1
         signer = env.signer()
         signed_at = now.replace(microsecond=0)  # the seal's time (whole seconds) is the PDF's: drawn again exactly
@@ -158,16 +170,16 @@ def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate,
     kid, signed_at = named
     signer = env.signer()
     if kid != signer.kid.hex():
-        raise ReprintError(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
-                           f"{request.output}, and it was signed by document signer {kid}, not the current one: "
-                           "restore it from a backup")
+        raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
+                               f"{request.output}, and it was signed by document signer {kid}, not the current one: "
+                               "restore it from a backup")
     card = CardData(cert.number, record, qr_matrix(cert.card_seal), photo, local_day(cert.issued_at or cert.created_at),
                     cert.card_edition)
     data = signed_card(templates, fonts, PdfSealer(signer, env.chain), card, cert.card_seal, signed_at)
     if hashlib.sha256(data).hexdigest() != cert.card_sha256:
-        raise ReprintError(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
-                           f"{request.output}, and drawing it again does not give the registry's bytes (another "
-                           "photo, changed templates or fonts): restore it from a backup")
+        raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
+                               f"{request.output}, and drawing it again does not give the registry's bytes (another "
+                               "photo, changed templates or fonts): restore it from a backup")
     return _write(request.output, card, data, templates, fonts, resumed=True)
 
 

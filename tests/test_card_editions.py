@@ -521,3 +521,49 @@ def test_a_reprint_into_a_folder_that_is_not_the_batchs_records_nothing(batch, c
         assert f"{folder}: not a batch output folder (no cards/ in it)" in result.output
     cert = batch["registry"].get(number)
     assert cert.card_edition == 1 and [e.type for e in batch["registry"].events(number)] == [EventType.ISSUE]
+
+
+def test_a_crashed_reprint_signed_in_a_token_is_followed_by_the_next_edition(settings, softhsm, tmp_path, monkeypatch):  # noqa: F811
+    """A token signs with a random nonce, so the edition a crash left without a file cannot be
+    drawn again; the rerun prints the next edition, which supersedes the one nobody holds (it
+    refused every rerun for good: 'restore it from a backup', of a file that never existed)."""
+    from certgen import card_reprint
+    from certgen.cli_support import AppContext
+    from tests.conftest import PASSPHRASE
+
+    runner = CliRunner()
+    environ = {"CERTGEN_ACTOR": "tester", "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+               "CERTGEN_PKCS11_PIN": softhsm.pin}
+
+    def run(args):
+        return runner.invoke(certgen, args, obj=AppContext(settings=settings, now=lambda: NOW, environ=environ),
+                             catch_exceptions=False)
+
+    assert run(["keys", "rotate", "--pkcs11-module", softhsm.module, "--token", softhsm.token]).exit_code == 0
+    assert run(["issue", "person", str(person_rows(tmp_path / "in", 1)), "--workers", "1"]).exit_code == 0
+    out = settings.data_dir / "issued" / "persons-person"
+    (number,) = [m["number"] for m in json.loads((out / "manifest.json").read_text())]
+
+    class PowerCut(BaseException):
+        pass
+
+    def crash(path, data):
+        raise PowerCut("power cut")
+
+    monkeypatch.setattr(card_reprint, "write_atomic", crash)
+    with pytest.raises(PowerCut):
+        run(["card", "reprint", number, "--reason", "lost"])
+    monkeypatch.undo()
+    registry = Registry.open(settings.registry_url)
+    unwritten = registry.get(number).card_seal
+    result = run(["card", "reprint", number, "--reason", "lost", "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert done["edition"] == 3 and done["resumed"] is False
+    cert = registry.get(number)
+    assert cert.card_edition == 3 and cert.card_sha256 == done["card_sha256"]
+    registry.close()
+    report = json.loads(_certverify(settings, "seal", unwritten, "--json").output)
+    assert report["verdict"] == "REPLACED" and "card_superseded" in _reasons(report)
+    _, (card,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
+    assert card["verdict"] == "VALID" and card["claims"]["card_edition"] == 3
