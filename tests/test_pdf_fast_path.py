@@ -295,6 +295,8 @@ def _forgeries(issued) -> dict[str, tuple[bytes, str]]:  # noqa: F811
     hexed = pdf[first + 1:second - 1]
     padding_at = first + 1 + len(hexed.rstrip(b"0"))
     padding_at += padding_at % 2
+    inside = pdf.index(b"stream", pdf.index(b"/Length")) + 16
+    assert inside < first
     return {
         "look-alike signer, same subject and serial, another key": (_signed_by(pdf, fake, fake_key, [root]),
                                                                    "pdf_signer_untrusted"),
@@ -303,7 +305,8 @@ def _forgeries(issued) -> dict[str, tuple[bytes, str]]:  # noqa: F811
                                                                     "pdf_signature_malformed"),
         "genuine certificate, signed by another key": (_signed_by(pdf, genuine, stranger, [root]),
                                                        "pdf_signature_invalid"),
-        "a signed byte changed": (pdf[:100] + bytes([pdf[100] ^ 1]) + pdf[101:], "pdf_signature_invalid"),
+        # inside the first content stream's data: the file still parses, only the digest differs
+        "a signed byte changed": (pdf[:inside] + bytes([pdf[inside] ^ 1]) + pdf[inside + 1:], "pdf_signature_invalid"),
         "bytes after %%EOF": (pdf + b"% appended\n", "pdf_modified_after_signing"),
         "a revision appended after %%EOF": (hostile.isa_trailer_without_xref(pdf), "pdf_modified_after_signing"),
         "byte range leaving a gap before /Contents": (
