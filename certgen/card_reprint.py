@@ -8,13 +8,15 @@ One reprint, with the batch's safety:
 2. the card of edition N+1 is drawn, sealed and signed in memory (certgen/card_files.py);
 3. the registry records it (edition, card seal, file digest, a `reprint` event with the full
    state) in one transaction: from then on edition N verifies as a superseded card;
-4. the file is written atomically over `cards/NUMBER.pdf`, and, when the batch has print sheets,
-   a one-card sheet `sheets/reprint-NUMBER-eN.pdf` is written beside the batch's sheets.
+4. when the batch has print sheets, a one-card sheet `sheets/reprint-NUMBER-eN.pdf` is written
+   beside the batch's sheets; then the file is written atomically over `cards/NUMBER.pdf`.
 
 A crash between 3 and 4 leaves the registry one edition ahead of the folder. A rerun sees
-that (the current edition is a reprint, and its card file or its sheet is missing or
-different) and draws that edition again from the registry (same seal, same signing time,
-deterministic signature) instead of printing yet another one: a rerun never duplicates.
+that (the current edition is a reprint, and its card file is missing or different) and draws
+that edition again from the registry (same seal, same signing time, deterministic signature)
+instead of printing yet another one: a rerun never duplicates. When that edition cannot be drawn
+again byte for byte (signed in a token, by another signer, another photo or templates), the
+rerun prints the next edition, which supersedes it: never two valid cards, never a stuck card.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from .sign import ChainItem, PdfSealer
 
 class ReprintError(CertgenError):
     """A card cannot be reprinted; the message says why and what to do."""
+
+
+class _NotReproducible(ReprintError):
+    """The recorded edition's file cannot be drawn again byte for byte."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
                  on_wait: Callable[[str], None] | None = None) -> ReprintResult:
     """Print the next edition of a card, or finish the one a crashed run recorded."""
     number = _certificate(env.registry, request.number).number
+    if not (request.output / "cards").is_dir():  # before anything is recorded: the new edition is written there
+        raise ReprintError(f"{request.output}: not a batch output folder (no cards/ in it): give the folder of the "
+                           f"batch that printed {number}'s card")
     key = hashlib.sha256(f"card:{number}".encode()).hexdigest()
     with batch_locks(request.output, key, env.registry, lock_dir=env.lock_dir, wait=env.wait, on_wait=on_wait):
         cert = _certificate(env.registry, number)  # read again: another run may have finished meanwhile
@@ -104,7 +113,13 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
         assert isinstance(record, PersonRecord)
         photo = _photo(request, record)
         if unfinished:  # the file of an edition already recorded: written, whatever happened since
-            return _resume(request, env, cert, record, photo, templates, fonts)
+            try:
+                return _resume(request, env, cert, record, photo, templates, fonts)
+            except _NotReproducible:
+                if problem is not None:
+                    raise
+                # not drawable again (a token's random nonce, another signer, photo or templates): the next
+                # edition supersedes the recorded one, whose file never reached the holder or is lost
         edition = current_edition(cert) + 1
         signer = env.signer()
         signed_at = now.replace(microsecond=0)  # the seal's time (whole seconds) is the PDF's: drawn again exactly
@@ -137,12 +152,12 @@ def _photo(request: ReprintRequest, record: PersonRecord) -> str | None:
 
 
 def _unfinished(output: Path, cert: Certificate) -> bool:
-    """A reprint the registry recorded whose card file, or (with sheets) whose sheet, is not in the folder."""
+    """A reprint the registry recorded whose card file is not in the folder. The card file is
+    written last (`_write`), so it says the sheet was written too: a sheet cleared away after
+    printing must not turn the next reprint into a rewrite of the same (perhaps lost) edition."""
     if (cert.card_edition or 1) < 2 or not cert.card_seal:
         return False
-    if sha256_file(card_path(output, cert.number)) != cert.card_sha256:
-        return True
-    return (output / "sheets").is_dir() and not sheet_file(output, cert.number, cert.card_edition or 1).is_file()
+    return sha256_file(card_path(output, cert.number)) != cert.card_sha256
 
 
 def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate, record: PersonRecord,
@@ -155,25 +170,26 @@ def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate,
     kid, signed_at = named
     signer = env.signer()
     if kid != signer.kid.hex():
-        raise ReprintError(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
-                           f"{request.output}, and it was signed by document signer {kid}, not the current one: "
-                           "restore it from a backup")
+        raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
+                               f"{request.output}, and it was signed by document signer {kid}, not the current one: "
+                               "restore it from a backup")
     card = CardData(cert.number, record, qr_matrix(cert.card_seal), photo, local_day(cert.issued_at or cert.created_at),
                     cert.card_edition)
     data = signed_card(templates, fonts, PdfSealer(signer, env.chain), card, cert.card_seal, signed_at)
     if hashlib.sha256(data).hexdigest() != cert.card_sha256:
-        raise ReprintError(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
-                           f"{request.output}, and drawing it again does not give the registry's bytes (another "
-                           "photo, changed templates or fonts): restore it from a backup")
+        raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
+                               f"{request.output}, and drawing it again does not give the registry's bytes (another "
+                               "photo, changed templates or fonts): restore it from a backup")
     return _write(request.output, card, data, templates, fonts, resumed=True)
 
 
 def _write(output: Path, card: CardData, data: bytes, templates: TemplateSet, fonts: FontSet, *,
            resumed: bool) -> ReprintResult:
-    digest = write_atomic(card_path(output, card.number), data)
     sheet = None
-    if (output / "sheets").is_dir():
+    if (output / "sheets").is_dir():  # the sheet first: the card file says the reprint is written (`_unfinished`)
         sheet = sheet_file(output, card.number, card.edition)
         write_atomic(sheet, render_sheet(templates, fonts, [card], sheet.stem))
+        flush_to_disk()
+    digest = write_atomic(card_path(output, card.number), data)
     flush_to_disk()
     return ReprintResult(card.number, card.edition, card_path(output, card.number), digest, sheet, resumed)

@@ -212,10 +212,13 @@ def install_certificate(store: KeyStore, cert_data: bytes, trust_list: bytes) ->
     else:
         source = store.folder / pending["key_file"]
         target = store.dsc_key_path(kid)
-        if target.exists():
+        if target.exists() and (not source.exists() or os.path.samefile(source, target)):
+            source.unlink(missing_ok=True)  # an install interrupted after linking the key: finish it
+        elif target.exists():
             raise CeremonyError(f"{target}: already exists; refusing to overwrite it")
-        os.link(source, target)
-        os.unlink(source)
+        else:
+            os.link(source, target)
+            os.unlink(source)
     _write_public(store.dsc_cert_path(kid), cert.public_bytes(serialization.Encoding.PEM))
     state["signers"].append(entry)
     state["current"] = kid.hex()

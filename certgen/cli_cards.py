@@ -11,7 +11,6 @@ import click
 from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_support import AppContext, safe, user_errors
 from .errors import ConfigError
-from .keys import KeyStore
 from .registry import Registry
 from .registry.cards import REPRINT_REASONS
 
@@ -58,7 +57,7 @@ def reprint_cmd(app: AppContext, number: str, reason: str, output: Path | None, 
 
         canonical = str(parse_number(number))
         folder = output or _output_for(app, canonical)
-        store = KeyStore(settings.keys_dir)
+        store = app.keystore()  # with the token PIN, as `certgen issue` loads the signer
         env = ReprintEnvironment(registry=registry, signer=lambda: store.current_signer(app.passphrase(), now=app.now()),
                                  chain=[store.root_certificate()], templates_dir=settings.templates_dir,
                                  verify_url=settings.verify_url, issuer=settings.issuer, actor=app.actor(), now=app.now,

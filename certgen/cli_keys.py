@@ -32,6 +32,12 @@ def token_ref(module: str | None, label: str | None) -> TokenRef | None:
     return TokenRef(str(Path(module).expanduser()), label)
 
 
+def _writable(output: Path) -> None:
+    """Refuse an output file in a folder that is not there before anything is generated or recorded."""
+    if not output.parent.is_dir():
+        raise ConfigError(f"--output {output}: the folder {output.parent} does not exist")
+
+
 def register(keys: click.Group) -> None:
     """Add the ceremony's commands to the `keys` group."""
     pass_app = click.make_pass_decorator(AppContext, ensure=True)
@@ -52,6 +58,7 @@ def register(keys: click.Group) -> None:
         from .ceremony import request_signer
 
         with user_errors():
+            _writable(output)
             token = token_ref(pkcs11_module, token_label)
             root = None
             if root_cert is not None:
@@ -81,6 +88,7 @@ def register(keys: click.Group) -> None:
         from .ceremony import certify_request
 
         with user_errors():
+            _writable(output)
             store = app.keystore()
             info = certify_request(store, request.read_bytes(), app.passphrase(), now=app.now(), years=years,
                                    source=str(request))

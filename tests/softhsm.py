@@ -49,7 +49,15 @@ def init_token(folder: Path, label: str = TOKEN, pin: str = PIN) -> SoftHsm:
     return SoftHsm(module, label, pin, conf)
 
 
+_made: list[SoftHsm] = []
+
+
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    """The test process's token (session-wide: see the module docstring)."""
-    return init_token(tmp_path_factory.mktemp("softhsm"))
+    """The test process's token (session-wide: see the module docstring). Made once per process
+    whichever test module asks first: each module importing the fixture has its own session
+    fixture, and a second token would move SOFTHSM2_CONF away from the one the library was
+    initialised with (a forked worker would then not find a key the parent just generated)."""
+    if not _made:
+        _made.append(init_token(tmp_path_factory.mktemp("softhsm")))
+    return _made[0]

@@ -16,6 +16,7 @@ from certgen.registry import Registry
 from certgen.seal import SealClaims, open_seal, seal_text, sign_seal
 from tests.conftest import NOW
 from tests.signatures import make_nss_db, pdfsig, pyhanko_status
+from tests.softhsm import softhsm  # noqa: F401 - the fixture
 from tests.test_batch import SAMPLES, person_rows
 from verify.cli import main as certverify
 from verify.web.app import create_app
@@ -419,3 +420,150 @@ def test_two_reprints_racing_cannot_both_record_an_edition(batch):
     cert = registry.get(number)
     assert cert.card_edition == 2 and cert.card_sha256 == "a" * 64
     assert [e.actor for e in registry.events(number)] == ["tester", "first"]
+
+
+def test_a_card_is_reprinted_when_the_signer_is_in_a_token(settings, softhsm, tmp_path):  # noqa: F811
+    """`certgen card reprint` loads the current signer like `certgen issue` does: a key in a
+    PKCS#11 token with the PIN from CERTGEN_PKCS11_PIN (it was asked of a key folder without one)."""
+    from certgen.cli_support import AppContext
+    from tests.conftest import PASSPHRASE
+
+    runner = CliRunner()
+    environ = {"CERTGEN_ACTOR": "tester", "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+               "CERTGEN_PKCS11_PIN": softhsm.pin}
+
+    def run(args):
+        return runner.invoke(certgen, args, obj=AppContext(settings=settings, now=lambda: NOW, environ=environ),
+                             catch_exceptions=False)
+
+    rotated = run(["keys", "rotate", "--pkcs11-module", softhsm.module, "--token", softhsm.token])
+    assert rotated.exit_code == 0, rotated.output
+    issued = run(["issue", "person", str(person_rows(tmp_path / "in", 1)), "--workers", "1"])
+    assert issued.exit_code == 0, issued.output
+    out = settings.data_dir / "issued" / "persons-person"
+    (number,) = [m["number"] for m in json.loads((out / "manifest.json").read_text())]
+    result = run(["card", "reprint", number, "--reason", "damaged"])
+    assert result.exit_code == 0, result.output
+    assert f"{number}: card edition 2 printed" in result.output
+    _, (report,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
+    assert report["verdict"] == "VALID" and "card_current" in _reasons(report) and report["claims"]["card_edition"] == 2
+
+
+def test_a_reprinted_card_outlives_its_signers_later_revocation_like_its_certificate(batch, cli, settings):
+    """A signer revoked after a reprint: the registry recorded the reprinted card (its digest
+    and its seal, under the log) at the reprint, so the card is judged at that time, as the
+    certificate and the first edition are judged at the issue: all VALID, none 'unproven'."""
+    from certgen.keys import KeyStore
+    from tests.conftest import PASSPHRASE
+
+    out, (first, second, _) = batch["out"], batch["numbers"]
+    assert cli(certgen, ["card", "reprint", second, "--reason", "damaged"], now=NOW + timedelta(minutes=5)).exit_code == 0
+    store = KeyStore(settings.keys_dir)
+    kid = next(s for s in store.signers() if s.current).kid.hex()
+    store.revoke(kid, at=NOW + timedelta(minutes=30), reason="key compromise")
+    store.signed_trust_list(PASSPHRASE, now=NOW + timedelta(minutes=31))
+    files = [out / "certificates" / f"{second}.pdf", out / "cards" / f"{first}.pdf", out / "cards" / f"{second}.pdf"]
+    _, reports, summary = _pdf_reports(settings, *files)
+    assert summary == {"files": 3, "verdicts": {"VALID": 3}}, [(r["source"], r["summary"]) for r in reports]
+    reprinted = next(r for r in reports if r["source"].endswith(f"cards/{second}.pdf"))
+    assert reprinted["claims"]["card_edition"] == 2 and reprinted["signing_time"]["source"] == "registry"
+
+
+def test_a_printed_reprint_sheet_cleared_away_does_not_stop_the_next_edition(batch, cli, settings):
+    """Staff print `sheets/reprint-N-e2.pdf` and clear it away; the holder then loses edition 2.
+    The next reprint prints edition 3, so the lost card verifies as superseded (it 'resumed'
+    edition 2 instead, as if a crash had cut the first reprint short: the lost card stayed VALID)."""
+    out, number = batch["out"], batch["numbers"][0]
+    assert json.loads(cli(certgen, ["card", "reprint", number, "--reason", "damaged", "--json"]).output)["edition"] == 2
+    lost = batch["registry"].get(number).card_seal
+    (out / "sheets" / f"reprint-{number}-e2.pdf").unlink()
+    again = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "lost", "--json"]).output)
+    assert again["edition"] == 3 and again["resumed"] is False
+    assert (out / "sheets" / f"reprint-{number}-e3.pdf").is_file()
+    report = json.loads(_certverify(settings, "seal", lost, "--json").output)
+    assert report["verdict"] == "REPLACED" and "card_superseded" in _reasons(report)
+
+
+def test_a_crash_between_the_reprint_sheet_and_the_card_file_is_resumed(batch, cli, monkeypatch):
+    """The sheet is written before the card file: a card file with the registry's digest means
+    the reprint finished; a crash between the two is resumed (edition 2 again, no edition 3)."""
+    from certgen import card_reprint
+
+    out, number = batch["out"], batch["numbers"][1]
+    real = card_reprint.write_atomic
+
+    class PowerCut(BaseException):
+        pass
+
+    def crash_at_the_card(path, data):
+        if path.parent.name == "cards":
+            raise PowerCut("power cut")
+        return real(path, data)
+
+    monkeypatch.setattr(card_reprint, "write_atomic", crash_at_the_card)
+    with pytest.raises(PowerCut):
+        cli(certgen, ["card", "reprint", number, "--reason", "lost"])
+    monkeypatch.undo()
+    assert (out / "sheets" / f"reprint-{number}-e2.pdf").is_file()
+    done = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "lost", "--json"]).output)
+    assert done["edition"] == 2 and done["resumed"] is True
+    assert batch["registry"].get(number).card_sha256 == done["card_sha256"]
+
+
+def test_a_reprint_into_a_folder_that_is_not_the_batchs_records_nothing(batch, cli, settings, tmp_path):
+    """`--output` naming a folder without the batch's cards/: refused before the registry records
+    an edition (it recorded edition 2, superseding the holder's card, then failed with a traceback
+    writing the file, leaving no card of the current edition anywhere)."""
+    number = batch["numbers"][0]
+    for folder in (tmp_path / "nowhere", tmp_path):
+        result = cli(certgen, ["card", "reprint", number, "--reason", "lost", "-o", str(folder)])
+        assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+        assert f"{folder}: not a batch output folder (no cards/ in it)" in result.output
+    cert = batch["registry"].get(number)
+    assert cert.card_edition == 1 and [e.type for e in batch["registry"].events(number)] == [EventType.ISSUE]
+
+
+def test_a_crashed_reprint_signed_in_a_token_is_followed_by_the_next_edition(settings, softhsm, tmp_path, monkeypatch):  # noqa: F811
+    """A token signs with a random nonce, so the edition a crash left without a file cannot be
+    drawn again; the rerun prints the next edition, which supersedes the one nobody holds (it
+    refused every rerun for good: 'restore it from a backup', of a file that never existed)."""
+    from certgen import card_reprint
+    from certgen.cli_support import AppContext
+    from tests.conftest import PASSPHRASE
+
+    runner = CliRunner()
+    environ = {"CERTGEN_ACTOR": "tester", "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+               "CERTGEN_PKCS11_PIN": softhsm.pin}
+
+    def run(args):
+        return runner.invoke(certgen, args, obj=AppContext(settings=settings, now=lambda: NOW, environ=environ),
+                             catch_exceptions=False)
+
+    assert run(["keys", "rotate", "--pkcs11-module", softhsm.module, "--token", softhsm.token]).exit_code == 0
+    assert run(["issue", "person", str(person_rows(tmp_path / "in", 1)), "--workers", "1"]).exit_code == 0
+    out = settings.data_dir / "issued" / "persons-person"
+    (number,) = [m["number"] for m in json.loads((out / "manifest.json").read_text())]
+
+    class PowerCut(BaseException):
+        pass
+
+    def crash(path, data):
+        raise PowerCut("power cut")
+
+    monkeypatch.setattr(card_reprint, "write_atomic", crash)
+    with pytest.raises(PowerCut):
+        run(["card", "reprint", number, "--reason", "lost"])
+    monkeypatch.undo()
+    registry = Registry.open(settings.registry_url)
+    unwritten = registry.get(number).card_seal
+    result = run(["card", "reprint", number, "--reason", "lost", "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert done["edition"] == 3 and done["resumed"] is False
+    cert = registry.get(number)
+    assert cert.card_edition == 3 and cert.card_sha256 == done["card_sha256"]
+    registry.close()
+    report = json.loads(_certverify(settings, "seal", unwritten, "--json").output)
+    assert report["verdict"] == "REPLACED" and "card_superseded" in _reasons(report)
+    _, (card,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
+    assert card["verdict"] == "VALID" and card["claims"]["card_edition"] == 3

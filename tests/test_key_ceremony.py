@@ -171,3 +171,56 @@ def test_a_pending_request_is_not_silently_replaced(folders, softhsm):  # noqa: 
     request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate())
     with pytest.raises(CeremonyError, match="a request for a key in a key file is pending since"):
         request_signer(online, b"", now=NOW, token=TokenRef(softhsm.module, softhsm.token))
+
+
+def test_an_install_interrupted_after_moving_the_key_finishes_on_a_rerun(folders, monkeypatch):
+    """A crash after the key file moved to its signer's name and before keystore.json names
+    it: the rerun of `keys install` finishes (it was refused for good: "already exists")."""
+    offline, online = folders
+    csr = request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate())
+    info = certify_request(offline, csr, PASSPHRASE, now=NOW)
+    pem, trust = info.certificate.public_bytes(serialization.Encoding.PEM), offline.trustlist_path.read_bytes()
+
+    def power_cut(state):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(online, "_write_state", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        install_certificate(online, pem, trust)
+    monkeypatch.undo()
+    assert online.dsc_key_path(info.kid).exists() and list(online.folder.glob("request-*")) == []
+    installed = install_certificate(online, pem, trust)
+    assert installed.current and installed.kid == info.kid
+    assert online.current_signer(PASSPHRASE, now=NOW).kid == info.kid
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_anything_is_recorded(folders, tmp_path):
+    """`keys request -o` and `keys certify -o` into a folder that does not exist: one clear line,
+    and nothing recorded (a traceback came after `certify` had recorded the signer, so the
+    rerun was refused as "already certified")."""
+    from click.testing import CliRunner
+
+    from certgen.cli import main
+    from certgen.cli_support import AppContext
+    from certgen.config import Settings
+
+    offline, online = folders
+
+    def run(store, args):
+        settings = Settings(data_dir=tmp_path / "data", keys_dir=store.folder,
+                            registry_url=sqlite_url(tmp_path / "data" / "registry.sqlite3"))
+        app = AppContext(settings=settings, now=lambda: NOW, environ={"CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode()})
+        return CliRunner().invoke(main, args, obj=app)
+
+    missing = tmp_path / "no-such-folder"
+    result = run(online, ["keys", "request", "--root-cert", str(offline.root_cert_path), "-o", str(missing / "r.pem")])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and "no-such-folder" in result.output
+    assert not online.state_path.exists()
+    request = tmp_path / "request.pem"
+    request.write_bytes(request_signer(online, PASSPHRASE, now=NOW, root_cert=offline.root_certificate()))
+    before = offline.signers()
+    result = run(offline, ["keys", "certify", str(request), "-o", str(missing / "signer.cert.pem")])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and "no-such-folder" in result.output
+    assert offline.signers() == before
+    result = run(offline, ["keys", "certify", str(request), "-o", str(tmp_path / "signer.cert.pem")])
+    assert result.exit_code == 0, result.output

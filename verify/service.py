@@ -211,6 +211,8 @@ class Verifier:
                 return None
             if cert is not None and cert.card_sha256 == digest and (cert.card_edition or 1) == 1:
                 return cert.issued_at  # the card issued with its certificate, signed at the issue time
+            if cert is not None and cert.card_sha256 == digest:
+                return _signed_at(cert.card_seal)  # a reprint: recorded with the seal the registry holds (its time)
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
 
         trust = self.trust  # one list for the whole file: the version check may swap it meanwhile (an upload thread)
@@ -304,6 +306,21 @@ def _number_in(seal: str) -> str | None:
             return None
         return SealClaims.from_cwt(cbor2.loads(payload)).number
     except Exception:  # hostile bytes: no number, hence no registry time
+        return None
+
+
+def _signed_at(seal: str | None) -> datetime | None:
+    """The signing time in a seal the registry recorded (a reprinted card's, written with the
+    card's digest by the reprint, both under the log), its signature unchecked; None if unreadable."""
+    if seal is None:
+        return None
+    try:
+        sign1 = cbor2.loads(parse_seal_text(seal))
+        payload = (sign1.value if isinstance(sign1, cbor2.CBORTag) else sign1)[2]
+        if not isinstance(payload, bytes) or len(payload) > MAX_COSE:
+            return None
+        return SealClaims.from_cwt(cbor2.loads(payload)).signed_at
+    except Exception:  # an edited row: no registry time (certgen log --verify names the row)
         return None
 
 
