@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -295,6 +296,14 @@ def validate(path: Path, kind: DocumentKind, *, schemes: dict[str, str], check: 
     return Intake(valid, errors, rejected)
 
 
+def invisible_characters(text: str) -> list[str]:
+    """Unicode format characters (category Cf) in `text`: bidirectional overrides and isolates,
+    zero-width spaces and joiners, soft hyphens, the byte order mark. None is printed, yet each
+    changes how a browser or a terminal shows the name, or makes two names that look the same
+    compare different: a holder's name on the public page must read as it prints."""
+    return sorted({c for c in text if unicodedata.category(c) == "Cf"})
+
+
 def _replaces(value: Any) -> tuple[str | None, str | None]:
     """(canonical number, None) from a replaces-column cell, or (None, what is wrong)."""
     from .numbers import parse_number
@@ -357,6 +366,12 @@ def _row(kind: DocumentKind, columns: Sequence[Column], values: dict[str, Any], 
         elif col.kind == "photo":
             parsed[col.name] = _check_photo(photos_dir / text, text, err)
         else:
+            hidden = invisible_characters(text)
+            if hidden:
+                shown = ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})" for c in hidden)
+                err(col.name, f"invisible formatting character(s) {shown}: they change how the text is shown "
+                              "(e.g. reversed on the verification page) without being printed")
+                continue
             missing = glyphs(text)
             if missing:
                 shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)

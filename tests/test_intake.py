@@ -59,6 +59,10 @@ def test_valid_rows_become_records(tmp_path):
     ({2: "Ruang lingkup " * 14}, "row 2, column scope: too long for the layout"),
     ({0: "Nama \u0f00"}, "row 2, column name: cannot be printed with the template fonts: '\u0f00' (U+0F00)"),
     ({0: "Nama \u0639"}, "row 2, column name: cannot be printed with the template fonts: '\u0639' (U+0639)"),
+    ({0: "Budi \u202eodnaS"}, "row 2, column name: invisible formatting character(s) U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ({0: "Bu\u200bdi \u2066Santoso\u2069"}, "row 2, column name: invisible formatting character(s) U+200B (ZERO WIDTH "
+                                          "SPACE), U+2066 (LEFT-TO-RIGHT ISOLATE), U+2069 (POP DIRECTIONAL ISOLATE)"),
+    ({2: "Ruang\u00adlingkup"}, "row 2, column scope: invisible formatting character(s) U+00AD (SOFT HYPHEN)"),
 ])
 def test_each_problem_names_row_column_and_reason(tmp_path, change, expected):
     row = list(GOOD)
