@@ -139,6 +139,8 @@ class Load:
         self.host, self.port = "127.0.0.1", stack.nginx_port
         self.paths = paths
         self.outcomes: Counter[str] = Counter()
+        #: (time.monotonic() when the outcome was known, outcome) of every request that was not a 200
+        self.failures: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
@@ -160,6 +162,8 @@ class Load:
                 connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
             with self._lock:
                 self.outcomes[outcome] += 1
+                if outcome != "200":
+                    self.failures.append((time.monotonic(), outcome))
         connection.close()
 
     def __enter__(self) -> "Load":
@@ -184,14 +188,21 @@ def _paths(stack: Stack, issued: list[dict[str, str]]) -> list[str]:
 
 
 def test_an_instance_killed_under_load_fails_no_request(stack, issued):
+    """Only a request in flight on the killed instance may fail (issue 14): nginx retries a
+    request on the other instance unless the dead one had already sent part of its answer (the
+    headers), which nothing can take back. So: at most one failure per load thread, each at the
+    moment of the kill, and every request after it answered."""
     with Load(stack, _paths(stack, issued)) as load:
         load.wait_for(200)
+        killed_at = time.monotonic()
         stack.stop_instance(0, signal.SIGKILL)  # a crash: the proxy retries on the other instance
+        settled = time.monotonic()
         before = sum(load.outcomes.values())
         load.wait_for(before + 300)
     try:
-        assert set(load.outcomes) == {"200"}, load.outcomes
-        assert load.outcomes["200"] >= 500
+        assert len(load.failures) <= len(load._threads), load.outcomes
+        assert all(killed_at <= at <= settled + 1.0 for at, _ in load.failures), (load.failures, killed_at, settled)
+        assert load.outcomes["200"] >= 500 - len(load.failures), load.outcomes
     finally:
         stack.start_instance(0)
 
