@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -19,6 +17,7 @@ import yaml
 from .cli_support import AppContext, user_errors
 from .errors import ConfigError
 from .expiry import ExpiringItem, RenewalText, expiring, window
+from .output import write_atomic
 from .registry import Registry
 from .registry.findings import safe
 from .registry.lifecycle import local_day
@@ -240,12 +239,5 @@ def _write_letters(app: AppContext, items: Iterable[ExpiringItem], folder: Path,
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".letter-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
     return path

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from .cli_support import AppContext, user_errors
 from .errors import ConfigError
 from .intake import COLUMNS
 from .model import Status
+from .output import write_atomic
 from .registry import Certificate, Registry
 from .registry.lifecycle import local_day
 from .replacing import ValidityRules, not_replaceable, successor_row
@@ -71,14 +70,7 @@ def _write_input(folder: Path, old: Certificate, row: dict[str, str], change: st
     if old.status is Status.REPLACED:  # not a rerun of the command that replaced it
         raise click.ClickException(not_replaceable(old))
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".successor-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
     return path
 
 

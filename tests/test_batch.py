@@ -329,3 +329,17 @@ def test_a_failing_row_is_a_clear_error_and_a_rerun_finishes(tmp_path, env):
     assert env.registry.count(Status.ACTIVE) == 0 and env.registry.count(Status.PENDING) == 4
     summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=1), env)
     assert summary.issued == 4 and env.registry.count(Status.ACTIVE) == 4
+
+
+def test_a_failed_atomic_write_leaves_neither_the_file_nor_a_temporary(tmp_path, monkeypatch):
+    """A full disk or an interrupt during the rename: the old file stays, no half-written one remains."""
+    from certgen import output
+    target = tmp_path / "card.pdf"
+    target.write_bytes(b"old")
+
+    def refuse(*_args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(output.os, "replace", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        output.write_atomic(target, b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.pdf"] and target.read_bytes() == b"old"
