@@ -169,22 +169,12 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None) -> di
 
 
 def pdf_throughput(folder: Path, count: int) -> dict:
-    from certgen.batch import BatchOptions, IssueEnvironment, run_batch
-    from certgen.config import sqlite_url
-    from certgen.keys import KeyStore
-    from certgen.model import DocumentKind
-    from certgen.registry import Registry
-    from benchmarks.bench_issue import NOW, PASS, make_rows
+    from benchmarks.bench_pdf_verify import issue
     from verify.cli import Context, _init_worker, _verify_pdf_file
 
-    keys = KeyStore(folder / "keys")
-    keys.init(PASS, now=NOW)
-    registry_url = sqlite_url(folder / "registry.sqlite3")
-    env = IssueEnvironment(registry=Registry.open(registry_url), signer=keys.current_signer(PASS, now=NOW),
-                           chain=[keys.root_certificate()], now=lambda: NOW)
-    run_batch(BatchOptions(DocumentKind.PERSON, make_rows(folder, count), folder / "out"), env)
-    files = sorted(str(p) for p in (folder / "out" / "certificates").glob("*.pdf"))
-    ctx = Context(str(keys.trustlist_path), str(keys.root_cert_path), registry_url, "2026-11-24T10:00:00+07:00")
+    issued = issue(folder, count)  # the same 2,000-certificate set-up as bench_pdf_verify
+    files = [str(p) for p in issued["files"]]
+    ctx = Context(str(issued["trust_list"]), str(issued["root"]), issued["registry"], "2026-11-24T10:00:00+07:00")
     cores = os.cpu_count() or 1
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(cores, initializer=_init_worker, initargs=(ctx,)) as pool:
