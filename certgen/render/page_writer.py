@@ -40,7 +40,7 @@ from reportlab.pdfbase import pdfmetrics
 
 from ..adapters import ACTIVE
 from ..adapters import reportlab as adapter
-from ..pdf_signature import APPEARANCE_LEADING, SignatureField
+from ..pdf_signature import SignatureField
 from . import fallback
 from .pdf_settings import new_canvas
 from .pdf_objects import PdfObjects, array, flate, literal, name, ref, text_string
@@ -280,16 +280,8 @@ class PageCanvas:
         """The field, its appearance and the signature dictionary with the placeholders that
         `certgen.sign.PdfSealer.complete` fills (as certgen/render/signature_field.py draws
         them on a ReportLab canvas)."""
-        x1, y1, x2, y2 = spec.box
         appearance = "certgen-signature"
-        self.beginForm(appearance, 0, 0, x2 - x1, y2 - y1)
-        self.setFillColorRGB(0, 0, 0)
-        self.setFont(font, font_size)
-        y = y2 - y1 - 4 - font_size
-        for line in spec.appearance:
-            self.drawString(4, y, line)
-            y -= font_size * APPEARANCE_LEADING
-        self.endForm()
+        signature_field.draw_appearance(self, appearance, spec, font, font_size)  # type: ignore[arg-type]
         self._signature = (spec, appearance, len(self._done))
 
     # -- output ------------------------------------------------------------------------------

@@ -43,12 +43,11 @@ def _signature_dictionary(spec: SignatureField) -> Callable[[Callable[[str], byt
     return write
 
 
-def add_signature_field(c: Canvas, spec: SignatureField, font: str, font_size: float = 7.0) -> None:
-    """Add the field, its appearance and the signature dictionary to the current page of `c`
-    (call it while page 1 is being drawn, before `showPage`)."""
+def draw_appearance(c: Canvas, name: str, spec: SignatureField, font: str, font_size: float) -> None:
+    """The signature's visible text as the form `name`: on a ReportLab canvas and on the page
+    writer's (certgen/render/page_writer.py), which both draw it through this one function."""
     x1, y1, x2, y2 = spec.box
-    appearance = f"certgen-signature-{id(spec)}"
-    c.beginForm(appearance, lowerx=0, lowery=0, upperx=x2 - x1, uppery=y2 - y1)
+    c.beginForm(name, lowerx=0, lowery=0, upperx=x2 - x1, uppery=y2 - y1)
     c.setFillColorRGB(0, 0, 0)
     c.setFont(font, font_size)
     y = y2 - y1 - 4 - font_size
@@ -56,6 +55,14 @@ def add_signature_field(c: Canvas, spec: SignatureField, font: str, font_size: f
         c.drawString(4, y, line)
         y -= font_size * APPEARANCE_LEADING
     c.endForm()
+
+
+def add_signature_field(c: Canvas, spec: SignatureField, font: str, font_size: float = 7.0) -> None:
+    """Add the field, its appearance and the signature dictionary to the current page of `c`
+    (call it while page 1 is being drawn, before `showPage`)."""
+    x1, y1, x2, y2 = spec.box
+    appearance = f"certgen-signature-{id(spec)}"
+    draw_appearance(c, appearance, spec, font, font_size)
 
     value = adapter.add_object(c, adapter.RawObject(_signature_dictionary(spec)), f"certgen-signature-value-{id(spec)}")
     widget = pdfdoc.PDFDictionary({
