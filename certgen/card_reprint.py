@@ -95,7 +95,10 @@ def sheet_file(output: Path, number: str, edition: int) -> Path:
 def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
                  on_wait: Callable[[str], None] | None = None) -> ReprintResult:
     """Print the next edition of a card, or finish the one a crashed run recorded."""
-    number = _certificate(env.registry, request.number).number
+    cert = _certificate(env.registry, request.number)
+    number = cert.number
+    if cert.kind is not DocumentKind.PERSON:  # no card, so no folder to look in: say that first
+        raise ReprintError(reprint_problem(cert, env.now()) or f"{number} has no card")
     if not (request.output / "cards").is_dir():  # before anything is recorded: the new edition is written there
         raise ReprintError(f"{request.output}: not a batch output folder (no cards/ in it): give the folder of the "
                            f"batch that printed {number}'s card")

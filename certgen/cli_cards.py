@@ -11,8 +11,9 @@ import click
 from .batch_lock import BUSY_EXIT, BatchBusy
 from .cli_support import AppContext, safe, user_errors
 from .errors import ConfigError
+from .model import DocumentKind
 from .registry import Registry
-from .registry.cards import REPRINT_REASONS
+from .registry.cards import REPRINT_REASONS, reprint_problem
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -47,7 +48,7 @@ def reprint_cmd(app: AppContext, number: str, reason: str, output: Path | None, 
     """Print the next edition of NUMBER's card: the older edition then verifies as a superseded
     card, never as valid. A rerun after a crash finishes the recorded edition instead of printing another."""
     from .adapters.install import SWITCH_VAR, install_all
-    from .card_reprint import ReprintEnvironment, ReprintRequest, reprint_card
+    from .card_reprint import ReprintEnvironment, ReprintError, ReprintRequest, reprint_card
 
     install_all(enabled=app.environ.get(SWITCH_VAR, "on").lower() not in ("off", "0", "no"))
     settings = app.get_settings()
@@ -56,6 +57,9 @@ def reprint_cmd(app: AppContext, number: str, reason: str, output: Path | None, 
         from .numbers import parse_number
 
         canonical = str(parse_number(number))
+        cert = registry.get(canonical)
+        if cert.kind is not DocumentKind.PERSON:  # before looking for a card folder it cannot have
+            raise ReprintError(reprint_problem(cert, app.now()) or f"{canonical} has no card")
         folder = output or _output_for(app, canonical)
         store = app.keystore()  # with the token PIN, as `certgen issue` loads the signer
         env = ReprintEnvironment(registry=registry, signer=lambda: store.current_signer(app.passphrase(), now=app.now()),

@@ -26,6 +26,7 @@ from .output import write_atomic
 from .registry import Certificate, Registry
 from .registry.lifecycle import local_day
 from .replacing import ValidityRules, not_replaceable, successor_row
+from .terminal import safe
 
 REPLACES_COLUMN = "replaces"
 
@@ -68,7 +69,7 @@ def _write_input(folder: Path, old: Certificate, row: dict[str, str], change: st
     if path.is_file() and path.read_bytes() == data:
         return path
     if old.status is Status.REPLACED:  # not a rerun of the command that replaced it
-        raise click.ClickException(not_replaceable(old))
+        raise click.ClickException(safe(not_replaceable(old)))
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)
     return path
@@ -86,7 +87,7 @@ def _successor(ctx: click.Context, number: str, sets: dict[str, str], *, renew: 
         finally:
             registry.close()
         if old.status not in (Status.ACTIVE, Status.REPLACED):  # replaced: perhaps a rerun; the pipeline judges
-            raise click.ClickException(not_replaceable(old))
+            raise click.ClickException(safe(not_replaceable(old)))
         if sets.get("photo"):  # a new photo is named from where the command runs, not from DATA/replacements
             sets = {**sets, "photo": str(Path(sets["photo"]).expanduser().resolve())}
         rules = _rules(app) if renew and expires is None else None

@@ -82,8 +82,8 @@ def user_errors() -> Iterator[None]:
     """Turn domain errors into one clear line and exit code 1; never a traceback."""
     try:
         yield
-    except CertgenError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except CertgenError as exc:  # messages quote stored values (names, reasons): shown, never acted on
+        raise click.ClickException("\n".join(safe(line) for line in str(exc).split("\n"))) from exc
 
 
 def parse_time(text: str) -> datetime:

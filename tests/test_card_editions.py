@@ -223,6 +223,14 @@ def test_reprint_of_the_wrong_kinds_is_a_clear_error(batch, cli, settings):
     result = cli(certgen, ["card", "reprint", product.number, "--reason", "lost", "--output", str(batch["out"])])
     assert result.exit_code == 1
     assert f"{product.number} is a product certificate: only person certificates have a card" in result.output
+    result = cli(certgen, ["card", "reprint", product.number, "--reason", "lost"])  # no folder given: still the kind
+    assert result.exit_code == 1
+    assert f"{product.number} is a product certificate: only person certificates have a card" in result.output
+    registry.reinstate(third, reason="cleared", now=NOW, actor="t")
+    registry.suspend(third, reason="fraud \u202eduarf\x1b]52;c;AAAA\x07", now=NOW, actor="t")
+    result = cli(certgen, ["card", "reprint", third, "--reason", "lost"])  # a stored reason, quoted: never acted on
+    assert result.exit_code == 1 and "\u202e" not in result.output and "\x1b" not in result.output
+    assert f"{third} is suspended (fraud \\u202eduarf" in result.output
     result = cli(certgen, ["card", "reprint", "SK-2026-000999-X", "--reason", "lost"])
     assert result.exit_code == 1 and "SK-2026-000999-X" in result.output
     result = cli(certgen, ["card", "reprint", first, "--reason", "stolen"])

@@ -259,14 +259,15 @@ def test_refusals_name_the_number_and_the_field(cli, settings, products):
     registry = _registry(settings)
     withdrawn, suspended, active, _ = products["numbers"]
     registry.withdraw(withdrawn, reason="fraud", now=NOW, actor="tester")
-    registry.suspend(suspended, reason="complaint under review", now=NOW, actor="tester")
+    registry.suspend(suspended, reason="complaint under review \u202eweiver\x1b[2J", now=NOW, actor="tester")
     pending = registry.reserve([NewCertificate(Series.PRODUCT_TYPE1, "PT Pending", "SNI 1", date(2026, 11, 1),
                                                date(2029, 10, 31), {"client_name": "PT Pending"})], now=NOW)[0].number
     unknown = str(CertificateNumber.build(Series.PRODUCT_TYPE1, 2026, 999))
     count = registry.count()
     cases = [
         (["correct", withdrawn, "--set", "brand=X"], f"{withdrawn} is withdrawn (fraud); a withdrawn certificate cannot be renewed or corrected"),
-        (["renew", suspended], f"{suspended} is suspended (complaint under review); reinstate it first"),
+        # a stored reason is quoted escaped: the terminal shows it and never acts on it
+        (["renew", suspended], f"{suspended} is suspended (complaint under review \\u202eweiver\\x1b[2J); reinstate it first"),
         (["correct", pending, "--set", "brand=X"], f"{pending} is not issued yet (pending)"),
         (["correct", unknown, "--set", "brand=X"], f"{unknown} is not in the registry"),
         (["correct", active[:-1] + ("X" if active[-1] != "X" else "Y"), "--set", "brand=X"], "the check character does not match"),
