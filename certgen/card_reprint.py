@@ -9,10 +9,13 @@ One reprint, with the batch's safety:
 3. the registry records it (edition, card seal, file digest, a `reprint` event with the full
    state) in one transaction: from then on edition N verifies as a superseded card;
 4. when the batch has print sheets, a one-card sheet `sheets/reprint-NUMBER-eN.pdf` is written
-   beside the batch's sheets; then the file is written atomically over `cards/NUMBER.pdf`.
+   beside the batch's sheets; then the file is written atomically over `cards/NUMBER.pdf`;
+5. the registry's log gets a `card_written` event: the reprint is finished.
 
-A crash between 3 and 4 leaves the registry one edition ahead of the folder. A rerun sees
-that (the current edition is a reprint, and its card file is missing or different) and draws
+A crash between 3 and 5 leaves the registry's latest reprint without its `card_written` event
+(certgen.registry.cards.reprint_finished: read from the log, never from the folder, so a card
+file deleted after a finished reprint does not make the next reprint reuse its edition). A
+rerun sees that and draws
 that edition again from the registry (same seal, same signing time, deterministic signature)
 instead of printing yet another one: a rerun never duplicates. When that edition cannot be drawn
 again byte for byte (signed in a token, by another signer, another photo or templates), the
@@ -36,7 +39,7 @@ from .issue_worker import card_path
 from .model import DocumentKind, PersonRecord, record_from_json
 from .output import flush_to_disk, sha256_file, write_atomic
 from .registry import Registry
-from .registry.cards import current_edition, record_reprint, reprint_problem
+from .registry.cards import current_edition, record_card_written, record_reprint, reprint_finished, reprint_problem
 from .registry.lifecycle import local_day
 from .registry.repository import Certificate
 from .render.card import CardData, render_sheet
@@ -107,7 +110,7 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
         cert = _certificate(env.registry, number)  # read again: another run may have finished meanwhile
         now = env.now()
         problem = reprint_problem(cert, now)
-        unfinished = _unfinished(request.output, cert)
+        unfinished = _unfinished(env.registry, cert)
         if problem is not None and not (unfinished and cert.kind is DocumentKind.PERSON):
             raise ReprintError(problem)
         templates = TemplateSet.load(env.templates_dir)
@@ -132,7 +135,7 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
         digest = hashlib.sha256(data).hexdigest()
         record_reprint(env.registry, number, edition=edition, seal=text, card_sha256=digest, reason=request.reason,
                        now=now, actor=env.actor)
-        return _write(request.output, card, data, templates, fonts, resumed=False)
+        return _finish(env, _write(request.output, card, data, templates, fonts, resumed=False))
 
 
 def _certificate(registry: Registry, number: str) -> Certificate:
@@ -154,19 +157,32 @@ def _photo(request: ReprintRequest, record: PersonRecord) -> str | None:
     return record.photo
 
 
-def _unfinished(output: Path, cert: Certificate) -> bool:
-    """A reprint the registry recorded whose card file is not in the folder. The card file is
-    written last (`_write`), so it says the sheet was written too: a sheet cleared away after
-    printing must not turn the next reprint into a rewrite of the same (perhaps lost) edition."""
+def _unfinished(registry: Registry, cert: Certificate) -> bool:
+    """A reprint the registry recorded whose files were never reported written (no `card_written`
+    event after it). Read from the log, not from the folder: a card file or sheet deleted or
+    cleared away after a finished reprint must not turn the next reprint into a rewrite of the
+    same (perhaps lost) edition."""
     if (cert.card_edition or 1) < 2 or not cert.card_seal:
         return False
-    return sha256_file(card_path(output, cert.number)) != cert.card_sha256
+    return not reprint_finished(registry, cert.number)
+
+
+def _finish(env: ReprintEnvironment, result: ReprintResult) -> ReprintResult:
+    """The files are on disk: log the reprint as finished (a crash before this: the rerun resumes)."""
+    record_card_written(env.registry, result.number, edition=result.edition, card_sha256=result.card_sha256,
+                        now=env.now(), actor=env.actor)
+    return result
 
 
 def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate, record: PersonRecord,
             photo: str | None, templates: TemplateSet, fonts: FontSet) -> ReprintResult:
     """Write the edition the registry holds, exactly as recorded (its digest is checked)."""
     assert cert.card_seal is not None and cert.card_edition is not None
+    on_disk = card_path(request.output, cert.number)
+    if sha256_file(on_disk) == cert.card_sha256:  # written (the sheet before it) but not yet logged as written
+        sheet = sheet_file(request.output, cert.number, cert.card_edition)
+        return _finish(env, ReprintResult(cert.number, cert.card_edition, on_disk, cert.card_sha256, sheet if sheet.is_file()
+                                          else None, True))
     named = seal_signer_and_time(cert.card_seal)
     if named is None:
         raise ReprintError(f"{cert.number}: the registry's card seal is unreadable: run certgen log --verify")
@@ -183,13 +199,13 @@ def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate,
         raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "
                                f"{request.output}, and drawing it again does not give the registry's bytes (another "
                                "photo, changed templates or fonts): restore it from a backup")
-    return _write(request.output, card, data, templates, fonts, resumed=True)
+    return _finish(env, _write(request.output, card, data, templates, fonts, resumed=True))
 
 
 def _write(output: Path, card: CardData, data: bytes, templates: TemplateSet, fonts: FontSet, *,
            resumed: bool) -> ReprintResult:
     sheet = None
-    if (output / "sheets").is_dir():  # the sheet first: the card file says the reprint is written (`_unfinished`)
+    if (output / "sheets").is_dir():  # the sheet first: a card file on disk says the sheet is written (`_resume`)
         sheet = sheet_file(output, card.number, card.edition)
         write_atomic(sheet, render_sheet(templates, fonts, [card], sheet.stem))
         flush_to_disk()

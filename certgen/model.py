@@ -76,6 +76,10 @@ class EventType(str, enum.Enum):
     SURVEILLANCE = "surveillance"
     #: A new edition of a certified-person card (certgen/card_reprint.py; carries the full state).
     REPRINT = "reprint"
+    #: The file of a reprinted card's edition is written (certgen/registry/cards.py; no state change).
+    CARD_WRITTEN = "card_written"
+    #: A pending successor that can no longer be issued is discarded (certgen/registry/discard.py).
+    DISCARD = "discard"
 
 
 # -- the documents' records --------------------------------------------------------------------

@@ -88,10 +88,11 @@ def test_reprint_supersedes_the_old_edition_cli_and_http(batch, cli, settings, t
     opened = open_seal(cert.card_seal, KeyTrust.of(settings), NOW + timedelta(hours=1))
     assert opened.ok and opened.claims.edition == 2 and opened.claims.number == number
     events = batch["registry"].events(number)
-    assert [e.type for e in events] == [EventType.ISSUE, EventType.REPRINT]
+    assert [e.type for e in events] == [EventType.ISSUE, EventType.REPRINT, EventType.CARD_WRITTEN]
     shown = cli(certgen, ["show", number]).output
     assert "card edition    2" in shown and "reprint   by tester: lost" in shown
-    assert events[-1].reason == "lost" and events[-1].data["edition"] == 2
+    assert events[1].reason == "lost" and events[1].data["edition"] == 2
+    assert events[2].data["edition"] == 2 and events[2].data["card_sha256"] == cert.card_sha256
 
     # by file: the new card VALID, the old one superseded (REPLACED, never VALID), the folder all VALID
     _, (new_report,), _ = _pdf_reports(settings, out / "cards" / f"{number}.pdf")
@@ -263,7 +264,8 @@ def test_a_crash_mid_reprint_then_a_rerun_prints_no_second_edition(batch, cli, s
     assert done["edition"] == 2 and done["resumed"] is True
     cert = batch["registry"].get(number)
     assert cert.card_edition == 2 and done["card_sha256"] == cert.card_sha256
-    assert [e.type for e in batch["registry"].events(number)] == [EventType.ISSUE, EventType.REPRINT]
+    assert [e.type for e in batch["registry"].events(number)] == [EventType.ISSUE, EventType.REPRINT,
+                                                                   EventType.CARD_WRITTEN]
     assert (out / "sheets" / f"reprint-{number}-e2.pdf").is_file()
     # a further run is a new reprint: edition 3
     again = json.loads(cli(certgen, ["card", "reprint", number, "--reason", "damaged", "--json"]).output)

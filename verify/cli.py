@@ -229,6 +229,7 @@ _worker: dict[str, Verifier] = {}
 def _verify_pdf_file(path: str) -> dict:
     """One file's report as JSON; whatever happens, a report (never an exception)."""
     from .boundary import technical
+    from .pdf_pages import is_card_print
     from .report import Check, Reason
 
     verifier = _worker["verifier"]
@@ -238,7 +239,7 @@ def _verify_pdf_file(path: str) -> dict:
         check = Check.indeterminate("file", Reason.FILE_UNREADABLE, f"the file cannot be read ({exc.strerror})")
         return _single_check_report(verifier, path, check)
     try:
-        if is_print_sheet(data):  # a print sheet: one report per card printed on it (docs/verification.md)
+        if is_print_sheet(data) or is_card_print(data):  # a print file: one report per card printed on it
             return [report_json(r) for r in verifier.verify_print_pdf(data, path)]  # type: ignore[return-value]
         return report_json(verifier.verify_pdf(data, path))
     except Exception as exc:  # verify_pdf reports, but a folder check must outlive any bug

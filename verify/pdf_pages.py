@@ -89,3 +89,29 @@ def page_images(data: bytes, dpi: int = DPI) -> list[bytes]:
         if done.returncode != 0 or not pages_found:
             raise _failure(done, "pdftoppm")
         return [p.read_bytes() for p in pages_found]
+
+
+#: The long side of an ID-1 card (85.60 mm) in points, and the tolerance of a "card-sized" page.
+CARD_LONG_SIDE = 85.60 / 25.4 * 72
+CARD_TOLERANCE = 2.0
+#: What marks an unsigned PDF as a print sheet of cards: today's keyword (certgen.seal.SHEET_KEYWORD)
+#: or, on sheets drawn before it existed, the title every sheet carries.
+_SHEET_MARKS = (b"(certgen-print-sheet)", b"Card print sheet")
+
+
+def is_card_print(data: bytes) -> bool:
+    """Whether a PDF is a card print file: unsigned (no /ByteRange: certgen signs every
+    certificate and, since card editions, every card) and either marked as a print sheet or
+    made of card-sized pages (ID-1, from pdfinfo). A seal printed on it is a card's. What
+    this rests on is unsigned and forgeable, so it only ever counts against a document: a
+    certificate's seal pasted onto card-sized paper reads as an old card (docs/lifecycle.md)."""
+    if not data.startswith(b"%PDF-") or b"/ByteRange" in data:
+        return False
+    if any(mark in data for mark in _SHEET_MARKS):
+        return True
+    try:
+        done = _run(["pdfinfo", "-f", "1", "-l", str(MAX_PAGES), "-"], data, INFO_TIMEOUT)
+    except PdfPagesError:
+        return False
+    sizes = _SIZE.findall(done.stdout.decode("utf-8", "replace"))
+    return bool(sizes) and all(abs(max(float(w), float(h)) - CARD_LONG_SIDE) <= CARD_TOLERANCE for w, h in sizes)

@@ -107,6 +107,10 @@ class Reason(str, enum.Enum):
     CARD_CURRENT = "card_current"  # this card is the registry's current edition
     CARD_SUPERSEDED = "card_superseded"  # an older edition: the card was replaced by a newer one
     CARD_EDITION_UNKNOWN = "card_edition_unknown"  # an edition the registry never recorded
+    #: A certificate's own seal (no edition) whose card was reprinted: valid for the certificate,
+    #: but a card showing it (printed before card editions) is superseded. Passed: a bare seal
+    #: cannot tell the two apart (docs/lifecycle.md, "Cards printed before editions").
+    CARD_SEAL_ELSEWHERE = "card_seal_elsewhere"
 
 
 class TimeSource(str, enum.Enum):

@@ -97,13 +97,17 @@ class Verifier:
 
     # -- seals --------------------------------------------------------------------------
     def verify_seal(self, text: str, *, subject: str = "seal", source: str | None = None,
-                    barcodes: tuple[str, ...] = ()) -> VerificationReport:
-        """Check a seal (barcode text) and ask the status source about its certificate."""
-        return self._verify_seal(text, self.now(), subject=subject, source=source, barcodes=barcodes)
+                    barcodes: tuple[str, ...] = (), printed_card: bool | None = None) -> VerificationReport:
+        """Check a seal (barcode text) and ask the status source about its certificate.
+        `printed_card`: True when the seal was read from a card print file (`verify_print_pdf`),
+        so a certificate's own seal there is a card printed before card editions (edition 1);
+        False when it is known not to be on a card (a signed certificate PDF); None: unknown."""
+        return self._verify_seal(text, self.now(), subject=subject, source=source, barcodes=barcodes,
+                                 printed_card=printed_card)
 
     def _verify_seal(self, text: str, now: datetime, *, subject: str = "seal", source: str | None = None,
                      barcodes: tuple[str, ...] = (), lookup: "Callable[[str], StatusInfo | None] | None" = None,
-                     trust: TrustList | None = None) -> VerificationReport:
+                     trust: TrustList | None = None, printed_card: bool | None = None) -> VerificationReport:
         checks: list[Check] = []
         opened = self._open_seal(text, now, trust)
         if not opened.ok or opened.claims is None:
@@ -111,7 +115,8 @@ class Verifier:
             return self._report(subject, checks, None, None, source, barcodes or (text,), now)
         claims = opened.claims
         checks.append(Check.passed("seal", Reason.SEAL_VALID, f"seal valid ({opened.detail})"))
-        certificate = self._status_checks(claims.number, checks, now, claims=claims, seal_text=text, lookup=lookup)
+        certificate = self._status_checks(claims.number, checks, now, claims=claims, seal_text=text, lookup=lookup,
+                                          printed_card=printed_card)
         return self._report(subject, checks, claims, certificate, source, barcodes or (text,), now)
 
     # -- numbers ------------------------------------------------------------------------
@@ -128,9 +133,11 @@ class Verifier:
         return self._report("number", checks, None, certificate, None, (), now)
 
     # -- images -------------------------------------------------------------------------
-    def verify_image(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
+    def verify_image(self, data: bytes, source: str | None = None, *, printed_card: bool | None = None
+                     ) -> list[VerificationReport]:
         """One report per barcode in the image (two cards side by side give two), or one
-        INDETERMINATE report saying why nothing could be read."""
+        INDETERMINATE report saying why nothing could be read. `printed_card`: the image is a
+        rendered page of a card print file (see `verify_seal`)."""
         from .scan import ImageError, scan
 
         now = self.now()
@@ -153,7 +160,8 @@ class Verifier:
                 reports.append(self._report("image", [found, Check.failed("seal", Reason.NOT_A_SEAL, "the barcode is not a certificate seal")],
                                             None, None, source, result.texts, now))
                 continue
-            seal_report = self.verify_seal(text, subject="image", source=source, barcodes=result.texts)
+            seal_report = self.verify_seal(text, subject="image", source=source, barcodes=result.texts,
+                                           printed_card=printed_card)
             reports.append(self._report("image", [found, *seal_report.checks],
                                         seal_report.claims, seal_report.certificate, source, result.texts, now))
         return reports
@@ -161,8 +169,12 @@ class Verifier:
     def verify_print_pdf(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
         """The barcodes printed in a PDF without a signature of its own (a card, a print sheet),
         read from its rendered pages: one report per barcode, its page named in the source.
-        Command line only (verify.pdf_pages says why)."""
-        from .pdf_pages import PdfPagesError, page_images
+        Command line only (verify.pdf_pages says why).
+
+        A certificate's own seal (no edition claim) printed on a card print file (an unsigned
+        card-sized PDF or print sheet: `pdf_pages.is_card_print`) is a card printed before card
+        editions, edition 1: superseded once the card was reprinted (docs/lifecycle.md)."""
+        from .pdf_pages import PdfPagesError, is_card_print, page_images
 
         now = self.now()
         try:
@@ -171,8 +183,9 @@ class Verifier:
             reason = Reason.PDF_TOO_LARGE if getattr(exc, "too_large", False) else Reason.IMAGE_UNREADABLE
             return [self._report("image", [Check.indeterminate("barcode", reason, str(exc))],
                                  None, None, source, (), now)]
+        card = is_card_print(data)
         reports = [report for number, page in enumerate(pages, start=1)
-                   for report in self.verify_image(page, f"{source or 'PDF'} page {number}")]
+                   for report in self.verify_image(page, f"{source or 'PDF'} page {number}", printed_card=card)]
         read = [r for r in reports if not any(c.reason is Reason.NO_BARCODE for c in r.checks)]
         if read:
             return read
@@ -226,7 +239,8 @@ class Verifier:
             checks.append(Check.failed("seal", Reason.PDF_NO_SEAL, "the signed PDF carries no seal"))
             return self._report("pdf", checks, None, None, source, (), now)
         seal_report = self._verify_seal(result.seal, now, subject="pdf", source=source,
-                                        lookup=lookup if self.status is not None else None, trust=trust)
+                                        lookup=lookup if self.status is not None else None, trust=trust,
+                                        printed_card=False)  # a signed PDF: a certificate's seal there is on the certificate
         checks.extend(seal_report.checks)
         certificate = seal_report.certificate
         card = seal_report.claims is not None and seal_report.claims.edition is not None
@@ -249,8 +263,8 @@ class Verifier:
 
     # -- internals ------------------------------------------------------------------------
     def _status_checks(self, number: str, checks: list[Check], now: datetime, *, claims: SealClaims | None = None,
-                       seal_text: str | None = None, lookup: "Callable[[str], StatusInfo | None] | None" = None
-                       ) -> StatusInfo | None:
+                       seal_text: str | None = None, lookup: "Callable[[str], StatusInfo | None] | None" = None,
+                       printed_card: bool | None = None) -> StatusInfo | None:
         if self.status is None:
             checks.append(Check.indeterminate("status", Reason.STATUS_NOT_CHECKED,
                                               "status not checked (no registry given)"))
@@ -274,6 +288,10 @@ class Verifier:
                                            "the seal is the one the registry recorded"))
             if claims.edition is not None and not mismatch:
                 checks.append(_card_check(claims, certificate, seal_text))
+            elif claims.edition is None and not mismatch and certificate.kind.value == "person":
+                legacy = _legacy_card_check(certificate, printed_card)
+                if legacy is not None:
+                    checks.append(legacy)
         meaning = STATUS_OUTCOMES[certificate.status]
         checks.append(Check(name="status", outcome=meaning.outcome, reason=meaning.reason, detail=_status_detail(certificate)))
         if self.log is not None:
@@ -350,9 +368,7 @@ def _card_check(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> 
                             f"this card seal claims edition {edition} of {cert.number}, but the registry recorded no "
                             "card with a seal of its own for it")
     if edition < current:
-        return Check.failed("card_edition", Reason.CARD_SUPERSEDED,
-                            f"this card of {cert.number} is edition {edition}; it was replaced by a newer card "
-                            f"(edition {current}): this card is no longer valid")
+        return _superseded(cert.number, edition, current)
     if edition > current:
         return Check.failed("card_edition", Reason.CARD_EDITION_UNKNOWN,
                             f"this card claims edition {edition} of {cert.number}, but the registry's current card "
@@ -361,6 +377,43 @@ def _card_check(claims: SealClaims, cert: StatusInfo, seal_text: str | None) -> 
         return Check.failed("card_edition", Reason.SEAL_MISMATCH,
                             f"this seal is not the one recorded for edition {edition} of the card of {cert.number}")
     return Check.passed("card_edition", Reason.CARD_CURRENT, f"this card is edition {edition}, the current one")
+
+
+def _superseded(number: str, edition: int, current: int) -> Check:
+    """The one wording of a superseded card, whatever carried it (card seal, PDF, print file)."""
+    return Check.failed("card_edition", Reason.CARD_SUPERSEDED,
+                        f"this card of {number} is edition {edition}; it was replaced by a newer card "
+                        f"(edition {current}): this card is no longer valid")
+
+
+def _legacy_card_check(cert: StatusInfo, printed_card: bool | None) -> Check | None:
+    """A person certificate's own seal (no edition claim). Cards printed before card editions
+    carried it; the certificate (A4) carries it too, and a bare seal cannot say which it is on.
+
+    * read from a card print file (`printed_card`): it is that old card, edition 1: current
+      while the registry recorded no card seal (never reprinted), superseded once it did;
+    * anywhere else (a typed or scanned seal, the certificate's PDF): the certificate's, judged
+      by its status; once the card was reprinted a passed check says that a card showing this
+      code is superseded (docs/lifecycle.md, "Cards printed before editions": the limit)."""
+    current = cert.card_edition
+    if printed_card is False:
+        return None
+    if printed_card:
+        if current is None:
+            return Check.passed("card_edition", Reason.CARD_CURRENT,
+                                "this card was printed before card editions (edition 1) and was never reprinted: "
+                                "it is the current one")
+        if current >= 2:
+            return _superseded(cert.number, 1, current)
+        return Check.failed("card_edition", Reason.SEAL_MISMATCH,
+                            f"this card shows the certificate's own seal, but the card the registry recorded for "
+                            f"{cert.number} (edition 1) has a seal of its own")
+    if current is not None and current >= 2:
+        return Check.passed("card_edition", Reason.CARD_SEAL_ELSEWHERE,
+                            f"this is the certificate's own seal; the card of {cert.number} is at edition {current}, "
+                            "with a seal of its own: a card showing this code was replaced by a newer card "
+                            "and is no longer valid")
+    return None
 
 
 def _same_seal(recorded: str, text: str) -> bool:

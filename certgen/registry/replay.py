@@ -228,11 +228,32 @@ def _reprint(history: History, ev: RawEvent, where: str) -> None:
     history.state, history.full = state, True
 
 
+def _card_written(history: History, ev: RawEvent, where: str) -> None:
+    """The file of the current card edition is written (certgen/registry/cards.py): no state
+    change; it names the current edition and card digest, and commits to the state as it is."""
+    number = safe(history.number)
+    if history.state is None:
+        history.problems.append(LogProblem(where, f"card_written of {number} comes before its issue: events reordered or "
+                                                  "the issue removed", "out_of_order"))
+        return
+    edition, digest = ev.data.get("edition"), ev.data.get("card_sha256")
+    if str(edition) != history.state.get("card_edition") or digest != history.state.get("card_sha256"):
+        history.problems.append(LogProblem(where, f"card_written of {number} names edition {show(edition)} (card "
+                                                  f"{_short(digest)}), but its history has edition "
+                                                  f"{show(history.state.get('card_edition'))} (card "
+                                                  f"{_short(history.state.get('card_sha256'))}) by then: an event was "
+                                                  "duplicated, reordered or removed", "out_of_order", "card_edition"))
+    if ev.data.get("state_sha256") != state_digest(history.state):
+        history.problems.append(LogProblem(where, f"card_written of {number}: its state_sha256 does not match the state its "
+                                                  "history leads to", "event_state_mismatch"))
+
+
 _APPLY: dict[str, Callable[[History, RawEvent, str], None]] = {
     EventType.ISSUE.value: _issue, EventType.ATTEST.value: _attest, EventType.SUSPEND.value: _change,
     EventType.REINSTATE.value: _change, EventType.WITHDRAW.value: _change, EventType.REPLACE.value: _change,
     EventType.REDEEM.value: _change,  # an apology letter's credit used (docs/service.md)
     EventType.REPRINT.value: _reprint,  # a new edition of a person certificate's card
+    EventType.CARD_WRITTEN.value: _card_written,  # that edition's file is written (no state change)
 }
 #: The event types this replayer handles: the certificate subject's types.
 CERTIFICATE_EVENT_TYPES = frozenset(_APPLY)

@@ -259,7 +259,8 @@ class Registry:
     def change_status(self, number: str, change: EventType, *, reason: str, now: datetime, actor: str,
                       successor: str | None = None) -> Certificate:
         """Suspend, reinstate, withdraw or replace; refuses what the life cycle forbids."""
-        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE, EventType.REPRINT):
+        if change in (EventType.ISSUE, EventType.ATTEST, EventType.SURVEILLANCE, EventType.REPRINT, EventType.CARD_WRITTEN,
+                      EventType.DISCARD):
             raise TransitionError(f"{change.value} is not a status change (issuing goes through reserve() and mark_issued())")
         if not reason or not reason.strip():
             raise TransitionError(f"a reason is required to change the status of {number}")

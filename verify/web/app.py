@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certgen.errors import RegistryError
+from certgen.registry.cards import card_editions
 from certgen.registry.counters import SharedCounters
 from certgen.registry.reports import ReportCaps, ReportInputError, ReportLimitError, day_window
 from certgen.trust import TrustList
@@ -189,8 +190,10 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
             return Response(status_code=304, headers=headers)
         items = [{"number": n, "status": s, "since": since.isoformat(), "reason": reason, "replaced_by": succ}
                  for n, s, since, reason, succ in service.registry.status_list()]
+        cards = [{"number": n, "card_edition": edition, "card_seal_sha256": digest}
+                 for n, edition, digest in card_editions(service.registry)]
         body = {"format": "certverify-status-list/1", "generated_at": service.now().isoformat(),
-                "log": {"events": seq, "head": head}, "certificates": items}
+                "log": {"events": seq, "head": head}, "certificates": items, "cards": cards}
         return JSONResponse(body, headers=headers)
 
     @app.post(f"{API}/reports", status_code=201, tags=["reports"], summary="Report a suspicious certificate")

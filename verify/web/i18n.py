@@ -157,6 +157,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "card_current": ("Kartu ini adalah edisi terbaru yang tercatat di registri", "This card is the current edition in the registry"),
     "card_superseded": ("Kartu ini telah diganti dengan kartu yang lebih baru", "This card was replaced by a newer one"),
     "card_edition_unknown": ("Edisi kartu ini tidak tercatat di registri", "The registry has no record of this card edition"),
+    "card_seal_elsewhere": ("Kode ini milik sertifikat: kartu yang memuat kode ini telah diganti dengan kartu yang lebih baru",
+                            "This code is the certificate's: a card showing it was replaced by a newer one"),
     "pdf_too_large": ("Berkas PDF terlalu besar untuk diperiksa", "The PDF is too large to be checked"),
     "pdf_signature_malformed": ("Tanda tangan elektronik PDF cacat", "The PDF's electronic signature is malformed"),
     "pdf_not_evaluated": ("Tanda tangan PDF tidak dapat dievaluasi", "The PDF's signature could not be evaluated"),
