@@ -32,7 +32,7 @@ from .batch_plan import (CHUNK, BatchOptions, BatchPlan, InvalidRows, check_inpu
 from .batch_pool import bounded_map, forked_pool, worker_count
 from .config import DEFAULT_ISSUER, DEFAULT_VERIFY_URL
 from .crypto import DocumentSigner
-from .errors import CertgenError, ReplaceRefused, TransitionError
+from .errors import CertgenError, ReplaceRefused, SuccessorDiscarded, TransitionError
 from .intake import COLUMNS, ValidRow, column_name
 from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
                            run_group, sheet_path)
@@ -215,6 +215,9 @@ def _mark(env: IssueEnvironment, signer: DocumentSigner | None, issued: list[Iss
     for item in issued:
         try:
             env.registry.mark_issued_many([item], dsc_kid=kid, now=now, actor=env.actor)
+        except SuccessorDiscarded as exc:  # certgen discard meanwhile: never issued
+            summary.issued -= 1
+            summary.problems.append(f"{item.number}: {exc} (its files are not valid)")
         except ReplaceRefused as exc:  # the certificate it replaces was withdrawn or suspended meanwhile
             summary.issued -= 1
             summary.problems.append(f"{item.number}: {exc} (it stays pending; its files are not valid)")
@@ -287,13 +290,19 @@ def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Regis
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             found = registry.find_by_batch_keys([r.batch_key for r in chunk])
+            for row in chunk:
+                if row.batch_key not in found:  # a successor discarded meanwhile releases its key (certgen discard)
+                    summary.problems.append(f"row {row.row}: its certificate was discarded meanwhile (certgen "
+                                            "discard): not issued, not in the manifest")
+            positions = [start + i for i, row in enumerate(chunk) if row.batch_key in found]  # sheet places kept
+            chunk = [row for row in chunk if row.batch_key in found]
             certs = [found[row.batch_key] for row in chunk]
             person = options.kind is DocumentKind.PERSON
             paths = [certificate_path(options.output, c.number) for c in certs]
             if person:
                 paths += [card_path(options.output, c.number) for c in certs]
             on_disk = dict(zip(paths, hashing.map(sha256_file, paths)))  # hashlib lets go of the GIL
-            for position, (row, cert) in enumerate(zip(chunk, certs), start=start):
+            for position, row, cert in zip(positions, chunk, certs):
                 differences = []
                 if on_disk[certificate_path(options.output, cert.number)] != cert.pdf_sha256:
                     differences.append("certificate PDF")

@@ -534,9 +534,10 @@ main.add_command(registry_group)
 from .cli_lifecycle import expiring_cmd, surveillance  # noqa: E402
 main.add_command(surveillance)
 main.add_command(expiring_cmd)
-from .cli_replace import correct_cmd, renew_cmd  # noqa: E402  (renewal and correction: docs/lifecycle.md)
+from .cli_replace import correct_cmd, discard_cmd, renew_cmd  # noqa: E402  (renewal and correction: docs/lifecycle.md)
 main.add_command(correct_cmd)
 main.add_command(renew_cmd)
+main.add_command(discard_cmd)
 
 from .cli_cards import card_group  # noqa: E402 - `certgen card reprint` (docs/issuing.md, "Card editions")
 main.add_command(card_group)

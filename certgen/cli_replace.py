@@ -25,7 +25,7 @@ from .model import Status
 from .output import write_atomic
 from .registry import Certificate, Registry
 from .registry.lifecycle import local_day
-from .replacing import ValidityRules, not_replaceable, successor_row
+from .replacing import ValidityRules, not_replaceable, stranded, successor_row
 from .terminal import safe
 
 REPLACES_COLUMN = "replaces"
@@ -84,8 +84,11 @@ def _successor(ctx: click.Context, number: str, sets: dict[str, str], *, renew: 
         registry = Registry.open(app.get_settings().registry_url)
         try:
             old = registry.get(number)
+            pending = _pending_successor(registry, old)
         finally:
             registry.close()
+        if pending is not None and old.status in (Status.WITHDRAWN, Status.REPLACED):
+            raise click.ClickException(safe(stranded(old, pending)))
         if old.status not in (Status.ACTIVE, Status.REPLACED):  # replaced: perhaps a rerun; the pipeline judges
             raise click.ClickException(safe(not_replaceable(old)))
         if sets.get("photo"):  # a new photo is named from where the command runs, not from DATA/replacements
@@ -97,6 +100,14 @@ def _successor(ctx: click.Context, number: str, sets: dict[str, str], *, renew: 
         click.echo(f"successor input: {path}")
     ctx.invoke(issue_cmd, kind=old.kind.value, file=path, output=output, replaces_column=REPLACES_COLUMN,
                reason=reason, as_json=as_json, no_wait=no_wait)
+
+
+def _pending_successor(registry: Registry, old: Certificate) -> str | None:
+    """The number of `old`'s successor that was started but never issued, if any."""
+    from .registry.succession import successor_key
+
+    found = registry.find_by_batch_keys([successor_key(old.number)]).get(successor_key(old.number))
+    return found.number if found is not None and found.status is Status.PENDING else None
 
 
 def _common(command: Any) -> Any:
@@ -141,3 +152,25 @@ def renew_cmd(ctx: click.Context, number: str, expires: str | None, sets: tuple[
             raise click.BadParameter(f"{expires!r} is not a date (YYYY-MM-DD)", param_hint="--expires") from None
     _successor(ctx, number, _sets(sets), renew=True, expires=day, reason=reason, output=output, as_json=as_json,
                no_wait=no_wait)
+
+
+@click.command("discard")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (recorded in the discard event, shown on the number's page).")
+@click.pass_context
+def discard_cmd(ctx: click.Context, number: str, reason: str) -> None:
+    """Discard NUMBER, a successor (correction or renewal) that was recorded but never issued,
+    because the certificate it replaces was withdrawn or replaced meanwhile (or its values were
+    wrong): it turns withdrawn for good, and a new successor may be started (docs/lifecycle.md)."""
+    from .numbers import parse_number
+    from .registry.discard import discard_successor
+
+    app = ctx.ensure_object(AppContext)
+    with user_errors():
+        registry = Registry.open(app.get_settings().registry_url)
+        try:
+            cert = discard_successor(registry, str(parse_number(number)), reason=reason, now=app.now(),
+                                     actor=app.actor())
+        finally:
+            registry.close()
+    click.echo(f"{cert.number}: discarded, never issued; it verifies as withdrawn ({safe(cert.status_reason)})")

@@ -46,3 +46,8 @@ class TransitionError(RegistryError):
 class ReplaceRefused(TransitionError):
     """A successor cannot be issued: the certificate it replaces can no longer be replaced
     (withdrawn or replaced meanwhile). The successor stays pending; nothing is issued."""
+
+
+class SuccessorDiscarded(ReplaceRefused):
+    """A successor was discarded before issue (`certgen discard`, certgen/registry/discard.py):
+    it is never issued; files drawn for it are not valid."""

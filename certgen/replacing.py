@@ -98,6 +98,8 @@ def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: st
     if old.series is not row.record.series:
         raise _RowProblem(f"{old.number} is of series {old.series.value}; this row would be {row.record.series.value}: "
                           f"the scheme ({', '.join(SCHEME_COLUMNS[kind])}) cannot change by renewal or correction")
+    if found is not None and found.status is Status.PENDING and old.status in (Status.WITHDRAWN, Status.REPLACED):
+        raise _RowProblem(stranded(old, found.number))  # whatever its values: it can never be issued
     if found is not None and _same(found, row):
         if found.status is not Status.PENDING and old.status is Status.REPLACED and old.replaced_by == found.number:
             return replacement_of(found.record) or _replacement(row, old, reason)  # a rerun of a finished replacement
@@ -112,6 +114,15 @@ def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: st
         raise _RowProblem(f"{old.number} expired on {old.expires:%Y-%m-%d}; a correction keeps its validity: renew it "
                           f"instead (new grant_date and expiry_date)")
     return replacement
+
+
+def stranded(old: Certificate, successor: str) -> str:
+    """Why the pending successor of a certificate withdrawn or replaced since it was started can
+    never be issued, and what staff do about it (docs/lifecycle.md, "Discarding")."""
+    what = (f"was replaced by {old.replaced_by}" if old.status is Status.REPLACED
+            else f"is {old.status.value}" + (f" ({old.status_reason})" if old.status_reason else ""))
+    return (f"{old.number} {what} since its successor {successor} was started: {successor} can never be issued; "
+            f"discard it (certgen discard {successor} --reason TEXT)")
 
 
 def not_replaceable(old: Certificate) -> str:
@@ -241,4 +252,4 @@ def _cell(value: Any) -> str:
 
 
 __all__ = ["SuccessorMismatch", "SuccessorPlan", "ValidityRules", "check_reserved", "check_successors", "not_replaceable",
-           "successor_row"]
+           "stranded", "successor_row"]

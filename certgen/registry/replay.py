@@ -106,6 +106,10 @@ def _issue(history: History, ev: RawEvent, where: str) -> None:
         history.problems.append(LogProblem(where, f"a second issue of {safe(history.number)} (event {history.issued_by} issued it): "
                                                   "a duplicated event", "duplicated_event"))
         return
+    if history.state is not None:  # a discarded successor (`discard` came first): never issued after it
+        history.problems.append(LogProblem(where, f"issue of {safe(history.number)} after it was discarded before issue: "
+                                                  "a discarded successor is never issued", "bad_transition"))
+        return
     history.issued_by = ev.seq
     if "state" in ev.data:
         state = _full_state(history, ev, where)
@@ -248,12 +252,39 @@ def _card_written(history: History, ev: RawEvent, where: str) -> None:
                                                   "history leads to", "event_state_mismatch"))
 
 
+def _discard(history: History, ev: RawEvent, where: str) -> None:
+    """A pending successor discarded before issue (certgen/registry/discard.py): its first and
+    only event; the state it carries is withdrawn, never issued, with no batch key."""
+    number = safe(history.number)
+    if history.state is not None:
+        history.problems.append(LogProblem(where, f"discard of {number} after its issue: only a pending successor is "
+                                                  "discarded", "bad_transition"))
+        return
+    state = _full_state(history, ev, where)
+    if state is None:
+        return
+    if (ev.data.get("from"), ev.data.get("to")) != (Status.PENDING.value, Status.WITHDRAWN.value) \
+            or state["status"] != Status.WITHDRAWN.value:
+        history.problems.append(LogProblem(where, f"discard of {number} leads to {show(state['status'])}, not from "
+                                                  "pending to withdrawn", "bad_transition", "status"))
+    for key in ("issued_at", "pdf_sha256", "seal_sha256", "dsc_kid", "batch_key"):
+        if state.get(key) is not None:
+            history.problems.append(LogProblem(where, f"discard of {number} carries column {COLUMN_OF[key]} set: a "
+                                                      "discarded successor was never issued", "event_state_mismatch",
+                                               COLUMN_OF[key]))
+    if state["status_reason"] != ev.reason or state["status_changed_at"] != _when(ev.at):
+        history.problems.append(LogProblem(where, f"discard of {number}: the state's reason or time is not the event's",
+                                           "event_state_mismatch", "status_reason"))
+    history.state, history.unpinned, history.full = state, set(), True
+
+
 _APPLY: dict[str, Callable[[History, RawEvent, str], None]] = {
     EventType.ISSUE.value: _issue, EventType.ATTEST.value: _attest, EventType.SUSPEND.value: _change,
     EventType.REINSTATE.value: _change, EventType.WITHDRAW.value: _change, EventType.REPLACE.value: _change,
     EventType.REDEEM.value: _change,  # an apology letter's credit used (docs/service.md)
     EventType.REPRINT.value: _reprint,  # a new edition of a person certificate's card
     EventType.CARD_WRITTEN.value: _card_written,  # that edition's file is written (no state change)
+    EventType.DISCARD.value: _discard,  # a pending successor withdrawn before issue
 }
 #: The event types this replayer handles: the certificate subject's types.
 CERTIFICATE_EVENT_TYPES = frozenset(_APPLY)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DocumentSigner
-from ..errors import NotFoundError, RegistryError, ReplaceRefused, TransitionError
+from ..errors import NotFoundError, RegistryError, ReplaceRefused, SuccessorDiscarded, TransitionError
 from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
@@ -238,6 +238,8 @@ class Registry:
                 row = rows.get(number)
                 if row is None:
                     raise NotFoundError(f"{number} is not in the registry")
+                if row.status == Status.WITHDRAWN.value and row.issued_at is None:  # certgen discard
+                    raise SuccessorDiscarded(f"{number} was not issued: it was discarded ({row.status_reason})")
                 if row.status != Status.PENDING.value:
                     raise TransitionError(f"{number} is {row.status}, not pending; it cannot be issued again")
                 row.status = Status.ACTIVE.value
@@ -481,7 +483,9 @@ def _replace_predecessor(session: Session, head: ChainHeadRow, row: CertificateR
         apply_status_change(session, head, old, EventType.REPLACE, reason=replacement.reason, now=now, actor=actor,
                             successor=row.number)
     except TransitionError as exc:
-        raise ReplaceRefused(f"{row.number} was not issued: {exc}") from None
+        hint = (f"; {row.number} can never be issued: discard it (certgen discard {row.number} --reason TEXT)"
+                if old.status in (Status.WITHDRAWN.value, Status.REPLACED.value) else "")
+        raise ReplaceRefused(f"{row.number} was not issued: {exc}{hint}") from None
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
