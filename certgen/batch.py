@@ -239,7 +239,7 @@ def _earlier(options: BatchOptions, cert: Certificate) -> EarlierRow:
                       cert.issued_at or cert.created_at, cert.dsc_kid, cert.pdf_sha256, cert.card_sha256,
                       why(certificate_path(options.output, cert.number), cert.pdf_sha256),
                       why(card_path(options.output, cert.number), cert.card_sha256) if person else None,
-                      cert.card_seal, cert.card_edition)
+                      cert.card_seal, cert.card_edition, cert.replaces)
 
 
 def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: list[Reservation],
@@ -268,7 +268,7 @@ def _groups(options: BatchOptions, rows: list[ValidRow], reservations: list[Rese
         tasks: list[NewRow | EarlierRow] = []
         for row, res in chunk:
             if res.status is Status.PENDING:
-                tasks.append(NewRow(res.number, row.record))
+                tasks.append(NewRow(res.number, row.record, row.replaces))
                 continue
             summary.already_issued += 1
             tasks.append(_earlier(options, earlier[res.batch_key]))

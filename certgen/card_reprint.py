@@ -130,7 +130,8 @@ def reprint_card(request: ReprintRequest, env: ReprintEnvironment,
         signer = env.signer()
         signed_at = now.replace(microsecond=0)  # the seal's time (whole seconds) is the PDF's: drawn again exactly
         text = card_seal(signer, env.verify_url, number, record, env.issuer, signed_at, edition)
-        card = CardData(number, record, qr_matrix(text), photo, local_day(cert.issued_at or cert.created_at), edition)
+        card = CardData(number, record, qr_matrix(text), photo, local_day(cert.issued_at or cert.created_at), edition,
+                        cert.replaces)
         data = signed_card(templates, fonts, PdfSealer(signer, env.chain), card, text, signed_at)
         digest = hashlib.sha256(data).hexdigest()
         record_reprint(env.registry, number, edition=edition, seal=text, card_sha256=digest, reason=request.reason,
@@ -193,7 +194,7 @@ def _resume(request: ReprintRequest, env: ReprintEnvironment, cert: Certificate,
                                f"{request.output}, and it was signed by document signer {kid}, not the current one: "
                                "restore it from a backup")
     card = CardData(cert.number, record, qr_matrix(cert.card_seal), photo, local_day(cert.issued_at or cert.created_at),
-                    cert.card_edition)
+                    cert.card_edition, cert.replaces)
     data = signed_card(templates, fonts, PdfSealer(signer, env.chain), card, cert.card_seal, signed_at)
     if hashlib.sha256(data).hexdigest() != cert.card_sha256:
         raise _NotReproducible(f"{cert.number}: edition {cert.card_edition} was recorded but its file is not in "

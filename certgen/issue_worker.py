@@ -58,6 +58,8 @@ class NewRow:
 
     number: str
     record: Record
+    #: A successor: the number of the certificate it replaces (printed on its paper).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class EarlierRow:
     #: the certificate's seal and no signature).
     card_seal: str | None = None
     card_edition: int | None = None
+    #: A successor: the number of the certificate it replaces (its record's `replaces` entry).
+    replaces: str | None = None
 
 
 Row = Union[NewRow, EarlierRow]
@@ -169,12 +173,12 @@ def _run_group(group: Group) -> GroupResult:
                              ctx.verify_url)
             matrix = qr_matrix(text)
             signed = _signed_certificate(ctx, ctx.sealer, record, row.number, matrix, photo, text, ctx.signed_at,
-                                         ctx.issued_on)
+                                         ctx.issued_on, row.replaces)
             pdf_sha = write_atomic(certificate_path(ctx.output, row.number), signed)
             card_sha = card_text = None
             if isinstance(record, PersonRecord):
                 card_text = card_seal(ctx.signer, ctx.verify_url, row.number, record, ctx.issuer, ctx.signed_at, 1)
-                card = CardData(row.number, record, qr_matrix(card_text), photo, ctx.issued_on)
+                card = CardData(row.number, record, qr_matrix(card_text), photo, ctx.issued_on, replaces=row.replaces)
                 # cards are signed B-B whatever the run's level (docs/issuing.md, "Card editions"): drawn again exactly
                 card_sha = write_atomic(card_path(ctx.output, row.number),
                                         signed_card(ctx.templates, ctx.fonts, ctx.repair_sealer or ctx.sealer, card,
@@ -189,7 +193,7 @@ def _run_group(group: Group) -> GroupResult:
                     certificate_path(ctx.output, row.number), lambda: _redraw_certificate(ctx, row, matrix, photo))
         if isinstance(record, PersonRecord):
             card = CardData(row.number, record, qr_matrix(row.card_seal) if row.card_seal else matrix, photo, issued_on,
-                            row.card_edition or 1)
+                            row.card_edition or 1, row.replaces)
             if row.repair_card:
                 _repair(result, row.number, "card", row.repair_card, row.card_sha256,
                         card_path(ctx.output, row.number), lambda: _redraw_card(ctx, row, card))
@@ -268,17 +272,18 @@ def _redraw_certificate(ctx: WorkerContext, row: EarlierRow, matrix: QrMatrix, p
         raise _CannotRedraw(f"it was signed by document signer {row.dsc_kid}, not by the current one "
                             f"({ctx.signer.kid.hex()}): restore it from a backup, or withdraw and reissue it")
     return _signed_certificate(ctx, ctx.repair_sealer, row.record, row.number, matrix, photo, row.seal,
-                               row.issued_at, local_day(row.issued_at))
+                               row.issued_at, local_day(row.issued_at), row.replaces)
 
 
 def _signed_certificate(ctx: WorkerContext, sealer: PdfSealer, record: Record, number: str, matrix: QrMatrix,
-                        photo: str | None, seal: str, signed_at: datetime, issued_on: date) -> bytes:
+                        photo: str | None, seal: str, signed_at: datetime, issued_on: date,
+                        replaces: str | None = None) -> bytes:
     """Draw and sign: in place for B-B, through pyHanko's incremental update for B-T."""
     reason = f"{ctx.templates.documents[record.kind].title.en} {number}"
     location = ctx.templates.letterhead.city
     if sealer.signs_in_place:
         field_ = sealer.field(SIGNATURE_BOX, signed_at, reason=reason, location=location, seal=seal)
-        pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo, field_)
+        pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo, field_, replaces)
         return sealer.complete(pdf)
-    pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo)
+    pdf = render_certificate(ctx.templates, ctx.fonts, record, number, matrix, issued_on, photo, replaces=replaces)
     return sealer.sign(pdf, SIGNATURE_BOX, location=location, reason=reason, seal=seal)

@@ -128,6 +128,26 @@ def test_cards_and_sheets_are_the_same_both_ways(kind, tmp_path):
     assert_equivalent(*_both(lambda: render_sheet(templates, fonts, cards, "cards-0001")), tmp_path)
 
 
+@pytest.mark.parametrize("kind", ["product", "person", "training"])
+def test_a_successor_prints_what_it_replaces_the_same_both_ways(kind, tmp_path):
+    """A successor's certificate (and a person's card) names the certificate it replaces
+    (docs/lifecycle.md): the same text and pixels from the page writer and from ReportLab."""
+    templates, fonts = templates_and_fonts()
+    record = RECORDS[kind]()
+    new, old = _both(lambda: render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL), ISSUED,
+                                                getattr(record, "photo", None), replaces="SK-2026-000001-E"))
+    assert_equivalent(new, old, tmp_path)
+    assert "Menggantikan sertifikat / Replaces certificate SK-2026-000001-E" in _text(new, tmp_path, "successor")
+    plain = render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL), ISSUED,
+                               getattr(record, "photo", None))
+    assert "Replaces certificate" not in _text(plain, tmp_path, "plain")
+    if kind == "person":
+        card = CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo, ISSUED, 2, "SK-2026-000001-E")
+        new, old = _both(lambda: render_card(templates, fonts, card))
+        assert_equivalent(new, old, tmp_path)
+        assert "menggantikan/replaces SK-2026-000001-E" in _text(new, tmp_path, "card")
+
+
 def test_a_document_is_drawn_again_byte_for_byte():
     """Reruns repair a lost file by drawing it again (tests/test_batch.py): same bytes."""
     templates, fonts = templates_and_fonts()

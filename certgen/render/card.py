@@ -52,6 +52,8 @@ class CardData:
     issued_on: date  # the day its certificate was issued, printed in the signature block
     #: The card's edition (docs/issuing.md, "Card editions"): printed on the back from edition 2 on.
     edition: int = 1
+    #: A successor's card: the number of the certificate it replaces, printed under its own (back).
+    replaces: str | None = None
 
 
 def qr_side(seal: QrMatrix) -> float:
@@ -161,6 +163,10 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     y = BACK_TEXT_TOP
     muted = HexColor("#4a5568")
     paragraphs = _back_paragraphs(templates, fonts, width)
+    if card.replaces and _paragraphs_bottom(paragraphs, y - REPLACES_SHIFT) >= SIGNATURE_TOP:  # printed if it fits
+        c.setFont(fonts.regular, REPLACES_SIZE)
+        c.drawString(x, CARD_H - 14.8 * mm, f"{REPLACES_LABEL} {card.replaces}")
+        y -= REPLACES_SHIFT
     if _paragraphs_bottom(paragraphs, y) < SIGNATURE_TOP:
         raise ValueError(f"{card.number}: the card's back text (templates/card.yaml, back_text) runs into the signature block")
     for (size, lines), colour in zip(paragraphs, (text_colour, muted)):
@@ -184,6 +190,11 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
 
 
 BACK_TEXT_TOP = CARD_H - 16 * mm
+#: Under the number on a successor's card ("menggantikan" is Indonesian for "replaces").
+REPLACES_LABEL = "menggantikan/replaces"
+REPLACES_SIZE = 4.2
+#: How far the back text moves down to make room for that line.
+REPLACES_SHIFT = 1.8 * mm
 #: Printed after the number on a reprinted card ("edisi" is Indonesian for edition).
 EDITION_LABEL = "edisi/edition"
 #: The signature block on the back: (what, font role, size, baseline, muted), top line first.

@@ -86,17 +86,21 @@ def _row_height(lines) -> float:
 
 
 def render_certificate(templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
-                       issued_on: date, photo: str | None = None, signature: SignatureField | None = None) -> bytes:
+                       issued_on: date, photo: str | None = None, signature: SignatureField | None = None,
+                       replaces: str | None = None) -> bytes:
     """The A4 PDF of a certificate: unsigned, or with `signature`'s field in SIGNATURE_BOX ready
     to be signed in place (`certgen.sign.PdfSealer.complete`). Drawn by the page writer when it
-    can (certgen/render/page_writer.py), else by ReportLab: the same drawing code either way."""
+    can (certgen/render/page_writer.py), else by ReportLab: the same drawing code either way.
+    `replaces`: the number of the certificate this successor replaces (docs/lifecycle.md),
+    printed under its own number."""
     fonts.prepare(record)
     return page_writer.render(A4, fonts.regular, lambda c: _draw_certificate(
-        c, templates, fonts, record, number, seal, issued_on, photo, signature), record)
+        c, templates, fonts, record, number, seal, issued_on, photo, signature, replaces), record)
 
 
 def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record, number: str, seal: QrMatrix,
-                      issued_on: date, photo: str | None, signature: SignatureField | None) -> None:
+                      issued_on: date, photo: str | None, signature: SignatureField | None,
+                      replaces: str | None = None) -> None:
     """Draw part by part, top to bottom, on a ReportLab canvas or the page writer's."""
     template = templates.documents[record.kind]
     lh = templates.letterhead
@@ -106,7 +110,7 @@ def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record,
     colours = _Colours(*(HexColor(lh.colours[k]) for k in ("primary", "accent", "text")))
     draw_frame(c, lh, fonts, colours)
     draw_letterhead(c, lh, fonts, colours)
-    y = draw_title_and_holder(c, template, fonts, colours, record, number)
+    y = draw_title_and_holder(c, template, fonts, colours, record, number, replaces)
     y = draw_fields(c, template, fonts, colours, record, photo)
     draw_statement(c, template, fonts, y)
     draw_seal(c, lh, fonts, seal)
@@ -160,9 +164,15 @@ def draw_letterhead(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours
     c.line(LEFT, PAGE_H - 48.2 * mm, RIGHT, PAGE_H - 48.2 * mm)
 
 
+#: The line under a successor's number (the public page's wording, docs/lifecycle.md).
+REPLACES_LABEL = "Menggantikan sertifikat / Replaces certificate"
+REPLACES_SIZE = 7.5
+
+
 def draw_title_and_holder(c: Canvas, template: DocumentTemplate, fonts: FontSet, colours: _Colours, record: Record,
-                          number: str) -> float:
-    """Title, number, introduction and the holder's name; returns where the holder line is."""
+                          number: str, replaces: str | None = None) -> float:
+    """Title, number (and for a successor the number it replaces, in the gap above the
+    introduction: nothing moves), introduction and the holder's name; returns where the holder line is."""
     c.setFillColor(colours.primary)
     c.setFont(fonts.title, 22)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 60 * mm, template.title.id)
@@ -171,6 +181,9 @@ def draw_title_and_holder(c: Canvas, template: DocumentTemplate, fonts: FontSet,
     c.setFillColor(colours.text)
     c.setFont(fonts.bold, 11)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 73 * mm, f"Nomor / Number: {number}")
+    if replaces:
+        c.setFont(fonts.regular, REPLACES_SIZE)
+        c.drawCentredString(PAGE_W / 2, PAGE_H - 76.3 * mm, f"{REPLACES_LABEL} {replaces}")
     y = PAGE_H - 77 * mm
     y = _centred_paragraph(c, fonts.regular, 9.5, template.intro.id, y, RIGHT - LEFT)
     y = _centred_paragraph(c, fonts.italic, 8.5, template.intro.en, y, RIGHT - LEFT)
