@@ -141,6 +141,14 @@ def test_a_card_printed_before_editions_is_superseded_by_its_first_reprint(legac
         (up,) = uploaded.json()
         assert up["verdict"] == "INVALID" and "pdf_not_signed" in _reasons(up)
     assert cli(certgen, ["log", "--verify"]).exit_code == 0
+    # a database writer who sets the edition back (the old card would read current again) is named
+    from sqlalchemy import text
+
+    with legacy_batch["registry"].engine.begin() as connection:
+        connection.execute(text("UPDATE certificates SET card_edition = NULL, card_seal = NULL WHERE number = :n"),
+                           {"n": number})
+    audit = cli(certgen, ["log", "--verify"])
+    assert audit.exit_code == 1 and "card_edition" in audit.output, audit.output
 
 
 def test_a_certificate_seal_printed_on_a_card_layout_is_not_a_card(batch, settings, tmp_path):
