@@ -304,3 +304,32 @@ def test_the_status_list_carries_card_editions(batch, cli, settings):
     assert reprint.data["state"]["card_seal_sha256"] == body["cards"][0]["card_seal_sha256"]
     assert latest.data["state_sha256"] == state_digest(reprint.data["state"])
     assert body["log"]["events"] == latest.seq
+
+
+def test_two_reprint_processes_at_once_print_two_editions_each_finished(batch, settings):
+    """Two real `certgen card reprint` processes on one card: the locks make them take turns;
+    editions 2 and 3, each followed by its `card_written` event, and the log intact."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import PASSPHRASE
+
+    number = batch["numbers"][1]
+    environ = {**os.environ, "CERTGEN_DATA": str(settings.data_dir), "CERTGEN_KEYS": str(settings.keys_dir),
+               "CERTGEN_REGISTRY_URL": settings.registry_url, "CERTGEN_KEY_PASSPHRASE": PASSPHRASE.decode(),
+               "PYTHONPATH": str(Path(__file__).parent.parent), "CERTGEN_ACTOR": "tester"}
+    procs = [subprocess.Popen([sys.executable, "-m", "certgen.cli", "card", "reprint", number, "--reason", "lost",
+                               "--json"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0], results
+    editions = sorted(json.loads(out)["edition"] for _, out, _ in results)
+    assert editions == [2, 3]
+    types = [e.type for e in batch["registry"].events(number)]
+    assert types == [EventType.ISSUE, EventType.REPRINT, EventType.CARD_WRITTEN, EventType.REPRINT,
+                     EventType.CARD_WRITTEN]
+    verified = subprocess.run([sys.executable, "-m", "certgen.cli", "log", "--verify"], env=environ, capture_output=True,
+                              text=True, timeout=300)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
