@@ -76,6 +76,8 @@ class EventType(str, enum.Enum):
     SURVEILLANCE = "surveillance"
     #: A new edition of a certified-person card (certgen/card_reprint.py; carries the full state).
     REPRINT = "reprint"
+    #: A root-signed trust list published to the registry (certgen/registry/trust_log.py; carries the list).
+    TRUST_LIST = "trustlist"
 
 
 # -- the documents' records --------------------------------------------------------------------
