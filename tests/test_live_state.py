@@ -288,3 +288,26 @@ def test_a_trust_list_table_the_web_may_not_read_is_a_failed_check_not_no_trust_
                       on_trust=lambda *a: None, listeners=[])
     state.poll()
     assert not state.ok and state.problem.startswith("registry version check failed")
+
+
+def test_rows_of_a_registry_whose_log_names_no_list_are_still_checked(fresh_keystore, registry):
+    """A registry where no trust list event exists (rows written by a writer, or a schema where
+    they were never logged): the newest row is still used only when root-signed and newer."""
+    store, root = fresh_keystore, fresh_keystore.root_certificate()
+    first = store.trustlist_path.read_bytes()
+    trust = TrustList.load_signed(first, root)
+    state = LiveState(registry, root, first, trust, interval=0, on_trust=lambda *a: None, listeners=[])
+    newer = store.signed_trust_list(PASSPHRASE, now=NOW)
+    _insert(registry, newer, NOW)
+    state.poll()
+    assert state.trust.issued_at == NOW and state.problem is None and state.logged is None
+    _insert(registry, first, datetime(2026, 10, 24, tzinfo=timezone.utc))
+    state.poll()
+    assert "not newer than the trust list in use" in state.problem and "rollback" in state.problem
+    envelope = json.loads(newer)
+    envelope["signature"] = envelope["signature"][:-4] + "AAAA"
+    _insert(registry, json.dumps(envelope).encode(), datetime(2030, 1, 1, tzinfo=timezone.utc))
+    state.poll()
+    assert "published trust list 3 (issued at 2030-01-01 00:00:00Z) refused: trust list signature does not verify" in \
+        state.problem
+    assert state.trust.issued_at == NOW
