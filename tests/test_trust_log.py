@@ -347,3 +347,11 @@ def test_a_log_cut_below_its_checkpoint_is_named_by_the_instance(registry, fresh
     assert state.outdated and state.logged.problem == (f"the latest checkpoint signs {before.seq + 1} events, but the log "
                                                        f"has {before.seq}: events were deleted (a rollback)")
     assert verifier.verify_seal(seal).verdict.value == "VALID"  # the old list stays in use, and health says why not to trust it
+
+
+def test_a_checkpoint_whose_tree_nodes_are_gone_is_named_as_unprovable(registry, fresh_keystore):
+    first, _revoked, _seal = _two_lists(registry, fresh_keystore)
+    tlog.sign_checkpoint(registry, fresh_keystore.log_signer(PASSPHRASE), now=LATER)
+    _sql(registry, "DELETE FROM log_nodes")
+    state, _verifier = _fresh_instance(registry, fresh_keystore, first)
+    assert state.outdated and state.logged.problem.endswith("the stored tree lacks nodes (run `certgen log --verify`)")

@@ -123,9 +123,12 @@ def _inclusion(registry: Registry, seq: int, digest: str, keys: tuple) -> tuple[
         return stored.size, f"the latest checkpoint (tree size {stored.size}) does not check out: {exc}"
     try:
         proof = tlog.inclusion_proof(registry, seq - 1, head.size)
-        leaf = merkle.leaf_hash(bytes.fromhex(digest))
-        included = merkle.verify_inclusion(leaf, seq - 1, head.size, proof, head.root)
-    except (ValueError, KeyError):  # a malformed hash, tree nodes missing: no proof
+    except KeyError:
+        return head.size, (f"event {seq} cannot be proven in the signed checkpoint of {head.size} events: the stored tree "
+                           "lacks nodes (run `certgen log --verify`)")
+    try:
+        included = merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(digest)), seq - 1, head.size, proof, head.root)
+    except ValueError:  # a hash that is not hex
         included = False
     if not included:
         return head.size, (f"event {seq} is not in the signed checkpoint of {head.size} events: the log was rewritten "
