@@ -62,18 +62,18 @@ def test_the_check_never_holds_the_caller_and_gives_up_after_its_timeout(proxied
         waits.append(time.monotonic() - started)
         assert status.lookup(number).status.value == "valid"
         time.sleep(0.02)
-    assert max(waits) <= state.grace + 0.1 and sorted(waits)[-2] < 0.05  # only the first poll waited, its grace
+    assert max(waits) <= state.grace + 0.2 and sorted(waits)[-2] < 0.1  # only the first poll waited, its grace
     assert state.ok and len(recorder.drops) == 1  # the first check's drop only
     time.sleep(TIMEOUT * 0.3)
     started = time.monotonic()
     state.poll()  # overdue: counted as failed, every kept result dropped
-    assert time.monotonic() - started < 0.05
+    assert time.monotonic() - started < 0.1
     assert not state.ok and state.stalled and recorder.drops[-1].all_numbers and status.count == 0
     assert state.problem == f"registry version check failed: the registry did not answer within {TIMEOUT:g} s"
     started = time.monotonic()
     with pytest.raises(Exception, match="the registry is not answering"):  # no look-up waits for it either
         status.lookup(number)
-    assert time.monotonic() - started < 0.05
+    assert time.monotonic() - started < 0.1
     proxy.resume()  # the late answer comes, and the next check finds the registry well
     state.wait(10)
     assert not state.stalled
@@ -103,12 +103,13 @@ def test_a_server_keeps_answering_while_its_database_hangs(proxied, fresh_keysto
                 response = client.get(target)
                 return target, time.monotonic() - started, response.text
 
-            deadline = time.monotonic() + TIMEOUT + 1.0
+            deadline = time.monotonic() + TIMEOUT + 1.5
             with ThreadPoolExecutor(2) as pool:
                 while time.monotonic() < deadline:
                     answers += list(pool.map(fetch, [path, "/"]))
                     time.sleep(0.05)
-            assert max(took for _t, took, _b in answers) < 0.6, [(t, round(s, 3)) for t, s, _ in answers]
+            # before, the first version check held the event loop until the database answered (never, here)
+            assert max(took for _t, took, _b in answers) < 2.0, [(t, round(s, 3)) for t, s, _ in answers]
             pages = [body for target, _s, body in answers if target == path]
             assert 'data-verdict="VALID"' in pages[0]  # from the cache, while the check is not yet overdue
             assert 'data-verdict="INDETERMINATE"' in pages[-1] and "registry_unavailable" in pages[-1]
