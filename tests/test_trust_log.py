@@ -185,7 +185,7 @@ def test_an_event_rewritten_to_name_an_older_list_is_caught_by_the_signed_checkp
     state, verifier = _fresh_instance(registry, fresh_keystore, first)
     assert state.outdated and state.logged.problem == (f"event {seq} is not in the signed checkpoint of {seq} events: the log "
                                                        "was rewritten after it was signed")
-    assert f"trust list 2 named by log event {seq}" in state.problem
+    assert f"a trust list the log names does not check out: event {seq} is not in the signed checkpoint" in state.problem
     # the web service says so in /api/v1/health, as not ready
     (tmp_path / "trustlist.json").write_bytes(first)
     config = WebConfig(trust_list=tmp_path / "trustlist.json", root=fresh_keystore.root_cert_path,
@@ -194,7 +194,7 @@ def test_an_event_rewritten_to_name_an_older_list_is_caught_by_the_signed_checkp
         response = client.get("/api/v1/health")
     body = response.json()
     assert response.status_code == 503 and body["status"] == "degraded" and body["trust_list"]["outdated"] is True
-    assert body["trust_list"]["log"]["event"] == seq and body["trust_list"]["log"]["checkpoint"] == seq
+    assert body["trust_list"]["log"]["event"] == seq - 1 and body["trust_list"]["log"]["checkpoint"] == seq  # the good one
     assert "the log was rewritten after it was signed" in body["trust_list_problem"]
     # and the auditor names the rewrite: the checkpoint signed another root for these events
     codes = [p.code for p in check_tree(registry, fresh_keystore.trust_list())]
@@ -355,3 +355,37 @@ def test_a_checkpoint_whose_tree_nodes_are_gone_is_named_as_unprovable(registry,
     _sql(registry, "DELETE FROM log_nodes")
     state, _verifier = _fresh_instance(registry, fresh_keystore, first)
     assert state.outdated and state.logged.problem.endswith("the stored tree lacks nodes (run `certgen log --verify`)")
+
+
+def test_the_publishers_floor_is_the_newest_list_the_log_names_wherever_it_stands(registry, fresh_keystore):
+    """An older list appended to the log after the newest (and the rows deleted) does not lower
+    what the publisher refuses: the newest issue time of every logged list is the floor."""
+    from certgen.registry.trust_log import state_digest
+
+    first, _revoked, _seal = _two_lists(registry, fresh_keystore)
+    state = {"id": "3", "issued_at": "2026-10-24T00:00:00.000000Z", "sha256": hashlib.sha256(first).hexdigest(),
+             "published_at": "2026-11-24T03:06:00.000000Z", "actor": "x"}
+    _append_event(registry, {"trust_list": state, "state_sha256": state_digest(state), "list": first.decode()})
+    _sql(registry, "DELETE FROM trust_lists")
+    root_key = fresh_keystore._load_private(fresh_keystore.root_key_path, PASSPHRASE)
+    between = fresh_keystore.trust_list().to_signed_json(root_key, fresh_keystore.root_certificate(),
+                                                         NOW + timedelta(minutes=1))  # older than the revoking list
+    with pytest.raises(TrustListError, match="not newer than the newest one the log names .issued at 2026-11-24T03:05"):
+        live.publish_trust_list(registry, between, fresh_keystore.root_certificate(), now=LATER, actor="t")
+
+
+def test_an_appended_event_naming_a_far_future_list_does_not_stop_publishing(registry, fresh_keystore):
+    """A database writer cannot block the next revocation by logging a bogus list "issued" in 9999."""
+    from certgen.registry.trust_log import state_digest
+
+    first, revoked, _seal = _two_lists(registry, fresh_keystore)
+    state = {"id": "3", "issued_at": "9999-01-01T00:00:00.000000Z", "sha256": hashlib.sha256(revoked).hexdigest(),
+             "published_at": "2026-11-24T03:06:00.000000Z", "actor": "x"}
+    _append_event(registry, {"trust_list": state, "state_sha256": state_digest(state), "list": revoked.decode()})
+    newer = fresh_keystore.signed_trust_list(PASSPHRASE, now=LATER + timedelta(minutes=5))
+    published, new = live.publish_trust_list(registry, newer, fresh_keystore.root_certificate(), now=LATER, actor="t")
+    assert new and published.id == 3
+    # ... nor hide it from an instance: it takes the good newer list, and names the bogus event
+    state, _verifier = _fresh_instance(registry, fresh_keystore, first)
+    assert state.trust_sha256 == hashlib.sha256(newer).hexdigest() and state.outdated
+    assert "event 4 names the issue time 9999-01-01T00:00:00.000000Z, but the signed list says 2026-11-24T03:05" in state.problem

@@ -262,7 +262,7 @@ class LiveState:
         self.logged = logged
         if logged is not None:
             self._use_logged(logged)
-            if logged.trust is None:
+            if logged.trust is None or logged.problem is not None:
                 return
         published = registry_live.latest_trust_list(self.registry)
         if published is None or published.sha256 == self.trust_sha256:
@@ -291,21 +291,19 @@ class LiveState:
         self._accept(published.data, trust, published.sha256, where)
 
     def _use_logged(self, logged: LoggedList) -> None:
-        """Use the newest list the log names when it checks out and is newer than the one in use."""
+        """Use the newest list of the log that checks out when it is newer than the one in use;
+        name whatever does not check out (then the list in use cannot be shown to be the newest)."""
         where = f"trust list {logged.id} named by log event {logged.seq} (issued at {logged.issued_at})"
         current = self.trust.issued_at
-        if logged.trust is None:
-            # what the log names cannot be used: the list in use cannot be shown to be the newest
-            self.outdated = True
-            self._refuse(f"{where} refused: {logged.problem}; the trust list in use (issued at "
-                         f"{iso(current) if current else 'unknown'}) cannot be shown to be the newest published")
-            return
-        self.outdated = False
-        newer = logged.sha256 != self.trust_sha256 and not (
-            current is not None and logged.trust.issued_at is not None and logged.trust.issued_at <= current)
-        if newer:  # else the list in use is the one named, or newer (its file was deployed before it was published)
-            self._accept(logged.data, logged.trust, logged.sha256, where)
-        if logged.order_problem:
+        if logged.trust is not None and logged.sha256 != self.trust_sha256 and not (
+                current is not None and logged.trust.issued_at is not None and logged.trust.issued_at <= current):
+            self._accept(logged.data, logged.trust, logged.sha256, where)  # else: the one in use, or newer (its file deployed first)
+        self.outdated = logged.problem is not None
+        if logged.problem is not None:
+            self._refuse(f"a trust list the log names does not check out: {logged.problem}; the trust list in use (issued "
+                         f"at {iso(self.trust.issued_at) if self.trust.issued_at else 'unknown'}) cannot be shown to be the "
+                         "newest published")
+        elif logged.order_problem:
             self._refuse(f"{logged.order_problem}; the newer one is used")
 
     def _accept(self, data: bytes, trust: TrustList, sha256: str, where: str) -> None:

@@ -36,10 +36,11 @@ class LoggedList:
     issued_at: str
     sha256: str
     data: bytes
-    #: The verified list; None when `problem` says why it cannot be used.
+    #: The verified list; None when no logged list checks out.
     trust: TrustList | None
     #: Size of the signed checkpoint that proved the event's inclusion; None when none covers it yet.
     checkpoint: int | None
+    #: What does not check out among the logged lists (the latest such), if anything.
     problem: str | None = None
     #: An older list logged after a newer one (the newer one is still the one named here).
     order_problem: str | None = None
@@ -50,34 +51,36 @@ class LoggedList:
 
 
 def read_logged(registry: Registry, root: x509.Certificate, in_use: TrustList) -> LoggedList | None:
-    """The newest list the log names, checked (see the module docstring); None when it names none.
-    "Newest" is by the issue time the events name, not by their place in the log: an older list
-    appended to the log later (a rollback written into it, which the publisher never writes) is
-    named in `order_problem` and does not displace the newer one. Every logged list is checked
-    (a few a year); the first that does not check out comes back with its `problem`, and then the
-    newest cannot be told. Database errors propagate (the caller's version check fails)."""
-    try:
-        lists = registry_live.logged_trust_lists(registry)
-    except ValueError as exc:
-        return LoggedList(0, "?", "?", "?", b"", None, None, f"{exc}: the log was altered")
+    """The newest list the log names that checks out (see the module docstring); None when the
+    log names none. Every logged list is checked (a few a year). "Newest" is by the signed issue
+    time, not by the place in the log: an older list logged after a newer one (which the
+    publisher never writes) is named in `order_problem` and does not displace it. A list that
+    does not check out (an event edited, rewritten after a checkpoint, a bogus one appended) is
+    named in `problem`; it never hides a good newer list (a revocation still gets through). When
+    none checks out, `trust` is None. Database errors propagate (the caller's check fails)."""
+    lists, malformed = registry_live.logged_trust_lists(registry)
+    problem = f"{malformed[-1]}: the log was altered" if malformed else None
     if not lists:
-        return None
-    newest = lists[0]
-    order_problem = None
-    for logged in lists[1:]:
-        if logged.issued_at <= newest.issued_at:
-            order_problem = (f"event {logged.seq} names trust list {logged.id} issued at {logged.issued_at}, not newer than "
+        return None if problem is None else LoggedList(0, "?", "?", "?", b"", None, None, problem)
+    good: list[LoggedList] = []
+    for logged in reversed(lists):  # newest in the log first: the problem named is the latest one
+        checked = _checked(registry, root, in_use, logged)
+        if checked.trust is None:
+            problem = problem or checked.problem
+        else:
+            good.append(checked)
+    if not good:
+        return replace(_checked(registry, root, in_use, lists[-1]), problem=problem)
+    newest, order_problem = None, None
+    for found in reversed(good):  # log order
+        if newest is not None and found.issued_at <= newest.issued_at:
+            order_problem = (f"event {found.seq} names trust list {found.id} issued at {found.issued_at}, not newer than "
                              f"list {newest.id} (event {newest.seq}, issued at {newest.issued_at}): an older list was "
                              "written into the log")
         else:
-            newest = logged
-    for logged in reversed(lists):  # every one, newest first: an event rewritten to name another list is caught
-        if logged is not newest:
-            other = _checked(registry, root, in_use, logged)
-            if other.problem is not None:
-                return other
-    found = _checked(registry, root, in_use, newest)
-    return replace(found, order_problem=order_problem) if order_problem else found
+            newest = found
+    assert newest is not None
+    return replace(newest, problem=problem, order_problem=order_problem)
 
 
 def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logged) -> LoggedList:

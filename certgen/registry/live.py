@@ -120,7 +120,7 @@ def publish_trust_list(registry, data: bytes, root: x509.Certificate, *, now: da
             raise TrustListError(f"the trust list issued at {_iso(trust.issued_at)} is not newer than the one published "
                                  f"on {_iso(newest.published_at)} (issued at {_iso(newest.issued_at)}): refusing to roll "
                                  "the web instances back to it; sign a new one (`certgen keys trustlist`)")
-        logged = _newest_logged_time(session)
+        logged = _logged_floor(session, root)
         if logged is not None and iso(trust.issued_at) <= logged:
             raise TrustListError(f"the trust list issued at {_iso(trust.issued_at)} is not newer than the newest one the log "
                                  f"names (issued at {logged}): refusing to roll the web instances back to it (were rows of "
@@ -139,18 +139,29 @@ def latest_logged_trust_list(registry) -> "trust_log.LoggedTrustList | None":
         return trust_log.latest_logged(conn)
 
 
-def logged_trust_lists(registry) -> "list[trust_log.LoggedTrustList]":
-    """Every trust list the log names, in log order, unchecked."""
+def logged_trust_lists(registry) -> "tuple[list[trust_log.LoggedTrustList], list[str]]":
+    """Every trust list the log names, in log order, unchecked; and what is wrong with the
+    events that carry no well-formed list."""
     with registry.engine.connect() as conn:
-        return trust_log.logged_lists(conn)
+        return trust_log.read_lists(conn)
 
 
-def _newest_logged_time(session: Session) -> str | None:
-    try:
-        logged = trust_log.latest_logged(session.connection())
-    except ValueError:
-        return None  # a malformed event: the audit names it; the row order still refuses a rollback
-    return logged.issued_at if logged is not None else None
+def _logged_floor(session: Session, root: x509.Certificate) -> str | None:
+    """The latest signed issue time of the lists the log names. Only lists that check out count
+    (digest, root signature, the issue time they name is the signed one): an event a database
+    writer appended naming a far future time must not stop every later publication (a
+    revocation). An older list logged after a newer one does not lower it."""
+    times = []
+    for logged in trust_log.read_lists(session.connection())[0]:
+        try:
+            if hashlib.sha256(logged.data).hexdigest() != logged.sha256:
+                continue
+            signed = TrustList.load_signed(logged.data, root).issued_at
+        except TrustListError:
+            continue
+        if signed is not None and iso(signed) == logged.issued_at:
+            times.append(logged.issued_at)
+    return max(times, default=None)
 
 
 def count_trust_lists(registry) -> int:

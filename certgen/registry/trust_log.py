@@ -81,13 +81,19 @@ class LoggedTrustList:
     event: RawEvent
 
 
-def logged_lists(conn: Any) -> list[LoggedTrustList]:
-    """Every `trustlist` event, in log order, with the list it carries (one per published list:
-    a few a year). Raises ValueError naming an event that does not carry a well-formed list."""
+def read_lists(conn: Any) -> tuple[list[LoggedTrustList], list[str]]:
+    """Every `trustlist` event that carries a well-formed list, in log order, and what is wrong
+    with the others (one message each)."""
     from .reader import EVENT_COLUMNS, _raw_event, events
 
     query = sa.select(*(events.c[c] for c in EVENT_COLUMNS)).where(events.c.number == TRUST_KEY).order_by(events.c.seq)
-    return [_logged(_raw_event(row)) for row in conn.execute(query)]
+    lists, malformed = [], []
+    for row in conn.execute(query).all():
+        try:
+            lists.append(_logged(_raw_event(row)))
+        except ValueError as exc:
+            malformed.append(str(exc))
+    return lists, malformed
 
 
 def latest_logged(conn: Any) -> LoggedTrustList | None:
