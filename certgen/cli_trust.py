@@ -17,6 +17,7 @@ from .errors import CertgenError
 from .keys import KeyStore
 from .registry import Registry
 from .registry import live
+from .registry.findings import safe
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -73,10 +74,23 @@ def trust_status(app: AppContext) -> None:
         registry = Registry.open(app.get_settings().registry_url)
         try:
             published = live.latest_trust_list(registry)
+            try:
+                logged = live.latest_logged_trust_list(registry)
+            except ValueError as exc:
+                raise click.ClickException(f"the log's newest trust-list event is unreadable: {exc}") from None
         finally:
             registry.close()
-    if published is None:
+    if published is None and logged is None:
         click.echo("no trust list is published to the registry: run `certgen trust publish`")
         return
-    click.echo(f"version {published.id}: issued at {published.issued_at:%Y-%m-%d %H:%M:%S}Z, published "
-               f"{published.published_at:%Y-%m-%d %H:%M:%S}Z by {published.actor}, sha256 {published.sha256}")
+    if published is not None:
+        click.echo(f"version {published.id}: issued at {published.issued_at:%Y-%m-%d %H:%M:%S}Z, published "
+                   f"{published.published_at:%Y-%m-%d %H:%M:%S}Z by {safe(published.actor)}, sha256 {published.sha256}")
+    if logged is None:
+        click.echo("the log names no trust list")
+    else:
+        click.echo(f"the log names list {safe(logged.id)} as the newest (event {logged.seq}, issued at "
+                   f"{safe(logged.issued_at)}, sha256 {safe(logged.sha256)})")
+        if published is None or logged.sha256 != published.sha256:
+            raise click.ClickException("the newest row of trust_lists is not the newest list the log names: rows were "
+                                       "deleted or added behind the log's back; run `certgen log --verify`")

@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from .config import check_verify_url
 from .crypto import DocumentSigner, PrivateKey, SigningKey, key_id
 from .dsc_profile import OID_DOCUMENT_SIGNING, Organisation, dsc_certificate, root_certificate  # noqa: F401
-from .errors import ConfigError, KeyStoreError
+from .errors import ConfigError, KeyStoreError, TrustListError
 from .note import LogKey, LogSigner
 from .pkcs8 import KDF_ITERATIONS, KdfParams, encrypt_pem, kdf_params
 from .token import TokenKey, TokenRef, find_key, generate_key, session
@@ -260,9 +260,23 @@ class KeyStore:
         return todo
 
     def _publish(self, root_key: PrivateKey, root_cert: x509.Certificate, now: datetime) -> bytes:
-        data = self.trust_list().with_verify_urls(self.verify_urls()).to_signed_json(root_key, root_cert, now)
+        issued_at = self._next_issue_time(root_cert, now)
+        data = self.trust_list().with_verify_urls(self.verify_urls()).to_signed_json(root_key, root_cert, issued_at)
         _write_public(self.trustlist_path, data)
         return data
+
+    def _next_issue_time(self, root_cert: x509.Certificate, now: datetime) -> datetime:
+        """`now`, or 1 µs after the trust list this store signed last when the clock has not
+        moved past it (a frozen or coarse clock, two key commands in the same instant): every
+        list is strictly newer than the one before, so the web instances, which refuse a list
+        that is not newer, take each one (docs/keys.md)."""
+        try:
+            previous = TrustList.load_signed(self.trustlist_path.read_bytes(), root_cert).issued_at
+        except (OSError, TrustListError):
+            return now  # none yet, or not this root's: nothing to follow
+        if previous is None or now > previous:
+            return now
+        return previous + timedelta(microseconds=1)
 
     # -- reading -------------------------------------------------------------------------
     def root_certificate(self) -> x509.Certificate:

@@ -80,6 +80,8 @@ class EventType(str, enum.Enum):
     CARD_WRITTEN = "card_written"
     #: A pending successor that can no longer be issued is discarded (certgen/registry/discard.py).
     DISCARD = "discard"
+    #: A root-signed trust list published to the registry (certgen/registry/trust_log.py; carries the list).
+    TRUST_LIST = "trustlist"
 
 
 # -- the documents' records --------------------------------------------------------------------

@@ -119,10 +119,10 @@ def test_the_web_uses_a_newer_signed_list_and_names_a_rollback_or_a_planted_one(
     state.poll()
     assert swaps[-1] == {old_signer.kid} and verifier.cached_seal(new_seal) is not None
     assert verifier.verify_seal(old_seal).checks[0].reason is Reason.SEAL_KEY_REVOKED
-    # a database writer puts the first (signed, unrevoked) list back as the newest row: refused, named
+    # a database writer puts the first (signed, unrevoked) list back as the newest row: not the list the log names
     _insert(registry, first_bytes, datetime(2026, 10, 24, tzinfo=timezone.utc))
     state.poll()
-    assert "not newer than the trust list in use" in state.problem and "rollback" in state.problem
+    assert "published trust list 3 (issued at 2026-10-24 00:00:00Z) is not the newest list the log names" in state.problem
     assert verifier.verify_seal(old_seal).checks[0].reason is Reason.SEAL_KEY_REVOKED
     # ... or plants a list of its own making: its signature does not verify
     envelope = json.loads(revoked_bytes)
@@ -133,7 +133,7 @@ def test_the_web_uses_a_newer_signed_list_and_names_a_rollback_or_a_planted_one(
     envelope["payload"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     _insert(registry, json.dumps(envelope).encode(), datetime(2030, 1, 1, tzinfo=timezone.utc))
     state.poll()
-    assert "signature does not verify" in state.problem
+    assert "published trust list 4 (issued at 2030-01-01 00:00:00Z) is not the newest list the log names" in state.problem
     assert verifier.verify_seal(old_seal).checks[0].reason is Reason.SEAL_KEY_REVOKED
     assert len(swaps) == 2
 
@@ -175,10 +175,34 @@ def test_keys_commands_publish_and_trust_publish_refuses_an_older_list(cli, sett
     (tmp_path / "bad.json").write_bytes(b"{}")
     bad = cli(certgen, ["trust", "publish", str(tmp_path / "bad.json")])
     assert bad.exit_code == 1 and "trust list format None" in bad.output
-    # a second key change in the same instant cannot be ordered: a warning names the retry, the keys stay changed
+    # a second key change in the same instant (the frozen clock): signed 1 µs after the last list, published
     revoked = cli(certgen, ["keys", "revoke", rotated.output.split()[2], "--at", "2026-11-25", "--reason", "uji"])
-    assert revoked.exit_code == 0 and "was not published to the registry" in revoked.output
-    assert "certgen trust publish" in revoked.output
+    assert revoked.exit_code == 0 and "trust list published to the registry (version 2)" in revoked.output
+    again = cli(certgen, ["keys", "trustlist"])
+    assert again.exit_code == 0 and "trust list published to the registry (version 3)" in again.output
+    root = KeyStore(settings.keys_dir).root_certificate()
+    times = [TrustList.load_signed(p.data, root).issued_at for p in _published(settings.registry_url)]
+    assert times == [NOW, NOW + timedelta(microseconds=1), NOW + timedelta(microseconds=2)]
+    # ... and a rollback is still refused: the first of them again
+    first = tmp_path / "first.json"
+    first.write_bytes(_published(settings.registry_url)[0].data)
+    assert "is not newer than the one published" in cli(certgen, ["trust", "publish", str(first)]).output
+
+
+def _published(url: str) -> list:
+    """Every published trust list, oldest first."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from certgen.registry import Registry
+    from certgen.registry.tables import TrustListRow
+
+    registry = Registry.open(url)
+    try:
+        with Session(registry.engine) as session:
+            return [live._published(r) for r in session.scalars(select(TrustListRow).order_by(TrustListRow.id))]
+    finally:
+        registry.close()
 
 
 def test_a_registry_from_before_published_trust_lists_still_gives_its_event_version(registry, fresh_keystore):
@@ -264,3 +288,26 @@ def test_a_trust_list_table_the_web_may_not_read_is_a_failed_check_not_no_trust_
                       on_trust=lambda *a: None, listeners=[])
     state.poll()
     assert not state.ok and state.problem.startswith("registry version check failed")
+
+
+def test_rows_of_a_registry_whose_log_names_no_list_are_still_checked(fresh_keystore, registry):
+    """A registry where no trust list event exists (rows written by a writer, or a schema where
+    they were never logged): the newest row is still used only when root-signed and newer."""
+    store, root = fresh_keystore, fresh_keystore.root_certificate()
+    first = store.trustlist_path.read_bytes()
+    trust = TrustList.load_signed(first, root)
+    state = LiveState(registry, root, first, trust, interval=0, on_trust=lambda *a: None, listeners=[])
+    newer = store.signed_trust_list(PASSPHRASE, now=NOW)
+    _insert(registry, newer, NOW)
+    state.poll()
+    assert state.trust.issued_at == NOW and state.problem is None and state.logged is None
+    _insert(registry, first, datetime(2026, 10, 24, tzinfo=timezone.utc))
+    state.poll()
+    assert "not newer than the trust list in use" in state.problem and "rollback" in state.problem
+    envelope = json.loads(newer)
+    envelope["signature"] = envelope["signature"][:-4] + "AAAA"
+    _insert(registry, json.dumps(envelope).encode(), datetime(2030, 1, 1, tzinfo=timezone.utc))
+    state.poll()
+    assert "published trust list 3 (issued at 2030-01-01 00:00:00Z) refused: trust list signature does not verify" in \
+        state.problem
+    assert state.trust.issued_at == NOW

@@ -20,7 +20,7 @@ def test_signed_trust_list_round_trips_with_only_the_root(fresh_keystore):
     assert set(loaded.signers) == {s.kid for s in fresh_keystore.signers()}
     assert loaded.get(first).revoked_at == at
     assert loaded.get(first).revocation_reason == "key compromise"
-    assert loaded.issued_at == NOW
+    assert loaded.issued_at == NOW + timedelta(microseconds=1)  # the rotation signed one at NOW: each list is newer
     assert fresh_keystore.trustlist_path.read_bytes() == data
 
 

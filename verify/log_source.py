@@ -80,10 +80,10 @@ def proof_document(registry: Registry, number: str) -> dict[str, Any]:
 
 
 #: Events whose content the public may read: a certificate's life, which its public page shows
-#: anyway. Every other event (the service standard's applications and complaints, with names,
+#: anyway, and the published trust lists (served at /api/v1/trustlist anyway). Every other event (the service standard's applications and complaints, with names,
 #: addresses and contacts) is served as its hash only: its inclusion is still proven.
 PUBLIC_EVENT_TYPES = frozenset({EventType.ISSUE, EventType.SUSPEND, EventType.REINSTATE, EventType.WITHDRAW,
-                                EventType.REPLACE, EventType.ATTEST, EventType.REDEEM})
+                                EventType.REPLACE, EventType.ATTEST, EventType.REDEEM, EventType.TRUST_LIST})
 
 
 def entry_document(registry: Registry, index: int, head: Any = None) -> dict[str, Any]:

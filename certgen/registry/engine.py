@@ -19,6 +19,8 @@ from ..errors import RegistryError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+#: Seconds to wait for a database server to answer a new connection (PostgreSQL `connect_timeout`).
+CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(url: str) -> Engine:
@@ -34,6 +36,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq waits forever for a server that accepts and never answers: a bound, carried by
+        # the URL to every engine made from this one (the look-up engine)
+        parsed = parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:

@@ -183,3 +183,10 @@ from . import service_subjects as _service  # noqa: E402
 SUBJECTS.extend(Subject(name=kind, event_types=frozenset({kind}), rows=lambda reader, kind=kind: _service.rows(kind, reader),
                         replay=_service.replay_state, check=_service.checker(kind), label=kind)
                 for kind in ("application", "complaint"))
+
+# the trust lists published to the registry (docs/registry.md, "Trust lists in the log")
+from . import trust_log as _trust  # noqa: E402
+
+SUBJECTS.append(Subject(name="trust list", event_types=_trust.TRUST_EVENT_TYPES, rows=_trust.rows,
+                        replay=_trust.replay_trust_lists, check=_trust.check_trust_lists,  # type: ignore[arg-type]
+                        label="trust lists"))

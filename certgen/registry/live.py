@@ -8,7 +8,8 @@ the web reads the newest trust list and checks it against the root (verify.live)
 
 Trust lists are published here by the `certgen keys` commands that write them and by `certgen
 trust publish`: the exact root-signed bytes, checked before they are stored, never one older
-than the newest already published.
+than the newest already published nor than the newest the log names; each with its `trustlist`
+event in the same transaction (certgen.registry.trust_log), so the signed log covers it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Session
 
 from ..errors import TrustListError
 from ..trust import TrustList
-from .tables import ChainHeadRow, TrustListRow
+from . import trust_log
+from .chain import iso
+from .tables import TrustListRow
 
 #: More events or distinct numbers than this since the last check: drop every cached result instead.
 MAX_CHANGED_NUMBERS = 5000
@@ -36,6 +39,8 @@ class Versions:
     events: int
     #: Id of the newest published trust list; None when none is published (or the schema predates them).
     trust: int | None
+    #: Sequence number of the newest `trustlist` event (certgen.registry.trust_log); None when the log names none.
+    trust_logged: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ class PublishedTrustList:
     actor: str
 
 
-_VERSIONS = text("SELECT (SELECT seq FROM chain_head WHERE id = 1), (SELECT max(id) FROM trust_lists)")
+_VERSIONS = text("SELECT (SELECT seq FROM chain_head WHERE id = 1), (SELECT max(id) FROM trust_lists), "
+                 f"(SELECT max(seq) FROM events WHERE number = '{trust_log.TRUST_KEY}')")
 _EVENTS_ONLY = text("SELECT seq FROM chain_head WHERE id = 1")
 
 
@@ -57,8 +63,8 @@ def versions(registry) -> Versions:
     (no `trust_lists` table) still gives its event version, with no trust version."""
     try:
         with registry.engine.connect() as conn:
-            events, trust = conn.execute(_VERSIONS).one()
-        return Versions(int(events), None if trust is None else int(trust))
+            events, trust, logged = conn.execute(_VERSIONS).one()
+        return Versions(int(events), None if trust is None else int(trust), None if logged is None else int(logged))
     except Exception as first:
         with registry.engine.connect() as conn:
             try:
@@ -105,9 +111,7 @@ def publish_trust_list(registry, data: bytes, root: x509.Certificate, *, now: da
     if trust.issued_at is None:  # pragma: no cover - load_signed always reads issued_at
         raise TrustListError("the trust list has no issue time")
     digest = hashlib.sha256(data).hexdigest()
-    with Session(registry.engine, expire_on_commit=False) as session, session.begin():
-        # the writers' lock: publishers serialise like every other registry write
-        session.execute(select(ChainHeadRow).where(ChainHeadRow.id == 1).with_for_update()).scalar_one()
+    with registry._write() as (session, head):  # the writers' lock: publishers serialise like every other registry write
         same = session.execute(select(TrustListRow).where(TrustListRow.sha256 == digest)).scalar_one_or_none()
         newest = session.execute(select(TrustListRow).order_by(TrustListRow.id.desc()).limit(1)).scalar_one_or_none()
         if same is not None and newest is not None and same.id == newest.id:
@@ -116,11 +120,48 @@ def publish_trust_list(registry, data: bytes, root: x509.Certificate, *, now: da
             raise TrustListError(f"the trust list issued at {_iso(trust.issued_at)} is not newer than the one published "
                                  f"on {_iso(newest.published_at)} (issued at {_iso(newest.issued_at)}): refusing to roll "
                                  "the web instances back to it; sign a new one (`certgen keys trustlist`)")
+        logged = _logged_floor(session, root)
+        if logged is not None and iso(trust.issued_at) <= logged:
+            raise TrustListError(f"the trust list issued at {_iso(trust.issued_at)} is not newer than the newest one the log "
+                                 f"names (issued at {logged}): refusing to roll the web instances back to it (were rows of "
+                                 "trust_lists deleted? run `certgen log --verify`)")
         row = TrustListRow(issued_at=trust.issued_at, sha256=digest, data=stored, published_at=now,
                            actor=actor[:100])
         session.add(row)
         session.flush()
+        trust_log.append_trust_event(session, head, row, now=now, actor=actor)  # the same transaction: under the log
         return _published(row), True
+
+
+def latest_logged_trust_list(registry) -> "trust_log.LoggedTrustList | None":
+    """The newest trust-list event of the log (its event carries the list), unchecked."""
+    with registry.engine.connect() as conn:
+        return trust_log.latest_logged(conn)
+
+
+def logged_trust_lists(registry) -> "tuple[list[trust_log.LoggedTrustList], list[str]]":
+    """Every trust list the log names, in log order, unchecked; and what is wrong with the
+    events that carry no well-formed list."""
+    with registry.engine.connect() as conn:
+        return trust_log.read_lists(conn)
+
+
+def _logged_floor(session: Session, root: x509.Certificate) -> str | None:
+    """The latest signed issue time of the lists the log names. Only lists that check out count
+    (digest, root signature, the issue time they name is the signed one): an event a database
+    writer appended naming a far future time must not stop every later publication (a
+    revocation). An older list logged after a newer one does not lower it."""
+    times = []
+    for logged in trust_log.read_lists(session.connection())[0]:
+        try:
+            if hashlib.sha256(logged.data).hexdigest() != logged.sha256:
+                continue
+            signed = TrustList.load_signed(logged.data, root).issued_at
+        except TrustListError:
+            continue
+        if signed is not None and iso(signed) == logged.issued_at:
+            times.append(logged.issued_at)
+    return max(times, default=None)
 
 
 def count_trust_lists(registry) -> int:

@@ -71,8 +71,11 @@ class Service:
         if self.status is not None:
             listeners = [self.status] + ([self.pages] if self.pages is not None else [])
             self.live = LiveState(self.status.registry, root, self.trust_bytes, self.trust, interval=config.live_interval,
-                                  on_trust=self.use_trust, listeners=listeners)
+                                  on_trust=self.use_trust, listeners=listeners, timeout=config.live_timeout,
+                                  background=True)
+            self.status.unanswered = lambda: self.live is not None and self.live.stalled
             self.live.poll(force=True)
+            self.live.wait()  # the first check before the first request, at most `live_timeout` seconds
         self.uploads = UploadPool(config.upload_slots)
         self.caps = ReportCaps(config.reports_per_address, config.reports_per_certificate, config.reports_per_day)
         #: Addresses that reached their complaint cap, by the day window: refused here without
@@ -203,17 +206,22 @@ def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> 
     @app.get(f"{API}/health", tags=["service"], summary="Liveness and readiness")
     def api_health() -> JSONResponse:
         registry = "none"
-        if service.registry is not None:
+        if service.live is not None and service.live.stalled:
+            registry = "unavailable"  # a version check is waiting for it: do not wait too
+        elif service.registry is not None:
             try:
                 service.registry.head()
                 registry = "ok"
             except Exception:
                 registry = "unavailable"
-        code = 503 if registry == "unavailable" else 200
+        outdated = service.live is not None and service.live.outdated
+        code = 503 if registry == "unavailable" or outdated else 200
         body = {"status": "ok" if code == 200 else "degraded", "registry": registry,
                 "trust_list_signers": len(service.trust.signers)}
-        if service.live is not None and service.live.problem:
-            body["trust_list_problem"] = service.live.problem
+        if service.live is not None:
+            body["trust_list"] = service.live.health()  # the list in use, and the newest the log names
+            if service.live.problem:
+                body["trust_list_problem"] = service.live.problem
         return JSONResponse(body, status_code=code)
 
     app.include_router(log_router(service))  # the transparency log (verify/web/log_routes.py)

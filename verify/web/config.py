@@ -41,6 +41,9 @@ class WebConfig:
     #: Seconds between two checks of the registry's versions (events, trust list): a change is
     #: seen within this plus the next request (docs/deploy.md, "Changes live"); 0 checks every request.
     live_interval: float = 1.0
+    #: Seconds a version check may wait for the registry before it counts as failed; it runs in a
+    #: thread, so the event loop never waits for it (verify.live).
+    live_timeout: float = 5.0
     #: Seconds a cached record or page is used at most, even with no event (a bound on a row edited
     #: behind the log's back).
     cache_seconds: float = 60.0
@@ -73,6 +76,7 @@ class WebConfig:
             upload_slots=_number(env, "CERTVERIFY_UPLOAD_SLOTS", 2, int, 1),
             rate_limit_flush_seconds=_number(env, "CERTVERIFY_RATE_LIMIT_FLUSH", 2.0, float, 0.05),
             live_interval=_number(env, "CERTVERIFY_LIVE_INTERVAL", 1.0, float, 0.0),
+            live_timeout=_number(env, "CERTVERIFY_LIVE_TIMEOUT", 5.0, float, 0.05),
             cache_seconds=_number(env, "CERTVERIFY_CACHE_SECONDS", 60.0, float, 0.0),
             page_cache=_number(env, "CERTVERIFY_PAGE_CACHE", 4096, int, 0),
             fast_pages=env.get("CERTVERIFY_FAST_PAGES", "1") not in ("0", "false", "no"),
