@@ -212,3 +212,46 @@ def test_nesting_is_bounded():
     reader = pdf_issued._Reader(b"[" * 100 + b"]" * 100, [0])
     with pytest.raises(pdf_issued.OutsideGrammar):
         reader.value(0)
+
+
+def _spans(data: bytes) -> list[tuple[int, int]]:
+    """Where the strict reader reads: the catalog, the field, the signature dictionary (but its
+    /Contents), the table and the trailer."""
+    catalog = _catalog(data)
+    signature_at = data.rindex(b" obj", 0, data.index(b"/ByteRange"))
+    gap = re.search(rb"/ByteRange \[0 (\d+) (\d+)", data)
+    field_at = data.rindex(b" obj", 0, data.index(b"/FT /Sig"))
+    return [catalog, (field_at, data.index(b"endobj", field_at)), (signature_at, int(gap.group(1))),
+            (int(gap.group(2)), data.index(b"endobj", int(gap.group(2)))), (data.rindex(b"\nxref"), len(data))]
+
+
+def test_mutations_never_raise_and_read_as_pyhanko_reads_them(issued):  # noqa: F811
+    """Single-byte changes, insertions and deletions where the reader reads: it never raises,
+    and whenever it still reads the file, pyHanko reads the same page count, seal, field and
+    signature dictionary (or the reader was right to answer None)."""
+    import random
+
+    rnd = random.Random(1530)
+    genuine = issued["pdfs"][1]
+    spans = _spans(genuine)
+    alphabet = b"/<>[]()%\\ \n\r\x00\t01259R#eEfFnN.+-\xe9"
+    read = 0
+    for _ in range(600):
+        start, end = rnd.choice(spans)
+        at = rnd.randrange(start, end)
+        byte = bytes([rnd.choice(alphabet)])
+        kind = rnd.choice(("replace", "replace", "insert", "delete"))
+        mutated = (genuine[:at] + byte + genuine[at + 1:] if kind == "replace" else
+                   genuine[:at] + byte + genuine[at:] if kind == "insert" else genuine[:at] + genuine[at + 1:])
+        found = read_issued(mutated, 20)
+        if found is None:
+            continue
+        read += 1
+        reader = PdfFileReader(io.BytesIO(mutated), strict=False)
+        assert found.pages == int(reader.root["/Pages"]["/Count"]), (at, kind, byte)
+        assert found.seal == (str(reader.root["/CertgenSeal"]) if "/CertgenSeal" in reader.root else None), (at, kind, byte)
+        field = reader.root["/AcroForm"]["/Fields"][0]
+        assert _ours(found.field, mutated) == _plain(field, mutated), (at, kind, byte)
+        signature = field["/V"]
+        assert _ours(found.signature, mutated) == _plain(signature, mutated), (at, kind, byte)
+    assert read > 50  # many changes stay inside the grammar (a digit, a name's letter): compared, not just refused

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 _WS = rb"[\x00\t\n\x0c\r ]"
 _END = rb"(?=[\x00\t\n\x0c\r /\[\]<>()%{}]|\Z)"  # a regular token ends at a delimiter or white space
 _TOKEN = re.compile(
-    rb"(?:" + _WS + rb"*)(?:"
+    rb"(?:" + _WS + rb"*+)(?:"
     rb"(?P<ref>(\d{1,10})" + _WS + rb"+(\d{1,5})" + _WS + rb"+R)" + _END
     + rb"|(?P<int>[+-]?\d{1,18})" + _END
     + rb"|(?P<real>[+-]?(?:\d+\.\d*|\.\d+))" + _END
@@ -41,10 +41,11 @@ _TOKEN = re.compile(
     + rb"|(?P<dict><<)|(?P<end_dict>>>)|(?P<hex><[0-9A-Fa-f]*>)|(?P<array>\[)|(?P<end_array>\])"
     + rb"|(?P<kw>true|false|null)" + _END
     + rb")")
-_TOKEN_COMMENTED = re.compile(_TOKEN.pattern.replace(rb"(?:" + _WS + rb"*)", rb"(?:" + _WS + rb"|%[^\r\n]*)*", 1))
+# possessive: a run of comments has one reading, never tried again split another way
+_TOKEN_COMMENTED = re.compile(_TOKEN.pattern.replace(rb"(?:" + _WS + rb"*+)", rb"(?:" + _WS + rb"|%[^\r\n]*+)*+", 1))
 _KEYWORDS = {b"true": True, b"false": False, b"null": None}
 _HEADER = re.compile(rb"(\d{1,10}) 0 obj" + _END)
-_COMMENTED = re.compile(rb"(?:" + _WS + rb"|%[^\r\n]*)*")
+_COMMENTED = re.compile(rb"(?:" + _WS + rb"|%[^\r\n]*+)*+")
 _ENDOBJ = re.compile(_WS + rb"*endobj" + _END)
 _HEADER_VERSION = re.compile(rb"%PDF-\d\.\d[\r\n]")
 _TAIL = re.compile(rb"startxref\r?\n(\d{1,10})\r?\n%%EOF(?:\r?\n)?\Z")
@@ -52,6 +53,8 @@ _XREF = re.compile(rb"xref" + _WS + rb"*?\r?\n0 (\d{1,6})" + rb"[ ]?\r?\n")
 _TRAILER = re.compile(_WS + rb"*trailer" + _WS + rb"*")
 _TRAILER_KEYS = frozenset({"/Size", "/Root", "/Info", "/ID"})
 _MAX_DEPTH = 16
+#: More than verify.pdf_structure's limit lets through: a longer table is not the issued layout.
+_MAX_OBJECTS = 10_000
 
 
 class Ref(NamedTuple):
@@ -192,7 +195,7 @@ def _table(data: bytes) -> tuple[_Reader, dict[str, Any]] | None:
         return None
     xref_at = int(tail.group(1))
     table = _XREF.match(data, xref_at)
-    if table is None or int(table.group(1)) < 2:
+    if table is None or not 2 <= int(table.group(1)) <= _MAX_OBJECTS:
         return None
     block = _entries(int(table.group(1))).match(data, table.end())
     if block is None:
