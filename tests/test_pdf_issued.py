@@ -255,3 +255,32 @@ def test_mutations_never_raise_and_read_as_pyhanko_reads_them(issued):  # noqa: 
         signature = field["/V"]
         assert _ours(found.signature, mutated) == _plain(signature, mutated), (at, kind, byte)
     assert read > 50  # many changes stay inside the grammar (a digit, a name's letter): compared, not just refused
+
+
+def test_token_soup_reads_as_pyhanko_reads_it(issued):  # noqa: F811
+    """Random values from the grammar's edges (references with odd white space or too long,
+    numbers, names, strings, keywords, brackets, comments): whenever the strict reader reads a
+    whole value, pyHanko's object parser reads the same value from the same bytes."""
+    import random
+
+    reader = PdfFileReader(io.BytesIO(issued["pdfs"][0]), strict=False)
+    tokens = [b"6 0 R", b"6\x000 R", b"12  0   R", b"1234567890 12345 R", b"1234567890  12345  R", b"7\x0c0\tR",
+              b"1", b"-2", b"+3", b"1.5", b".5", b"1.", b"007", b"/Name", b"/A#20B", b"/F1+0", b"(text)",
+              b"(a\\)b)", b"(D:2026')", b"<0a1>", b"<>", b"< 0a >", b"true", b"false", b"null", b"truex",
+              b"<<", b">>", b"[", b"]", b"%c\n", b"R", b"obj", b"/Key"]
+    spaces = [b" ", b"\n", b"\r\n", b"\x00", b"\x0c", b"\t", b"", b" " * 25]
+    rnd = random.Random(4)
+    read = 0
+    for _ in range(4000):
+        body = b"".join(rnd.choice(tokens) + rnd.choice(spaces) for _ in range(rnd.randint(1, 8)))
+        text = rnd.choice([b"[", b"<< /K "]) + body + rnd.choice([b"]", b" >>"])
+        try:
+            ours, end = pdf_issued._Reader(text + b"\nendobj", [0]).value(0)
+        except pdf_issued.OutsideGrammar:
+            continue
+        if text[end:].strip(b"\x00\t\n\x0c\r "):
+            continue
+        read += 1
+        theirs = generic.read_object(io.BytesIO(text + b"\nendobj"), generic.Reference(1, 0, reader))
+        assert _ours(ours, text) == _plain(theirs, text), text
+    assert read > 200

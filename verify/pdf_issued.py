@@ -30,10 +30,14 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 _WS = rb"[\x00\t\n\x0c\r ]"
+#: pyHanko takes `N G R` for a reference only when its 20-byte look-ahead matches
+#: `\d+\s+\d+\s+R[^a-zA-Z]`: white space there excludes NUL, and `_REF_SPAN` bounds its length.
+_REF_WS = rb"[\t\n\x0c\r ]"
+_REF_SPAN = 19
 _END = rb"(?=[\x00\t\n\x0c\r /\[\]<>()%{}]|\Z)"  # a regular token ends at a delimiter or white space
 _TOKEN = re.compile(
     rb"(?:" + _WS + rb"*+)(?:"
-    rb"(?P<ref>(\d{1,10})" + _WS + rb"+(\d{1,5})" + _WS + rb"+R)" + _END
+    rb"(?P<ref>(\d{1,10})" + _REF_WS + rb"+(\d{1,5})" + _REF_WS + rb"+R)" + _END
     + rb"|(?P<int>[+-]?\d{1,18})" + _END
     + rb"|(?P<real>[+-]?(?:\d+\.\d*|\.\d+))" + _END
     + rb"|(?P<name>/[A-Za-z0-9_.+\-:*]+)" + _END
@@ -127,6 +131,8 @@ class _Reader:
                 keys.pop()
                 value: Any = stack.pop()
             elif kind == "ref":
+                if token.end() - token.start(kind) > _REF_SPAN:
+                    raise OutsideGrammar(token.start())  # pyHanko would read two numbers and fail on R
                 value = Ref(int(token.group(2)), int(token.group(3)))
             elif kind == "int":
                 value = int(token.group(kind))
