@@ -1,6 +1,7 @@
 """PDF verification throughput, measured from outside, alternating in one run on the same files:
 
     python benchmarks/bench_pdf_verify.py [--files 2000] [--rounds 3] [--workers 2] [--json out.json]
+                                          [--baseline DIR]
 
 * `certverify pdf DIR --json` (signature, seal, registry status, file digest), as shipped:
   the fast path for the issued layout;
@@ -9,7 +10,9 @@
 * pyHanko alone: `validate_pdf_signature` on each file's one signature (PdfFileReader,
   one `ValidationContext` per process trusting the root, no fetching), in as many processes
   as `--workers`, pyHanko imported before they fork (benchmarks/pyhanko_alone.py);
-* poppler's `pdfsig` with an NSS database trusting the root, `--workers` at once.
+* poppler's `pdfsig` with an NSS database trusting the root, `--workers` at once;
+* with `--baseline DIR` (a copy of older code, e.g. `git archive COMMIT | tar -x -C DIR`):
+  `certverify pdf` as that code runs it, the same command, for old against new in one run.
 
 Each is a whole command timed from outside (its start-up included); every one must call every
 file valid. The order rotates each round; the ratios are taken within a round, and the median
@@ -55,18 +58,18 @@ def issue(folder: Path, count: int) -> dict:
             "files": sorted(pdfs.glob("*.pdf"))}
 
 
-def _env() -> dict:
+def _env(code: Path = ROOT) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(code) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
-def certverify(setup: dict, workers: int, full: bool) -> int:
+def certverify(setup: dict, workers: int, full: bool, code: Path = ROOT) -> int:
     command = ["certverify", "--trust-list", str(setup["trust_list"]), "--root", str(setup["root"]),
                "--registry", setup["registry"], "pdf", str(setup["pdfs"]), "--json", "--workers", str(workers)]
     if full:
         command.append("--full-validation")
-    done = subprocess.run(command, capture_output=True, text=True, env=_env())
+    done = subprocess.run(command, capture_output=True, text=True, env=_env(code))
     summary = json.loads(done.stdout.strip().splitlines()[-1])["summary"]
     assert done.returncode == 0 and summary["verdicts"] == {"VALID": len(setup["files"])}, summary
     return summary["files"]
@@ -98,6 +101,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--baseline", type=Path, help="older code to run `certverify pdf` from, alternating")
     args = parser.parse_args()
     from tests.signatures import make_nss_db
 
@@ -111,9 +115,12 @@ def main() -> None:
                 "certverify --full-validation": lambda: certverify(setup, args.workers, True),
                 "pyHanko validate_pdf_signature": lambda: pyhanko_alone(setup, args.workers),
                 "poppler pdfsig": lambda: pdfsig(setup, args.workers, nssdir)}
+        if args.baseline:
+            runs["certverify (baseline)"] = lambda: certverify(setup, args.workers, False, args.baseline.resolve())
         names = list(runs)
         rates: dict[str, list[float]] = {name: [] for name in names}
         cpu: dict[str, list[float]] = {name: [] for name in names}
+        loads: list[float] = []
         for round_number in range(args.rounds):
             order = names[round_number % len(names):] + names[:round_number % len(names)]
             for name in order:
@@ -125,10 +132,11 @@ def main() -> None:
                 used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
                 rates[name].append(files / seconds)
                 cpu[name].append(used)
+                loads.append(os.getloadavg()[0])
                 print(f"round {round_number + 1}: {name:32s} {files} files in {seconds:6.2f} s = {files / seconds:6.1f}/s"
-                      f" (CPU {used:6.2f} s)", flush=True)
+                      f" (CPU {used:6.2f} s, load {loads[-1]:.1f})", flush=True)
         results: dict = {"files": len(setup["files"]), "workers": args.workers, "rounds": args.rounds, "per_second": {},
-                         "ratios": {}}
+                         "ratios": {}, "load_average_1min": [round(min(loads), 1), round(max(loads), 1)]}
         for name in names:
             results["per_second"][name] = {"median": round(statistics.median(rates[name]), 1),
                                            "min": round(min(rates[name]), 1), "max": round(max(rates[name]), 1),

@@ -5,10 +5,16 @@ No dependencies: library code may import it."""
 
 from __future__ import annotations
 
+import re
+
 #: Characters a terminal would act on rather than show: bidirectional overrides and isolates,
 #: the Unicode line and paragraph separators (besides the C0 and C1 controls and DEL).
 _TERMINAL_ACTIVE = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029}
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: The same set as one character class: a search runs in C (a report line of `certverify pdf`
+#: is 2 KB; testing it a character at a time in Python cost 0.18 ms a file).
+_ACTIVE = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(chr(c) for c in sorted(_TERMINAL_ACTIVE)) + "]")
+_ACTIVE_IN_JSON = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f" + "".join(chr(c) for c in sorted(_TERMINAL_ACTIVE)) + "]")
 
 
 def _escape_char(char: str) -> str:
@@ -34,7 +40,7 @@ def safe(value: object, limit: int | None = None) -> str:
     more = "..." if limit is not None and len(text) > limit else ""
     if more:
         text = text[:limit]
-    if not any(_is_active(c) for c in text):  # the common case: nothing to do
+    if not _ACTIVE.search(text):  # the common case: nothing to do
         return text + more
     return "".join(_escape_char(c) if _is_active(c) else c for c in text) + more
 
@@ -46,6 +52,6 @@ def safe_json(data: object, **kwargs: object) -> str:
     import json
 
     text = json.dumps(data, ensure_ascii=False, **kwargs)  # type: ignore[arg-type]
-    if not any(_is_active(c) for c in text if c not in "\n"):
+    if not _ACTIVE_IN_JSON.search(text):  # line breaks are the layout of `indent=`
         return text
-    return "".join(f"\\u{ord(c):04x}" if _is_active(c) and c != "\n" else c for c in text)
+    return _ACTIVE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

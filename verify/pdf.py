@@ -106,6 +106,14 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
     refused = too_large(data, limits)
     if refused:
         return _failed(Reason.PDF_TOO_LARGE, refused)
+    root_der = root.public_bytes(serialization.Encoding.DER) if root is not None else b""
+    # the issued layout, read by the strict reader (verify.pdf_issued): pyHanko's reader only
+    # when the fast path does not answer
+    issued = pdf_fast.issued_layout(data, root_der, limits.max_pages) if fast and root is not None else None
+    if issued is not None:
+        quick = _fast(issued, data, trust, root_der, now, registry_time)
+        if quick is not None:
+            return quick
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         pages = int(reader.root["/Pages"]["/Count"])
@@ -113,12 +121,6 @@ def _check(data: bytes, trust: TrustList, root: x509.Certificate | None, now: da
         return _failed(Reason.PDF_UNREADABLE, "the PDF cannot be read (damaged or not a PDF)", technical(exc))
     if pages > limits.max_pages:
         return _failed(Reason.PDF_UNREADABLE, f"the PDF has {pages} pages; a certificate has 1")
-    root_der = root.public_bytes(serialization.Encoding.DER) if root is not None else b""
-    issued = pdf_fast.issued_layout(data, reader, root_der) if fast and root is not None else None
-    if issued is not None:
-        quick = _fast(issued, data, reader, trust, root_der, now, registry_time)
-        if quick is not None:
-            return quick
     try:
         signatures = reader.embedded_regular_signatures  # document timestamps (B-LTA) sign no content
     except Exception as exc:  # pyHanko parses /Contents and /ByteRange here
@@ -164,18 +166,18 @@ def _seal(reader: PdfFileReader) -> str | None:
     return str(value) if value is not None else None
 
 
-def _fast(issued: pdf_fast.IssuedSignature, data: bytes, reader: PdfFileReader, trust: TrustList, root_der: bytes,
+def _fast(issued: pdf_fast.IssuedSignature, data: bytes, trust: TrustList, root_der: bytes,
           now: datetime, registry_time: Callable[[str], datetime | None] | None) -> PdfResult | None:
     """The passed check of a document of the issued layout whose signer's chain is known good
     at the trusted signing time; None whenever the full path must decide (a first document of
     its signer, a signature that does not verify here, any check that does not pass)."""
-    seal = _seal(reader)
+    seal = issued.seal
     logged = registry_time(seal) if registry_time is not None and seal is not None else None
     moment, source = (logged, TimeSource.REGISTRY) if logged is not None else (now, TimeSource.CLOCK)
     signer = pdf_fast.SIGNERS.signer_at(root_der, issued, moment)
     if signer is None or not pdf_fast.intact_and_valid(issued, signer):
         return None
-    result = _judge(_Validated(True, signer, issued.claimed, None, True), moment, source, data, reader, None, trust, seal)
+    result = _judge(_Validated(True, signer, issued.claimed, None, True), moment, source, data, None, None, trust, seal)
     return result if all(c.outcome is Outcome.PASSED for c in result.checks) else None
 
 
@@ -192,7 +194,7 @@ class _Validated:
     whole: bool
 
 
-def _judge(v: _Validated, moment: datetime, source: TimeSource, data: bytes, reader: PdfFileReader,
+def _judge(v: _Validated, moment: datetime, source: TimeSource, data: bytes, reader: PdfFileReader | None,
            signature: EmbeddedPdfSignature | None, trust: TrustList, seal: str | None) -> PdfResult:
     """The check's outcome once the signature is intact and valid: time, trust, changes, trust list."""
     name = NAME

@@ -2,20 +2,23 @@
 per-file validation set-up, and never accepted where the full validation would not accept.
 
 `issued_layout` recognises what certgen writes (one revision, one signature field, one
-PAdES B-B signature covering the whole file, its /ContentsRange found by slicing the bytes)
-and returns None for anything else or anything unexpected; `verify.pdf` then runs pyHanko's
-full validation with modification analysis, which also decides every rejection: the fast
-path only ever says "passed", and only when every condition below holds.
+PAdES B-B signature covering the whole file) with a strict reader of its own
+(verify.pdf_issued: the cross-reference table, trailer, catalog, page tree, form, field and
+signature dictionary, read with regular expressions over a small grammar in which every token
+has the reading pyHanko's reader gives it) and returns None for anything else or anything
+unexpected; `verify.pdf` then runs pyHanko's reader and full validation with modification
+analysis, which also decides every rejection: the fast path only ever says "passed", and only
+when every condition below holds.
 
-* the file: one `%%EOF` (white space after it only), one `startxref`, one revision with a
-  classic cross-reference table, no encryption, no `/Perms` (DocMDP) in the catalog;
+* the file: in the strict reader's grammar (verify.pdf_issued: one `%%EOF`, one `startxref`,
+  one classic cross-reference table, a trailer without /Prev, /XRefStm or /Encrypt), at most
+  `max_pages` pages, no `/Perms` (DocMDP) in the catalog;
 * the form: `/AcroForm /Fields` is one top-level field, `/FT /Sig`, without `/Kids`,
   `/Parent`, seed values or `/Lock`, whose `/V` is an object the table places at an offset;
-* the signature dictionary, parsed by pyHanko's own parser with its /Contents string swapped
-  for a random marker (so the string in the gap is the one pyHanko would read, whatever keys
-  repeat): `/Type /Sig`, `/Filter /Adobe.PPKLite`, `/SubFilter /ETSI.CAdES.detached`, no
-  `/Reference`, `/ByteRange [0 a b c]` with b + c the file's length, the gap exactly one hex
-  string `<...>`;
+* the signature dictionary: `/Type /Sig`, `/Filter /Adobe.PPKLite`, `/SubFilter
+  /ETSI.CAdES.detached`, no `/Reference`, `/ByteRange [0 a b c]` with b + c the file's
+  length, and its one `/Contents` (no key appears twice) exactly the hex string `<...>` the
+  gap leaves;
 * the CMS: one SignerInfo by issuer and serial, SHA-256, ECDSA or RSA PKCS#1 v1.5, signed
   attributes content-type (data), message-digest, signing-certificate-v2 (the signer's
   SHA-256) and optionally signing-time, each once and nothing else, no unsigned attributes
@@ -35,8 +38,6 @@ revocation, trailing bytes) with the same code as the full path.
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,13 +47,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import PdfFileReader
-
 from . import pyhanko_internals as internals
+from .pdf_issued import Hex, IssuedFile, Literal, read_issued
 
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
-_HEX = re.compile(rb"<[0-9a-fA-F]*>")
 _FIELD_KEYS = frozenset({"/AP", "/F", "/FT", "/P", "/Rect", "/Subtype", "/T", "/Type", "/V", "/MK", "/DA", "/Ff",
                          "/TU", "/TM", "/Border", "/StructParent"})
 _ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_certificate_v2", "signing_time"})
@@ -75,6 +72,8 @@ class IssuedSignature:
     signature: bytes
     #: The DER signed attributes as a SET OF, as the signature covers them.
     signed_attributes: bytes
+    #: The catalog's /CertgenSeal text (None when it has none).
+    seal: str | None = None
 
     @property
     def signer_digest(self) -> bytes:
@@ -120,100 +119,55 @@ class SignerCache:
 SIGNERS = SignerCache()
 
 
-def issued_layout(data: bytes, reader: PdfFileReader, root_der: bytes) -> IssuedSignature | None:
-    """The signature of a document in the issued layout; None for anything else."""
+def issued_layout(data: bytes, root_der: bytes, max_pages: int) -> IssuedSignature | None:
+    """The signature of a document in the issued layout with at most `max_pages` pages; None
+    for anything else. The structure is read by `verify.pdf_issued` (a strict reader of a
+    small grammar), the container by asn1crypto or the layout cache."""
     if not internals.usable():
         return None
     try:
-        return _layout(data, reader, root_der)
+        found = read_issued(data, max_pages)
+        return _layout(data, found, root_der) if found is not None else None
     except Exception:  # anything unexpected is simply not the issued layout: the full path decides
         return None
 
 
-def _layout(data: bytes, reader: PdfFileReader, root_der: bytes) -> IssuedSignature | None:
-    if data.count(b"%%EOF") != 1 or data.count(b"startxref") != 1:
-        return None
-    if data[data.rindex(b"%%EOF") + 5:].strip(b"\r\n"):
-        return None
-    if reader.encrypted or internals.revisions(reader) != 1 or not internals.uses_only_tables(reader):
-        return None
-    catalog = reader.root
-    if "/Perms" in catalog or "/AcroForm" not in catalog:
-        return None
-    form = catalog["/AcroForm"]
-    fields = form.get("/Fields") if isinstance(form, generic.DictionaryObject) else None
-    if not isinstance(fields, generic.ArrayObject) or len(fields) != 1:
-        return None
-    field_ref = fields.raw_get(0)
-    if not isinstance(field_ref, generic.IndirectObject):
-        return None
-    sig_field = field_ref.get_object()
-    if not isinstance(sig_field, generic.DictionaryObject) or not set(sig_field) <= _FIELD_KEYS:
-        return None
-    if sig_field.get("/FT") != "/Sig":
-        return None
-    value_ref = sig_field.raw_get("/V")
-    if not isinstance(value_ref, generic.IndirectObject):
-        return None
-    found = _signature_dictionary(data, reader, value_ref)
-    if found is None:
-        return None
-    sig_object, gap = found
-    return _cms(data, gap, sig_object, root_der)
-
-
-def _signature_dictionary(data: bytes, reader: PdfFileReader,
-                          ref: generic.IndirectObject) -> tuple[generic.DictionaryObject, tuple[int, int]] | None:
-    """The signature dictionary at `ref`, parsed with its /Contents swapped for a random
-    marker, and the gap (start of `<`, end after `>`) its /ByteRange leaves."""
-    offset = internals.object_offset(reader, ref)
-    if offset is None:
-        return None
-    header = re.compile(rb"%d\s+%d\s+obj\b" % (ref.idnum, ref.generation)).match(data, offset)
-    if header is None:
-        return None
-    end = data.find(b"endobj", header.end())
-    if end < 0:
-        return None
-    byte_range = _BYTE_RANGE.search(data, header.end(), end)
-    if byte_range is None:
-        return None
-    start, first, second, last = (int(v) for v in byte_range.groups())
-    if start != 0 or not header.end() < first < second <= end or second + last != len(data):
-        return None
-    if not _HEX.fullmatch(data, first, second) or (second - first) % 2:
-        return None
-    marker = os.urandom(16)
-    text = data[header.end():first] + b"<" + marker.hex().encode() + b">" + data[second:end]
-    value, rest = internals.parse_object(text, reader, ref)
-    if rest.strip(b" \t\r\n\x00\x0c") or not isinstance(value, generic.DictionaryObject):
+def _layout(data: bytes, found: IssuedFile, root_der: bytes) -> IssuedSignature | None:
+    sig_field, value = found.field, found.signature
+    if not set(sig_field) <= _FIELD_KEYS or sig_field.get("/FT") != "/Sig":
         return None
     if (value.get("/Type") != "/Sig" or value.get("/Filter") != "/Adobe.PPKLite"
             or value.get("/SubFilter") != "/ETSI.CAdES.detached" or "/Reference" in value):
         return None
-    contents, parsed_range = value.get("/Contents"), value.get("/ByteRange")
-    if not isinstance(contents, (generic.ByteStringObject, generic.TextStringObject)) or contents.original_bytes != marker:
+    contents, byte_range = value.get("/Contents"), value.get("/ByteRange")
+    if not isinstance(contents, Hex) or not isinstance(byte_range, list) or len(byte_range) != 4:
         return None
-    if not isinstance(parsed_range, generic.ArrayObject) or list(parsed_range) != [start, first, second, last]:
+    if any(type(v) is not int for v in byte_range):
         return None
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in parsed_range):
+    start, first, second, last = byte_range
+    if start != 0 or not found.sig_start < first < second <= found.sig_end or second + last != len(data):
         return None
-    return value, (first, second)
+    if (contents.start, contents.end) != (first, second) or (second - first) % 2:
+        return None  # the /Contents string pyHanko reads is the one hex string in the gap, nothing else
+    written = value.get("/M")
+    if written is not None and not isinstance(written, Literal):
+        return None
+    return _cms(data, (first, second), written.decode("ascii") if written is not None else None, root_der, found.seal)
 
 
-def _cms(data: bytes, gap: tuple[int, int], sig_object: generic.DictionaryObject,
-         root_der: bytes) -> IssuedSignature | None:
+def _cms(data: bytes, gap: tuple[int, int], written_time: str | None, root_der: bytes,
+         seal: str | None) -> IssuedSignature | None:
     raw = bytes.fromhex(data[gap[0] + 1:gap[1] - 1].decode("ascii"))
     container = CONTAINERS.match(raw, root_der) or _container(raw, root_der)
     if container is None:
         return None
     claimed = container.signing_time
-    if claimed is None and "/M" in sig_object:
-        claimed = internals.parse_pdf_date(sig_object["/M"])
+    if claimed is None and written_time is not None:
+        claimed = internals.parse_pdf_date(written_time)
     if claimed is not None and not isinstance(claimed, datetime):
         return None
     return IssuedSignature(data, gap, container.signer_der, container.algorithm, claimed, container.message_digest,
-                           container.signature, container.signed_attributes)
+                           container.signature, container.signed_attributes, seal)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,11 @@ def too_large(data: bytes, limits: PdfLimits) -> str | None:
         return f"the PDF is larger than {limits.max_bytes // 2**20} MiB"
     # every object header is "N G obj"; counting the keyword after white space is C-speed
     # (a regular expression with digit runs backtracks on a /Contents of hex zeros: 6 ms)
-    objects = sum(data.count(space + b"obj") for space in (b" ", b"\n", b"\r", b"\t"))
+    # (each of those contains its own "obj": when the keyword alone is rare enough, so are they,
+    # and one scan of the file does instead of four)
+    objects = data.count(b"obj")
+    if objects > limits.max_objects:
+        objects = sum(data.count(space + b"obj") for space in (b" ", b"\n", b"\r", b"\t"))
     declared = max((int(m) for m in _SIZE.findall(data)), default=0)
     if max(objects, declared) > limits.max_objects:
         return f"the PDF has {max(objects, declared)} objects; a certificate has fewer than {limits.max_objects}"
