@@ -114,7 +114,9 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
                 progress: Callable[[int, int], None] | None = None,
                 on_wait: Callable[[str], None] | None = None) -> BatchSummary:
     """Carry out `plan` (see the module docstring). Waits for another batch of the same output
-    folder or input (`on_wait` says so once), or raises `BatchBusy` when `env.wait` is false."""
+    folder or input (`on_wait` says so once), or raises `BatchBusy` when `env.wait` is false.
+    `progress(done, total)` is called as groups are recorded, from the thread that syncs them
+    (certgen/batch_durable.py), one call at a time."""
     options = plan.options
     intake = plan.intake
     if intake.errors and not options.skip_invalid:
