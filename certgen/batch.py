@@ -4,8 +4,10 @@
 to do; no key, no writes. `issue_batch`: take the batch's locks (output folder, input, registry
 lease: certgen/batch_lock.py), then reserve numbers and pending records in one transaction ->
 seal, render, sign and write in worker processes, one group (print sheet) at a time -> sync
-the group's files to disk and mark them issued with their digests -> manifests checked against
-the files, a signed checkpoint.
+the groups' files to disk and mark them issued with their digests (certgen/batch_durable.py:
+syncs run beside the workers, each covering every group written before it began, and the
+groups it covered are marked in one transaction) -> manifests checked against the files, a
+signed checkpoint.
 
 A rerun of the same input resumes and repairs: rows already issued are found by their batch
 key; their certificate PDF and card are checked against the registry's digests and print
@@ -26,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, Union
 
+from .batch_durable import DurableRecorder
 from .batch_lock import batch_locks
 from .batch_plan import (CHUNK, BatchOptions, BatchPlan, InvalidRows, check_input, group_size, layout_checks,
                          prepare_batch)
@@ -111,7 +114,9 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
                 progress: Callable[[int, int], None] | None = None,
                 on_wait: Callable[[str], None] | None = None) -> BatchSummary:
     """Carry out `plan` (see the module docstring). Waits for another batch of the same output
-    folder or input (`on_wait` says so once), or raises `BatchBusy` when `env.wait` is false."""
+    folder or input (`on_wait` says so once), or raises `BatchBusy` when `env.wait` is false.
+    `progress(done, total)` is called as groups are recorded, from the thread that syncs them
+    (certgen/batch_durable.py), one call at a time."""
     options = plan.options
     intake = plan.intake
     if intake.errors and not options.skip_invalid:
@@ -155,23 +160,29 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
         groups = _groups(options, intake.valid, reservations, env.registry, summary)
         sheet_digests: dict[int, str] = {}
         done = 0
-        with forked_pool(context, options.workers) as pool:
-            for result in bounded_map(pool, run_group, groups, 2 * worker_count(options.workers) + 1):
-                if result.issued:
-                    if options.durable:
-                        flush_to_disk()  # the group's files are on disk before the registry says they exist
-                    lease.check()
-                    _mark(env, loaded, result.issued, now, summary)
-                elif result.repaired and options.durable:
-                    flush_to_disk()
+
+        def settle(results: Sequence[GroupResult]) -> None:
+            """Groups whose files are on disk (certgen/batch_durable.py): record them issued, in one
+            transaction, after checking that this batch still holds its lease."""
+            nonlocal done
+            issued = [item for result in results for item in result.issued]
+            if issued:
+                lease.check()
+                _mark(env, loaded, issued, now, summary)
+            for result in results:
                 summary.repaired += result.repaired
                 summary.problems += result.problems
                 if result.sheet_sha256:
                     sheet_digests[result.index] = result.sheet_sha256
-                done += len(result.issued)
-                summary.issued += len(result.issued)
-                if progress:
-                    progress(done, todo)
+            done += len(issued)
+            summary.issued += len(issued)
+            if progress:
+                progress(done, todo)
+
+        with forked_pool(context, options.workers) as pool, \
+                DurableRecorder(settle, durable=options.durable, flush=flush_to_disk) as recorder:
+            for result in bounded_map(pool, run_group, groups, 2 * worker_count(options.workers) + 1):
+                recorder.add(result)
         summary.phases["issue"] = round(time.perf_counter() - mark, 3)
 
         mark = time.perf_counter()

@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -96,7 +96,7 @@ class ManifestWriter:
         return self
 
     def add(self, entry: ManifestEntry) -> None:
-        values = asdict(entry)
+        values = {name: getattr(entry, name) for name in self._fields}  # flat: no deep copy (asdict)
         self._csv.writerow({k: ("" if v is None else v) for k, v in values.items()})
         self._json_file.write(("\n " if self._count == 0 else ",\n ") + json.dumps(values, ensure_ascii=False))
         self._count += 1
