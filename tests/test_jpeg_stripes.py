@@ -107,6 +107,23 @@ def test_a_busy_pool_does_not_wait_the_stripe_is_decoded_by_the_caller():
     assert np.array_equal(decoded, _whole(data, cv2.IMREAD_GRAYSCALE))
 
 
+def _decode_in_child(data: bytes) -> bool:
+    split = _plan(data)
+    return stripes._POOL is None and np.array_equal(stripes.decode(split, cv2.IMREAD_GRAYSCALE),
+                                                     _whole(data, cv2.IMREAD_GRAYSCALE))
+
+
+def test_a_forked_worker_gets_its_own_pool():
+    """The parent's pool threads do not survive a fork (certverify's worker processes): the
+    child starts its own instead of queueing stripes no thread will ever take."""
+    import multiprocessing
+    data = _pillow(_texture(200, 200), restart_marker_rows=1)
+    stripes.decode(_plan(data), cv2.IMREAD_GRAYSCALE)
+    assert stripes._POOL is not None
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_decode_in_child, (data,)) is True
+
+
 def test_damaged_intervals_decode_as_the_whole_file_does():
     """Bytes changed inside intervals (markers intact): libjpeg resets at every marker, so the
     stripes still give exactly the whole file's (damaged) pixels."""

@@ -23,6 +23,7 @@ result is the stored pixels (`cv2.IMREAD_IGNORE_ORIENTATION`), which verify.scan
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -254,6 +255,15 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=STRIPES - 1, thread_name_prefix="jpeg-stripe")
         return _POOL
+
+
+def _forget_pool() -> None:
+    """In a forked child the parent's worker threads do not exist: start a pool of its own."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _one(stripe: bytes, flag: int) -> np.ndarray | None:
