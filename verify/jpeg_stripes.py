@@ -52,7 +52,7 @@ _POOL_LOCK = threading.Lock()
 class Plan:
     """How one file splits: `stripes` are complete JPEG files, `rows` their heights in the
     output of a decode at scaling `factor`."""
-    stripes: tuple[bytes, ...]
+    stripes: tuple[np.ndarray, ...]  # uint8 arrays (no copy when handed to OpenCV)
     rows: tuple[int, ...]
     width: int
     factor: int
@@ -138,6 +138,10 @@ def _plan(data: bytes, flag: int, width: int, height: int, stripes: int) -> Plan
     interval = 0
     scan_at = 0
     for marker, start, end in _segments(data):
+        if marker == 0xEE and data[start + 4:start + 9] == b"Adobe":
+            raise ValueError("an Adobe colour transform")
+        if marker in _SKIPPED:  # not copied: an EXIF segment may be 64 KiB
+            continue
         segment = data[start:end]
         if marker == 0xC0:
             if sof is not None:
@@ -149,10 +153,6 @@ def _plan(data: bytes, flag: int, width: int, height: int, stripes: int) -> Plan
             interval = int.from_bytes(segment[4:6], "big")
         elif marker == 0xDA:
             sos, scan_at = segment, end
-        elif marker == 0xEE and segment[4:9] == b"Adobe":
-            raise ValueError("an Adobe colour transform")
-        elif marker in _SKIPPED:
-            continue
         elif marker not in _KEPT:
             raise ValueError(f"marker {marker:#x}: not a baseline Huffman file")
         header += segment
@@ -219,16 +219,20 @@ def _restart_markers(data: bytes, scan_at: int, intervals: int) -> tuple[np.ndar
 
 
 def _stripe(header: bytearray, frame: _Frame, height: int, data: bytes, begin: int, stop: int,
-            markers: np.ndarray) -> bytes:
-    """One stripe as a file: the header with the frame's height, the entropy data from `begin`
-    to `stop` with its RST markers (at `markers`, relative to `begin`) renumbered from 0, EOI."""
-    head = bytearray(header)
-    head[frame.height_at:frame.height_at + 2] = height.to_bytes(2, "big")
-    body = bytearray(data[begin:stop])
+            markers: np.ndarray) -> np.ndarray:
+    """One stripe as a file, in one copy: the header with the frame's height, the entropy data
+    from `begin` to `stop` with its RST markers (at `markers`, relative to `begin`) renumbered
+    from 0, EOI."""
+    size = stop - begin
+    out = np.empty(len(header) + size + 2, np.uint8)
+    out[:len(header)] = np.frombuffer(header, np.uint8)
+    out[frame.height_at:frame.height_at + 2] = (height >> 8, height & 0xFF)
+    body = out[len(header):len(header) + size]
+    body[:] = np.frombuffer(data, np.uint8, size, begin)
     if len(markers):
-        view = np.frombuffer(body, np.uint8)
-        view[markers + 1] = 0xD0 + np.arange(len(markers)) % 8
-    return bytes(head + body + b"\xff\xd9")
+        body[markers + 1] = 0xD0 + np.arange(len(markers)) % 8
+    out[-2:] = (0xFF, 0xD9)
+    return out
 
 
 def decode(split: Plan, flag: int) -> np.ndarray | None:
@@ -266,8 +270,8 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _one(stripe: bytes, flag: int) -> np.ndarray | None:
+def _one(stripe: np.ndarray, flag: int) -> np.ndarray | None:
     try:
-        return cv2.imdecode(np.frombuffer(stripe, np.uint8), flag)
+        return cv2.imdecode(stripe, flag)
     except cv2.error:
         return None
