@@ -193,6 +193,8 @@ def _refused() -> dict[str, tuple[bytes, str]]:
                               + colour[c_sof + 14:c_sof + 16] + b"B" + colour[c_sof + 17:], luma),
         "an Adobe APP14 segment": (colour[:2] + b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x01" + colour[2:],
                                    "an Adobe colour transform"),
+        "entropy data of stuffed 0xFF bytes": (good[:-2] + b"\xff\x00" * 20000 + b"\xff\xd9",
+                                               "too many 0xFF bytes for entropy-coded data"),
         "arithmetic coding (SOF9)": (good[:sof + 1] + b"\xc9" + good[sof + 2:], "marker 0xc9: not a baseline Huffman file"),
     }
 

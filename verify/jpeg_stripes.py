@@ -36,6 +36,9 @@ STRIPES = 2
 #: Below this many bytes of entropy data a split costs more than it saves (a thread hand-off
 #: and the marker scan against a few milliseconds of decoding).
 MIN_SPLIT_BYTES = 256 * 1024
+#: Entropy-coded data has a 0xFF in about 1 byte of 256 (each one stuffed or a marker); a file
+#: with more than 1 in 16 is refused before its positions are indexed (8 bytes each).
+MAX_FF_SHARE = 16
 #: Header segments before the scan: a real file has a dozen; a hostile one may not loop on.
 MAX_SEGMENTS = 64
 #: The greyscale flags this module reproduces, with their DCT scaling factor.
@@ -203,7 +206,10 @@ def _restart_markers(data: bytes, scan_at: int, intervals: int) -> tuple[np.ndar
     them numbered 0, 1, ..., 7, 0, ... and followed by EOI with no other marker or fill byte;
     and the offset of that EOI. ValueError otherwise."""
     body = np.frombuffer(data, np.uint8, offset=scan_at)
-    ff = np.flatnonzero(body[:-1] == 0xFF)
+    is_ff = body[:-1] == 0xFF
+    if np.count_nonzero(is_ff) > len(body) // MAX_FF_SHARE:  # bounds the index arrays below
+        raise ValueError("too many 0xFF bytes for entropy-coded data")
+    ff = np.flatnonzero(is_ff)
     following = body[ff + 1]
     marks = following != 0
     ff, following = ff[marks], following[marks]
