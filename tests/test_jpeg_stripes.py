@@ -251,10 +251,27 @@ def test_the_scan_gives_the_same_outcome_striped_or_not(monkeypatch):
 
 # -- in the scanner -------------------------------------------------------------------------------
 
-def _certificate_photo(restart_rows: int | None, exif_orientation: int | None = None) -> bytes:
-    image = _certificate()
-    big = photo.photo_12mp(image)
-    options = {"quality": 88}
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> np.ndarray:
+    """An issued certificate's page as a 300 dpi print (what the photos show)."""
+    from datetime import date
+
+    from certgen.barcode import qr_matrix
+    from certgen.render.document import render_certificate
+    from tests.documents import person, templates_and_fonts
+    from tests.test_scan import SEAL
+
+    templates, fonts = templates_and_fonts()
+    pdf = tmp_path_factory.mktemp("stripes") / "cert.pdf"
+    pdf.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL),
+                                       date(2026, 11, 24)))
+    return photo.render_page(pdf, 1)
+
+
+def _certificate_photo(page: np.ndarray, restart_rows: int | None, exif_orientation: int | None = None) -> bytes:
+    """A 12 MP photo of the page (Pillow, quality 88), with a restart marker every
+    `restart_rows` MCU rows and an EXIF orientation if given."""
+    options: dict = {"quality": 88}
     if restart_rows:
         options["restart_marker_rows"] = restart_rows
     if exif_orientation:
@@ -262,36 +279,14 @@ def _certificate_photo(restart_rows: int | None, exif_orientation: int | None = 
         exif[0x0112] = exif_orientation
         options["exif"] = exif.tobytes()
     out = io.BytesIO()
-    Image.fromarray(big).save(out, "JPEG", **options)
+    Image.fromarray(photo.photo_12mp(page)).save(out, "JPEG", **options)
     return out.getvalue()
 
 
-_CERT: list = []
-
-
-def _certificate() -> np.ndarray:
-    if not _CERT:
-        from datetime import date
-
-        from certgen.barcode import qr_matrix
-        from certgen.render.document import render_certificate
-        from tests.documents import person, templates_and_fonts
-        from tests.test_scan import SEAL
-        import tempfile
-        from pathlib import Path
-        templates, fonts = templates_and_fonts()
-        with tempfile.TemporaryDirectory() as tmp:
-            pdf = Path(tmp) / "cert.pdf"
-            pdf.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL),
-                                               date(2026, 11, 24)))
-            _CERT.append(photo.render_page(pdf, 1))
-    return _CERT[0]
-
-
-def test_a_12_megapixel_photo_with_restart_markers_is_read_from_stripes(monkeypatch):
+def test_a_12_megapixel_photo_with_restart_markers_is_read_from_stripes(monkeypatch, certificate):
     from tests.test_scan import SEAL
     monkeypatch.undo()  # the real size threshold: a 12 MP photo is well above it
-    data = _certificate_photo(restart_rows=1)
+    data = _certificate_photo(certificate, restart_rows=1)
     used = []
     real = stripes.decode
     monkeypatch.setattr(stripes, "decode", lambda split, flag: used.append((len(split.stripes), flag)) or real(split, flag))
@@ -304,12 +299,12 @@ def test_a_12_megapixel_photo_with_restart_markers_is_read_from_stripes(monkeypa
 
 
 @pytest.mark.parametrize("orientation", [6, 8, 3])
-def test_a_portrait_phone_photo_is_read_not_refused(orientation):
+def test_a_portrait_phone_photo_is_read_not_refused(orientation, certificate):
     """Regression: a photo whose EXIF says "turned" (every portrait phone photo) decoded to
     3000 x 4000 and was refused as unreadable ("decodes to 3000x4000 pixels, not the 4000x3000
     its header declares"). The scanner reads the stored pixels: a QR code reads turned."""
     from tests.test_scan import SEAL
     for restart in (None, 1):
-        data = _certificate_photo(restart, exif_orientation=orientation)
+        data = _certificate_photo(certificate, restart, exif_orientation=orientation)
         assert scan(data).texts == (SEAL,)
         assert scan(data, reduced_first=False).texts == (SEAL,)
