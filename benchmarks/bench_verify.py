@@ -1,13 +1,16 @@
 """Verification benchmark: scanning quality and speed, PDF verification throughput.
 
     python benchmarks/bench_verify.py [--pdfs 400] [--photos 15] [--rounds 5] [--photos-only] [--landed main]
+                                      [--restart-markers]
 
 * zxing-cpp's qrcode-2 corpus (tests/data/zxing-qrcode-2): images read exactly;
 * the project's own certificate and card after synthetic photography (tests/photography.py):
   read / tried;
 * median and worst scan time of a 12-megapixel photo of a certificate (4000 x 3000 JPEG): ours,
   ours without the reduced first pass, and zxing-cpp alone on the full image, alternating on
-  the same photos in one run, with the ratio ours / zxing-cpp alone per round;
+  the same photos in one run, with the ratio ours / zxing-cpp alone per round; with
+  `--restart-markers` also the same photos encoded with a restart marker every MCU row (what
+  verify/jpeg_stripes.py decodes on two threads), ours against zxing-cpp alone on those;
 * PDF verification of a folder of issued certificates (signature, seal, registry), in as many
   processes as cores: files per second.
 """
@@ -97,6 +100,32 @@ def landed_scan(revision: str):
 
 FLOOR = "libjpeg at 1/8, nothing else"
 BROWSER = "ours, the page's 2000 px copy"
+RST_OURS = "ours, restart-marker photos"
+RST_ONE_THREAD = "ours, restart markers, 1 thread"
+RST_ALONE = "zxing-cpp alone, restart-marker photos"
+RST_FLOOR = "libjpeg at 1/8, restart-marker photos"
+
+
+def with_restart_markers(data: bytes) -> bytes:
+    """The same photo encoded by the same encoder (OpenCV's libjpeg-turbo, quality 88) with a
+    restart marker after every MCU row (DRI = MCUs per row), as `cjpeg -restart 1` writes."""
+    import cv2
+    import numpy as np
+
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 88,
+                                       cv2.IMWRITE_JPEG_RST_INTERVAL, -(-grey.shape[1] // 8)])[1].tobytes()
+
+
+def one_thread(data: bytes) -> tuple:
+    """Ours with the striped decoding turned off (the same file decoded on one thread)."""
+    import verify.scan as scan_module
+
+    scan_module.STRIPED = False
+    try:
+        return scan(data).texts
+    finally:
+        scan_module.STRIPED = True
 
 
 def browser_copy(data: bytes) -> bytes:
@@ -123,7 +152,7 @@ def entropy_decoding_only(data: bytes) -> tuple:
     return ()
 
 
-def photo_times(image, count: int, rounds: int, landed: str | None = None) -> dict:
+def photo_times(image, count: int, rounds: int, landed: str | None = None, restart: bool = False) -> dict:
     """Ours, ours without the reduced first pass, zxing-cpp alone (and the landed code, and the
     floor: libjpeg's entropy decoding alone) on the same 12 MP photos, alternating photo by photo
     (the order rotated each round) so that a busy host slows them alike. Each round gives a
@@ -139,10 +168,17 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None) -> di
     contenders[FLOOR] = entropy_decoding_only
     shrunk = {data: browser_copy(data) for data in photos}
     contenders[BROWSER] = lambda data: scan(shrunk[data]).texts
+    if restart:
+        marked = {data: with_restart_markers(data) for data in photos}
+        contenders[RST_OURS] = lambda data: scan(marked[data]).texts
+        contenders[RST_ONE_THREAD] = lambda data: one_thread(marked[data])
+        contenders[RST_ALONE] = lambda data: zxing_alone(marked[data])
+        contenders[RST_FLOOR] = lambda data: entropy_decoding_only(marked[data])
     for data in photos[:2]:  # imports, first allocations: untimed
         for read in contenders.values():
             read(data)
     times: dict[str, list[list[float]]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}  # process CPU (every thread)
     for round_ in range(rounds):
         for name in contenders:
             times[name].append([])
@@ -150,14 +186,16 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None) -> di
         order = list(contenders)[shift:] + list(contenders)[:shift]
         for seed, data in enumerate(photos):
             for name in order:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 texts = contenders[name](data)
                 times[name][-1].append((time.perf_counter() - started) * 1000)
-                assert name == FLOOR or tuple(texts) == (SEAL,), f"photo {seed} not read by {name}"
+                cpu[name].append((time.process_time() - cpu_started) * 1000)
+                assert name in (FLOOR, RST_FLOOR) or tuple(texts) == (SEAL,), f"photo {seed} not read by {name}"
     result: dict = {"photos": count, "rounds": rounds}
     for name, per_round in times.items():
         every = [t for one in per_round for t in one]
         result[name] = {"median_ms": round(statistics.median(every), 1), "max_ms": round(max(every), 1),
+                        "cpu_median_ms": round(statistics.median(cpu[name]), 1),
                         "round_medians_ms": [round(statistics.median(one), 1) for one in per_round]}
     ratios = [statistics.median(ours) / statistics.median(alone)
               for ours, alone in zip(times["ours"], times["zxing-cpp alone"])]
@@ -165,6 +203,14 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None) -> di
     result["round_ratios"] = [round(r, 3) for r in ratios]
     result["floor_ratio"] = round(result[FLOOR]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     result["browser_copy_ratio"] = round(result[BROWSER]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
+    result["cpu_ratio"] = round(result["ours"]["cpu_median_ms"] / result["zxing-cpp alone"]["cpu_median_ms"], 3)
+    if restart:
+        result["restart_ratio"] = round(result[RST_OURS]["median_ms"] / result[RST_ALONE]["median_ms"], 3)
+        result["restart_round_ratios"] = [round(statistics.median(ours) / statistics.median(alone), 3)
+                                          for ours, alone in zip(times[RST_OURS], times[RST_ALONE])]
+        result["restart_cpu_ratio"] = round(result[RST_OURS]["cpu_median_ms"] / result[RST_ALONE]["cpu_median_ms"], 3)
+        result["restart_one_thread_ratio"] = round(result[RST_ONE_THREAD]["median_ms"]
+                                                   / result[RST_ALONE]["median_ms"], 3)
     return result
 
 
@@ -192,9 +238,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="passes over the photos, alternating (default 5)")
     parser.add_argument("--photos-only", action="store_true", help="the scanner only: no PDF throughput")
     parser.add_argument("--landed", metavar="REV", help="also time verify/scan.py as of this git revision (e.g. main)")
+    parser.add_argument("--restart-markers", action="store_true",
+                        help="also time the same photos with a restart marker every MCU row (striped decoding)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results: dict = {}
+    results: dict = {"load_average_start": round(os.getloadavg()[0], 2)}
     results["corpus"] = corpus()
     print(f"corpus:   {results['corpus']['read']} of {results['corpus']['images']} zxing qrcode-2 images read exactly")
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,19 +250,25 @@ def main() -> None:
         image = own.pop("cert_image")
         results["own_documents"] = own
         print(f"own:      {own['read']} of {own['tried']} certificate/card photographs read {own['failures'] or ''}")
-        timed = results["photo_12mp"] = photo_times(image, args.photos, args.rounds, args.landed)
+        timed = results["photo_12mp"] = photo_times(image, args.photos, args.rounds, args.landed, args.restart_markers)
         for name in [key for key, value in timed.items() if isinstance(value, dict)]:
-            print(f"12 MP:    {name:28s} median {timed[name]['median_ms']:6.1f} ms, worst {timed[name]['max_ms']:6.1f} ms; "
-                  f"round medians {timed[name]['round_medians_ms']}")
+            print(f"12 MP:    {name:38s} median {timed[name]['median_ms']:6.1f} ms (CPU {timed[name]['cpu_median_ms']:6.1f}), "
+                  f"worst {timed[name]['max_ms']:6.1f} ms; round medians {timed[name]['round_medians_ms']}")
         print(f"12 MP:    ours / zxing-cpp alone = {timed['ratio']} (rounds: {timed['round_ratios']}) over "
               f"{args.photos} photos x {args.rounds} rounds; floor (entropy decoding) / zxing-cpp alone = "
               f"{timed['floor_ratio']}; the page's 2000 px copy / zxing-cpp alone on the original = "
-              f"{timed['browser_copy_ratio']}")
+              f"{timed['browser_copy_ratio']}; CPU ours / zxing-cpp alone = {timed['cpu_ratio']}")
+        if args.restart_markers:
+            print(f"12 MP:    restart-marker photos: ours / zxing-cpp alone = {timed['restart_ratio']} (rounds: "
+                  f"{timed['restart_round_ratios']}); CPU {timed['restart_cpu_ratio']}; one thread "
+                  f"{timed['restart_one_thread_ratio']}; load average {os.getloadavg()[0]:.2f}")
     if not args.photos_only:
         with tempfile.TemporaryDirectory() as tmp:
             results["pdf"] = pdf_throughput(Path(tmp), args.pdfs)
             print(f"pdf:      {results['pdf']['files']} issued PDFs verified (signature, seal, registry) in "
                   f"{results['pdf']['seconds']} s = {results['pdf']['per_second']}/s on {results['pdf']['processes']} processes")
+    results["load_average_end"] = round(os.getloadavg()[0], 2)
+    print(f"load:     average {results['load_average_start']} at the start, {results['load_average_end']} at the end")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from . import jpeg_stripes
+
 MAX_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # beyond this it is a decompression bomb, not a phone photo
 #: PNG and WebP decode whole (no reduced decoding): 0.65 s of CPU for 64 megapixels here.
@@ -43,6 +45,9 @@ SLOW_SIDE = 2000
 MIN_SIDE = 21
 #: CPU seconds (of the calling thread) decoding and the cascade may spend before giving up.
 BUDGET_S = 0.8
+#: Decode a JPEG that carries restart markers in stripes on two threads (verify.jpeg_stripes);
+#: the tests and the benchmark turn it off to compare.
+STRIPED = True
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 
 
@@ -124,11 +129,16 @@ def probe(data: bytes) -> Header:
 
 def decode(data: bytes, header: Header, flag: int) -> np.ndarray:
     """Greyscale pixels of an image `probe` accepted, decoded with an `IMREAD_*GRAYSCALE*` flag
-    (a reduced one for a JPEG), and checked against the size its header declared."""
+    (a reduced one for a JPEG), and checked against the size its header declared. The pixels
+    as stored: EXIF orientation is not applied (a portrait phone photo, stored 4000 x 3000 and
+    marked "turn 90°", would otherwise decode to 3000 x 4000), and a JPEG with restart markers
+    is decoded in stripes on two threads (verify.jpeg_stripes, the same pixels)."""
     factor = _FACTORS[flag]
     width, height = -(-header.width // factor), -(-header.height // factor)  # libjpeg rounds up
     try:
-        grey = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        grey = _striped(data, header, flag)
+        if grey is None:  # the stored pixels: a QR code reads the same turned (EXIF orientation)
+            grey = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:
         raise ImageError(f"the {header.kind} image cannot be decoded",
                          technical=f"cv2.error: {str(exc)[-200:]}") from None
@@ -141,6 +151,15 @@ def decode(data: bytes, header: Header, flag: int) -> np.ndarray:
         raise ImageError(f"the image decodes to {grey.shape[1]}x{grey.shape[0]} pixels: too small to hold a QR code",
                          kind="too_small")
     return grey
+
+
+def _striped(data: bytes, header: Header, flag: int) -> np.ndarray | None:
+    """A JPEG with restart markers on a row boundary, decoded in stripes on two threads
+    (verify.jpeg_stripes); None for every other file."""
+    if header.kind != "JPEG" or not STRIPED:
+        return None
+    split = jpeg_stripes.plan(data, flag, header.width, header.height)
+    return jpeg_stripes.decode(split, flag) if split is not None else None
 
 
 def load_grey(data: bytes) -> np.ndarray:
