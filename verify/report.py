@@ -107,6 +107,8 @@ class Reason(str, enum.Enum):
     CARD_CURRENT = "card_current"  # this card is the registry's current edition
     CARD_SUPERSEDED = "card_superseded"  # an older edition: the card was replaced by a newer one
     CARD_EDITION_UNKNOWN = "card_edition_unknown"  # an edition the registry never recorded
+    # the web service's wall-clock bound on one upload's check (verify.isolation)
+    CHECK_TIMED_OUT = "check_timed_out"
 
 
 class TimeSource(str, enum.Enum):
