@@ -126,7 +126,7 @@ def _hash(ev: RawEvent, seq: int) -> str | None:
         return None
     try:
         return event_hash(ev.prev_hash, seq=seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
-                          reason=ev.reason, data=ev.data)
+                          reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
     except (TypeError, ValueError):  # a value an attacker stored that JSON or ASCII cannot carry
         return None
 
