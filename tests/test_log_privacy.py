@@ -113,3 +113,15 @@ def test_a_staff_name_edited_in_the_registry_is_named_by_the_log_check(world, cl
         conn.execute(text("UPDATE events SET actor = 'Budi Santoso' WHERE seq = 4"))
     result = cli(certgen, ["log", "--verify"])
     assert result.exit_code == 1 and "event 4" in result.output and "does not match its hash" in result.output
+
+
+def test_a_name_replaced_by_its_commitment_is_named_though_the_hash_matches(world, cli):
+    """A database writer who puts the commitment itself in the actor column and clears the salt
+    keeps the hash intact (it covers the commitment) but erases who acted: named."""
+    event = world["registry"].events()[3]
+    commitment = actor_commitment(event.actor, event.actor_salt)
+    with world["registry"].engine.begin() as conn:
+        conn.execute(text("UPDATE events SET actor = :c, actor_salt = NULL WHERE seq = 4"), {"c": commitment})
+    result = cli(certgen, ["log", "--verify"])
+    assert result.exit_code == 1 and "event 4: names no one" in result.output and "was erased" in result.output
+    assert "does not match its hash" not in result.output

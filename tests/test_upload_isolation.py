@@ -106,7 +106,8 @@ def test_a_sandbox_keeps_certificates_across_the_pipe(issued):  # noqa: F811
 @pytest.fixture(scope="module")
 def server(issued):  # noqa: F811
     folder = issued["folder"]
-    env = {"CERTVERIFY_CHECK_SECONDS": "2", "CERTVERIFY_UPLOAD_SLOTS": "10", "CERTVERIFY_TIMEOUT": "30"}
+    # 3 s: the slow file takes pyHanko more than 10 s here, a genuine PDF about 5 to 100 ms
+    env = {"CERTVERIFY_CHECK_SECONDS": "3", "CERTVERIFY_UPLOAD_SLOTS": "10", "CERTVERIFY_TIMEOUT": "30"}
     with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
                      sqlite_url(folder / "registry.sqlite3"), env=env) as (base, _port):
         yield base
@@ -163,7 +164,7 @@ def test_ten_slow_uploads_each_time_out_free_their_slots_and_the_page_answers(se
         (report,) = answer.json()
         check = report["checks"][0]
         assert report["verdict"] == "INDETERMINATE" and (check["reason"], check["outcome"]) == ("check_timed_out", "indeterminate")
-        assert "longer than 2 s" in check["detail"]
+        assert "longer than 3 s" in check["detail"]
     assert pages and {status for _, status in pages} == {200}
     print(f"10 slow uploads answered in {took:.1f} s; page: {len(pages)} answers, slowest {max(p for p, _ in pages):.2f} s")
     # every slot is free again at once: a genuine file is checked, not refused as busy
@@ -183,10 +184,11 @@ def test_the_timed_out_verdict_is_worded_in_both_languages(server, slow_pdf):
 
 @pytest.fixture(scope="module")
 def sheet_server(issued):  # noqa: F811
-    """The default bound (10 s): poppler renders a sheet's two A4 pages at 300 dpi first."""
+    """A generous bound: poppler renders a sheet's two A4 pages at 300 dpi first (about 1.1 s of
+    CPU here), at the children's lower priority, on a host the whole suite shares."""
     folder = issued["folder"]
     with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
-                     sqlite_url(folder / "registry.sqlite3")) as (base, _port):
+                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60"}) as (base, _port):
         yield base
 
 

@@ -39,6 +39,13 @@ def actor_commitment(actor: str, salt: str) -> str:
     return "sha256:" + hashlib.sha256(bytes.fromhex(salt) + actor.encode("utf-8")).hexdigest()
 
 
+def is_actor_commitment(text: object) -> bool:
+    """Whether `text` has the form of `actor_commitment` (never a name: certgen log --verify
+    names an event whose actor is one without its salt)."""
+    return (isinstance(text, str) and len(text) == 71 and text.startswith("sha256:")
+            and all(c in "0123456789abcdef" for c in text[7:]))
+
+
 def event_hash(prev_hash: str, *, seq: int, at: datetime, type: str, number: str, actor: str,
                reason: str | None, data: Mapping[str, Any], actor_salt: str | None = None) -> str:
     """With `actor_salt` (every event since migration 0012) the body's actor is the commitment
