@@ -78,6 +78,13 @@ def test_exceptions_travel_back_and_a_dying_child_is_a_crash(pool):
     assert pool.run(operator.add, 1, 1) == 2
 
 
+def test_a_child_cannot_take_the_machine_s_memory(pool):
+    """A file that makes a library allocate without end meets the child's address-space limit."""
+    with pytest.raises(MemoryError):
+        pool.run(bytearray, 3 * 2**30)
+    assert pool.run(len, bytearray(10)) == 10  # the same child goes on
+
+
 def test_the_whole_process_group_is_killed(pool):
     """poppler's tools run as the child's children: they go with it."""
     marker = "31.4159"
