@@ -8,7 +8,6 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from tests.hostile_pdfs import many_revisions
 from tests.live_server import live_server
 from tests.test_verify import issued, verifier  # noqa: F401 - module fixture
 from verify.isolation import CheckCrashed, CheckTimedOut, Sandbox, SandboxPool
-from verify.report import Outcome, Reason, Verdict
+from verify.report import Reason
 
 
 # -- the sandbox itself -----------------------------------------------------------------------

@@ -30,7 +30,7 @@ import pickle
 import queue
 import resource
 import signal
-import threading
+import weakref
 import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
@@ -273,7 +273,8 @@ class SandboxPool:
         self._all = [Sandbox() for _ in range(slots)]
         for sandbox in self._all:
             self._idle.put(sandbox)
-        self._lock = threading.Lock()
+        # an app dropped without its shutdown (tests) does not leave its children behind
+        weakref.finalize(self, _stop_all, self._all)
 
     def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`function(*args, **kwargs)` in a free sandbox within `seconds` (raises `CheckTimedOut`)."""
@@ -291,8 +292,12 @@ class SandboxPool:
         return [p for p in (s.pid for s in self._all) if p is not None]
 
     def close(self) -> None:
-        for sandbox in self._all:
-            sandbox.stop()
+        _stop_all(self._all)
+
+
+def _stop_all(sandboxes: list[Sandbox]) -> None:
+    for sandbox in sandboxes:
+        sandbox.stop()
 
 
 __all__ = ["CheckCrashed", "CheckTimedOut", "Sandbox", "SandboxPool"]
