@@ -220,3 +220,15 @@ def test_a_print_sheet_that_cannot_be_rendered_says_why(sheet_server):
     (report,) = _upload(sheet_server, fake, "fake.pdf").json()
     assert report["verdict"] == "INDETERMINATE"
     assert report["checks"][0]["reason"] == "image_unreadable" and "cannot be rendered" in report["checks"][0]["detail"]
+
+
+def test_the_bound_is_read_from_the_environment_with_a_clear_error():
+    from certgen.errors import ConfigError
+    from verify.web.config import WebConfig
+
+    assert WebConfig.from_env({}).check_seconds == 10.0
+    assert WebConfig.from_env({"CERTVERIFY_CHECK_SECONDS": "2.5"}).check_seconds == 2.5
+    with pytest.raises(ConfigError, match=r"CERTVERIFY_CHECK_SECONDS='0': at least 0.1 is required"):
+        WebConfig.from_env({"CERTVERIFY_CHECK_SECONDS": "0"})
+    with pytest.raises(ConfigError, match=r"CERTVERIFY_CHECK_SECONDS='soon' is not a number"):
+        WebConfig.from_env({"CERTVERIFY_CHECK_SECONDS": "soon"})
