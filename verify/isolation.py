@@ -278,7 +278,10 @@ class SandboxPool:
 
     def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`function(*args, **kwargs)` in a free sandbox within `seconds` (raises `CheckTimedOut`)."""
-        sandbox = self._idle.get(timeout=START_SECONDS)
+        try:  # never waits in the web service: its upload pool admits at most `slots` calls at once
+            sandbox = self._idle.get(timeout=self.seconds)
+        except queue.Empty:
+            raise CheckTimedOut(self.seconds) from None
         try:
             return sandbox.call(self.seconds, function, *args, **kwargs)
         finally:
