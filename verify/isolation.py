@@ -16,8 +16,9 @@ Children are forked from a forkserver that has imported pyHanko, OpenCV and the 
 (`PRELOAD`), so replacing a killed child costs a fork, not a second of imports. They run at a
 lower CPU priority (`NICE`) than the server, whose event loop keeps answering pages while they
 work, and under an address-space limit (`MEMORY_LIMIT`). The isolation bounds time, memory and
-crashes; it is not a privilege boundary (the children run as the server's user). The server's `__main__` is imported again in each child (multiprocessing's rule): the
-console scripts and `python -m verify.cli` guard their entry points.
+crashes; it is not a privilege boundary (the children run as the server's user). The server's
+`__main__` is imported again in each child (multiprocessing's rule): the console scripts and
+`python -m verify.cli` guard their entry points.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ import pickle
 import queue
 import resource
 import signal
-import weakref
 import time
+import weakref
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
