@@ -26,7 +26,7 @@ def server(issued):  # noqa: F811
     # a generous check bound: a print sheet is rendered and scanned (about 1.1 s of CPU) at the
     # checking children's lower priority, on a host the whole suite shares
     with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
-                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60"}) as (base, _port):
+                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60", "CERTVERIFY_TIMEOUT": "120"}) as (base, _port):
         yield base
 
 
@@ -93,6 +93,7 @@ def test_an_uploaded_print_sheet_shows_each_card_and_its_page(page, server, issu
     page.goto(server + "/")
     page.set_input_files("#file", str(sheet))
     page.click("form[action='/upload'] button")
+    page.wait_for_selector(".result", timeout=120_000)  # rendering and scanning a sheet: seconds on a busy host
     results = page.locator(".result")
     assert results.count() == 3
     assert {results.nth(i).get_attribute("data-verdict") for i in range(3)} == {"VALID"}

@@ -194,7 +194,7 @@ def sheet_server(issued):  # noqa: F811
     CPU here), at the children's lower priority, on a host the whole suite shares."""
     folder = issued["folder"]
     with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
-                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60"}) as (base, _port):
+                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60", "CERTVERIFY_TIMEOUT": "120"}) as (base, _port):
         yield base
 
 
