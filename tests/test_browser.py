@@ -23,8 +23,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
 @pytest.fixture(scope="module")
 def server(issued):  # noqa: F811
     folder = issued["folder"]
+    # a generous check bound: a print sheet is rendered and scanned (about 1.1 s of CPU) at the
+    # checking children's lower priority, on a host the whole suite shares
     with live_server(folder / "keys" / "trustlist.json", folder / "keys" / "root.cert.pem",
-                     sqlite_url(folder / "registry.sqlite3")) as (base, _port):
+                     sqlite_url(folder / "registry.sqlite3"), env={"CERTVERIFY_CHECK_SECONDS": "60", "CERTVERIFY_TIMEOUT": "120"}) as (base, _port):
         yield base
 
 
@@ -82,6 +84,21 @@ def test_number_lookup_and_uploads(page, server, issued, tmp_path):  # noqa: F81
     page.click("form[action='/upload'] button")
     assert page.locator(".result").get_attribute("data-verdict") == "VALID"
     assert issued["numbers"][2] in page.locator(".number").inner_text()
+
+
+def test_an_uploaded_print_sheet_shows_each_card_and_its_page(page, server, issued, tmp_path):  # noqa: F811
+    """A print sheet (unsigned, several cards) is checked card by card, as `certverify pdf` does."""
+    sheet = tmp_path / "cards-0001.pdf"
+    sheet.write_bytes((issued["folder"] / "out" / "sheets" / "cards-0001.pdf").read_bytes())
+    page.goto(server + "/")
+    page.set_input_files("#file", str(sheet))
+    page.click("form[action='/upload'] button")
+    page.wait_for_selector(".result", timeout=120_000)  # rendering and scanning a sheet: seconds on a busy host
+    results = page.locator(".result")
+    assert results.count() == 3
+    assert {results.nth(i).get_attribute("data-verdict") for i in range(3)} == {"VALID"}
+    assert sorted(page.locator(".number strong").all_inner_texts()) == sorted(issued["numbers"])
+    assert page.locator(".source").all_inner_texts() == ["cards-0001.pdf halaman 2"] * 3
 
 
 def test_forged_seal_and_a_report(page, server, issued):  # noqa: F811

@@ -100,7 +100,8 @@ def report(registry: Registry, keys: KeyStore):
 def test_upgrade_keeps_old_events_and_attests_every_issued_certificate(old_registry):
     url, keys, numbers = old_registry
     before = Registry.open(url, migrate=False)
-    old_events = [(e.seq, e.hash) for e in before.events()]
+    with before.engine.connect() as conn:  # raw: today's Event also reads actor_salt (0012), not there yet
+        old_events = [tuple(r) for r in conn.execute(text("SELECT seq, hash FROM events ORDER BY seq"))]
     before.close()
     assert len(old_events) == 9  # 5 issues, suspend, reinstate, withdraw, replace
     registry = Registry.open(url)
@@ -159,7 +160,8 @@ def test_upgrade_refuses_a_log_already_broken(old_registry, statement, break_at)
     assert break_at.format(n=numbers[1], w=numbers[2]) in message
     untouched = Registry.open(url, migrate=False)
     try:  # nothing was written: still at 0002, no attest
-        assert all(e.type is not EventType.ATTEST for e in untouched.events())
+        with untouched.engine.connect() as conn:
+            assert EventType.ATTEST.value not in {r[0] for r in conn.execute(text("SELECT type FROM events"))}
     finally:
         untouched.close()
 
@@ -174,7 +176,7 @@ def test_old_checkpoint_still_catches_a_rewritten_old_history(old_registry):
         prev = GENESIS
         for ev in registry.events():
             digest = event_hash(prev, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                                reason=ev.reason, data=ev.data)
+                                reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
             raw_sql(url, "UPDATE events SET prev_hash = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=ev.seq)
             prev = digest
         raw_sql(url, "UPDATE chain_head SET hash = :h", h=prev)
@@ -243,6 +245,7 @@ def test_upgrade_refusal_on_postgresql_leaves_the_registry_as_it_was(landed_code
     try:
         with registry.engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
-        assert len(registry.events()) == 9 and registry.head()[0] == 9
+        with registry.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 9 and registry.head()[0] == 9
     finally:
         registry.close()

@@ -114,7 +114,7 @@ def rechain(registry, start: int = 1):
     for ev in events:
         if ev.seq >= start:
             digest = event_hash(prev, seq=ev.seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
-                                reason=ev.reason, data=ev.data)
+                                reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
             sql(registry, "UPDATE events SET prev_hash = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=ev.seq)
         prev, last = (digest if ev.seq >= start else ev.hash), ev.seq
     sql(registry, "UPDATE chain_head SET seq = :s, hash = :h", s=last, h=prev)
@@ -269,6 +269,8 @@ def test_deleted_event(registry, keystore, built, seq, code, where):
     ("seq", "1000", "events_missing"), ("at", "'2026-11-24 05:00:00.000000'", "event_altered"),
     ("type", "'withdraw'", "event_altered"), ("type", "'bogus'", "event_altered"), ("number", "'SK-2026-000005-X'", "event_altered"),
     ("actor", "'mallory'", "event_altered"), ("reason", "'nothing'", "event_altered"),
+    ("actor_salt", "'" + "0" * 32 + "'", "event_altered"), ("actor_salt", "NULL", "event_altered"),
+    ("actor_salt", "'not hex'", "event_altered"),
     ("data", """'{"from": "active", "to": "active"}'""", "event_altered"), ("prev_hash", "'" + "0" * 64 + "'", "chain_broken"),
     ("hash", "'" + "1" * 64 + "'", "event_altered")])
 def test_each_event_column_edited_is_named(registry, keystore, built, column, value, code):
@@ -347,10 +349,10 @@ def test_duplicated_events_are_named(registry, keystore, built):
     for ev in (registry.events(built["active"])[0], registry.events(built["suspended"])[-1]):
         seq, head = registry.head()
         digest = event_hash(head, seq=seq + 1, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                            reason=ev.reason, data=ev.data)
+                            reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
         with registry.engine.begin() as conn:
-            conn.execute(text("INSERT INTO events (seq, at, type, number, actor, reason, data, prev_hash, hash) "
-                              "SELECT :s, at, type, number, actor, reason, data, :p, :h FROM events WHERE seq = :o"),
+            conn.execute(text("INSERT INTO events (seq, at, type, number, actor, reason, data, prev_hash, hash, actor_salt) "
+                              "SELECT :s, at, type, number, actor, reason, data, :p, :h, actor_salt FROM events WHERE seq = :o"),
                          dict(s=seq + 1, p=head, h=digest, o=ev.seq))
             conn.execute(text("UPDATE chain_head SET seq = :s, hash = :h"), dict(s=seq + 1, h=digest))
     found = [str(p) for p in problems(registry, keystore)]

@@ -285,6 +285,16 @@ def hashes_sha256():
     return hashes.SHA256()
 
 
+def _der_length(der: bytes) -> int:
+    """The length of the DER element at the start of `der`, header included (not the hex text
+    with its trailing zeros stripped: a signature whose last byte ends in a 0 digit would put
+    the "padding" inside the signature, about one run in sixteen)."""
+    if der[1] < 0x80:
+        return 2 + der[1]
+    size = der[1] & 0x7F
+    return 2 + size + int.from_bytes(der[2:2 + size], "big")
+
+
 def _forgeries(issued) -> dict[str, tuple[bytes, str]]:  # noqa: F811
     """name -> (file, the full path's first reason offline)."""
     pdf = issued["pdfs"][0]
@@ -293,8 +303,7 @@ def _forgeries(issued) -> dict[str, tuple[bytes, str]]:  # noqa: F811
     stranger = ec.generate_private_key(ec.SECP256R1())
     first, second = _gap(pdf)
     hexed = pdf[first + 1:second - 1]
-    padding_at = first + 1 + len(hexed.rstrip(b"0"))
-    padding_at += padding_at % 2
+    padding_at = first + 1 + 2 * _der_length(bytes.fromhex(hexed.decode()))  # the zeros after the CMS container
     inside = pdf.index(b"stream", pdf.index(b"/Length")) + 16
     assert inside < first
     return {

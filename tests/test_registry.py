@@ -153,7 +153,7 @@ def test_rewritten_history_before_a_checkpoint_is_caught_by_it(registry, keystor
     prev = GENESIS
     for ev in registry.events():
         digest = event_hash(prev, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                            reason=ev.reason, data=ev.data)
+                            reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
         _sql(registry, "UPDATE events SET prev_hash = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=ev.seq)
         prev = digest
     _sql(registry, "UPDATE chain_head SET hash = :h", h=prev)

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from datetime import timedelta
+from unittest.mock import patch
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def rewrite_history_from(registry: Registry, seq: int, reason: str) -> None:
         for e in events[seq - 1:]:
             new_reason = reason if e.seq == seq else e.reason
             digest = event_hash(prev, seq=e.seq, at=e.at, type=e.type.value, number=e.number, actor=e.actor,
-                                reason=new_reason, data=e.data)
+                                reason=new_reason, data=e.data, actor_salt=e.actor_salt)
             conn.execute(text("UPDATE events SET reason = :r, prev_hash = :p, hash = :h WHERE seq = :s"),
                          {"r": new_reason, "p": prev, "h": digest, "s": e.seq})
             prev = digest
@@ -371,16 +372,20 @@ def registry_at_0002(url: str, keystore: KeyStore) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
-        # today's Registry writes the columns of 0010_card_editions (all null here): lend them for the writes
+        # today's Registry writes the columns of 0010_card_editions and 0013_actor_commitment (all null
+        # here: events as the code before 0012 wrote them, the name in the hash): lend them for the writes
         for column in ("card_edition INTEGER", "card_seal TEXT"):
             connection.exec_driver_sql(f"ALTER TABLE certificates ADD COLUMN {column}")
+        connection.exec_driver_sql("ALTER TABLE events ADD COLUMN actor_salt VARCHAR(32)")
     old = Registry(engine)
-    numbers = [issue_one(old, f"Holder {i}", NOW).number for i in range(9)]
-    old.withdraw(numbers[0], reason="fraud", now=NOW, actor="tester")
-    old.checkpoint(keystore.current_signer(PASSPHRASE, now=NOW), now=NOW)
+    with patch("certgen.registry.repository._actor_salt", lambda: None):
+        numbers = [issue_one(old, f"Holder {i}", NOW).number for i in range(9)]
+        old.withdraw(numbers[0], reason="fraud", now=NOW, actor="tester")
+        old.checkpoint(keystore.current_signer(PASSPHRASE, now=NOW), now=NOW)
     with engine.begin() as connection:
         for column in ("card_edition", "card_seal"):
             connection.exec_driver_sql(f"ALTER TABLE certificates DROP COLUMN {column}")
+        connection.exec_driver_sql("ALTER TABLE events DROP COLUMN actor_salt")
     engine.dispose()
 
 

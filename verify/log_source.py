@@ -100,8 +100,9 @@ def entry_document(registry: Registry, index: int, head: Any = None) -> dict[str
                                           "the log was truncated")
     event = events[0]
     if event.type in PUBLIC_EVENT_TYPES:
+        # who acted: a salted commitment, not the staff member's name (older events: the name)
         shown = {"seq": event.seq, "at": iso(event.at), "type": event.type.value, "number": event.number,
-                 "actor": event.actor, "reason": event.reason, "data": dict(event.data),
+                 **event.public_actor, "reason": event.reason, "data": dict(event.data),
                  "prev_hash": event.prev_hash, "hash": event.hash}
     else:  # an applicant's or complainant's record: its hash is proven, its content stays private
         shown = {"seq": event.seq, "type": event.type.value, "redacted": True,
@@ -230,9 +231,13 @@ def entry_problem(doc: dict[str, Any], head: TreeHead) -> str | None:
         if not merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(event["hash"])), index, size, proof_hashes(doc), head.root):
             return f"event {index + 1} is not in the signed tree of {size} events (the proof fails)"
         return None
+    # who acted: the salted commitment the hash covers (docs/registry.md), or an older event's name
+    if ("actor" in event) == ("actor_commitment" in event):
+        return f"event {index + 1} must show exactly one of actor and actor_commitment"
+    actor = str(event["actor_commitment"] if "actor_commitment" in event else event["actor"])
     recomputed = event_hash(str(event["prev_hash"]), seq=int(event["seq"]),
                             at=datetime.strptime(event["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc),
-                            type=str(event["type"]), number=str(event["number"]), actor=str(event["actor"]),
+                            type=str(event["type"]), number=str(event["number"]), actor=actor,
                             reason=event["reason"], data=dict(event["data"]))
     if recomputed != event["hash"] or int(event["seq"]) != index + 1:
         return f"event {index + 1} does not match its hash"

@@ -2,8 +2,9 @@
 
 Cards and print sheets carry seals but no PDF signature, so `certverify pdf` cannot check them;
 `certverify scan` reads their QR codes instead, from pages rendered by poppler's `pdftoppm`.
-Command line only: the web service never renders uploaded PDFs (rendering an arbitrary PDF is
-costly, and poppler's parser is attack surface a public endpoint does not need).
+The web service renders only uploaded print sheets (`certgen.seal.is_print_sheet`), and only
+in its bounded child process (verify.isolation), which is killed with poppler at its bound:
+poppler's parser is attack surface a public endpoint should reach as little as it can.
 
 Bounded work (issue 10): poppler's `pdfinfo` first reads the page count and page sizes (a
 card is 2 pages, a print sheet 2); a PDF with more pages than a sheet is refused before any

@@ -111,6 +111,8 @@ class Reason(str, enum.Enum):
     #: but a card showing it (printed before card editions) is superseded. Passed: a bare seal
     #: cannot tell the two apart (docs/lifecycle.md, "Cards printed before editions").
     CARD_SEAL_ELSEWHERE = "card_seal_elsewhere"
+    # the web service's wall-clock bound on one upload's check (verify.isolation)
+    CHECK_TIMED_OUT = "check_timed_out"
 
 
 class TimeSource(str, enum.Enum):

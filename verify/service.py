@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import cbor2
 from cryptography import x509
@@ -25,7 +25,12 @@ from certgen.seal import MAX_COSE, SealClaims, SealReason, SealResult, open_seal
 from certgen.trust import TrustList
 
 from .report import STATUS_OUTCOMES, Check, Outcome, Reason, SigningTime, StatusInfo, VerificationReport, decide
+from .boundary import technical
+from .isolation import CheckCrashed, CheckTimedOut
 from .status import StatusSource, StatusUnavailable
+
+if TYPE_CHECKING:
+    from .scan import ImageError, ScanResult
 
 _SEAL_REASONS = {
     SealReason.OK: Reason.SEAL_VALID, SealReason.MALFORMED: Reason.SEAL_MALFORMED,
@@ -53,6 +58,10 @@ class Verifier:
     #: PDFs of the issued layout take the fast path (verify.pdf_fast); False forces pyHanko's
     #: full validation for every file (`certverify pdf --full-validation`).
     pdf_fast_path: bool = True
+    #: Runs the parsing of files (PDF signature, barcode scan, a print sheet's pages) in child
+    #: processes with a wall-clock bound (verify.isolation.SandboxPool: the web service); None
+    #: runs it here (the command line, whose own timer and worker processes bound it).
+    isolation: Any = None
     #: Seals that checked out, by text. A good seal stays good for this trust list (signers are
     #: judged at the signing time, and a time in the future only ever becomes the past), so a
     #: seal scanned again (a product certificate on packaging) skips CBOR and ECDSA. The
@@ -142,10 +151,20 @@ class Verifier:
 
         now = self.now()
         try:
-            result = scan(data)
+            result: "ScanResult | ImageError" = self._isolated(scan, data)
         except ImageError as exc:
-            reason = _IMAGE_REASONS.get(exc.kind, Reason.IMAGE_UNREADABLE)
-            return [self._report("image", [Check.indeterminate("barcode", reason, str(exc), exc.technical)], None, None,
+            result = exc
+        except (CheckTimedOut, CheckCrashed) as exc:
+            return [self._report("image", [_stopped("barcode", exc)], None, None, source, (), now)]
+        return self._image_reports(result, source, now, printed_card=printed_card)
+
+    def _image_reports(self, result: "ScanResult | ImageError", source: str | None, now: datetime, *,
+                       printed_card: bool | None = None) -> list[VerificationReport]:
+        from .scan import ImageError
+
+        if isinstance(result, ImageError):
+            reason = _IMAGE_REASONS.get(result.kind, Reason.IMAGE_UNREADABLE)
+            return [self._report("image", [Check.indeterminate("barcode", reason, str(result), result.technical)], None, None,
                                  source, (), now)]
         if not result.texts:
             detail = "no barcode found in the image" + (" (gave up: the time budget ran out)" if result.gave_up else "")
@@ -168,30 +187,38 @@ class Verifier:
 
     def verify_print_pdf(self, data: bytes, source: str | None = None) -> list[VerificationReport]:
         """The barcodes printed in a PDF without a signature of its own (a card, a print sheet),
-        read from its rendered pages: one report per barcode, its page named in the source.
-        Command line only (verify.pdf_pages says why).
+        read from its pages rendered by poppler: one report per barcode, its page named in the
+        source. The web service runs this for print sheets in its bounded child processes.
 
         A certificate's own seal (no edition claim) printed on a card print file (an unsigned
         card-sized PDF or print sheet: `pdf_pages.is_card_print`) is a card printed before card
         editions, edition 1: superseded once the card was reprinted (docs/lifecycle.md)."""
-        from .pdf_pages import PdfPagesError, is_card_print, page_images
+        from .pdf_pages import PdfPagesError, is_card_print
 
         now = self.now()
         try:
-            pages = page_images(data)
+            pages = self._isolated(scan_pages, data)
         except PdfPagesError as exc:
             reason = Reason.PDF_TOO_LARGE if getattr(exc, "too_large", False) else Reason.IMAGE_UNREADABLE
             return [self._report("image", [Check.indeterminate("barcode", reason, str(exc))],
                                  None, None, source, (), now)]
+        except (CheckTimedOut, CheckCrashed) as exc:
+            return [self._report("image", [_stopped("barcode", exc)], None, None, source, (), now)]
         card = is_card_print(data)
         reports = [report for number, page in enumerate(pages, start=1)
-                   for report in self.verify_image(page, f"{source or 'PDF'} page {number}", printed_card=card)]
+                   for report in self._image_reports(page, f"{source or 'PDF'} page {number}", now, printed_card=card)]
         read = [r for r in reports if not any(c.reason is Reason.NO_BARCODE for c in r.checks)]
         if read:
             return read
         return [self._report("image", [Check.indeterminate("barcode", Reason.NO_BARCODE,
                                                            f"no barcode found on the PDF's {len(pages)} page(s)")],
                              None, None, source, (), now)]
+
+    def _isolated(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`function(*args, **kwargs)`, in a bounded child process when `isolation` is set."""
+        if self.isolation is None:
+            return function(*args, **kwargs)
+        return self.isolation.run(function, *args, **kwargs)
 
     # -- PDFs ---------------------------------------------------------------------------
     def verify_pdf(self, data: bytes, source: str | None = None) -> VerificationReport:
@@ -200,6 +227,7 @@ class Verifier:
         The signer is judged at the signing time a timestamp or the registry vouches for
         (verify.pdf, docs/verification.md "Signing time"), not at the verifier's moment."""
         from .pdf import check_pdf
+        from .pdf_structure import DEFAULT_LIMITS
 
         now = self.now()
         digest = sha256(data)
@@ -229,8 +257,12 @@ class Verifier:
             return cert.issued_at if cert is not None and cert.pdf_sha256 == digest else None
 
         trust = self.trust  # one list for the whole file: the version check may swap it meanwhile (an upload thread)
-        result = check_pdf(data, trust=trust, root=self.root, now=now, registry_time=registry_time,
-                           timestamp_roots=self.timestamp_roots, fast=self.pdf_fast_path)
+        bound = {} if self.isolation is None else {"limits": replace(DEFAULT_LIMITS, seconds=self.isolation.seconds + 1)}
+        try:  # in a bounded child process when isolated: the web's uploads (its own timer then only a backstop)
+            result = self._isolated(check_pdf, data, trust=trust, root=self.root, now=now, registry_time=registry_time,
+                                    timestamp_roots=self.timestamp_roots, fast=self.pdf_fast_path, **bound)
+        except (CheckTimedOut, CheckCrashed) as exc:
+            return self._report("pdf", [_stopped("pdf_signature", exc)], None, None, source, (), now)
         checks = list(result.checks)
         signing_time = SigningTime(result.signed_at, result.time_source) if result.signed_at and result.time_source else None
         if any(c.outcome is not Outcome.PASSED for c in checks):
@@ -303,6 +335,29 @@ class Verifier:
                 now: datetime) -> VerificationReport:
         verdict, summary = decide(tuple(checks), certificate)
         return VerificationReport(subject, verdict, tuple(checks), summary, source, barcodes, claims, certificate, now)
+
+
+def scan_pages(data: bytes) -> "list[ScanResult | ImageError]":
+    """Each rendered page's scan, or why it could not be read (runs in the web's child process:
+    poppler's pages and the decoders are the hostile part of a print sheet)."""
+    from .pdf_pages import page_images
+    from .scan import ImageError, scan
+
+    results: "list[ScanResult | ImageError]" = []
+    for page in page_images(data):
+        try:
+            results.append(scan(page))
+        except ImageError as exc:
+            results.append(exc)
+    return results
+
+
+def _stopped(name: str, exc: Exception) -> Check:
+    """The check of a file whose isolated process was stopped (too slow) or died."""
+    if isinstance(exc, CheckTimedOut):
+        return Check.indeterminate(name, Reason.CHECK_TIMED_OUT,
+                                   f"checking the file took longer than {exc.seconds:g} s; it was stopped: not evaluated")
+    return Check.indeterminate(name, Reason.CHECK_CRASHED, "the check failed on this file: not evaluated", technical(exc))
 
 
 def _seal_key(text: str) -> str:

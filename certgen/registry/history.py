@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .chain import GENESIS, event_hash
+from .chain import GENESIS, event_hash, is_actor_commitment
 from .findings import LogProblem, safe, show
 from .reader import LogReader
 from .replay import CERTIFICATE_EVENT_TYPES, History, RawEvent, check_certificate, replay_certificate
@@ -99,6 +99,11 @@ def check_chain(reader: LogReader, *, keep: set[int], types: frozenset[str]) -> 
                                                       "was altered)", "event_altered"))
         if ev.type not in types:
             out.problems.append(LogProblem(where, f"unknown event type {show(ev.type)}", "unknown_event_type"))
+        if ev.actor_salt is None and is_actor_commitment(ev.actor):
+            # the name replaced by the commitment the hash covers, the salt removed: the hash still
+            # matches, but nobody can say any more who acted
+            out.problems.append(LogProblem(where, "names no one: its actor is a bare commitment and its salt is gone (the "
+                                                  "staff member's name was erased)", "actor_erased"))
         if ev.seq in keep:
             out.hashes[ev.seq] = ev.hash
         prev_hash, expected = ev.hash, ev.seq + 1
@@ -126,7 +131,7 @@ def _hash(ev: RawEvent, seq: int) -> str | None:
         return None
     try:
         return event_hash(ev.prev_hash, seq=seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
-                          reason=ev.reason, data=ev.data)
+                          reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
     except (TypeError, ValueError):  # a value an attacker stored that JSON or ASCII cannot carry
         return None
 

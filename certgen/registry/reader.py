@@ -28,7 +28,9 @@ CERTIFICATE_COLUMNS = ("number", "series", "year", "serial", "kind", "holder", "
                        "card_sha256", "seal", "issued_at", "batch_key", "card_edition", "card_seal")
 #: Columns added by migration 0010_card_editions: a migration before it reads rows without them.
 CARD_COLUMNS = ("card_edition", "card_seal")
-EVENT_COLUMNS = ("seq", "at", "type", "number", "actor", "reason", "data", "prev_hash", "hash")
+EVENT_COLUMNS = ("seq", "at", "type", "number", "actor", "reason", "data", "prev_hash", "hash", "actor_salt")
+#: Added by migration 0013_actor_commitment: a migration before it reads events without it.
+ACTOR_SALT = "actor_salt"
 _DATES = ("granted", "expires")
 _TIMES = ("status_changed_at", "issued_at")
 
@@ -36,6 +38,7 @@ certificates = sa.table("certificates", *(sa.column(c) for c in CERTIFICATE_COLU
 _certificates_before_0010 = sa.table("certificates", *(sa.column(c) for c in CERTIFICATE_COLUMNS
                                                       if c not in CARD_COLUMNS))
 events = sa.table("events", *(sa.column(c) for c in EVENT_COLUMNS))
+_events_before_0013 = sa.table("events", *(sa.column(c) for c in EVENT_COLUMNS if c != ACTOR_SALT))
 chain_head = sa.table("chain_head", sa.column("id"), sa.column("seq"), sa.column("hash"))
 checkpoints = sa.table("checkpoints", *(sa.column(c) for c in ("id", "seq", "hash", "at", "kid", "alg", "signature")))
 number_series = sa.table("number_series", sa.column("series"), sa.column("year"), sa.column("last_serial"))
@@ -76,6 +79,9 @@ class LogReader:
         self._certificates = certificates
         if not {c["name"] for c in sa.inspect(conn).get_columns("certificates")} >= set(CARD_COLUMNS):
             self._certificates = _certificates_before_0010  # read inside a migration before 0010
+        self._events = events
+        if ACTOR_SALT not in {c["name"] for c in sa.inspect(conn).get_columns("events")}:
+            self._events = _events_before_0013  # read inside a migration before 0013
 
     def _by_number(self, column: Any) -> Any:
         return sa.collate(column, "C") if self._binary else column
@@ -90,17 +96,18 @@ class LogReader:
 
     def events(self, *, types: Iterable[str] | None = None, by_number: bool = False) -> Iterator[RawEvent]:
         """Events in log order, or (by_number) grouped by number, in log order within one."""
-        query = sa.select(events)
+        e = self._events.c
+        query = sa.select(self._events)
         if types is not None:
-            query = query.where(events.c.type.in_(sorted(types)))
-        query = query.order_by(self._by_number(events.c.number), events.c.seq) if by_number else query.order_by(events.c.seq)
+            query = query.where(e.type.in_(sorted(types)))
+        query = query.order_by(self._by_number(e.number), e.seq) if by_number else query.order_by(e.seq)
         for r in self.conn.execute(query.execution_options(**_STREAM)):
             yield _raw_event(r)
 
     def events_of(self, number: str, types: Iterable[str]) -> list[RawEvent]:
         """One key's events of the given types, in log order (the `number` index)."""
-        query = (sa.select(events).where(events.c.number == number, events.c.type.in_(sorted(types)))
-                 .order_by(events.c.seq))
+        e = self._events.c
+        query = sa.select(self._events).where(e.number == number, e.type.in_(sorted(types))).order_by(e.seq)
         return [_raw_event(r) for r in self.conn.execute(query)]
 
     def certificate(self, number: str) -> dict[str, Any] | None:
@@ -139,8 +146,9 @@ class LogReader:
 
 def _raw_event(r: Any) -> RawEvent:
     reason = r.reason if r.reason is None or isinstance(r.reason, str) else repr(r.reason)
+    salt = getattr(r, ACTOR_SALT, None)
     return RawEvent(r.seq, read_time(r.at), str(r.type), str(r.number), str(r.actor), reason, read_json(r.data),
-                    str(r.prev_hash), str(r.hash))
+                    str(r.prev_hash), str(r.hash), None if salt is None else str(salt))
 
 
 def _certificate_row(r: Any) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class RawEvent:
     data: Any
     prev_hash: str
     hash: str
+    #: Hides the actor in the hash (chain.actor_commitment); None before migration 0013.
+    actor_salt: str | None = None
 
 
 @dataclass

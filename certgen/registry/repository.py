@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -24,7 +25,7 @@ from ..model import DocumentKind, EventType, Series, Status
 from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
 from . import reports as reports_mod
-from .chain import checkpoint_message, event_hash
+from .chain import actor_commitment, checkpoint_message, event_hash
 from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
 from .reader import LogReader, snapshot
 from .reports import SuspicionReport
@@ -118,6 +119,16 @@ class Event:
     data: Mapping[str, Any]
     prev_hash: str
     hash: str
+    #: Hides `actor` in the hash (chain.actor_commitment); None for events before migration 0013.
+    actor_salt: str | None = None
+
+    @property
+    def public_actor(self) -> dict[str, str]:
+        """What the public log shows of who acted: the commitment, or (an older event, whose
+        hash covers the name) the name."""
+        if self.actor_salt is None:
+            return {"actor": self.actor}
+        return {"actor_commitment": actor_commitment(self.actor, self.actor_salt)}
 
 
 MAX_REPORT_MESSAGE = reports_mod.MAX_MESSAGE
@@ -494,12 +505,19 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def _actor_salt() -> str | None:
+    """A fresh salt for an event's actor commitment (chain.actor_commitment)."""
+    return secrets.token_hex(16)
+
+
 def _append(session: Session, head: ChainHeadRow, type: EventType, number: str, actor: str,
             reason: str | None, data: Mapping[str, Any], at: datetime) -> None:
     seq = head.seq + 1
-    digest = event_hash(head.hash, seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason, data=data)
+    salt = _actor_salt()  # the public log shows a commitment to the actor, not the name
+    digest = event_hash(head.hash, seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason, data=data,
+                        actor_salt=salt)
     session.add(EventRow(seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason,
-                         data=dict(data), prev_hash=head.hash, hash=digest))
+                         data=dict(data), prev_hash=head.hash, hash=digest, actor_salt=salt))
     head.seq = seq
     head.hash = digest
 
@@ -578,7 +596,8 @@ def _event(row: EventRow) -> Event:
         type = EventType(row.type)
     except ValueError:
         raise RegistryError(f"event {row.seq} has an unknown type {row.type!r}: run certgen log --verify") from None
-    return Event(row.seq, row.at, type, row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash)
+    return Event(row.seq, row.at, type, row.number, row.actor, row.reason, row.data, row.prev_hash, row.hash,
+                 row.actor_salt)
 
 
 

@@ -94,6 +94,10 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Random 16 bytes (hex) hiding the actor in the hashed event: the hash covers
+    #: `actor_commitment(actor, actor_salt)`, the public log shows only that (migration 0013).
+    #: NULL for events written before it, whose hash covers the name itself.
+    actor_salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ChainHeadRow(Base):

@@ -4,9 +4,10 @@ through `app_from_env` (a factory) so that every worker process builds its own."
 from __future__ import annotations
 
 import hashlib
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from cryptography import x509
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -25,7 +26,9 @@ from certgen.trust import TrustList
 
 from ..formats import report_json
 from ..report import VerificationReport
+from ..isolation import SandboxPool
 from ..service import Verifier
+from certgen.seal import is_print_sheet
 from ..live import LiveRegistryStatus, LiveState
 from .config import WebConfig, parse_proxies
 from .fast import FastPages, PageCache
@@ -77,6 +80,9 @@ class Service:
             self.live.poll(force=True)
             self.live.wait()  # the first check before the first request, at most `live_timeout` seconds
         self.uploads = UploadPool(config.upload_slots)
+        #: One child process per upload slot, where the files are parsed within `check_seconds`.
+        self.sandboxes = SandboxPool(config.upload_slots, config.check_seconds)
+        self.verifier.isolation = self.sandboxes
         self.caps = ReportCaps(config.reports_per_address, config.reports_per_certificate, config.reports_per_day)
         #: Addresses that reached their complaint cap, by the day window: refused here without
         #: asking the database again until the day ends.
@@ -96,8 +102,15 @@ class Service:
 def create_app(config: WebConfig, now: Callable[[], datetime] | None = None) -> Any:
     """The service, wrapped in the hardening middleware."""
     service = Service(config, now or (lambda: datetime.now(timezone.utc)))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.sandboxes.close()  # the upload checks' child processes end with the server
+        service.uploads.close()
+
     app = FastAPI(title="Certificate verification API", version="1", docs_url=None, redoc_url=None,
-                  openapi_url=f"{API}/openapi.json")
+                  openapi_url=f"{API}/openapi.json", lifespan=lifespan)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     # the templates ship with the package and never change while it runs: no file check per page
     templates.env.auto_reload = False
@@ -278,6 +291,8 @@ async def _verify_upload(service: Service, file: UploadFile) -> list[Verificatio
         raise HTTPException(400, "the uploaded file is empty")
     name = Path(file.filename or "upload").name[:120]
     try:
+        if is_print_sheet(data):  # unsigned, several cards: each card's seal, as `certverify pdf` does
+            return await service.uploads.run(service.verifier.verify_print_pdf, data, name)
         if data.startswith(b"%PDF-"):
             return [await service.uploads.run(service.verifier.verify_pdf, data, name)]
         return await service.uploads.run(service.verifier.verify_image, data, name)

@@ -36,6 +36,9 @@ class WebConfig:
     reports_per_day: int = 500
     #: Uploads checked at once per worker process; one more gets 503 at once.
     upload_slots: int = 2
+    #: Wall-clock seconds one upload's check may take in its child process (verify.isolation);
+    #: past it the process is killed and the answer is INDETERMINATE `check_timed_out`.
+    check_seconds: float = 10.0
     #: Seconds between the batches in which a worker sends its request counts to the registry.
     rate_limit_flush_seconds: float = 2.0
     #: Seconds between two checks of the registry's versions (events, trust list): a change is
@@ -74,6 +77,7 @@ class WebConfig:
             reports_per_certificate=_number(env, "CERTVERIFY_REPORTS_PER_CERTIFICATE", 20, int, 0),
             reports_per_day=_number(env, "CERTVERIFY_REPORTS_PER_DAY", 500, int, 0),
             upload_slots=_number(env, "CERTVERIFY_UPLOAD_SLOTS", 2, int, 1),
+            check_seconds=_number(env, "CERTVERIFY_CHECK_SECONDS", 10.0, float, 0.1),
             rate_limit_flush_seconds=_number(env, "CERTVERIFY_RATE_LIMIT_FLUSH", 2.0, float, 0.05),
             live_interval=_number(env, "CERTVERIFY_LIVE_INTERVAL", 1.0, float, 0.0),
             live_timeout=_number(env, "CERTVERIFY_LIVE_TIMEOUT", 5.0, float, 0.05),

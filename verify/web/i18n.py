@@ -22,6 +22,7 @@ TEXT: dict[str, dict[str, str]] = {
     "compare": {"id": "Bandingkan dengan dokumen di tangan Anda. Bila berbeda, dokumen itu palsu.",
                 "en": "Compare with the document in your hands. If anything differs, that document is not genuine."},
     "again": {"id": "Periksa dokumen lain", "en": "Check another document"},
+    "page": {"id": "halaman", "en": "page"},  # a card's page on an uploaded print sheet
     "report_link": {"id": "Laporkan sertifikat yang mencurigakan", "en": "Report a suspicious certificate"},
     "report_title": {"id": "Laporkan sertifikat yang mencurigakan", "en": "Report a suspicious certificate"},
     "report_intro": {"id": "Laporan Anda diteruskan kepada petugas Balai Sertifikasi sebagai pengaduan.",
@@ -165,6 +166,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "pdf_timed_out": ("Pemeriksaan PDF melewati batas waktu", "Checking the PDF took too long"),
     "image_too_small": ("Gambar terlalu kecil untuk dibaca", "The image is too small to read"),
     "scan_failed": ("Pembacaan kode QR gagal", "Reading the QR code failed"),
+    "check_timed_out": ("Pemeriksaan berkas ini dihentikan karena melewati batas waktu; berkas tidak dinilai",
+                        "Checking this file took too long and was stopped; the file was not judged"),
     "check_crashed": ("Pemeriksaan berkas ini gagal dijalankan", "The check of this file could not run"),
     "file_unreadable": ("Berkas tidak dapat dibaca", "The file cannot be read"),
     "status_redeemed": ("Surat asli; kreditnya telah digunakan", "The letter is genuine; its credit has been used"),

@@ -4,8 +4,9 @@ A fixed number of slots per worker process, each a thread of a dedicated executo
 shared thread pool the rest of the app uses). A request that finds every slot taken is refused
 at once with 503 and `Retry-After` (the guard does so before the body is even read), rather
 than queueing behind work that may take seconds. A slot is given back when the check really
-ends, not when the request gives up waiting (a timed-out request leaves its thread running
-until it is done, and that thread still counts).
+ends, not when the request gives up waiting. The check itself runs in a child process that is
+killed at `CERTVERIFY_CHECK_SECONDS` (verify.isolation), so a thread never holds its slot longer
+than that: a hostile file costs its slot for the bound and then gets `check_timed_out`.
 """
 
 from __future__ import annotations

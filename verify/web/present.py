@@ -6,6 +6,7 @@ may quote a parser's message; the JSON report carries the details)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -62,7 +63,16 @@ def view(report: VerificationReport, lang: str) -> dict[str, Any]:
         "predecessor": cert.replaces if cert is not None else None,
         "checks": [(c.outcome.value, c.reason.value, reason_label(c.reason.value, c.outcome.value, lang))
                    for c in report.checks],
-        "seal": report.barcodes[0] if report.barcodes else None, "source": report.source,
+        "seal": report.barcodes[0] if report.barcodes else None, "source": _source(report.source, lang),
         "warning": t("host_not_official", lang) if any(c.reason is Reason.SEAL_HOST_NOT_OFFICIAL for c in report.checks)
         else None,
     }
+
+
+_PAGE = re.compile(r"(.*) page (\d+)")
+
+
+def _source(source: str | None, lang: str) -> str | None:
+    """The file name, and the page of a print sheet a card was read from, in the page's language."""
+    match = _PAGE.fullmatch(source or "")
+    return f"{match[1]} {t('page', lang)} {match[2]}" if match else source
