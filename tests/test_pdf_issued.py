@@ -181,6 +181,32 @@ _SIGNATURE_STILL_VALID = {"a key given twice", "a # escape in a name", "an escap
                           "a non-ASCII byte in the seal's string", "a real page count"}
 
 
+def _trailer_edits(data: bytes) -> dict[str, bytes]:
+    trailer = (data.rindex(b"trailer"), len(data))
+    size = re.search(rb"/Size \d+", data[trailer[0]:]).group(0)
+    return {"a trailer without /Size": _edit(data, size, b" " * len(size), where=trailer),
+            "a trailer whose /Size is a name": _edit(data, size, b"/Size /X".ljust(len(size)), where=trailer),
+            "a trailer whose /Size is a string": _edit(data, size, b"/Size ()".ljust(len(size)), where=trailer)}
+
+
+def test_a_trailer_without_an_integer_size_is_left_to_pyhanko(issued, taken):  # noqa: F811
+    """pyHanko's reader cannot read a file whose trailer lacks an integer /Size (it takes
+    int(/Size) of every trailer): the strict reader must not read it either, or the fast path
+    would pass, signed in place by the genuine key, a file the full path calls unreadable."""
+    genuine = issued["pdfs"][1]
+    signer = issued["signer"]
+    root = issued["keys"].root_certificate()
+    v = verifier(issued, registry=False)
+    for name, edited in _trailer_edits(genuine).items():
+        forged = _signed_by(edited, signer.certificate, signer.private_key, [root])
+        assert read_issued(forged, 20) is None, name
+        _arm(v, issued["pdfs"][0])
+        taken.clear()
+        report = _same(v, forged)
+        assert all(answer is None for answer in taken), name
+        assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_unreadable", name
+
+
 def test_a_resigned_edit_inside_the_grammar_reads_as_pyhanko_reads_it(issued, taken):  # noqa: F811
     """Inside the grammar the reader and pyHanko agree, so the fast path answers, with the
     full path's report: here a seal whose last characters were changed, signed again by the
