@@ -207,6 +207,24 @@ def test_a_trailer_without_an_integer_size_is_left_to_pyhanko(issued, taken):  #
         assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_unreadable", name
 
 
+def test_a_signature_field_without_a_name_is_left_to_pyhanko(issued, taken):  # noqa: F811
+    """pyHanko skips a field without /T (a bare widget, not a field) and finds no signature:
+    the full path says `pdf_not_signed`. The fast path must not pass the same file, signed in
+    place by the genuine key, as a valid signature (offline it gave INDETERMINATE, not INVALID)."""
+    genuine = issued["pdfs"][1]
+    name = re.search(rb"/T \([^)]*\)", genuine).group(0)
+    signer = issued["signer"]
+    forged = _signed_by(_edit(genuine, name, b" " * len(name)), signer.certificate, signer.private_key,
+                        [issued["keys"].root_certificate()])
+    for with_registry in (False, True):
+        v = verifier(issued, registry=with_registry)
+        _arm(v, issued["pdfs"][0])
+        taken.clear()
+        report = _same(v, forged)
+        assert all(answer is None for answer in taken)
+        assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_not_signed"
+
+
 def test_a_resigned_edit_inside_the_grammar_reads_as_pyhanko_reads_it(issued, taken):  # noqa: F811
     """Inside the grammar the reader and pyHanko agree, so the fast path answers, with the
     full path's report: here a seal whose last characters were changed, signed again by the
