@@ -94,7 +94,7 @@ class IssuedFile:
 
     #: /Pages /Count of the catalog.
     pages: int
-    #: The catalog's /CertgenSeal text, None when absent.
+    #: The catalog's /CertgenSeal text (a literal string in the catalog itself), None when absent.
     seal: str | None
     #: The form's one field, as parsed here.
     field: dict[str, Any]
@@ -236,7 +236,7 @@ def _read(data: bytes, max_pages: int) -> IssuedFile | None:
     count_value = pages.get("/Count") if isinstance(pages, dict) else None
     if not isinstance(count_value, int) or isinstance(count_value, bool) or not 0 <= count_value <= max_pages:
         return None
-    seal = reader.resolve(catalog.get("/CertgenSeal"))
+    seal = catalog.get("/CertgenSeal")  # not resolved: verify.pdf reads it with dict.get, which follows no reference
     if seal is not None and not isinstance(seal, Literal):
         return None
     form = reader.resolve(catalog["/AcroForm"])
