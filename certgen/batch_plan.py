@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-from .batch_pool import forked_pool, worker_count
+from .batch_pool import checked_map, forked_pool, worker_count
 from .errors import CertgenError
 from .intake import (CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, RowError, RowsChecker, check_rows,
                      column_name, validate)
@@ -149,7 +149,7 @@ def prepare_batch(options: BatchOptions, registry: Registry | None = None, *,
                 if not rows:
                     return []
                 size = -(-len(rows) // count)
-                parts = pool.map(partial(_check_in_worker, task), [rows[i:i + size] for i in range(0, len(rows), size)])
+                parts = checked_map(pool, partial(_check_in_worker, task), [rows[i:i + size] for i in range(0, len(rows), size)])
                 return [checked for part in parts for checked in part]
 
         intake = check_input(options, templates, fonts, checker)

@@ -10,12 +10,21 @@ import multiprocessing
 import os
 from collections import deque
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
+from .errors import CertgenError
 from .issue_worker import WorkerContext, configure
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Seconds between looks at the workers while a result is awaited.
+POLL_SECONDS = 0.5
+
+
+class WorkerDied(CertgenError):
+    """A worker process died (killed, or a crash in a C library): the result of the task it
+    held never comes, so the caller stops instead of waiting for it forever."""
 
 
 def worker_count(workers: int) -> int:
@@ -50,14 +59,40 @@ def forked_pool(context: WorkerContext, workers: int) -> Iterator[multiprocessin
 def bounded_map(pool: multiprocessing.pool.Pool | None, function: Callable[[T], R], items: Iterable[T],
                 window: int) -> Iterator[R]:
     """`function` over `items` in order, with at most `window` items in flight (items are
-    produced lazily, so a large batch never sits in memory at once)."""
+    produced lazily, so a large batch never sits in memory at once). Raises `WorkerDied`
+    when a worker process dies, never waits for the result it took with it."""
     if pool is None:
         yield from (function(item) for item in items)
         return
+    workers = _workers(pool)
     pending: deque = deque()
     for item in items:
         pending.append(pool.apply_async(function, (item,)))
         if len(pending) >= window:
-            yield pending.popleft().get()
+            yield _result(pool, pending.popleft(), workers)
     while pending:
-        yield pending.popleft().get()
+        yield _result(pool, pending.popleft(), workers)
+
+
+def checked_map(pool: multiprocessing.pool.Pool, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`pool.map`, but raising `WorkerDied` when a worker process dies."""
+    return list(bounded_map(pool, function, items, max(len(items), 1)))
+
+
+def _result(pool: multiprocessing.pool.Pool, result: multiprocessing.pool.AsyncResult, workers: frozenset[int]) -> R:
+    """The task's result; `WorkerDied` as soon as the pool's workers are no longer `workers`
+    (with no task limit per worker, a worker is only ever replaced after it died)."""
+    while True:
+        try:
+            return result.get(POLL_SECONDS)
+        except multiprocessing.TimeoutError:
+            if _workers(pool) != workers:
+                raise WorkerDied("a worker process died (killed, or a crash in a C library) and took its work "
+                                 "with it: nothing it held was recorded; run the command again to finish") from None
+
+
+def _workers(pool: multiprocessing.pool.Pool) -> frozenset[int]:
+    """The process ids of the pool's workers. multiprocessing's Pool has no public way to tell
+    that a worker died (it starts another silently and never answers for the dead one's task):
+    its process list is read here, and nowhere else."""
+    return frozenset(process.pid for process in list(pool._pool))  # type: ignore[attr-defined]

@@ -181,6 +181,88 @@ _SIGNATURE_STILL_VALID = {"a key given twice", "a # escape in a name", "an escap
                           "a non-ASCII byte in the seal's string", "a real page count"}
 
 
+def _trailer_edits(data: bytes) -> dict[str, bytes]:
+    trailer = (data.rindex(b"trailer"), len(data))
+    size = re.search(rb"/Size \d+", data[trailer[0]:]).group(0)
+    return {"a trailer without /Size": _edit(data, size, b" " * len(size), where=trailer),
+            "a trailer whose /Size is a name": _edit(data, size, b"/Size /X".ljust(len(size)), where=trailer),
+            "a trailer whose /Size is a string": _edit(data, size, b"/Size ()".ljust(len(size)), where=trailer)}
+
+
+def test_a_trailer_without_an_integer_size_is_left_to_pyhanko(issued, taken):  # noqa: F811
+    """pyHanko's reader cannot read a file whose trailer lacks an integer /Size (it takes
+    int(/Size) of every trailer): the strict reader must not read it either, or the fast path
+    would pass, signed in place by the genuine key, a file the full path calls unreadable."""
+    genuine = issued["pdfs"][1]
+    signer = issued["signer"]
+    root = issued["keys"].root_certificate()
+    v = verifier(issued, registry=False)
+    for name, edited in _trailer_edits(genuine).items():
+        forged = _signed_by(edited, signer.certificate, signer.private_key, [root])
+        assert read_issued(forged, 20) is None, name
+        _arm(v, issued["pdfs"][0])
+        taken.clear()
+        report = _same(v, forged)
+        assert all(answer is None for answer in taken), name
+        assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_unreadable", name
+
+
+def test_a_signature_field_without_a_name_is_left_to_pyhanko(issued, taken):  # noqa: F811
+    """pyHanko skips a field without /T (a bare widget, not a field) and finds no signature:
+    the full path says `pdf_not_signed`. The fast path must not pass the same file, signed in
+    place by the genuine key, as a valid signature (offline it gave INDETERMINATE, not INVALID)."""
+    genuine = issued["pdfs"][1]
+    name = re.search(rb"/T \([^)]*\)", genuine).group(0)
+    signer = issued["signer"]
+    forged = _signed_by(_edit(genuine, name, b" " * len(name)), signer.certificate, signer.private_key,
+                        [issued["keys"].root_certificate()])
+    for with_registry in (False, True):
+        v = verifier(issued, registry=with_registry)
+        _arm(v, issued["pdfs"][0])
+        taken.clear()
+        report = _same(v, forged)
+        assert all(answer is None for answer in taken)
+        assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_not_signed"
+
+
+def _seal_by_reference(data: bytes) -> bytes:
+    """`data` with the catalog's /CertgenSeal moved into an object of its own (`/CertgenSeal
+    N 0 R`), appended before the cross-reference table, which gains its entry."""
+    from tests.hostile_pdfs import _byte_range, _set_byte_range_in_place
+
+    seal = re.search(rb"/CertgenSeal (\([^)]*\))", data)
+    size = int(re.search(rb"/Size (\d+)", data[data.rindex(b"trailer"):]).group(1))
+    reference = f"/CertgenSeal {size} 0 R".encode()
+    data = data[:seal.start()] + reference.ljust(len(seal.group(0))) + data[seal.end():]
+    xref_at = data.rindex(b"\nxref") + 1
+    added = b"%d 0 obj\n%s\nendobj\n" % (size, seal.group(1))
+    table_end = data.index(b"trailer", xref_at)
+    table = data[xref_at:table_end].replace(b"\n0 %d" % size, b"\n0 %d" % (size + 1), 1) + b"%010d 00000 n \n" % xref_at
+    tail = data[table_end:].replace(b"/Size %d" % size, b"/Size %d" % (size + 1), 1)
+    tail = re.sub(rb"startxref\n\d+", b"startxref\n%d" % (xref_at + len(added)), tail)
+    data = data[:xref_at] + added + table + tail
+    first, second = _byte_range(data)[1:3]
+    return _set_byte_range_in_place(data, [0, first, second, len(data) - second])
+
+
+def test_a_seal_by_reference_gets_the_full_paths_report(issued, taken):  # noqa: F811
+    """The full path reads the seal with `dict.get`, which does not follow a reference; the
+    strict reader followed it. A catalog whose /CertgenSeal is a reference (signed by the genuine
+    key) must get the full path's report, never a better one from the fast path."""
+    genuine = issued["pdfs"][1]
+    signer = issued["signer"]
+    forged = _signed_by(_seal_by_reference(genuine), signer.certificate, signer.private_key,
+                        [issued["keys"].root_certificate()])
+    assert PdfFileReader(io.BytesIO(forged), strict=False).embedded_regular_signatures  # a well-formed file
+    for with_registry in (False, True):
+        v = verifier(issued, registry=with_registry)
+        _arm(v, issued["pdfs"][0])
+        taken.clear()
+        report = _same(v, forged)
+        assert all(answer is None for answer in taken)
+        assert report["verdict"] != "VALID"
+
+
 def test_a_resigned_edit_inside_the_grammar_reads_as_pyhanko_reads_it(issued, taken):  # noqa: F811
     """Inside the grammar the reader and pyHanko agree, so the fast path answers, with the
     full path's report: here a seal whose last characters were changed, signed again by the

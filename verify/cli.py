@@ -4,6 +4,7 @@ Exit code 0 only when every document checked is VALID."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -345,15 +346,20 @@ def _flatten(results: Iterable[dict | list[dict]]) -> Iterator[dict]:
 def _print_pdf_results(results: Iterable[list[tuple[str, str]]], as_json: bool) -> None:
     """Write each file's lines as they come (already escaped and formatted by the worker)."""
     counts: dict[str, int] = {}
-    for lines in results:
-        for verdict, line in lines:
-            counts[verdict] = counts.get(verdict, 0) + 1
-            click.echo(line)
-    total = sum(counts.values())
-    if as_json:
-        click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))  # "files": reports (a sheet gives one per card)
-    else:
-        click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    try:
+        for lines in results:
+            for verdict, line in lines:
+                counts[verdict] = counts.get(verdict, 0) + 1
+                click.echo(line)
+        total = sum(counts.values())
+        if as_json:
+            click.echo(json.dumps({"summary": {"files": total, "verdicts": counts}}))  # "files": reports (a sheet gives one per card)
+        else:
+            click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader left (`| head`): click ends quietly
+        raise click.ClickException(f"cannot write the results: {exc.strerror or exc}") from None  # a full disk
     _exit(0 if counts.get("VALID", 0) == total else 1)
 
 

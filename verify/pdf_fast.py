@@ -13,7 +13,8 @@ when every condition below holds.
 * the file: in the strict reader's grammar (verify.pdf_issued: one `%%EOF`, one `startxref`,
   one classic cross-reference table, a trailer without /Prev, /XRefStm or /Encrypt), at most
   `max_pages` pages, no `/Perms` (DocMDP) in the catalog;
-* the form: `/AcroForm /Fields` is one top-level field, `/FT /Sig`, without `/Kids`,
+* the form: `/AcroForm /Fields` is one top-level field, `/FT /Sig`, named (`/T`, a literal
+  string: pyHanko skips a field without a name), without `/Kids`,
   `/Parent`, seed values or `/Lock`, whose `/V` is an object the table places at an offset;
 * the signature dictionary: `/Type /Sig`, `/Filter /Adobe.PPKLite`, `/SubFilter
   /ETSI.CAdES.detached`, no `/Reference`, `/ByteRange [0 a b c]` with b + c the file's
@@ -136,6 +137,8 @@ def _layout(data: bytes, found: IssuedFile, root_der: bytes) -> IssuedSignature 
     sig_field, value = found.field, found.signature
     if not set(sig_field) <= _FIELD_KEYS or sig_field.get("/FT") != "/Sig":
         return None
+    if not isinstance(sig_field.get("/T"), Literal):
+        return None  # pyHanko skips a field without a name (a bare widget): it finds no signature
     if (value.get("/Type") != "/Sig" or value.get("/Filter") != "/Adobe.PPKLite"
             or value.get("/SubFilter") != "/ETSI.CAdES.detached" or "/Reference" in value):
         return None

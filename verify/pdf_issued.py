@@ -11,7 +11,8 @@ reader and full validation:
   lines of their own (one line end at most after it);
 * one classic cross-reference table of one subsection `0 N`, entry 0 free (`65535 f`) and
   every other entry in use with generation 0, each 20 bytes; the one `startxref` points at it;
-* a trailer with only `/Size`, `/Root`, `/Info` and `/ID` (no `/Prev`, `/XRefStm`, `/Encrypt`);
+* a trailer with only `/Size` (an integer: pyHanko's reader needs one), `/Root`, `/Info` and
+  `/ID` (no `/Prev`, `/XRefStm`, `/Encrypt`);
 * objects read exactly where the table puts them (`N 0 obj` at that offset, `endobj` after the
   value); values are dictionaries (no key twice), arrays, integers, reals, names without `#`
   escapes, references, `true`, `false`, `null`, hex strings and literal strings of printable
@@ -93,7 +94,7 @@ class IssuedFile:
 
     #: /Pages /Count of the catalog.
     pages: int
-    #: The catalog's /CertgenSeal text, None when absent.
+    #: The catalog's /CertgenSeal text (a literal string in the catalog itself), None when absent.
     seal: str | None
     #: The form's one field, as parsed here.
     field: dict[str, Any]
@@ -216,6 +217,8 @@ def _table(data: bytes) -> tuple[_Reader, dict[str, Any]] | None:
     trailer, end = reader.value(trailer_at.end(), comments=True)
     if not isinstance(trailer, dict) or not set(trailer) <= _TRAILER_KEYS or "/Root" not in trailer:
         return None
+    if type(trailer.get("/Size")) is not int:
+        return None  # pyHanko's reader takes int(/Size) of every trailer: without it, it reads nothing
     if _COMMENTED.match(data, end).end() != tail.start():  # type: ignore[union-attr]
         return None  # anything but white space and comments between the trailer and startxref
     return reader, trailer
@@ -233,7 +236,7 @@ def _read(data: bytes, max_pages: int) -> IssuedFile | None:
     count_value = pages.get("/Count") if isinstance(pages, dict) else None
     if not isinstance(count_value, int) or isinstance(count_value, bool) or not 0 <= count_value <= max_pages:
         return None
-    seal = reader.resolve(catalog.get("/CertgenSeal"))
+    seal = catalog.get("/CertgenSeal")  # not resolved: verify.pdf reads it with dict.get, which follows no reference
     if seal is not None and not isinstance(seal, Literal):
         return None
     form = reader.resolve(catalog["/AcroForm"])
