@@ -163,10 +163,8 @@ def _rewrite_last_event_to_carry(registry: Registry, data: bytes) -> int:
     from certgen.registry.trust_log import state_digest
 
     body.update(trust_list=state, state_sha256=state_digest(state), list=data.decode())
-    with registry.engine.begin() as conn:  # the salt as stored: the rewrite keeps the event's actor commitment
-        salt = conn.execute(text("SELECT actor_salt FROM events WHERE seq = :s"), {"s": ev.seq}).scalar_one()
     digest = event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                        reason=ev.reason, data=body, actor_salt=salt)
+                        reason=ev.reason, data=body)
     with registry.engine.begin() as conn:
         conn.execute(text("UPDATE events SET data = :d, hash = :h WHERE seq = :s"),
                      {"d": json.dumps(body), "h": digest, "s": ev.seq})
@@ -302,8 +300,7 @@ def test_migration_0012_logs_the_lists_published_before_it(tmp_path, fresh_keyst
         assert (event.type.value, event.actor, event.data["list"].encode()) == ("trustlist", "migration 0012_trust_log", data)
         assert event.data["trust_list"] == {"id": "1", "issued_at": "2026-10-24T00:00:00.000000Z",
                                             "sha256": hashlib.sha256(data).hexdigest(),
-                                            "published_at": "2026-11-24T03:00:00.000000Z"}
-        assert "staff" not in json.dumps(event.data)  # the publisher's name is not in what the public log serves
+                                            "published_at": "2026-11-24T03:00:00.000000Z", "actor": "staff"}
         assert _problems(registry, fresh_keystore) == []
     finally:
         registry.close()
@@ -327,7 +324,7 @@ def test_an_older_list_appended_to_the_log_is_named_and_does_not_displace_the_ne
 
     first, _revoked, seal = _two_lists(registry, fresh_keystore)
     state = {"id": "3", "issued_at": "2026-10-24T00:00:00.000000Z", "sha256": hashlib.sha256(first).hexdigest(),
-             "published_at": "2026-11-24T03:06:00.000000Z"}
+             "published_at": "2026-11-24T03:06:00.000000Z", "actor": "x"}
     seq = _append_event(registry, {"trust_list": state, "state_sha256": state_digest(state), "list": first.decode()})
     live_state, verifier = _fresh_instance(registry, fresh_keystore, first)
     assert verifier.verify_seal(seal).checks[0].reason is Reason.SEAL_KEY_REVOKED  # the newer list is used
@@ -367,7 +364,7 @@ def test_the_publishers_floor_is_the_newest_list_the_log_names_wherever_it_stand
 
     first, _revoked, _seal = _two_lists(registry, fresh_keystore)
     state = {"id": "3", "issued_at": "2026-10-24T00:00:00.000000Z", "sha256": hashlib.sha256(first).hexdigest(),
-             "published_at": "2026-11-24T03:06:00.000000Z"}
+             "published_at": "2026-11-24T03:06:00.000000Z", "actor": "x"}
     _append_event(registry, {"trust_list": state, "state_sha256": state_digest(state), "list": first.decode()})
     _sql(registry, "DELETE FROM trust_lists")
     root_key = fresh_keystore._load_private(fresh_keystore.root_key_path, PASSPHRASE)
@@ -383,7 +380,7 @@ def test_an_appended_event_naming_a_far_future_list_does_not_stop_publishing(reg
 
     first, revoked, _seal = _two_lists(registry, fresh_keystore)
     state = {"id": "3", "issued_at": "9999-01-01T00:00:00.000000Z", "sha256": hashlib.sha256(revoked).hexdigest(),
-             "published_at": "2026-11-24T03:06:00.000000Z"}
+             "published_at": "2026-11-24T03:06:00.000000Z", "actor": "x"}
     _append_event(registry, {"trust_list": state, "state_sha256": state_digest(state), "list": revoked.decode()})
     newer = fresh_keystore.signed_trust_list(PASSPHRASE, now=LATER + timedelta(minutes=5))
     published, new = live.publish_trust_list(registry, newer, fresh_keystore.root_certificate(), now=LATER, actor="t")

@@ -5,11 +5,7 @@ written in the same transaction as its row, so the signed checkpoints cover it:
 
     number = "trustlist"    (every trust-list event has this key; no certificate number looks like it)
     data   = {"trust_list": state, "state_sha256": SHA-256(canonical JSON of state), "list": the exact signed text}
-    state  = {id, issued_at, sha256, published_at}     every value a string
-
-The publisher's name is the event's actor (public only as its salted commitment, docs/registry.md
-"What the public log shows"), never in `data`, which the public log serves in full; the audit
-compares the row's `actor` column with the event's actor.
+    state  = {id, issued_at, sha256, published_at, actor}     every value a string
 
 The list itself travels in the event: a web instance reads the newest list the log names from
 the event (verify.live), so deleting or editing `trust_lists` rows cannot hide it. The audit
@@ -38,7 +34,7 @@ from .replay import RawEvent
 TRUST_KEY = "trustlist"
 TRUST_EVENT_TYPES = frozenset({EventType.TRUST_LIST.value})
 #: The columns of a `trust_lists` row the event pins (`data` is pinned through `sha256`).
-STATE_KEYS: tuple[str, ...] = ("id", "issued_at", "sha256", "published_at")
+STATE_KEYS: tuple[str, ...] = ("id", "issued_at", "sha256", "published_at", "actor")
 REASON = "trust list published"
 
 _rows = sa.table("trust_lists", *(sa.column(c) for c in ("id", "issued_at", "sha256", "data", "published_at", "actor")))
@@ -146,8 +142,8 @@ class TrustHistory:
     """The published trust lists rebuilt from the `trustlist` events (the audit's `History` shape)."""
 
     number: str
-    #: id -> (state the event carries, event seq, the event's actor: who published it)
-    lists: dict[str, tuple[dict[str, str], int, str]] = field(default_factory=dict)
+    #: id -> (state the event carries, its sha256 of the list text, event seq)
+    lists: dict[str, tuple[dict[str, str], int]] = field(default_factory=dict)
     seqs: list[int] = field(default_factory=list)
     problems: list[LogProblem] = field(default_factory=list)
     state: Any = None
@@ -181,7 +177,7 @@ def replay_trust_lists(number: str, events: Sequence[RawEvent]) -> TrustHistory:
                                                       f"not newer than the one logged before it (issued at {safe(newest)}): a "
                                                       "rollback was published", "trust_list_not_newer", "issued_at"))
         newest = max(newest or "", state["issued_at"])
-        history.lists[state["id"]] = (dict(state), ev.seq, str(ev.actor))
+        history.lists[state["id"]] = (dict(state), ev.seq)
     return history
 
 
@@ -201,17 +197,12 @@ def check_trust_lists(row: Mapping[str, Any], history: TrustHistory | None) -> l
             problems.append(LogProblem(where, "has a row but no trustlist event in the log: it was added behind the log's "
                                               "back", "no_history"))
             continue
-        expected, _seq, actor = logged
+        expected, _seq = logged
         for key in STATE_KEYS:
             if table[key] != expected[key]:
                 problems.append(LogProblem(where, f"column {key} is {show(table[key])} in the table, but its history says "
                                                   f"{show(expected[key])}", "column_differs", key))
-        # a list published before the log knew trust lists was logged by the migration: its
-        # publisher is kept only in the row (no public verdict depends on it)
-        if actor != MIGRATION_ACTOR and str(table_row.get("actor")) != actor:
-            problems.append(LogProblem(where, f"column actor is {show(table_row.get('actor'))} in the table, but its history "
-                                              f"says {show(actor)}", "column_differs", "actor"))
-    for ident, (state, seq, _actor) in replayed.items():
+    for ident, (state, seq) in replayed.items():
         problems.append(LogProblem(f"trust list {safe(ident)}", f"issued at {safe(state['issued_at'])} is named by event {seq} "
                                                                  "but has no row: it was deleted", "history_without_row"))
     return problems
