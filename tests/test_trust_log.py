@@ -164,7 +164,7 @@ def _rewrite_last_event_to_carry(registry: Registry, data: bytes) -> int:
 
     body.update(trust_list=state, state_sha256=state_digest(state), list=data.decode())
     digest = event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                        reason=ev.reason, data=body)
+                        reason=ev.reason, data=body, actor_salt=ev.actor_salt)
     with registry.engine.begin() as conn:
         conn.execute(text("UPDATE events SET data = :d, hash = :h WHERE seq = :s"),
                      {"d": json.dumps(body), "h": digest, "s": ev.seq})
@@ -389,3 +389,31 @@ def test_an_appended_event_naming_a_far_future_list_does_not_stop_publishing(reg
     state, _verifier = _fresh_instance(registry, fresh_keystore, first)
     assert state.trust_sha256 == hashlib.sha256(newer).hexdigest() and state.outdated
     assert "event 4 names the issue time 9999-01-01T00:00:00.000000Z, but the signed list says 2026-11-24T03:05" in state.problem
+
+
+def test_a_list_logged_with_an_actor_salt_checks_out_for_an_instance(registry, fresh_keystore):
+    """Every event since migration 0013 hashes a commitment to its actor: an instance that
+    recomputed the hash without the salt refused every newly published list (a revocation
+    never reached it)."""
+    from verify.logged_trust import read_logged
+
+    _first, revoked, _seal = _two_lists(registry, fresh_keystore)
+    assert all(e.actor_salt for e in registry.events() if e.type.value == "trustlist")
+    in_use = fresh_keystore.trust_list()
+    logged = read_logged(registry, fresh_keystore.root_certificate(), in_use)
+    assert logged is not None and logged.problem is None and logged.data == revoked
+    assert logged.trust is not None and logged.trust.issued_at == LATER
+
+
+def test_a_planted_event_with_a_malformed_actor_salt_is_named_not_raised(registry, fresh_keystore):
+    """A writer sets a good list's event salt to something event_hash refuses: the instance
+    names the event and keeps the good older list, it does not fail on every check."""
+    from verify.logged_trust import read_logged
+
+    first, _revoked, seal = _two_lists(registry, fresh_keystore)
+    seq = registry.head()[0]
+    _sql(registry, "UPDATE events SET actor_salt = 'zz' WHERE seq = :s", s=seq)
+    logged = read_logged(registry, fresh_keystore.root_certificate(), fresh_keystore.trust_list())
+    assert logged is not None and logged.seq < seq and logged.trust is not None
+    assert f"event {seq} does not match its hash: the log was altered" in logged.problem
+    assert ("event " + str(seq), "event_altered") in [(w, c) for w, c, _ in _problems(registry, fresh_keystore)]

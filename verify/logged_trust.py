@@ -88,8 +88,7 @@ def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logg
         return LoggedList(logged.seq, logged.id, logged.issued_at, logged.sha256, logged.data, None, checkpoint, problem)
 
     ev = logged.event
-    if not isinstance(ev.at, datetime) or event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type, number=ev.number,
-                                                     actor=ev.actor, reason=ev.reason, data=ev.data) != ev.hash:
+    if _hash(ev) != ev.hash:
         return refused(f"event {ev.seq} does not match its hash: the log was altered")
     if hashlib.sha256(logged.data).hexdigest() != logged.sha256:
         return refused(f"the list event {ev.seq} carries does not match its sha256: the log was altered")
@@ -104,6 +103,18 @@ def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logg
     if problem is not None:
         return refused(problem, checkpoint)
     return LoggedList(logged.seq, logged.id, logged.issued_at, logged.sha256, logged.data, trust, checkpoint)
+
+
+def _hash(ev) -> str | None:
+    """The event's hash recomputed with its actor salt (chain.event_hash; every event since
+    migration 0013 has one); None when a stored value cannot be hashed (an edited row)."""
+    if not isinstance(ev.at, datetime):
+        return None
+    try:
+        return event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
+                          reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
+    except (TypeError, ValueError):  # a salt of the wrong length, a value JSON cannot carry
+        return None
 
 
 def _inclusion(registry: Registry, seq: int, digest: str, keys: tuple) -> tuple[int | None, str | None]:
