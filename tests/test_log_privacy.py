@@ -151,3 +151,22 @@ def test_the_publisher_of_a_trust_list_is_not_named_in_the_public_log(world):
         conn.execute(text("UPDATE trust_lists SET actor = 'Someone Else'"))
     problems = verify_log(registry, keys.trust_list(), keys.root_certificate()).problems
     assert [(p.code, p.column) for p in problems] == [("column_differs", "actor")]
+
+
+def test_a_salt_shortened_by_white_space_cannot_move_its_bytes_into_the_name(world, cli):
+    """bytes.fromhex skips white space: a 32-character salt ending in two spaces is 15 bytes,
+    so a writer who moved the salt's last byte into the front of the name kept the commitment
+    (and the hash) while changing who acted. Only 32 lower-case hex digits are a salt."""
+    registry = world["registry"]
+    number = world["numbers"][2]
+    for turn in range(60):  # each event a fresh random salt: half end in an ASCII byte
+        event = registry.events()[-1]
+        if event.actor_salt and int(event.actor_salt[-2:], 16) < 0x80:
+            break
+        (registry.suspend if turn % 2 == 0 else registry.reinstate)(number, reason="check", now=NOW, actor=STAFF[2])
+    salt, name = event.actor_salt[:-2] + "  ", chr(int(event.actor_salt[-2:], 16)) + event.actor
+    with registry.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET actor = :a, actor_salt = :s WHERE seq = :q"),
+                     {"a": name, "s": salt, "q": event.seq})
+    result = cli(certgen, ["log", "--verify"])
+    assert result.exit_code == 1 and f"event {event.seq}: content does not match its hash" in result.output
