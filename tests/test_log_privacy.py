@@ -125,3 +125,48 @@ def test_a_name_replaced_by_its_commitment_is_named_though_the_hash_matches(worl
     result = cli(certgen, ["log", "--verify"])
     assert result.exit_code == 1 and "event 4: names no one" in result.output and "was erased" in result.output
     assert "does not match its hash" not in result.output
+
+
+def test_the_publisher_of_a_trust_list_is_not_named_in_the_public_log(world):
+    """A `trustlist` event is public (/api/v1/log/entry) and its data pins the trust_lists row,
+    whose `actor` is the staff member who published: the event must carry a commitment, not the
+    name, and still verify (publicly, and for `certgen log --verify`)."""
+    from certgen.registry import live
+    from certgen.registry.audit import verify_log
+    from verify.log_source import entry_document
+
+    registry, keys = world["registry"], world["keys"]
+    live.publish_trust_list(registry, keys.trustlist_path.read_bytes(), keys.root_certificate(), now=NOW,
+                            actor="Dewi Lestari")
+    head = tlog.sign_checkpoint(registry, keys.log_signer(PASSPHRASE), now=NOW)
+    seq = registry.head()[0]
+    document = entry_document(registry, seq - 1)
+    assert document["event"]["type"] == "trustlist"
+    assert "Dewi" not in json.dumps(document)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", document["event"]["data"]["trust_list"]["actor"])
+    head = open_tree_head(document["checkpoint"], keys.trust_list().log_keys).head
+    assert entry_problem(document, head) is None
+    assert verify_log(registry, keys.trust_list(), keys.root_certificate()).problems == []
+    with registry.engine.begin() as conn:  # the row's publisher is still pinned by the log
+        conn.execute(text("UPDATE trust_lists SET actor = 'Someone Else'"))
+    problems = verify_log(registry, keys.trust_list(), keys.root_certificate()).problems
+    assert [(p.code, p.column) for p in problems] == [("column_differs", "actor")]
+
+
+def test_a_salt_shortened_by_white_space_cannot_move_its_bytes_into_the_name(world, cli):
+    """bytes.fromhex skips white space: a 32-character salt ending in two spaces is 15 bytes,
+    so a writer who moved the salt's last byte into the front of the name kept the commitment
+    (and the hash) while changing who acted. Only 32 lower-case hex digits are a salt."""
+    registry = world["registry"]
+    number = world["numbers"][2]
+    for turn in range(60):  # each event a fresh random salt: half end in an ASCII byte
+        event = registry.events()[-1]
+        if event.actor_salt and int(event.actor_salt[-2:], 16) < 0x80:
+            break
+        (registry.suspend if turn % 2 == 0 else registry.reinstate)(number, reason="check", now=NOW, actor=STAFF[2])
+    salt, name = event.actor_salt[:-2] + "  ", chr(int(event.actor_salt[-2:], 16)) + event.actor
+    with registry.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET actor = :a, actor_salt = :s WHERE seq = :q"),
+                     {"a": name, "s": salt, "q": event.seq})
+    result = cli(certgen, ["log", "--verify"])
+    assert result.exit_code == 1 and f"event {event.seq}: content does not match its hash" in result.output

@@ -164,7 +164,7 @@ def _rewrite_last_event_to_carry(registry: Registry, data: bytes) -> int:
 
     body.update(trust_list=state, state_sha256=state_digest(state), list=data.decode())
     digest = event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type.value, number=ev.number, actor=ev.actor,
-                        reason=ev.reason, data=body)
+                        reason=ev.reason, data=body, actor_salt=ev.actor_salt)
     with registry.engine.begin() as conn:
         conn.execute(text("UPDATE events SET data = :d, hash = :h WHERE seq = :s"),
                      {"d": json.dumps(body), "h": digest, "s": ev.seq})
@@ -389,3 +389,63 @@ def test_an_appended_event_naming_a_far_future_list_does_not_stop_publishing(reg
     state, _verifier = _fresh_instance(registry, fresh_keystore, first)
     assert state.trust_sha256 == hashlib.sha256(newer).hexdigest() and state.outdated
     assert "event 4 names the issue time 9999-01-01T00:00:00.000000Z, but the signed list says 2026-11-24T03:05" in state.problem
+
+
+def test_a_list_logged_with_an_actor_salt_checks_out_for_an_instance(registry, fresh_keystore):
+    """Every event since migration 0013 hashes a commitment to its actor: an instance that
+    recomputed the hash without the salt refused every newly published list (a revocation
+    never reached it)."""
+    from verify.logged_trust import read_logged
+
+    _first, revoked, _seal = _two_lists(registry, fresh_keystore)
+    assert all(e.actor_salt for e in registry.events() if e.type.value == "trustlist")
+    in_use = fresh_keystore.trust_list()
+    logged = read_logged(registry, fresh_keystore.root_certificate(), in_use)
+    assert logged is not None and logged.problem is None and logged.data == revoked
+    assert logged.trust is not None and logged.trust.issued_at == LATER
+
+
+def test_a_planted_event_with_a_malformed_actor_salt_is_named_not_raised(registry, fresh_keystore):
+    """A writer sets a good list's event salt to something event_hash refuses: the instance
+    names the event and keeps the good older list, it does not fail on every check."""
+    from verify.logged_trust import read_logged
+
+    first, _revoked, seal = _two_lists(registry, fresh_keystore)
+    seq = registry.head()[0]
+    _sql(registry, "UPDATE events SET actor_salt = 'zz' WHERE seq = :s", s=seq)
+    logged = read_logged(registry, fresh_keystore.root_certificate(), fresh_keystore.trust_list())
+    assert logged is not None and logged.seq < seq and logged.trust is not None
+    assert f"event {seq} does not match its hash: the log was altered" in logged.problem
+    assert ("event " + str(seq), "event_altered") in [(w, c) for w, c, _ in _problems(registry, fresh_keystore)]
+
+
+@pytest.mark.parametrize("statements", [
+    ["DELETE FROM events WHERE seq = 3", "DELETE FROM trust_lists WHERE id = 2"],
+    ["DELETE FROM events WHERE number = 'trustlist'", "DELETE FROM trust_lists"],
+], ids=["newest-list-event-deleted", "every-list-event-deleted"])
+def test_a_list_event_deleted_under_a_checkpoint_does_not_bring_back_a_revoked_key(registry, fresh_keystore, statements):
+    """The revoking list's event row deleted (with its trust_lists row), the chain head left as
+    it was, a signed checkpoint covering it: a fresh instance started from the older file read
+    only the older list, proved it in the checkpoint, and answered a revoked signer's seal as
+    valid with a healthy status. Events missing below the head are a problem it names."""
+    _first, _revoked, seal = _two_lists(registry, fresh_keystore)
+    assert registry.head()[0] == 3
+    tlog.sign_checkpoint(registry, fresh_keystore.log_signer(PASSPHRASE), now=LATER)
+    _sql(registry, *statements)
+    state, verifier = _fresh_instance(registry, fresh_keystore, _first)
+    assert state.outdated
+    assert "the log holds 1 of the 3 events its chain head names" in state.problem or \
+        "the log holds 2 of the 3 events its chain head names" in state.problem
+    assert "events were deleted" in state.problem
+
+
+def test_a_log_cut_back_with_its_head_under_a_checkpoint_is_named_when_it_names_no_list(registry, fresh_keystore):
+    """Every list event deleted and the chain head moved back onto what is left: the signed
+    checkpoint of more events names the rollback even though no list event is left to prove."""
+    first, _revoked, _seal = _two_lists(registry, fresh_keystore)
+    tlog.sign_checkpoint(registry, fresh_keystore.log_signer(PASSPHRASE), now=LATER)
+    (event,) = [e for e in registry.events() if e.seq == 1]
+    _sql(registry, "DELETE FROM events WHERE seq > 1", "DELETE FROM trust_lists",
+         "UPDATE chain_head SET seq = 1, hash = :h WHERE id = 1", h=event.hash)
+    state, _verifier = _fresh_instance(registry, fresh_keystore, first)
+    assert state.outdated and "the latest checkpoint signs 3 events, but the log has 1" in state.problem

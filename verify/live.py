@@ -252,6 +252,11 @@ class LiveState:
             if trust_version != self.trust_version and (now.trust is not None or now.trust_logged is not None):
                 self._load_trust()
                 self.trust_version = trust_version
+            elif trust_version != self.trust_version:  # no list anywhere: were the list events deleted?
+                self.logged = read_logged(self.registry, self.root, self.trust)
+                if self.logged is not None:
+                    self._use_logged(self.logged)
+                self.trust_version = trust_version
             self.check_problem = None
             self.ok = True
         except Exception as exc:  # the database is down or unreadable: cached results cannot be vouched for

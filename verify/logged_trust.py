@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import sqlalchemy as sa
 from cryptography import x509
 
 from certgen.errors import TrustListError
@@ -60,6 +61,7 @@ def read_logged(registry: Registry, root: x509.Certificate, in_use: TrustList) -
     none checks out, `trust` is None. Database errors propagate (the caller's check fails)."""
     lists, malformed = registry_live.logged_trust_lists(registry)
     problem = f"{malformed[-1]}: the log was altered" if malformed else None
+    problem = problem or _events_missing(registry, tuple(in_use.log_keys))
     if not lists:
         return None if problem is None else LoggedList(0, "?", "?", "?", b"", None, None, problem)
     good: list[LoggedList] = []
@@ -88,8 +90,7 @@ def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logg
         return LoggedList(logged.seq, logged.id, logged.issued_at, logged.sha256, logged.data, None, checkpoint, problem)
 
     ev = logged.event
-    if not isinstance(ev.at, datetime) or event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type, number=ev.number,
-                                                     actor=ev.actor, reason=ev.reason, data=ev.data) != ev.hash:
+    if _hash(ev) != ev.hash:
         return refused(f"event {ev.seq} does not match its hash: the log was altered")
     if hashlib.sha256(logged.data).hexdigest() != logged.sha256:
         return refused(f"the list event {ev.seq} carries does not match its sha256: the log was altered")
@@ -104,6 +105,37 @@ def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logg
     if problem is not None:
         return refused(problem, checkpoint)
     return LoggedList(logged.seq, logged.id, logged.issued_at, logged.sha256, logged.data, trust, checkpoint)
+
+
+def _events_missing(registry: Registry, keys: tuple) -> str | None:
+    """Events deleted from under the chain head, or the head moved back below the latest signed
+    checkpoint: a list event deleted with them (a revocation) would otherwise leave no trace to
+    prove. One count over the event keys, run when the trust version moves and at start."""
+    seq = registry.head()[0]  # first: events appended meanwhile are above it
+    with registry.engine.connect() as conn:
+        held = conn.execute(sa.text("SELECT count(*) FROM events WHERE seq <= :n"), {"n": seq}).scalar_one()
+    if held != seq:
+        return f"the log holds {held} of the {seq} events its chain head names: events were deleted behind the chain's back"
+    stored = tlog.latest_tree_head(registry)
+    if stored is not None and stored.size > seq and keys:
+        try:
+            open_tree_head(stored.note, keys)
+        except CheckpointError:
+            return None  # not a checkpoint of ours (the audit names it)
+        return f"the latest checkpoint signs {stored.size} events, but the log has {seq}: events were deleted (a rollback)"
+    return None
+
+
+def _hash(ev) -> str | None:
+    """The event's hash recomputed with its actor salt (chain.event_hash; every event since
+    migration 0013 has one); None when a stored value cannot be hashed (an edited row)."""
+    if not isinstance(ev.at, datetime):
+        return None
+    try:
+        return event_hash(ev.prev_hash, seq=ev.seq, at=ev.at, type=ev.type, number=ev.number, actor=ev.actor,
+                          reason=ev.reason, data=ev.data, actor_salt=ev.actor_salt)
+    except (TypeError, ValueError):  # a salt of the wrong length, a value JSON cannot carry
+        return None
 
 
 def _inclusion(registry: Registry, seq: int, digest: str, keys: tuple) -> tuple[int | None, str | None]:

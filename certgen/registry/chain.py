@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 GENESIS = "0" * 64
+_SALT = re.compile(r"[0-9a-f]{32}")
 CHECKPOINT_FORMAT = "certgen-checkpoint/1"
 
 
@@ -51,8 +53,10 @@ def event_hash(prev_hash: str, *, seq: int, at: datetime, type: str, number: str
     """With `actor_salt` (every event since migration 0013) the body's actor is the commitment
     to `actor`; without it (older events, or a public reader passing the commitment) `actor` as given."""
     if actor_salt is not None:
-        if len(actor_salt) != 32:
-            raise ValueError("an actor salt is 16 bytes in hex")
+        # exactly 32 lower-case hex digits: bytes.fromhex skips white space, and a shorter salt
+        # would let its last bytes pass for the front of another name under the same commitment
+        if not _SALT.fullmatch(actor_salt):
+            raise ValueError("an actor salt is 16 bytes in lower-case hex")
         actor = actor_commitment(actor, actor_salt)
     body = {"seq": seq, "at": iso(at), "type": type, "number": number, "actor": actor,
             "reason": reason, "data": dict(data)}

@@ -511,9 +511,11 @@ def _actor_salt() -> str | None:
 
 
 def _append(session: Session, head: ChainHeadRow, type: EventType, number: str, actor: str,
-            reason: str | None, data: Mapping[str, Any], at: datetime) -> None:
+            reason: str | None, data: Mapping[str, Any], at: datetime, salt: str | None = None) -> None:
+    """`salt`: the event's fresh actor salt when its data already commits to the actor with it
+    (a trust list's state, trust_log.append_trust_event); a new one otherwise."""
     seq = head.seq + 1
-    salt = _actor_salt()  # the public log shows a commitment to the actor, not the name
+    salt = salt or _actor_salt()  # the public log shows a commitment to the actor, not the name
     digest = event_hash(head.hash, seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason, data=data,
                         actor_salt=salt)
     session.add(EventRow(seq=seq, at=at, type=type.value, number=number, actor=actor, reason=reason,

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..model import EventType
-from .chain import canonical_json, iso
+from .chain import actor_commitment, canonical_json, is_actor_commitment, iso
 from .findings import LogProblem, safe, show
 from .reader import LogReader, read_time
 from .replay import RawEvent
@@ -54,17 +54,23 @@ def state_digest(state: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(state))).hexdigest()
 
 
-def event_data(row: Any, text: str) -> dict[str, Any]:
-    """What the `trustlist` event of a just-written row carries."""
+def event_data(row: Any, text: str, salt: str | None = None) -> dict[str, Any]:
+    """What the `trustlist` event of a just-written row carries. With `salt` (the event's own
+    actor salt) the publisher is pinned as `actor_commitment(name, salt)`: the event is public
+    (/api/v1/log/entry), the staff member's name is not (docs/registry.md)."""
     state = trust_state(row)
+    if salt is not None and state["actor"] is not None:
+        state["actor"] = actor_commitment(state["actor"], salt)
     return {"trust_list": state, "state_sha256": state_digest(state), "list": text}
 
 
 def append_trust_event(session: Session, head: Any, row: Any, *, now: datetime, actor: str) -> None:
     """The event of a `trust_lists` row, inside the publisher's write transaction (its id flushed)."""
-    from .repository import _append  # the writers' chain append
+    from .repository import _actor_salt, _append  # the writers' chain append
 
-    _append(session, head, EventType.TRUST_LIST, TRUST_KEY, actor[:100], REASON, event_data(row, row.data), now)
+    salt = _actor_salt()  # one fresh salt: the event's actor and the state's publisher commit with it
+    _append(session, head, EventType.TRUST_LIST, TRUST_KEY, actor[:100], REASON, event_data(row, row.data, salt), now,
+            salt=salt)
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,8 @@ class TrustHistory:
     number: str
     #: id -> (state the event carries, its sha256 of the list text, event seq)
     lists: dict[str, tuple[dict[str, str], int]] = field(default_factory=dict)
+    #: id -> the actor salt of its event (its state's `actor` is then a commitment to the name)
+    salts: dict[str, str | None] = field(default_factory=dict)
     seqs: list[int] = field(default_factory=list)
     problems: list[LogProblem] = field(default_factory=list)
     state: Any = None
@@ -178,6 +186,7 @@ def replay_trust_lists(number: str, events: Sequence[RawEvent]) -> TrustHistory:
                                                       "rollback was published", "trust_list_not_newer", "issued_at"))
         newest = max(newest or "", state["issued_at"])
         history.lists[state["id"]] = (dict(state), ev.seq)
+        history.salts[state["id"]] = ev.actor_salt
     return history
 
 
@@ -198,8 +207,15 @@ def check_trust_lists(row: Mapping[str, Any], history: TrustHistory | None) -> l
                                               "back", "no_history"))
             continue
         expected, _seq = logged
+        compared = dict(table)
+        salt = history.salts.get(str(table["id"])) if history is not None else None
+        if salt is not None and is_actor_commitment(expected["actor"]) and table["actor"] is not None:
+            try:  # the publisher's name, pinned by the commitment the event carries
+                compared["actor"] = actor_commitment(table["actor"], salt)
+            except ValueError:  # a salt that is not hex: the event's hash check names it
+                pass
         for key in STATE_KEYS:
-            if table[key] != expected[key]:
+            if compared[key] != expected[key]:
                 problems.append(LogProblem(where, f"column {key} is {show(table[key])} in the table, but its history says "
                                                   f"{show(expected[key])}", "column_differs", key))
     for ident, (state, seq) in replayed.items():
