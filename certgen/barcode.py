@@ -1,10 +1,12 @@
 """Seal text -> QR matrix -> vector drawing. Knows nothing of COSE; the seal knows nothing of QR.
 
 The encoder is zxing-cpp's writer (libzint inside): it splits the text into the cheapest
-modes by itself (the address in byte mode, the base32 in alphanumeric mode) and picks the
-mask by the standard's penalty rules. Measured here on a 348-character seal: 0.7 ms for
-version 11 at error correction M; segno 3 ms with a fixed mask (13 ms choosing the mask),
-qrcode 4 ms (19 ms). Printed codes are read back in the tests with zbar, an independent
+modes by itself (the address in byte mode, the base32 in alphanumeric mode). Measured here
+on a 348-character seal: 0.7 ms for version 11 at error correction M; segno 3 ms with a fixed
+mask (13 ms choosing the mask), qrcode 4 ms (19 ms). Nine tenths of libzint's time went on
+scoring the eight masks, so the symbol is encoded with mask 0 and certgen.qr_mask scores the
+eight candidates in numpy by libzint's own rules: the same symbol (tested on every version),
+0.29 instead of 0.87 ms (docs/benchmarks.md); libzint's own choice remains the fallback. Printed codes are read back in the tests with zbar, an independent
 decoder. The code is drawn as one filled vector path of horizontal runs: sharp at any print
 resolution, a few kilobytes in the PDF, computed once per code however often it is drawn.
 """
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import zxingcpp
+
+from .qr_mask import candidates, layout, penalties
 
 ERROR_LEVEL = "M"
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
@@ -40,13 +44,38 @@ def qr_matrix(text: str) -> QrMatrix:
     """Encode `text` at error correction M."""
     if not text or len(text) > MAX_TEXT:
         raise BarcodeError(f"barcode text must have 1 to {MAX_TEXT} characters, not {len(text)}")
-    try:
-        code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL)
-    except Exception as exc:  # zxing-cpp raises plain exceptions for data that does not fit
-        raise BarcodeError(f"barcode text of {len(text)} characters cannot be encoded: {exc}") from None
-    dark = np.asarray(code.to_image(scale=1, add_quiet_zones=False)) < 128
+    dark = _fast_matrix(text)
+    if dark is None:
+        dark = _encode(text, None)
     size = dark.shape[0]
     return QrMatrix((size - 17) // 4, size, dark, _runs(dark))
+
+
+def _encode(text: str, mask: int | None) -> np.ndarray:
+    """zxing-cpp's symbol as booleans; `mask` None lets libzint choose it (slow: ~90% of the time)."""
+    kwargs = {} if mask is None else {"data_mask": mask}
+    try:
+        code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL, **kwargs)
+    except Exception as exc:  # zxing-cpp raises plain exceptions for data that does not fit
+        raise BarcodeError(f"barcode text of {len(text)} characters cannot be encoded: {exc}") from None
+    return np.asarray(code.to_image(scale=1, add_quiet_zones=False)) < 128
+
+
+def _fast_matrix(text: str) -> np.ndarray | None:
+    """The automatic symbol, with the mask chosen by qr_mask (libzint's rule, in numpy): one
+    encoding with mask 0, the eight candidates made from it, the best one taken (the same
+    modules as an encoding with that mask: tests/test_barcode_mask.py). None when anything is
+    unexpected, so that the caller falls back to libzint's own choice."""
+    try:
+        dark0 = _encode(text, 0)
+        size = dark0.shape[0]
+        if dark0.ndim != 2 or size != dark0.shape[1] or (size - 17) % 4:
+            return None
+        packed = candidates(dark0, layout((size - 17) // 4))
+        mask = int(np.argmin(penalties(packed)))  # argmin: the lower mask on a tie, as libzint
+        return dark0 if mask == 0 else (packed >> mask & 1).astype(bool)
+    except Exception:  # the BarcodeError of a text that does not fit is raised again by the fallback
+        return None
 
 
 def _runs(dark: np.ndarray) -> str:

@@ -16,6 +16,7 @@ ROOT = Path(__file__).parent.parent
 IMAGING = {"reportlab", "PIL", "cv2", "pyzbar", "zxingcpp", "qrcode", "segno", "pypdf", "pyhanko", "fitz"}
 #: What verification may never reach: rendering, signing, issuing, and the adapters behind them.
 ISSUING = ("certgen.render", "certgen.sign", "certgen.batch", "certgen.issue_worker", "certgen.barcode",
+           "certgen.qr_mask",
            "certgen.adapters", "certgen.pdf_signature", "certgen.intake")
 #: The signing side: PAdES signing, its pyHanko adapter, what it shares with drawing, the CRL.
 SIGNING = ["certgen/sign.py", "certgen/adapters/pyhanko.py", "certgen/adapters/__init__.py", "certgen/pdf_signature.py",
