@@ -87,6 +87,8 @@ def _successor(ctx: click.Context, number: str, sets: dict[str, str], *, renew: 
             pending = _pending_successor(registry, old)
         finally:
             registry.close()
+        if pending is not None and old.status is Status.REPLACED and old.replaced_by == pending:
+            pending = None  # looked up pending, issued by another process since: not stranded
         if pending is not None and old.status in (Status.WITHDRAWN, Status.REPLACED):
             raise click.ClickException(safe(stranded(old, pending)))
         if old.status not in (Status.ACTIVE, Status.REPLACED):  # replaced: perhaps a rerun; the pipeline judges

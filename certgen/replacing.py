@@ -98,6 +98,11 @@ def _check_row(row: ValidRow, registry: Registry, kind: DocumentKind, reason: st
     if old.series is not row.record.series:
         raise _RowProblem(f"{old.number} is of series {old.series.value}; this row would be {row.record.series.value}: "
                           f"the scheme ({', '.join(SCHEME_COLUMNS[kind])}) cannot change by renewal or correction")
+    if (found is not None and found.status is Status.PENDING and old.status is Status.REPLACED
+            and old.replaced_by == found.number):
+        # the successor was looked up pending, then another process finished issuing it: it
+        # is not stranded; read it again (an already-replaced error, or a finished rerun)
+        found = registry.get(found.number)
     if found is not None and found.status is Status.PENDING and old.status in (Status.WITHDRAWN, Status.REPLACED):
         raise _RowProblem(stranded(old, found.number))  # whatever its values: it can never be issued
     if found is not None and _same(found, row):

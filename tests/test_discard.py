@@ -146,3 +146,59 @@ def test_the_replayer_names_an_issue_after_a_discard_and_a_forged_discard():
     bad = replay_certificate(number, [event(1, "discard", {"from": "pending", "to": "withdrawn", "state": forged,
                                                            "state_sha256": state_digest(forged)})])
     assert [(p.code, p.column) for p in bad.problems] == [("event_state_mismatch", "pdf_sha256")]
+
+
+def test_a_successor_issued_by_another_process_meanwhile_is_not_called_stranded(cli, settings, products, monkeypatch):
+    """Two `correct` runs of one certificate: the loser looked the successor up while the winner
+    was still issuing it (pending), and read the old certificate after the winner had finished
+    (replaced by that successor). It must say "already replaced", not "can never be issued:
+    discard it" (a full run under load once told staff to discard an issued certificate)."""
+    import dataclasses
+
+    old = products["numbers"][0]
+    assert cli(certgen, ["correct", old, "--set", "brand=Kencana A"]).exit_code == 0
+    registry = Registry.open(settings.registry_url)
+    try:
+        successor = registry.get(old).replaced_by
+        assert registry.get(successor).status is Status.ACTIVE
+    finally:
+        registry.close()
+    real = Registry.find_by_batch_keys
+
+    def stale(self, keys):  # what the loser saw before the winner's issue transaction committed
+        return {key: dataclasses.replace(cert, status=Status.PENDING) for key, cert in real(self, keys).items()}
+
+    monkeypatch.setattr(Registry, "find_by_batch_keys", stale)
+    result = cli(certgen, ["correct", old, "--set", "brand=Kencana B"])
+    assert result.exit_code == 1
+    assert f"{old} is already replaced by {successor}" in result.output or "already replaced by" in result.output, result.output
+    assert "can never be issued" not in result.output and "discard" not in result.output, result.output
+
+
+def test_a_sheet_row_whose_successor_was_issued_meanwhile_is_not_called_stranded(cli, settings, products, monkeypatch,
+                                                                                  tmp_path):
+    """The same race through `issue --replaces-column` (the row check of certgen.replacing): the
+    loser's look-up of successors is stale (pending), the old certificate already replaced by it."""
+    import dataclasses
+
+    from tests.test_replacement import _as_row, _successor_sheet
+
+    old = products["numbers"][1]
+    assert cli(certgen, ["correct", old, "--set", "brand=Kencana A"]).exit_code == 0
+    registry = Registry.open(settings.registry_url)
+    try:
+        successor = registry.get(old).replaced_by
+        row = _as_row(registry.get(old), brand="Kencana B")
+    finally:
+        registry.close()
+    real = Registry.find_by_batch_keys
+
+    def stale(self, keys):
+        return {key: dataclasses.replace(cert, status=Status.PENDING) for key, cert in real(self, keys).items()}
+
+    monkeypatch.setattr(Registry, "find_by_batch_keys", stale)
+    sheet = _successor_sheet(tmp_path / "late.csv", [row])
+    result = cli(certgen, ["issue", "product", str(sheet), "--replaces-column", "Old Number", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "already replaced by" in result.output and successor in result.output, result.output
+    assert "can never be issued" not in result.output and "discard" not in result.output, result.output
