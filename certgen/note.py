@@ -35,6 +35,7 @@ DASH = "\u2014"
 MAX_NOTE = 8192
 _NAME = re.compile(r"[\x21-\x2a\x2c-\x7e]{1,128}")  # printable ASCII without space and '+'
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -114,10 +115,15 @@ class TreeHead:
     size: int
     root: bytes
     time: datetime
+    #: (seq, sha256) of the newest `trustlist` event among the `size` events, if any: an
+    #: extension line, so that rewriting that event in place (which the tree cannot show to a
+    #: reader who does not re-hash every event) is caught by whoever reads the checkpoint.
+    trust_list: tuple[int, str] | None = None
 
     def body(self) -> str:
+        anchor = "" if self.trust_list is None else f"trustlist {self.trust_list[0]} {self.trust_list[1]}\n"
         return (f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
-                f"time {self.time.astimezone(timezone.utc).strftime(_TIME)}\n")
+                f"time {self.time.astimezone(timezone.utc).strftime(_TIME)}\n{anchor}")
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,15 @@ def parse_tree_head(text: str | bytes) -> tuple[TreeHead, str, list[tuple[str, b
     if len(root) != 32:
         raise CheckpointError(CheckpointProblem.MALFORMED, "line 3: root hash is not the base64 of 32 bytes")
     time = None
+    trust_list: tuple[int, str] | None = None
     for number, line in enumerate(extensions, start=4):
         if not line:
             raise CheckpointError(CheckpointProblem.MALFORMED, f"line {number}: empty extension line")
+        if line.startswith("trustlist "):
+            parts = line.split(" ")
+            if len(parts) != 3 or not _DECIMAL.fullmatch(parts[1]) or not _SHA256.fullmatch(parts[2]):
+                raise CheckpointError(CheckpointProblem.MALFORMED, f"line {number}: {line[:60]!r} is not 'trustlist SEQ SHA256'")
+            trust_list = (int(parts[1]), parts[2])
         if line.startswith("time "):
             try:
                 time = datetime.strptime(line[5:], _TIME).replace(tzinfo=timezone.utc)
@@ -178,6 +190,8 @@ def parse_tree_head(text: str | bytes) -> tuple[TreeHead, str, list[tuple[str, b
                 raise CheckpointError(CheckpointProblem.MALFORMED, f"line {number}: time {line[5:40]!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
     if time is None:
         raise CheckpointError(CheckpointProblem.MALFORMED, "checkpoint has no time line")
+    if trust_list is not None and not 1 <= trust_list[0] <= int(size_text):
+        raise CheckpointError(CheckpointProblem.MALFORMED, f"trustlist line names event {trust_list[0]}, outside the tree of {size_text}")
     sigs = []
     for line in signatures.split("\n")[:-1]:
         parts = line.split(" ")
@@ -192,7 +206,7 @@ def parse_tree_head(text: str | bytes) -> tuple[TreeHead, str, list[tuple[str, b
         sigs.append((parts[1], blob[:4], blob[4:]))
     if not sigs:
         raise CheckpointError(CheckpointProblem.MALFORMED, "checkpoint carries no signature")
-    return TreeHead(origin, int(size_text), root, time), body, sigs
+    return TreeHead(origin, int(size_text), root, time, trust_list), body, sigs
 
 
 def open_tree_head(text: str | bytes, keys: Sequence[LogKey]) -> SignedTreeHead:

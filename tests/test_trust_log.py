@@ -449,3 +449,35 @@ def test_a_log_cut_back_with_its_head_under_a_checkpoint_is_named_when_it_names_
          "UPDATE chain_head SET seq = 1, hash = :h WHERE id = 1", h=event.hash)
     state, _verifier = _fresh_instance(registry, fresh_keystore, first)
     assert state.outdated and "the latest checkpoint signs 3 events, but the log has 1" in state.problem
+
+
+def test_a_list_event_rewritten_in_place_under_a_checkpoint_is_named_by_the_checkpoints_anchor(registry, fresh_keystore):
+    """A writer turns the revoking list's event into another kind in place (type and number
+    changed, its stored hash left, so the signed tree still matches) and deletes its row. The
+    checkpoint's `trustlist` line names that event: a fresh instance from the older file says so."""
+    first, revoked, seal = _two_lists(registry, fresh_keystore)
+    tlog.sign_checkpoint(registry, fresh_keystore.log_signer(PASSPHRASE), now=LATER)
+    stored = tlog.latest_tree_head(registry)
+    seq = max(e.seq for e in registry.events() if e.type.value == "trustlist")
+    assert f"\ntrustlist {seq} {hashlib.sha256(revoked).hexdigest()}\n" in stored.note  # the signed anchor
+    numbers = [e.number for e in registry.events() if e.type.value == "issue"]
+    with registry.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET type = 'attest', number = :n WHERE seq = :s"), {"n": numbers[0], "s": seq})
+        conn.execute(text("DELETE FROM trust_lists WHERE id = 2"))
+    state, _verifier = _fresh_instance(registry, fresh_keystore, first)
+    assert state.outdated
+    assert (f"the signed checkpoint of {stored.size} events names trust list event {seq}" in state.problem
+            and "the log was altered" in state.problem), state.problem
+
+
+def test_the_checkpoint_anchor_is_parsed_and_a_bad_one_refused():
+    from datetime import datetime, timezone
+
+    from certgen.note import CheckpointError, TreeHead, parse_tree_head
+
+    head = TreeHead("log.example", 7, b"\x01" * 32, datetime(2026, 11, 30, tzinfo=timezone.utc), (5, "a" * 64))
+    text_ = head.body() + "\n\u2014 log.example AAAAAAAA\n"
+    assert parse_tree_head(text_)[0].trust_list == (5, "a" * 64)
+    for bad in ("trustlist 9 " + "a" * 64, "trustlist 5 " + "A" * 64, "trustlist 5", "trustlist x " + "a" * 64):
+        with pytest.raises(CheckpointError):
+            parse_tree_head(head.body().replace("trustlist 5 " + "a" * 64, bad) + "\n\u2014 log.example AAAAAAAA\n")

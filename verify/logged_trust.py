@@ -71,6 +71,8 @@ def read_logged(registry: Registry, root: x509.Certificate, in_use: TrustList) -
             problem = problem or checked.problem
         else:
             good.append(checked)
+    problem = problem or _anchor_missing(registry, tuple(in_use.log_keys) + tuple(k for g in good for k in g.trust.log_keys),
+                                         good)
     if not good:
         return replace(_checked(registry, root, in_use, lists[-1]), problem=problem)
     newest, order_problem = None, None
@@ -105,6 +107,27 @@ def _checked(registry: Registry, root: x509.Certificate, in_use: TrustList, logg
     if problem is not None:
         return refused(problem, checkpoint)
     return LoggedList(logged.seq, logged.id, logged.issued_at, logged.sha256, logged.data, trust, checkpoint)
+
+
+def _anchor_missing(registry: Registry, keys: tuple, good: list[LoggedList]) -> str | None:
+    """The latest signed checkpoint names the newest trust-list event it covers (its `trustlist`
+    line, certgen.note.TreeHead.trust_list): that event must be among the lists that check out,
+    with that digest. An event rewritten in place to look like another kind (its stored hash
+    left alone, so the tree still matches) would otherwise just vanish from the lists."""
+    stored = tlog.latest_tree_head(registry)
+    if stored is None or not keys:
+        return None
+    try:
+        head = open_tree_head(stored.note, keys).head
+    except CheckpointError:
+        return None  # not a checkpoint of ours: the audit names it
+    if head.trust_list is None:
+        return None  # signed before checkpoints carried the anchor, or no list logged by then
+    seq, sha = head.trust_list
+    if any(g.seq == seq and g.sha256 == sha for g in good):
+        return None
+    return (f"the signed checkpoint of {head.size} events names trust list event {seq} (sha256 {sha[:16]}...), which the "
+            "log no longer shows as that list: the log was altered")
 
 
 def _events_missing(registry: Registry, keys: tuple) -> str | None:

@@ -138,7 +138,8 @@ def sign_checkpoint(registry: Registry, signer: LogSigner, *, now: datetime, fol
         builder = extend_tree(session, upto=head.seq)
         if builder.size != head.seq:
             raise RegistryError(f"the chain head names event {head.seq}, but the log has {builder.size} events")
-        text = sign_tree_head(TreeHead(signer.name, builder.size, builder.root(), now), signer)
+        text = sign_tree_head(TreeHead(signer.name, builder.size, builder.root(), now,
+                                       _newest_trust_list(session, builder.size)), signer)
         row = TreeHeadRow(size=builder.size, root_hash=builder.root().hex(), at=now, note=text)
         session.add(row)
         session.flush()
@@ -146,6 +147,23 @@ def sign_checkpoint(registry: Registry, signer: LogSigner, *, now: datetime, fol
     if folder is not None:  # after the commit: a file never names a checkpoint the database lacks
         write_checkpoint_file(folder, stored.size, stored.note)
     return stored
+
+
+def _newest_trust_list(session: Session, upto: int) -> tuple[int, str] | None:
+    """(seq, sha256 of the list) of the newest `trustlist` event among the first `upto`, for
+    the checkpoint's anchor line (certgen.note.TreeHead.trust_list); None when there is none or
+    its data is not a trust list (the audit names that event)."""
+    from .reader import events, read_json
+    from .trust_log import TRUST_KEY
+
+    row = session.execute(select(events.c.seq, events.c.data).where(events.c.number == TRUST_KEY, events.c.seq <= upto)
+                          .order_by(events.c.seq.desc()).limit(1)).first()
+    if row is None:
+        return None
+    data = read_json(row[1])
+    state = data.get("trust_list") if isinstance(data, dict) else None
+    sha = state.get("sha256") if isinstance(state, dict) else None
+    return (int(row[0]), sha) if isinstance(sha, str) and len(sha) == 64 else None
 
 
 def write_checkpoint_file(folder: Path, size: int, text: str) -> Path:
