@@ -41,6 +41,33 @@ def publish_after_keys(app: AppContext, store: KeyStore) -> None:
         return
     if new:
         click.echo(f"trust list published to the registry (version {published.id}): the web instances use it within seconds")
+        _anchor(app, store)
+
+
+def _anchor(app: AppContext, store: KeyStore) -> None:
+    """Sign a checkpoint at once, so that its `trustlist` line anchors the list just published
+    (docs/registry.md): until a checkpoint covers it, a database writer could make the list
+    vanish for an instance started from an older file. Only when the passphrase comes from the
+    environment (a keys command on a terminal is not asked twice); otherwise say how."""
+    if store.log_key() is None:
+        return
+    if not app.passphrase_given:
+        click.echo("run `certgen checkpoint` to anchor the new trust list in a signed checkpoint", err=True)
+        return
+    from .cli import _sign_tree_head  # the checkpoint command's own signing
+
+    try:
+        registry = Registry.open(app.get_settings().registry_url)
+        try:
+            done = _sign_tree_head(app, registry, store)
+        finally:
+            registry.close()
+    except (CertgenError, OSError) as exc:
+        click.echo(f"warning: no checkpoint was signed ({safe(str(exc))}); run `certgen checkpoint` to anchor the new "
+                   "trust list", err=True)
+        return
+    if done:
+        click.echo(f"{done} (anchors the new trust list)")
 
 
 @click.group("trust")

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from certgen.cli import main as certgen
 from certgen.config import sqlite_url
 from certgen.errors import TrustListError
+from certgen.keys import KeyStore
 from certgen.registry import Registry, live, tlog
 from certgen.registry.audit import verify_log
 from certgen.registry.chain import event_hash
@@ -235,6 +236,7 @@ import sys, time
 from pathlib import Path
 from cryptography import x509
 from certgen.errors import TrustListError
+from certgen.keys import KeyStore
 from certgen.registry import Registry, live
 from datetime import datetime, timezone
 url, root, start = sys.argv[1], x509.load_pem_x509_certificate(Path(sys.argv[2]).read_bytes()), float(sys.argv[3])
@@ -481,3 +483,22 @@ def test_the_checkpoint_anchor_is_parsed_and_a_bad_one_refused():
     for bad in ("trustlist 9 " + "a" * 64, "trustlist 5 " + "A" * 64, "trustlist 5", "trustlist x " + "a" * 64):
         with pytest.raises(CheckpointError):
             parse_tree_head(head.body().replace("trustlist 5 " + "a" * 64, bad) + "\n\u2014 log.example AAAAAAAA\n")
+
+
+def test_a_keys_command_anchors_the_list_it_publishes_in_a_signed_checkpoint(cli, settings):
+    """`certgen keys revoke` publishes the revoking list and signs a checkpoint at once (the
+    passphrase is in the environment), so its `trustlist` line names that list's event."""
+    first = KeyStore(settings.keys_dir).signers()[0].kid.hex()
+    assert cli(certgen, ["keys", "rotate"]).exit_code == 0
+    result = cli(certgen, ["keys", "revoke", first, "--at", "2026-11-20T09:00:00+07:00", "--reason", "laptop stolen"])
+    assert result.exit_code == 0, result.output
+    assert "(anchors the new trust list)" in result.output
+    registry = Registry.open(settings.registry_url)
+    try:
+        lists = [e for e in registry.events() if e.type.value == "trustlist"]
+        published = (settings.keys_dir / "trustlist.json").read_bytes()
+        assert lists and lists[-1].data["list"].encode() == published
+        stored = tlog.latest_tree_head(registry)
+        assert f"\ntrustlist {lists[-1].seq} {hashlib.sha256(published).hexdigest()}\n" in stored.note
+    finally:
+        registry.close()
