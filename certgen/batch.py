@@ -42,7 +42,7 @@ from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext
 from .model import DocumentKind, Status, record_from_json, record_to_json
 from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_disk, sha256_file, write_rejected
 from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
-from .registry.leases import LEASE_SECONDS, BatchLease
+from .registry.leases import LEASE_SECONDS
 from .registry.lifecycle import local_day
 from .registry.succession import Replacement, with_replacement
 from .replacing import check_reserved

@@ -8,6 +8,8 @@ picks the newest published list up within about a second, after checking it agai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -22,12 +24,18 @@ from .registry.findings import safe
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 
-def _publish(app: AppContext, store: KeyStore, data: bytes) -> tuple[live.PublishedTrustList, bool]:
+@contextmanager
+def _registry(app: AppContext) -> Iterator[Registry]:
     registry = Registry.open(app.get_settings().registry_url)
     try:
-        return live.publish_trust_list(registry, data, store.root_certificate(), now=app.now(), actor=app.actor())
+        yield registry
     finally:
         registry.close()
+
+
+def _publish(app: AppContext, store: KeyStore, data: bytes) -> tuple[live.PublishedTrustList, bool]:
+    with _registry(app) as registry:
+        return live.publish_trust_list(registry, data, store.root_certificate(), now=app.now(), actor=app.actor())
 
 
 def publish_after_keys(app: AppContext, store: KeyStore) -> None:
@@ -57,11 +65,8 @@ def _anchor(app: AppContext, store: KeyStore) -> None:
     from .cli import _sign_tree_head  # the checkpoint command's own signing
 
     try:
-        registry = Registry.open(app.get_settings().registry_url)
-        try:
+        with _registry(app) as registry:
             done = _sign_tree_head(app, registry, store)
-        finally:
-            registry.close()
     except (CertgenError, OSError) as exc:
         click.echo(f"warning: no checkpoint was signed ({safe(str(exc))}); run `certgen checkpoint` to anchor the new "
                    "trust list", err=True)
@@ -98,15 +103,12 @@ def trust_publish(app: AppContext, file: Path | None) -> None:
 def trust_status(app: AppContext) -> None:
     """Show the newest trust list published to the registry."""
     with user_errors():
-        registry = Registry.open(app.get_settings().registry_url)
-        try:
+        with _registry(app) as registry:
             published = live.latest_trust_list(registry)
             try:
                 logged = live.latest_logged_trust_list(registry)
             except ValueError as exc:
                 raise click.ClickException(f"the log's newest trust-list event is unreadable: {exc}") from None
-        finally:
-            registry.close()
     if published is None and logged is None:
         click.echo("no trust list is published to the registry: run `certgen trust publish`")
         return

@@ -277,6 +277,16 @@ def test_a_crash_mid_reprint_then_a_rerun_prints_no_second_edition(batch, cli, s
                          f"reprint-{number}-e3.pdf page 2": "VALID"}
 
 
+#: A person certificate's full state after issue, for the replayer's forged-event tests.
+REPLAY_NUMBER = "SK-2026-000001-E"
+REPLAY_STATE = {"number": REPLAY_NUMBER, "series": "SK", "kind": "person", "holder": "Siti", "scheme": "S",
+                "granted": "2026-11-24", "expires": "2029-11-23", "record_sha256": "r" * 64, "status": "active",
+                "status_reason": None, "status_changed_at": "2026-11-24T03:00:00.000000Z", "replaced_by": None,
+                "dsc_kid": "k" * 16, "pdf_sha256": "p" * 64, "card_sha256": "c" * 64, "seal_sha256": "s" * 64,
+                "issued_at": "2026-11-24T03:00:00.000000Z", "batch_key": None, "card_edition": "1",
+                "card_seal_sha256": "e" * 64}
+
+
 def test_the_replayer_names_a_forged_reprint_event():
     """A reprint event that skips an edition, changes more than the card, or reprints a
     withdrawn certificate's card is named by `certgen log --verify` (replay.py)."""
@@ -285,13 +295,8 @@ def test_the_replayer_names_a_forged_reprint_event():
     from certgen.registry.replay import RawEvent, replay_certificate
     from certgen.registry.state import state_digest
 
-    number = "SK-2026-000001-E"
-    base = {"number": number, "series": "SK", "kind": "person", "holder": "Siti", "scheme": "S", "granted": "2026-11-24",
-            "expires": "2029-11-23", "record_sha256": "r" * 64, "status": "active", "status_reason": None,
-            "status_changed_at": "2026-11-24T03:00:00.000000Z", "replaced_by": None, "dsc_kid": "k" * 16,
-            "pdf_sha256": "p" * 64, "card_sha256": "c" * 64, "seal_sha256": "s" * 64,
-            "issued_at": "2026-11-24T03:00:00.000000Z", "batch_key": None, "card_edition": "1",
-            "card_seal_sha256": "e" * 64}
+    number = REPLAY_NUMBER
+    base = dict(REPLAY_STATE)
     at = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
     def event(seq, type_, data, reason=None):

@@ -252,13 +252,10 @@ def test_the_replayer_names_a_forged_card_written_event():
     from certgen.registry.replay import RawEvent, replay_certificate
     from certgen.registry.state import state_digest
 
-    number = "SK-2026-000001-E"
-    base = {"number": number, "series": "SK", "kind": "person", "holder": "Siti", "scheme": "S", "granted": "2026-11-24",
-            "expires": "2029-11-23", "record_sha256": "r" * 64, "status": "active", "status_reason": None,
-            "status_changed_at": "2026-11-24T03:00:00.000000Z", "replaced_by": None, "dsc_kid": "k" * 16,
-            "pdf_sha256": "p" * 64, "card_sha256": "c" * 64, "seal_sha256": "s" * 64,
-            "issued_at": "2026-11-24T03:00:00.000000Z", "batch_key": None, "card_edition": "1",
-            "card_seal_sha256": "e" * 64}
+    from tests.test_card_editions import REPLAY_NUMBER, REPLAY_STATE
+
+    number = REPLAY_NUMBER
+    base = dict(REPLAY_STATE)
     at = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
     def event(seq, type_, data):

@@ -140,30 +140,17 @@ def test_pdf_as_the_program_itself_writes_every_line_and_its_exit_code(issued, t
     """Run as the program (not inside a test's CliRunner), `certverify pdf` ends without the
     interpreter's teardown: every line must still be written, through a pipe, and the exit
     code must still say whether every file is VALID."""
-    import os
-    import shutil
     import subprocess
-    import sys
-    from pathlib import Path
 
-    folder = tmp_path / "pdfs"
-    folder.mkdir()
-    for i, pdf in enumerate(issued["pdfs"]):
-        (folder / f"{i}.pdf").write_bytes(pdf)
-    keys = issued["folder"] / "keys"
-    command = ([shutil.which("certverify") or "certverify"] if program == "console script"
-               else [sys.executable, "-m", "verify.cli"])
-    base = [*command, "--trust-list", str(keys / "trustlist.json"), "--root", str(keys / "root.cert.pem"),
-            "--at", "2026-11-24T10:00:00+07:00"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    registry = ["--registry", sqlite_url(issued["folder"] / "registry.sqlite3")]
-    valid = subprocess.run([*base, *registry, "pdf", str(folder), "--json", "--workers", "2"], capture_output=True,
-                           text=True, env=env, timeout=120)
+    from tests.test_certverify_exit import _command, _env
+
+    valid = subprocess.run([*_command(issued, tmp_path, program), "--workers", "2"], capture_output=True, text=True,
+                           env=_env(), timeout=120)
     lines = [json.loads(line) for line in valid.stdout.splitlines()]
     assert valid.returncode == 0, valid.stderr[-2000:]
     assert [line["verdict"] for line in lines[:-1]] == ["VALID"] * len(issued["pdfs"])
     assert lines[-1] == {"summary": {"files": len(issued["pdfs"]), "verdicts": {"VALID": len(issued["pdfs"])}}}
-    offline = subprocess.run([*base, "pdf", str(folder), "--workers", "1"], capture_output=True, text=True, env=env,
-                             timeout=120)
+    offline = subprocess.run([*_command(issued, tmp_path, program, registry=False, as_json=False), "--workers", "1"],
+                             capture_output=True, text=True, env=_env(), timeout=120)
     assert offline.returncode == 1
     assert offline.stdout.splitlines()[-1] == f"{len(issued['pdfs'])} file(s): {len(issued['pdfs'])} INDETERMINATE"

@@ -16,17 +16,20 @@ from certgen.config import sqlite_url
 from tests.test_verify import issued  # noqa: F401  (the module fixture)
 
 
-def _command(issued, tmp_path, program):  # noqa: F811
+def _command(issued, tmp_path, program, *, registry=True, as_json=True):  # noqa: F811
+    """`certverify [--registry] pdf FOLDER [--json]` over the issued PDFs, as the console script
+    or `python -m verify.cli`."""
     folder = tmp_path / "pdfs"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for i, pdf in enumerate(issued["pdfs"]):
         (folder / f"{i}.pdf").write_bytes(pdf)
     keys = issued["folder"] / "keys"
     command = ([shutil.which("certverify") or "certverify"] if program == "console script"
                else [sys.executable, "-m", "verify.cli"])
     return [*command, "--trust-list", str(keys / "trustlist.json"), "--root", str(keys / "root.cert.pem"),
-            "--at", "2026-11-24T10:00:00+07:00", "--registry", sqlite_url(issued["folder"] / "registry.sqlite3"),
-            "pdf", str(folder), "--json"]
+            "--at", "2026-11-24T10:00:00+07:00",
+            *(["--registry", sqlite_url(issued["folder"] / "registry.sqlite3")] if registry else []),
+            "pdf", str(folder), *(["--json"] if as_json else [])]
 
 
 def _env():
