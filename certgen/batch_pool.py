@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .errors import CertgenError
-from .issue_worker import WorkerContext, configure
+from .issue_worker import WorkerContext, configure, configure_worker
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,7 +45,7 @@ def forked_pool(context: WorkerContext, workers: int) -> Iterator[multiprocessin
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     gc.freeze()
     try:
-        pool = ctx.Pool(processes=count, initializer=configure, initargs=(context,))
+        pool = ctx.Pool(processes=count, initializer=configure_worker, initargs=(context,))
     finally:
         gc.unfreeze()
     try:

@@ -14,6 +14,7 @@ repair a file: it is drawn again, and written only if its SHA-256 is the registr
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -114,11 +115,22 @@ class IssueError(CertgenError):
 
 
 _context: WorkerContext | None = None
+#: In a forked worker: freeze the heap out of the garbage collector after the first group.
+_freeze_pending = False
 
 
 def configure(context: WorkerContext) -> None:
     global _context
     _context = context
+
+
+def configure_worker(context: WorkerContext) -> None:
+    """`configure` in a forked worker process. After its first group, what the worker has loaded
+    (font subsets, forms, layouts: caches that live as long as the process) is frozen out of the
+    cyclic garbage collector, so that its full collections stop walking them again and again."""
+    global _freeze_pending
+    configure(context)
+    _freeze_pending = True
 
 
 def worker_context() -> WorkerContext:
@@ -149,14 +161,19 @@ def run_group(group: Group) -> GroupResult:
     """Issue the new rows of a group, repair its earlier rows' files, and (cards) draw its
     print sheet. A failure of a new row is raised as an IssueError naming the certificate; the
     rows of the group stay pending."""
+    global _freeze_pending
     try:
-        return _run_group(group)
+        result = _run_group(group)
     except CertgenError:
         raise
     except Exception as exc:
         rows = group.rows
         numbers = ", ".join(r.number for r in rows[:3]) + (" ..." if len(rows) > 3 else "")
         raise IssueError(f"group {group.index + 1} ({numbers}): {type(exc).__name__}: {exc}") from None
+    if _freeze_pending:
+        _freeze_pending = False
+        gc.freeze()
+    return result
 
 
 def _run_group(group: Group) -> GroupResult:
