@@ -47,6 +47,7 @@ from .registry.lifecycle import local_day
 from .registry.succession import Replacement, with_replacement
 from .replacing import check_reserved
 from .sign import PdfSealer
+from .written_files import Written, known_digest
 
 HASH_THREADS = 2  # files checked at once when the manifest is written
 
@@ -159,6 +160,7 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
         summary.signature = context.sealer.level if context.sealer else ""
         groups = _groups(options, intake.valid, reservations, env.registry, summary)
         sheet_digests: dict[int, str] = {}
+        written: dict[int, Written] = {}  # what the workers wrote (certgen/written_files.py)
         done = 0
 
         def settle(results: Sequence[GroupResult]) -> None:
@@ -170,6 +172,7 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
                 lease.check()
                 _mark(env, loaded, issued, now, summary)
             for result in results:
+                written.update(result.written)
                 summary.repaired += result.repaired
                 summary.problems += result.problems
                 if result.sheet_sha256:
@@ -186,7 +189,7 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
         summary.phases["issue"] = round(time.perf_counter() - mark, 3)
 
         mark = time.perf_counter()
-        summary.sheets = _write_manifest(options, intake.valid, env.registry, summary, sheet_digests)
+        summary.sheets = _write_manifest(options, intake.valid, env.registry, summary, sheet_digests, written)
         if summary.issued:
             env.registry.checkpoint(loaded, now=now)  # type: ignore[arg-type]
             if env.sign_tree_head is not None:
@@ -289,11 +292,18 @@ def _groups(options: BatchOptions, rows: list[ValidRow], reservations: list[Rese
 
 
 def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry, summary: BatchSummary,
-                    sheet_digests: dict[int, str]) -> int:
+                    sheet_digests: dict[int, str], written: dict[int, Written]) -> int:
     """manifest.csv and manifest.json in input order, from the registry, each file checked
     against it: a file that does not have the registry's digest is named in the entry's
-    `problem` (and in the summary); `sheet_digests`: each print sheet as drawn in this run.
-    Returns the sheet count."""
+    `problem` (and in the summary); `sheet_digests`: each print sheet as drawn in this run;
+    `written`: the files the workers wrote, not read again while unchanged. Returns the sheet count."""
+
+    def on_disk(paths: list[Path]) -> dict[Path, str | None]:
+        digests = {path: known_digest(written, path) for path in paths}
+        unknown = [path for path, digest in digests.items() if digest is None]
+        digests.update(zip(unknown, hashing.map(sha256_file, unknown)))  # hashlib lets go of the GIL
+        return digests
+
     size = group_size(options.kind)
     sheets: set[str] = set()
     named = {p.split(":", 1)[0] for p in summary.problems}
@@ -312,22 +322,22 @@ def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Regis
             paths = [certificate_path(options.output, c.number) for c in certs]
             if person:
                 paths += [card_path(options.output, c.number) for c in certs]
-            on_disk = dict(zip(paths, hashing.map(sha256_file, paths)))  # hashlib lets go of the GIL
+            digests = on_disk(paths)
             for position, row, cert in zip(positions, chunk, certs):
                 differences = []
-                if on_disk[certificate_path(options.output, cert.number)] != cert.pdf_sha256:
+                if digests[certificate_path(options.output, cert.number)] != cert.pdf_sha256:
                     differences.append("certificate PDF")
                 sheet = sheet_sha = card_file = None
                 if person:
                     card_file = str(card_path(Path("."), cert.number))
-                    if on_disk[card_path(options.output, cert.number)] != cert.card_sha256:
+                    if digests[card_path(options.output, cert.number)] != cert.card_sha256:
                         differences.append("card")
                     group = position // size
                     sheet = str(sheet_path(Path("."), group))
                     sheet_sha = sheet_digests.get(group)
                     if sheet not in sheets:
                         sheets.add(sheet)
-                        sheet_ok = sheet_sha is not None and sha256_file(sheet_path(options.output, group)) == sheet_sha
+                        sheet_ok = sheet_sha is not None and on_disk([sheet_path(options.output, group)]).popitem()[1] == sheet_sha
                     if not sheet_ok:
                         differences.append("print sheet")
                 problem = None

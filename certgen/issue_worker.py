@@ -34,6 +34,7 @@ from .render.document import SIGNATURE_BOX, render_certificate
 from .render.fonts import FontSet
 from .render.templates import TemplateSet
 from .seal import SealClaims, seal_text, sign_seal
+from .written_files import Written, note
 from .sign import PdfSealer
 
 
@@ -108,6 +109,8 @@ class GroupResult:
     problems: list[str] = field(default_factory=list)
     #: SHA-256 of the group's print sheet as drawn from the records (and now on disk).
     sheet_sha256: str | None = None
+    #: Every file this group wrote, by inode (certgen/written_files.py): the manifest trusts it unchanged.
+    written: dict[int, Written] = field(default_factory=dict)
 
 
 class IssueError(CertgenError):
@@ -191,13 +194,13 @@ def _run_group(group: Group) -> GroupResult:
             matrix = qr_matrix(text)
             signed = _signed_certificate(ctx, ctx.sealer, record, row.number, matrix, photo, text, ctx.signed_at,
                                          ctx.issued_on, row.replaces)
-            pdf_sha = write_atomic(certificate_path(ctx.output, row.number), signed)
+            pdf_sha = _write(result, certificate_path(ctx.output, row.number), signed)
             card_sha = card_text = None
             if isinstance(record, PersonRecord):
                 card_text = card_seal(ctx.signer, ctx.verify_url, row.number, record, ctx.issuer, ctx.signed_at, 1)
                 card = CardData(row.number, record, qr_matrix(card_text), photo, ctx.issued_on, replaces=row.replaces)
                 # cards are signed B-B whatever the run's level (docs/issuing.md, "Card editions"): drawn again exactly
-                card_sha = write_atomic(card_path(ctx.output, row.number),
+                card_sha = _write(result, card_path(ctx.output, row.number),
                                         signed_card(ctx.templates, ctx.fonts, ctx.repair_sealer or ctx.sealer, card,
                                                     card_text, ctx.signed_at))
                 cards.append(card)
@@ -228,12 +231,19 @@ def _sheet(ctx: WorkerContext, group: Group, cards: list[CardData], result: Grou
     digest = hashlib.sha256(data).hexdigest()
     on_disk = sha256_file(path)
     if on_disk != digest:
-        write_atomic(path, data)
+        _write(result, path, data)
         if not any(isinstance(r, NewRow) for r in group.rows):
             what = "missing" if on_disk is None else "different"
             result.repaired.append(f"{path.relative_to(ctx.output)}: print sheet was {what}: drawn again "
                                    f"from the registry's records")
     result.sheet_sha256 = digest
+
+
+def _write(result: GroupResult, path: Path, data: bytes) -> str:
+    """Write a file atomically and note it for the manifest; returns its SHA-256."""
+    digest = write_atomic(path, data)
+    note(result.written, path, digest)
+    return digest
 
 
 def _repair(result: GroupResult, number: str, what: str, why: str, expected: str | None, path: Path,
@@ -256,7 +266,7 @@ def _repair(result: GroupResult, number: str, what: str, why: str, expected: str
             "or photo have changed): "
             "restore it from a backup, or withdraw and reissue the certificate")
         return
-    write_atomic(path, data)
+    _write(result, path, data)
     result.repaired.append(f"{number}: {what} was {why}: drawn again, identical to the registry (SHA-256 {digest[:16]}...)")
 
 

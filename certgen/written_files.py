@@ -1,0 +1,46 @@
+"""Files a batch's workers wrote, known by their identity, so that the manifest need not read
+them back.
+
+The manifest lists every file with the registry's digest and names any file on disk that
+does not have it (docs/issuing.md). Reading back and hashing every file this very run wrote
+was a tenth of a batch's time, at its end, for bytes the workers had just hashed as they wrote
+them. A worker now notes each file's identity right after its rename: device, inode, size, and
+modification and change times in nanoseconds; the change time is set by the kernel on every
+write, rename, truncation or `utime`, and no system call sets it back. When the manifest finds
+the same identity at the path, the file holds the bytes the worker hashed; anything else (a
+file replaced, edited, touched, moved from another path, or gone) is read and hashed as before.
+
+The limit: the kernel stamps times from a clock that advances in ticks of a few milliseconds,
+so an edit in place that keeps the size, made within the same tick as the worker's rename, is
+not seen here; a rerun of the batch reads every file again (certgen/batch_plan.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: (device, size, modification ns, change ns) and the SHA-256 (hex) the writer computed.
+Written = tuple[tuple[int, int, int, int], str]
+
+
+def note(written: dict[int, Written], path: Path, digest: str) -> None:
+    """Record `path`, just written with `digest`, by its inode."""
+    status = os.stat(path)
+    written[status.st_ino] = (_identity(status), digest)
+
+
+def known_digest(written: dict[int, Written], path: Path) -> str | None:
+    """The digest noted for the file now at `path` if it is the same file, unchanged; else None
+    (the caller reads it)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    found = written.get(status.st_ino)
+    if found is None or found[0] != _identity(status):
+        return None
+    return found[1]
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    return (status.st_dev, status.st_size, status.st_mtime_ns, status.st_ctime_ns)

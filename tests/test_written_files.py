@@ -1,0 +1,101 @@
+"""The manifest trusts a file the workers wrote only while it is the same file, unchanged
+(certgen/written_files.py): any edit, touch, replacement, move or removal makes it read and hash
+the file again, and a difference from the registry is named in the manifest."""
+
+import json
+import os
+from pathlib import Path
+
+from certgen import batch
+from certgen.batch import BatchOptions, run_batch
+from certgen.model import DocumentKind
+from certgen.output import sha256_file, write_atomic
+from certgen.written_files import known_digest, note
+from tests.test_batch import env, person_rows  # noqa: F401  (the fixture)
+
+
+def _written(path: Path, data: bytes) -> dict:
+    written: dict = {}
+    note(written, path, write_atomic(path, data))
+    return written
+
+
+def test_an_unchanged_file_is_known_by_its_identity(tmp_path):
+    path = tmp_path / "a.pdf"
+    written = _written(path, b"%PDF-1.7 first")
+    assert known_digest(written, path) == sha256_file(path)
+
+
+def test_an_edit_in_place_that_keeps_the_size_and_the_modification_time_is_seen(tmp_path):
+    path = tmp_path / "a.pdf"
+    written = _written(path, b"%PDF-1.7 first")
+    before = os.stat(path)
+    with open(path, "r+b") as handle:  # same size, different bytes
+        handle.write(b"%PDF-1.7 FIRST")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # modification time put back: ctime moves
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert known_digest(written, path) is None
+
+
+def test_a_replaced_a_removed_and_a_touched_file_are_read_again(tmp_path):
+    path = tmp_path / "a.pdf"
+    written = _written(path, b"%PDF-1.7 first")
+    os.utime(path)  # touched
+    assert known_digest(written, path) is None
+    written = _written(path, b"%PDF-1.7 first")
+    write_atomic(path, b"%PDF-1.7 first")  # the same bytes in another inode
+    assert known_digest(written, path) is None
+    path.unlink()
+    assert known_digest(written, path) is None
+
+
+def test_a_file_moved_from_another_noted_path_keeps_its_own_digest(tmp_path):
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    written = _written(a, b"%PDF-1.7 aaaa")
+    written.update(_written(b, b"%PDF-1.7 bbbb"))
+    digest_a, digest_b = sha256_file(a), sha256_file(b)
+    os.replace(a, b)  # b's path now holds a's file: never b's digest (a's, or read again: the move changed its ctime)
+    assert known_digest(written, b) in (digest_a, None)
+    assert known_digest(written, b) != digest_b
+
+
+def test_a_batch_reads_back_none_of_the_files_it_wrote(tmp_path, env, monkeypatch):  # noqa: F811
+    read: list[Path] = []
+    original = batch.sha256_file
+    monkeypatch.setattr(batch, "sha256_file", lambda path: read.append(path) or original(path))
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 12), tmp_path / "out",
+                                     workers=2), env)
+    assert summary.issued == 12 and not summary.problems
+    assert read == []
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert all(m["problem"] is None for m in manifest)
+    for entry in manifest:  # and what it lists is what is on disk
+        assert sha256_file(tmp_path / "out" / entry["file"]) == entry["sha256"]
+        assert sha256_file(tmp_path / "out" / entry["card_file"]) == entry["card_sha256"]
+        assert sha256_file(tmp_path / "out" / entry["sheet_file"]) == entry["sheet_sha256"]
+
+
+def test_a_file_edited_during_the_batch_is_named_in_the_manifest(tmp_path, env, monkeypatch):  # noqa: F811
+    original = batch._write_manifest
+    victims: list[Path] = []
+
+    def tamper_then_write(options, *args):
+        certificate = sorted((options.output / "certificates").glob("*.pdf"))[3]
+        data = bytearray(certificate.read_bytes())
+        data[-20] ^= 1  # same size, one bit
+        with open(certificate, "r+b") as handle:
+            handle.write(bytes(data))
+        card = sorted((options.output / "cards").glob("*.pdf"))[5]
+        card.unlink()
+        victims.extend([certificate, card])
+        return original(options, *args)
+
+    monkeypatch.setattr(batch, "_write_manifest", tamper_then_write)
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 12), tmp_path / "out",
+                                     workers=2), env)
+    entries = {m["number"]: m for m in json.loads((tmp_path / "out" / "manifest.json").read_text())}
+    certificate, card = victims
+    assert entries[certificate.stem]["problem"] == "certificate PDF on disk differs from the registry"
+    assert entries[card.stem]["problem"] == "card on disk differs from the registry"
+    assert sum(1 for m in entries.values() if m["problem"]) == 2
+    assert any(p.startswith(certificate.stem) for p in summary.problems)
