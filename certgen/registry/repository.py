@@ -26,6 +26,7 @@ from ..numbers import CertificateNumber, parse_number
 from . import engine as engine_mod
 from . import reports as reports_mod
 from .chain import actor_commitment, checkpoint_message, event_hash
+from .issuing import mark_issued_core
 from .lifecycle import EffectiveStatus, effective_status, local_day, next_status
 from .reader import LogReader, snapshot
 from .reports import SuspicionReport
@@ -239,9 +240,13 @@ class Registry:
 
     def mark_issued_many(self, issued: Sequence["Issued"], *, dsc_kid: str, now: datetime,
                          actor: str) -> list[Certificate]:
-        """`mark_issued` for many at once, in one transaction."""
+        """`mark_issued` for many at once, in one transaction (with Core statements,
+        certgen/registry/issuing.py, unless one of them is a successor)."""
         out = []
         with self._write() as (session, head):
+            rows_now = mark_issued_core(session, head, issued, dsc_kid=dsc_kid, now=now, actor=actor, salt=_actor_salt)
+            if rows_now is not None:
+                return [_certificate(row) for row in rows_now]
             numbers = [i.number for i in issued]
             rows = {r.number: r for r in session.scalars(select(CertificateRow).where(CertificateRow.number.in_(numbers)))}
             for item in issued:
