@@ -17,16 +17,19 @@ not seen here; a rerun of the batch reads every file again (certgen/batch_plan.p
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
-#: (device, size, modification ns, change ns) and the SHA-256 (hex) the writer computed.
-Written = tuple[tuple[int, int, int, int], str]
+#: 64 bytes: device, size, modification and change times (ns), then the SHA-256 the writer
+#: computed. Packed: the batch process holds one per file written (memory stays flat).
+Written = bytes
+_IDENTITY = struct.Struct("<QQqq")
 
 
 def note(written: dict[int, Written], path: Path, digest: str) -> None:
-    """Record `path`, just written with `digest`, by its inode."""
+    """Record `path`, just written with `digest` (hex), by its inode."""
     status = os.stat(path)
-    written[status.st_ino] = (_identity(status), digest)
+    written[status.st_ino] = _identity(status) + bytes.fromhex(digest)
 
 
 def known_digest(written: dict[int, Written], path: Path) -> str | None:
@@ -37,10 +40,10 @@ def known_digest(written: dict[int, Written], path: Path) -> str | None:
     except OSError:
         return None
     found = written.get(status.st_ino)
-    if found is None or found[0] != _identity(status):
+    if found is None or found[:_IDENTITY.size] != _identity(status):
         return None
-    return found[1]
+    return found[_IDENTITY.size:].hex()
 
 
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    return (status.st_dev, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+def _identity(status: os.stat_result) -> bytes:
+    return _IDENTITY.pack(status.st_dev, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
