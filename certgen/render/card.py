@@ -5,7 +5,10 @@ every font embedded costs about 0.5 ms per file, and cards are printed by the th
 
 One drawing routine per side, placed by translation: the card PDF (page 1 front, page 2 back,
 for card printers) and the print sheets (10 cards, crop marks, the back page mirrored for
-long-edge duplex printing) draw exactly the same card.
+long-edge duplex printing) draw exactly the same card. On the page writer a sheet does not
+draw its cards again: it places each card file's finished pages as forms
+(certgen/render/placed_pages.py), kept from drawing the card file (`_drawn`: the last sheet's
+worth) or, on a rerun, drawn again on a throwaway canvas; either way the same bytes.
 """
 
 from __future__ import annotations

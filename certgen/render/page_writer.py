@@ -10,7 +10,9 @@ objects: each font subset (keyed by the characters it holds: documents with ASCI
 variable text share one), the guilloche and other forms. Per document it writes the
 variable content stream, the photo (a JPEG copied unchanged, as ReportLab does), the
 signature field with its placeholders (signed in place by `certgen.sign.PdfSealer.complete`)
-and the cross-reference table (certgen/render/pdf_objects.py).
+and the cross-reference table (certgen/render/pdf_objects.py). A canvas keeps each page's
+content stream as written, and `render(keep=...)` hands the canvas back: a print sheet places
+the card file's pages as form XObjects instead of drawing the cards again (placed_pages.py).
 
 Text is encoded by the fonts' own `splitString` (through certgen/adapters/reportlab.py), so
 each character gets the code ReportLab would give it, and the font programs are ReportLab's
