@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import io
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pikepdf
 import pytest
 
 from certgen.batch import BatchOptions, InvalidRows, IssueEnvironment, run_batch
@@ -120,6 +122,35 @@ def test_a_sheet_drawn_again_later_shows_each_cards_own_issue_date(tmp_path, env
     assert (again.issued, again.already_issued) == (0, 2)
     back = page_texts(sheet.read_bytes())[1]
     assert back.count("Jakarta, 24 November 2026") == 2 and "27 November 2026" not in back
+
+
+def test_sheets_drawn_again_on_a_rerun_are_the_sheets_issued(tmp_path, env):
+    """Sheets place the pages of the cards just drawn (certgen/render/placed_pages.py); a rerun
+    draws the cards again from the registry for a lost or damaged sheet: the same bytes, so the
+    sheet is repaired and no problem is reported. Latin-extended names have their own subsets."""
+    data = person_rows(tmp_path / "in", 12)
+    text = data.read_text(encoding="utf-8").splitlines()
+    for i, holder in ((1, "Ñuñez Nguyễn Thị"), (4, "Łukasz Żółć"), (11, "Ömer Çelik")):
+        text[i] = holder + text[i][text[i].index(","):]
+    data.write_text("\n".join(text) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    assert (first.issued, first.sheets, first.problems) == (12, 2, [])
+    sheets = sorted((out / "sheets").glob("cards-*.pdf"))
+    issued = {p.name: p.read_bytes() for p in sheets}
+    for pdf in issued.values():  # the cards' pages placed as forms
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            assert all("/C1" in page.obj.Resources.XObject for page in doc.pages)
+    sheets[0].unlink()
+    sheets[1].write_bytes(issued[sheets[1].name].replace(b"/Trapped /False", b"/Trapped /True "))
+    again = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    assert (again.issued, again.already_issued, again.problems) == (0, 12, [])
+    assert sorted(again.repaired) == [
+        "sheets/cards-0001.pdf: print sheet was missing: drawn again from the registry's records",
+        "sheets/cards-0002.pdf: print sheet was different: drawn again from the registry's records"]
+    assert {p.name: p.read_bytes() for p in sheets} == issued
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {m["sheet_sha256"] for m in manifest} == {hashlib.sha256(pdf).hexdigest() for pdf in issued.values()}
 
 
 def test_a_cjk_name_is_issued_end_to_end(tmp_path, env, fresh_keystore):

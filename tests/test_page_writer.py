@@ -32,7 +32,7 @@ from certgen.render.pdf_objects import (PdfObjectError, PdfObjects, array, flate
                                         text_string)
 from certgen.sign import PdfSealer
 from tests.conftest import PASSPHRASE
-from tests.documents import PHOTO, fonts_embedded, person, product, templates_and_fonts, training
+from tests.documents import PHOTO, decode_pages, fonts_embedded, person, product, templates_and_fonts, training
 from tests.signatures import make_nss_db, pdfsig, pyhanko_status
 
 SEAL = "https://verifikasi.example.id/v/" + "A" * 316
@@ -126,6 +126,119 @@ def test_cards_and_sheets_are_the_same_both_ways(kind, tmp_path):
     assert_equivalent(*_both(lambda: render_card(templates, fonts, card)), tmp_path)
     cards = [replace(card, number=f"SK-2026-00012{i}-6") for i in range(7)]
     assert_equivalent(*_both(lambda: render_sheet(templates, fonts, cards, "cards-0001")), tmp_path)
+
+
+# -- print sheets: the cards' own pages placed as forms (certgen/render/placed_pages.py) ------
+
+SHEET_NAMES = ["Budi Santoso", RECORDS_LATIN, "Siti Aminah", "Łukasz Żółć-Ørsted", "Budi Santoso", "Ömer Çelik"]
+
+
+def _sheet_cards() -> list[CardData]:
+    """Six cards of a sheet: ASCII and Latin-extended names (one card's subsets each), with and
+    without a photo, a reprinted edition and a successor; each with its own seal."""
+    cards = []
+    for i, holder in enumerate(SHEET_NAMES):
+        record = person(holder, photo=None if i == 2 else PHOTO)
+        cards.append(CardData(f"SK-2026-00012{i}-6", record, qr_matrix(f"{SEAL[:-4]}{i:04d}"), record.photo, ISSUED,
+                              2 if i == 3 else 1, "SK-2026-000001-E" if i == 4 else None))
+    return cards
+
+
+def _forms_placed(pdf: bytes) -> list[list[bytes]]:
+    """The raw (compressed) stream of each form a sheet page draws by `Do`, by page."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        out = []
+        for page in doc.pages:
+            content = page.obj.Contents.read_bytes().decode("latin-1")
+            names = re.findall(r"/(C\d+) Do", content)
+            out.append([page.obj.Resources.XObject[f"/{n}"].read_raw_bytes() for n in names])
+        return out
+
+
+def test_a_sheet_places_the_pages_drawn_for_its_card_files(tmp_path):
+    """The sheet's forms are the card files' page content streams, byte for byte (not drawn
+    again); the sheet shows the same text, pixels (150 dpi) and QR codes as the sheet ReportLab
+    draws card by card; qpdf's check passes; distinct subsets of a font carry distinct tags."""
+    templates, fonts = templates_and_fonts()
+    cards = _sheet_cards()
+    card_files = [render_card(templates, fonts, card) for card in cards]
+    new, old = _both(lambda: render_sheet(templates, fonts, cards, "cards-0001"))
+    assert _by_writer(new) and not _by_writer(old)
+    with_pages = []
+    for pdf in card_files:
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            with_pages.append([p.obj.Contents.read_raw_bytes() for p in doc.pages])
+    fronts, backs = _forms_placed(new)
+    assert fronts == [pages[0] for pages in with_pages]
+    assert sorted(backs) == sorted(pages[1] for pages in with_pages)
+    assert _text(new, tmp_path, "new") == _text(old, tmp_path, "old")
+    assert [p.extract_text() for p in PdfReader(io.BytesIO(new)).pages] == \
+        [p.extract_text() for p in PdfReader(io.BytesIO(old)).pages]
+    with pikepdf.open(io.BytesIO(new)) as doc:
+        assert doc.check_pdf_syntax() == []
+    for a, b in zip(_pixels(new, tmp_path, "new", 150), _pixels(old, tmp_path, "old", 150), strict=True):
+        assert a.shape == b.shape
+        off = np.abs(a - b) > MAX_LEVEL
+        assert off.mean() <= MAX_SHARE, f"{int(off.sum())} pixels differ"
+    (tmp_path / "sheet.pdf").write_bytes(new)
+    listed = fonts_embedded(tmp_path / "sheet.pdf")
+    assert all(embedded for _, embedded in listed) and len({n for n, _ in listed}) == len(listed), listed
+    assert len(listed) > len(fonts_embedded(tmp_path / "old.pdf"))  # each Latin-extended card has its own subsets
+    seals = sorted(f"{SEAL[:-4]}{i:04d}" for i in range(len(cards)))
+    assert decode_pages(tmp_path / "sheet.pdf", dpi=300) == [[], seals]
+
+
+def test_a_sheet_is_the_same_from_signed_cards_and_drawn_again(keystore):
+    """A batch's sheet places the pages of the signed card files it has just written; a rerun
+    draws the cards again, unsigned, for a lost sheet: the same bytes (reruns compare SHA-256),
+    also in a process that drew other cards before."""
+    from certgen.card_files import signed_card
+    from certgen.render import card as card_module
+
+    templates, fonts = templates_and_fonts()
+    sealer = PdfSealer(keystore.current_signer(PASSPHRASE), [keystore.root_certificate()])
+    cards = _sheet_cards()
+    for card in cards:
+        signed_card(templates, fonts, sealer, card, SEAL, SIGNED_AT)
+    assert all(id(card) in card_module._drawn for card in cards)
+    first = render_sheet(templates, fonts, cards, "cards-0001")
+    assert not any(id(card) in card_module._drawn for card in cards)  # placed, then dropped
+    for i in range(3):
+        render_card(templates, fonts, CardData(f"SK-{i}", person(f"Ådne {i}"), qr_matrix(SEAL + str(i)), PHOTO, ISSUED))
+    again = render_sheet(templates, fonts, [replace(card) for card in cards], "cards-0001")
+    assert _by_writer(first) and again == first
+
+
+def test_only_a_sheets_worth_of_drawn_cards_is_kept():
+    from certgen.render import card as card_module
+
+    templates, fonts = templates_and_fonts()
+    for i in range(25):
+        render_card(templates, fonts, CardData(f"SK-{i}", person(), qr_matrix(SEAL), None, ISSUED))
+    assert len(card_module._drawn) == 10
+
+
+def test_a_sheet_with_a_card_the_writer_does_not_draw_is_drawn_by_reportlab(tmp_path, monkeypatch):
+    """A CJK name (fallback fonts), a PNG photo, or the adapters switched off
+    (CERTGEN_ADAPTERS=off): ReportLab draws the whole sheet, every card on it, as before."""
+    from certgen.render import card as card_module
+
+    templates, fonts = templates_and_fonts()
+    cards = _sheet_cards()[:3]
+    cjk = cards + [CardData("SK-2026-000130-6", person("王小明 Wang"), qr_matrix(SEAL), PHOTO, ISSUED)]
+    sheet = render_sheet(templates, fonts, cjk, "cards-0001")
+    assert not _by_writer(sheet) and "王小明 Wang" in _text(sheet, tmp_path, "cjk")
+    png = tmp_path / "photo.png"
+    Image.open(PHOTO).save(png)
+    with_png = cards + [CardData("SK-2026-000131-6", person(photo=str(png)), qr_matrix(SEAL), str(png), ISSUED)]
+    assert not _by_writer(render_sheet(templates, fonts, with_png, "cards-0001"))
+    monkeypatch.setattr(ACTIVE, "switched_off", True)
+    for card in cards:
+        render_card(templates, fonts, card)
+    assert not any(id(card) in card_module._drawn for card in cards)  # drawn by ReportLab: nothing to place
+    off = render_sheet(templates, fonts, cards, "cards-0001")
+    assert not _by_writer(off) and b"/C1 Do" not in off
+    assert _text(off, tmp_path, "off").count("SK-2026-00012") == 6  # each number on the front and the back
 
 
 @pytest.mark.parametrize("kind", ["product", "person", "training"])

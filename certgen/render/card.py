@@ -5,12 +5,17 @@ every font embedded costs about 0.5 ms per file, and cards are printed by the th
 
 One drawing routine per side, placed by translation: the card PDF (page 1 front, page 2 back,
 for card printers) and the print sheets (10 cards, crop marks, the back page mirrored for
-long-edge duplex printing) draw exactly the same card.
+long-edge duplex printing) draw exactly the same card. On the page writer a sheet does not
+draw its cards again: it places each card file's finished pages as forms
+(certgen/render/placed_pages.py), kept from drawing the card file (`_drawn`: the last sheet's
+worth) or, on a rerun, drawn again on a throwaway canvas; either way the same bytes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from collections import OrderedDict
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Sequence
 
@@ -24,6 +29,8 @@ from ..model import PersonRecord
 from ..seal import SHEET_KEYWORD
 from .art import draw_emblem, draw_guilloche, draw_microtext
 from . import page_writer
+from .pdf_settings import new_canvas
+from .placed_pages import DrawnPages, drawn_pages, write_placed
 from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
@@ -255,8 +262,12 @@ def render_card(templates: TemplateSet, fonts: FontSet, card: CardData, signatur
     fonts.prepare(card.record)
     if qr_side(card.seal) > QR_MAX_SIDE:
         raise ValueError(f"{card.number}: the seal is too large for the card (QR version {card.seal.version})")
-    return page_writer.render((CARD_W, CARD_H), fonts.regular,
-                              lambda c: _draw_card(c, templates, fonts, card, signature), card.record)
+    kept: list[page_writer.PageCanvas] = []
+    pdf = page_writer.render((CARD_W, CARD_H), fonts.regular,
+                             lambda c: _draw_card(c, templates, fonts, card, signature), card.record, keep=kept)
+    if kept:  # for the sheet of its group (render_sheet)
+        _remember(templates, fonts, card, drawn_pages(kept[0]))
+    return pdf
 
 
 def _draw_card(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData,
@@ -289,15 +300,68 @@ def mirrored(index: int) -> int:
 
 
 def render_sheet(templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str = "") -> bytes:
-    """One A4 print sheet of up to 10 cards: page 1 fronts, page 2 backs, for duplex."""
+    """One A4 print sheet of up to 10 cards: page 1 fronts, page 2 backs, for duplex. On the
+    page writer each card's pages are placed as drawn for its card file (drawn again if they
+    were not drawn in this process just before: a rerun), else ReportLab draws every card."""
     fonts.prepare(*(card.record for card in cards))
     if not 1 <= len(cards) <= CARDS_PER_SHEET:
         raise ValueError(f"a sheet holds 1 to {CARDS_PER_SHEET} cards, not {len(cards)}")
-    return page_writer.render(A4, fonts.regular, lambda c: _draw_sheet(c, templates, fonts, cards, label),
-                              *(card.record for card in cards))
+    records = [card.record for card in cards]
+    if page_writer.usable() and not page_writer.needs_fallback(getattr(r, f.name) for r in records for f in fields(r)):
+        drawn = [_recall(templates, fonts, card) or _draw_again(templates, fonts, card) for card in cards]
+        if all(d is not None for d in drawn):
+            return _placed_sheet(fonts, drawn, label)  # type: ignore[arg-type]
+        fonts.prepare(*records)
+    buffer = io.BytesIO()
+    _draw_sheet(new_canvas(buffer, A4, fonts.regular), templates, fonts, cards, label)
+    return buffer.getvalue()
 
 
-def _draw_sheet(c: Canvas, templates: TemplateSet, fonts: FontSet, cards: Sequence[CardData], label: str) -> None:
+#: Cards drawn on the page writer lately, by id of their CardData: (card, templates, fonts, pages).
+#: As many as a sheet holds: a group's sheet follows its cards, which are dropped once placed.
+_drawn: OrderedDict[int, tuple[CardData, TemplateSet, FontSet, DrawnPages]] = OrderedDict()
+
+
+def _remember(templates: TemplateSet, fonts: FontSet, card: CardData, drawn: DrawnPages) -> None:
+    _drawn[id(card)] = (card, templates, fonts, drawn)
+    _drawn.move_to_end(id(card))
+    if len(_drawn) > CARDS_PER_SHEET:
+        _drawn.popitem(last=False)
+
+
+def _recall(templates: TemplateSet, fonts: FontSet, card: CardData) -> DrawnPages | None:
+    """The pages drawn for this very card (the same objects: a frozen CardData, its templates)."""
+    found = _drawn.pop(id(card), None)
+    if found is None or found[0] is not card or found[1] is not templates or found[2] != fonts:
+        return None
+    return found[3]
+
+
+def _draw_again(templates: TemplateSet, fonts: FontSet, card: CardData) -> DrawnPages | None:
+    """The card's pages drawn on a throwaway page writer canvas, unsigned (the signature field
+    adds nothing to the pages); None when the page writer does not draw this card."""
+    fonts.prepare(card.record)
+    canvas = page_writer.PageCanvas(io.BytesIO(), (CARD_W, CARD_H), fonts.regular)
+    try:
+        _draw_card(canvas, templates, fonts, card, None)  # type: ignore[arg-type]
+    except page_writer.Unsupported:
+        return None
+    return drawn_pages(canvas)
+
+
+def _placed_sheet(fonts: FontSet, drawn: Sequence[DrawnPages], label: str) -> bytes:
+    """The sheet's own marks and label drawn on the page writer, each card's page placed as a
+    form XObject (certgen/render/placed_pages.py)."""
+    canvas = page_writer.PageCanvas(io.BytesIO(), A4, fonts.regular)
+    _draw_sheet(canvas, None, fonts, drawn, label)  # type: ignore[arg-type]
+    placed = [[(f"C{i + 1}", pages, side) for i, pages in enumerate(drawn)] for side in (0, 1)]
+    return write_placed(drawn_pages(canvas), placed)
+
+
+def _draw_sheet(c: Canvas, templates: TemplateSet | None, fonts: FontSet, cards: Sequence[CardData | DrawnPages],
+                label: str) -> None:
+    """The sheet: each card drawn at its place (`templates` None: a `Do` of the form `Cn` of
+    the n-th card's page, certgen/render/placed_pages.py), crop marks, label."""
     positions = sheet_positions()
     c.setTitle(f"Lembar cetak kartu / Card print sheet {label}".strip())
     c.setKeywords(SHEET_KEYWORD)
@@ -306,7 +370,10 @@ def _draw_sheet(c: Canvas, templates: TemplateSet, fonts: FontSet, cards: Sequen
             place = i if side == "front" else mirrored(i)
             c.saveState()
             c.translate(*positions[place])
-            draw(c, templates, fonts, card)
+            if templates is None:
+                c.addLiteral(f"/C{i + 1} Do")
+            else:
+                draw(c, templates, fonts, card)  # type: ignore[arg-type]
             c.restoreState()
         _crop_marks(c, positions)
         c.setFont(fonts.regular, 6)

@@ -10,7 +10,9 @@ objects: each font subset (keyed by the characters it holds: documents with ASCI
 variable text share one), the guilloche and other forms. Per document it writes the
 variable content stream, the photo (a JPEG copied unchanged, as ReportLab does), the
 signature field with its placeholders (signed in place by `certgen.sign.PdfSealer.complete`)
-and the cross-reference table (certgen/render/pdf_objects.py).
+and the cross-reference table (certgen/render/pdf_objects.py). A canvas keeps each page's
+content stream as written, and `render(keep=...)` hands the canvas back: a print sheet places
+the card file's pages as form XObjects instead of drawing the cards again (placed_pages.py).
 
 Text is encoded by the fonts' own `splitString` (through certgen/adapters/reportlab.py), so
 each character gets the code ReportLab would give it, and the font programs are ReportLab's
@@ -68,14 +70,19 @@ def usable() -> bool:
     return ENABLED and ACTIVE.reportlab and not ACTIVE.switched_off
 
 
-def render(pagesize: tuple[float, float], initial_font: str, draw: Callable[[Any], None], *records: Any) -> bytes:
+def render(pagesize: tuple[float, float], initial_font: str, draw: Callable[[Any], None], *records: Any,
+           keep: list[PageCanvas] | None = None) -> bytes:
     """The PDF `draw(canvas)` draws (ending with `canvas.save()`): on the page writer when it
     is usable and draws everything asked, else on a ReportLab canvas. `records` (dataclasses):
-    text printed, checked for letters only a CJK fallback font has."""
+    text printed, checked for letters only a CJK fallback font has. `keep` gets the page
+    writer's canvas, if it drew the file (certgen/render/placed_pages.py places its pages)."""
     if usable() and not needs_fallback(getattr(r, f.name) for r in records for f in fields(r)):
         buffer = io.BytesIO()
         try:
-            draw(PageCanvas(buffer, pagesize, initial_font))
+            canvas = PageCanvas(buffer, pagesize, initial_font)
+            draw(canvas)
+            if keep is not None:
+                keep.append(canvas)
             return buffer.getvalue()
         except Unsupported:
             pass  # drawn by ReportLab below, from the start
@@ -124,6 +131,7 @@ class PageCanvas:
         self._signature: tuple[SignatureField, str, int] | None = None  # spec, appearance form, page index
         self._initial_font = initial_font
         self._done: list[list[str]] = []  # operators of the finished pages
+        self._contents: list[bytes] = []  # their content streams as written (placed_pages.py reuses them)
 
     def __getattr__(self, attribute: str) -> Any:
         """Any other Canvas method or internal (e.g. `_doc`): this document is ReportLab's."""
@@ -326,6 +334,7 @@ class PageCanvas:
             data = flate("\n".join(code).encode("latin-1"))
             identity.append(data)
             content = pdf.add_stream(b"/Filter /FlateDecode", data)
+            self._contents.append(data)
             pdf.put(number, b"<< /Type /Page /Parent " + ref(pages) + b" /MediaBox " + array([0, 0, width, height])
                     + b" /Resources " + ref(resources) + b" /Contents " + ref(content)
                     + annotations.get(index, b"") + b" >>")
