@@ -24,10 +24,12 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Mapping
 
 import cbor2
 
+from . import base32
 from .crypto import Alg, DocumentSigner, verify_bytes
 from .errors import SealFormatError
 from .model import DocumentKind
@@ -176,9 +178,15 @@ class SealResult:
 def sign_seal(claims: SealClaims, signer: DocumentSigner) -> bytes:
     """COSE_Sign1 bytes of `claims`, signed by `signer`."""
     payload = cbor2.dumps(claims.to_cwt())
-    protected = cbor2.dumps({HDR_ALG: signer.alg.value, HDR_KID: signer.kid})
+    protected = _protected_header(signer.alg, signer.kid)
     signature = signer.sign(_sig_structure(protected, payload))
     return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+@lru_cache(maxsize=16)
+def _protected_header(alg: Alg, kid: bytes) -> bytes:
+    """The same few bytes for every seal of one signer."""
+    return cbor2.dumps({HDR_ALG: alg.value, HDR_KID: kid})
 
 
 def is_print_sheet(pdf: bytes) -> bool:
@@ -189,7 +197,7 @@ def is_print_sheet(pdf: bytes) -> bool:
 
 def seal_text(cose: bytes, verify_url: str) -> str:
     """Barcode text: the verification address followed by the base32 of the seal."""
-    return verify_url + base64.b32encode(cose).decode("ascii").rstrip("=")
+    return verify_url + base32.encode(cose)
 
 
 def parse_seal_text(text: str) -> bytes:
