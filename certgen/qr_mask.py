@@ -189,8 +189,9 @@ def penalties(dark0: np.ndarray, lay: Layout) -> np.ndarray:
     alike5 = ~(d3[: n + 1] | d3[2 : n + 3])
     f[0] = alike5[:n]
     np.bitwise_and(alike5[:n], alike5[1 : n + 1], out=f[1])
-    # N3, at t = u + _PAD, stored at u: 1 at t, t+1 and t+2 differ, t+2..t+4 alike, t+4..t+6
-    # alternate, and no dark module in t-4..t-1 or in t+7..t+10 (the padding is light)
+    # N3 at t = u + _PAD, stored at u: dark at t, a change after t and after t + 1, none within
+    # t+2..t+4, a change after t + 4 and after t + 5 (1011101), and no dark module in t-4..t-1
+    # or in t+7..t+10 (the padding is light)
     o = p[:-1] | p[1:]
     dark4 = o[:-2] | o[2:]  # a dark module among t .. t + 3
     alt = d[:-1] & d[1:]
