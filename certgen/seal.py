@@ -17,8 +17,6 @@ API: `SealClaims`, `sign_seal()`, `seal_text()`, `parse_seal_text()`, `verify_si
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import io
 import re
@@ -227,8 +225,8 @@ def parse_seal_text(text: str) -> bytes:
     if len(encoded) % 8 in (1, 3, 6):
         raise SealFormatError(f"seal code has an impossible base32 length {len(encoded)} (truncated?)")
     try:
-        cose = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
-    except binascii.Error as exc:
+        cose = base32.decode(encoded)
+    except ValueError as exc:  # not reached after the checks above; kept as the boundary
         raise SealFormatError(f"seal code is not valid base32: {exc}") from None
     unused = len(encoded) * 5 - len(cose) * 8
     if unused and _B32_VALUE[encoded[-1]] & ((1 << unused) - 1):

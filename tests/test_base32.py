@@ -1,5 +1,5 @@
 """certgen.base32 gives the very text of base64.b32encode (padding stripped): seal texts of
-codes issued before it must be drawn again byte for byte."""
+codes issued before it must be drawn again byte for byte; and decodes as base64.b32decode."""
 
 import base64
 import random
@@ -36,3 +36,36 @@ def test_single_bits_land_where_the_standard_puts_them():
     for bit in range(80):
         data = (1 << bit).to_bytes(10, "big")
         assert base32.encode(data) == _reference(data)
+
+
+def _reference_decode(text: str) -> bytes:
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def test_decoding_gives_back_the_bytes_as_base64_does():
+    rng = random.Random(20261201)
+    for length in [*range(0, 41), *(rng.randint(0, MAX_COSE + 100) for _ in range(1000))]:
+        data = rng.randbytes(length)
+        assert base32.decode(base32.encode(data)) == data == _reference_decode(base32.encode(data))
+
+
+def test_decoding_ignores_unused_bits_of_the_last_character_as_base64_does():
+    """parse_seal_text refuses such texts itself (one seal, one text); the decoder must not
+    differ from base64 on them either."""
+    rng = random.Random(7)
+    for length in range(1, 30):
+        text = base32.encode(rng.randbytes(length))
+        for last in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567":
+            altered = text[:-1] + last
+            assert base32.decode(altered) == _reference_decode(altered)
+
+
+@pytest.mark.parametrize("text, reason", [("MZXW6YT1", "not a base32 character"), ("mzxw6", "not a base32 character"),
+                                           ("MZ W6", "not a base32 character"), ("MZX\u00c9", "not a base32 character"),
+                                           ("M", "impossible base32 length 1"), ("MZX", "impossible base32 length 3"),
+                                           ("MZXW6Y", "impossible base32 length 6")])
+def test_decoding_refuses_what_base64_refuses(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        base32.decode(text)
+    with pytest.raises(ValueError):  # binascii.Error is a ValueError
+        base64.b32decode(text + "=" * (-len(text) % 8))
