@@ -11,8 +11,12 @@ same steps backwards.
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 
+#: Longer inputs go to base64 (the same result): the masks, cached per size, stay small.
+#: Seals are at most 2 kB (certgen.seal.MAX_COSE).
+LIMIT = 1 << 13
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _TO_TEXT = bytes.maketrans(bytes(range(32)), _ALPHABET)
 #: Alphabet characters to 0..31, anything else to 0xFF.
@@ -25,15 +29,15 @@ _CHUNK_BYTES = {2: 1, 4: 2, 5: 3, 7: 4, 0: 5}
 def _steps(levels: int) -> tuple[tuple[int, int, int], ...]:
     """For 2**levels groups of 5 bits packed from bit 0: each step's (shift, low, high) masks.
     Before a step, blocks of `block` groups start at multiples of 8 * block bits, packed 5
-    bits a group; the step moves each block's upper half up by 3 bits a group."""
+    bits a group; the step moves each block's upper half up by 3 bits a group. Masks are
+    made by repeating one block's bytes: linear in the size."""
     groups = 1 << levels
     steps = []
     block = groups
     while block > 1:
         half = block // 2
         ones = (1 << (5 * half)) - 1
-        bases = [8 * block * i for i in range(groups // block)]
-        low = sum(ones << base for base in bases)
+        low = int.from_bytes(ones.to_bytes(block, "little") * (groups // block), "little")
         steps.append((3 * half, low, low << (5 * half)))
         block = half
     return tuple(steps)
@@ -43,6 +47,8 @@ def encode(data: bytes) -> str:
     """`data` in base32, upper case, without '=' padding (as base64.b32encode, padding stripped)."""
     if not data:
         return ""
+    if len(data) > LIMIT:
+        return base64.b32encode(data).decode("ascii").rstrip("=")
     chunks = -(-len(data) // 5)  # the text is made of 5-byte chunks of 8 characters
     groups = 8 * chunks
     value = int.from_bytes(data, "big") << (8 * (5 * chunks - len(data)))
@@ -65,6 +71,8 @@ def decode(text: str) -> bytes:
         raise ValueError("not a base32 character")
     if len(text) % 8 not in _CHUNK_BYTES:
         raise ValueError(f"impossible base32 length {len(text)}")
+    if len(text) > 8 * LIMIT // 5:
+        return base64.b32decode(text + "=" * (-len(text) % 8))
     chunks = -(-len(text) // 8)
     groups = 8 * chunks
     value = int.from_bytes(values, "big") << (8 * (groups - len(text)))

@@ -69,3 +69,10 @@ def test_decoding_refuses_what_base64_refuses(text, reason):
         base32.decode(text)
     with pytest.raises(ValueError):  # binascii.Error is a ValueError
         base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def test_inputs_beyond_the_limit_give_the_same_text_through_base64():
+    data = random.Random(3).randbytes(base32.LIMIT + 7)
+    text = base32.encode(data)
+    assert text == _reference(data) and base32.decode(text) == data
+    assert base32._steps.cache_info().currsize <= 16
