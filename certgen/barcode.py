@@ -5,20 +5,22 @@ modes by itself (the address in byte mode, the base32 in alphanumeric mode). Mea
 on a 348-character seal: 0.7 ms for version 11 at error correction M; segno 3 ms with a fixed
 mask (13 ms choosing the mask), qrcode 4 ms (19 ms). Nine tenths of libzint's time went on
 scoring the eight masks, so the symbol is encoded with mask 0 and certgen.qr_mask scores the
-eight candidates in numpy by libzint's own rules: the same symbol (tested on every version),
-0.29 instead of 0.87 ms (docs/benchmarks.md); libzint's own choice remains the fallback. Printed codes are read back in the tests with zbar, an independent
-decoder. The code is drawn as one filled vector path of horizontal runs: sharp at any print
-resolution, a few kilobytes in the PDF, computed once per code however often it is drawn.
+eight candidates in numpy by libzint's own rules: the same symbol (tested on every version);
+libzint's own choice remains the fallback. Printed codes are read back in the tests with
+zbar, an independent decoder. The code is drawn as one filled vector path of horizontal runs:
+sharp at any print resolution, a few kilobytes in the PDF, computed once per code however
+often it is drawn (docs/benchmarks.md has what each step costs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import zxingcpp
 
-from .qr_mask import candidates, layout, penalties
+from .qr_mask import layout, masked, penalties
 
 ERROR_LEVEL = "M"
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
@@ -63,7 +65,7 @@ def _encode(text: str, mask: int | None) -> np.ndarray:
 
 def _fast_matrix(text: str) -> np.ndarray | None:
     """The automatic symbol, with the mask chosen by qr_mask (libzint's rule, in numpy): one
-    encoding with mask 0, the eight candidates made from it, the best one taken (the same
+    encoding with mask 0, the eight candidates scored, the best one made from it (the same
     modules as an encoding with that mask: tests/test_barcode_mask.py). None when anything is
     unexpected, so that the caller falls back to libzint's own choice."""
     try:
@@ -71,9 +73,9 @@ def _fast_matrix(text: str) -> np.ndarray | None:
         size = dark0.shape[0]
         if dark0.ndim != 2 or size != dark0.shape[1] or (size - 17) % 4:
             return None
-        packed = candidates(dark0, layout((size - 17) // 4))
-        mask = int(np.argmin(penalties(packed)))  # argmin: the lower mask on a tie, as libzint
-        return dark0 if mask == 0 else (packed >> mask & 1).astype(bool)
+        lay = layout((size - 17) // 4)
+        mask = int(np.argmin(penalties(dark0, lay)))  # argmin: the lower mask on a tie, as libzint
+        return dark0 if mask == 0 else masked(dark0, lay, mask)
     except Exception:  # the BarcodeError of a text that does not fit is raised again by the fallback
         return None
 
@@ -81,29 +83,45 @@ def _fast_matrix(text: str) -> np.ndarray | None:
 def _runs(dark: np.ndarray) -> str:
     """One `x y w 1 re` per horizontal run of dark modules (y counted from the bottom)."""
     size = dark.shape[0]
-    padded = np.zeros((size, size + 2), dtype=np.int8)
+    padded = np.zeros((size, size + 2), dtype=bool)
     padded[:, 1:-1] = dark
     # in each row a run's start and end alternate, so the changes in row-major order pair up
-    changes = np.flatnonzero(np.diff(padded, axis=1))
+    changes = np.flatnonzero(padded[:, 1:] ^ padded[:, :-1])
     if not len(changes):
         return ""
-    rows, columns = np.divmod(changes, size + 1)
-    starts, ends = columns[0::2], columns[1::2]
-    # each run's text from tables of numbers (NUL-padded to a fixed width) put together by
-    # numpy, the padding dropped: the same text as "%d %d %d 1 re" per run, in 60% of the time
-    lines = np.concatenate((_NUMBERS[starts], _NUMBERS[size - 1 - rows[0::2]], _WIDTHS[ends - starts]), axis=1).ravel()
-    return lines[lines != 0].tobytes()[:-1].decode("ascii")
+    starts = changes[0::2]
+    # each run's text as three words of a table of texts (NUL-padded), the NULs dropped: the
+    # same text as "%d %d %d 1 re" per run, in a third of the time of rows of bytes (and 1/15
+    # of the % formatting)
+    lines = np.empty((len(starts), 3), dtype=_WORD)
+    lines[:, 0] = _corners(size)[starts]
+    widths = changes[1::2] - starts
+    lines[:, 1] = _WIDTHS[0][widths]
+    lines[:, 2] = _WIDTHS[1][widths]
+    return lines.tobytes().translate(None, b"\0")[:-1].decode("ascii")
 
 
-def _table(form: str, width: int) -> np.ndarray:
-    """`form % i` for every coordinate a QR code can have, NUL-padded to `width` bytes."""
-    return np.frombuffer(b"".join((form % i).encode("ascii").ljust(width, b"\0") for i in range(_MAX_SIZE + 1)),
-                         dtype=np.uint8).reshape(_MAX_SIZE + 1, width)
+def _table(texts: list[str], width: int) -> np.ndarray:
+    """`texts` NUL-padded to `width` bytes each, as rows of a byte array."""
+    return np.frombuffer(b"".join(t.encode("ascii").ljust(width, b"\0") for t in texts),
+                         dtype=np.uint8).reshape(len(texts), width)
 
 
 _MAX_SIZE = 177  # version 40
-_NUMBERS = _table("%d ", 4)
-_WIDTHS = _table("%d 1 re\n", 9)
+_WORD = np.dtype("<u8")
+_NUMBERS = _table(["%d " % i for i in range(_MAX_SIZE + 1)], 4)
+#: "w 1 re\n" for every width, as two words
+_WIDTHS = tuple(np.ascontiguousarray(w) for w in
+                _table(["%d 1 re\n" % i for i in range(_MAX_SIZE + 1)], 16).view(_WORD).T)
+
+
+@lru_cache(maxsize=8)
+def _corners(size: int) -> np.ndarray:
+    """"x y " (one word) of a run starting at change index r * (size + 1) + x in a symbol of
+    `size`, y counted from the bottom."""
+    rows, columns = np.divmod(np.arange(size * (size + 1)), size + 1)
+    texts = np.concatenate((_NUMBERS[columns], _NUMBERS[size - 1 - rows]), axis=1)
+    return np.ascontiguousarray(texts).view(_WORD).ravel()
 
 
 def qr_operators(matrix: QrMatrix, x: float, y: float, module: float) -> str:

@@ -11,6 +11,7 @@ import abc
 import enum
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from cryptography import x509
@@ -150,11 +151,12 @@ class DocumentSigner:
     private_key: SigningKey
     certificate: x509.Certificate
 
-    @property
+    @cached_property
     def kid(self) -> bytes:
+        """Worked out once: every seal names it (the certificate is immutable)."""
         return key_id(self.certificate)
 
-    @property
+    @cached_property
     def alg(self) -> Alg:
         return alg_for_key(self.private_key)
 

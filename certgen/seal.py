@@ -17,17 +17,17 @@ API: `SealClaims`, `sign_seal()`, `seal_text()`, `parse_seal_text()`, `verify_si
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Mapping
 
 import cbor2
 
+from . import base32
 from .crypto import Alg, DocumentSigner, verify_bytes
 from .errors import SealFormatError
 from .model import DocumentKind
@@ -176,9 +176,15 @@ class SealResult:
 def sign_seal(claims: SealClaims, signer: DocumentSigner) -> bytes:
     """COSE_Sign1 bytes of `claims`, signed by `signer`."""
     payload = cbor2.dumps(claims.to_cwt())
-    protected = cbor2.dumps({HDR_ALG: signer.alg.value, HDR_KID: signer.kid})
+    protected = _protected_header(signer.alg, signer.kid)
     signature = signer.sign(_sig_structure(protected, payload))
     return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+@lru_cache(maxsize=16)
+def _protected_header(alg: Alg, kid: bytes) -> bytes:
+    """The same few bytes for every seal of one signer."""
+    return cbor2.dumps({HDR_ALG: alg.value, HDR_KID: kid})
 
 
 def is_print_sheet(pdf: bytes) -> bool:
@@ -189,7 +195,7 @@ def is_print_sheet(pdf: bytes) -> bool:
 
 def seal_text(cose: bytes, verify_url: str) -> str:
     """Barcode text: the verification address followed by the base32 of the seal."""
-    return verify_url + base64.b32encode(cose).decode("ascii").rstrip("=")
+    return verify_url + base32.encode(cose)
 
 
 def parse_seal_text(text: str) -> bytes:
@@ -219,8 +225,8 @@ def parse_seal_text(text: str) -> bytes:
     if len(encoded) % 8 in (1, 3, 6):
         raise SealFormatError(f"seal code has an impossible base32 length {len(encoded)} (truncated?)")
     try:
-        cose = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
-    except binascii.Error as exc:
+        cose = base32.decode(encoded)
+    except ValueError as exc:  # not reached after the checks above; kept as the boundary
         raise SealFormatError(f"seal code is not valid base32: {exc}") from None
     unused = len(encoded) * 5 - len(cose) * 8
     if unused and _B32_VALUE[encoded[-1]] & ((1 << unused) - 1):

@@ -47,6 +47,7 @@ from .adapters import pyhanko as adapter
 from .adapters.pyhanko import DETERMINISTIC_ECDSA
 from .crypto import DocumentSigner, ExternalKey
 from .errors import CertgenError
+from .output import HashedBytes
 from .pdf_signature import (BYTE_RANGE_KEY, BYTE_RANGE_PLACEHOLDER, CONTENTS_KEY, FIELD_NAME, STAMP_TEXT,
                             SignatureField)
 from .seal import SEAL_KEY
@@ -157,10 +158,11 @@ class PdfSealer:
         return SignatureField(FIELD_NAME, box, signed_at, self._signer_name, self._reserved // 2, reason, location,
                               tuple(stamp.split("\n")), self._iso32002, {SEAL_KEY: seal} if seal is not None else {})
 
-    def complete(self, pdf: bytes) -> bytes:
+    def complete(self, pdf: bytes) -> HashedBytes:
         """Sign a PDF drawn with `field(...)` in place: the byte range is the whole file but the
         /Contents string; the CMS is pyHanko's PAdES B-B container (certgen.adapters.pyhanko).
-        The signing time is the field's (/M)."""
+        The signing time is the field's (/M). The signed file comes with its SHA-256: the part
+        before /Contents is hashed once for both digests."""
         if self._template is None:
             raise ValueError("this signer does not sign in place (see signs_in_place): use sign()")
         at = pdf.rfind(BYTE_RANGE_KEY + BYTE_RANGE_PLACEHOLDER)
@@ -174,13 +176,17 @@ class PdfSealer:
         out = bytearray(pdf)
         where = at + len(BYTE_RANGE_KEY)
         out[where:where + len(BYTE_RANGE_PLACEHOLDER)] = byte_range.ljust(len(BYTE_RANGE_PLACEHOLDER))
-        digest = hashlib.sha256(memoryview(out)[:start])
-        digest.update(memoryview(out)[end:])
+        view = memoryview(out)
+        digest = hashlib.sha256(view[:start])
+        whole = digest.copy()  # the file's digest goes on from the same prefix
+        digest.update(view[end:])
         container = self._template.sign_digest(digest.digest()).hex().encode("ascii")
         if len(container) > self._reserved:
             raise ValueError(f"the signature container ({len(container) // 2} bytes) exceeds the room reserved")
         out[start + 1:start + 1 + len(container)] = container
-        return bytes(out)
+        whole.update(view[start:])
+        view.release()
+        return HashedBytes.of(out, whole.hexdigest())
 
     def sign(self, pdf: bytes, box: tuple[float, float, float, float], *, reason: str | None = None,
              location: str | None = None, seal: str | None = None) -> bytes:

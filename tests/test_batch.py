@@ -374,3 +374,16 @@ def test_a_failed_atomic_write_leaves_neither_the_file_nor_a_temporary(tmp_path,
     with pytest.raises(OSError, match="No space left"):
         output.write_atomic(target, b"new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["card.pdf"] and target.read_bytes() == b"old"
+
+
+def test_write_atomic_takes_the_digest_bytes_carry_and_hashes_plain_ones(tmp_path):
+    """HashedBytes (what PdfSealer.complete returns) are not hashed again; other bytes are."""
+    import hashlib
+
+    from certgen import output
+    plain = b"plain bytes"
+    assert output.write_atomic(tmp_path / "a", plain) == hashlib.sha256(plain).hexdigest()
+    carried = output.HashedBytes.of(bytearray(b"signed"), "ab" * 32)
+    assert output.write_atomic(tmp_path / "b", carried) == "ab" * 32  # trusted: its maker hashed these bytes
+    assert (tmp_path / "b").read_bytes() == b"signed"
+    assert type(carried[1:]) is bytes and type(carried + b"x") is bytes  # a digest never outlives its bytes

@@ -370,6 +370,12 @@ def test_a_card_signs_on_both_signing_paths(fresh_keystore, in_place):
     assert str(reader.root["/CertgenSeal"]) == text
     (field,) = reader.root["/AcroForm"]["/Fields"]
     assert [float(v) for v in field.get_object()["/Rect"]] == [0, 0, 0, 0]  # invisible
+    # signed in place, the card comes with its SHA-256 (certgen.output.HashedBytes): hashlib's
+    import hashlib
+
+    from certgen.output import sha256_hex
+    assert sha256_hex(pdf) == hashlib.sha256(bytes(pdf)).hexdigest()
+    assert hasattr(pdf, "sha256") is in_place
 
 
 def test_a_card_seal_for_a_certificate_without_card_editions_is_unknown():

@@ -4,6 +4,7 @@ B-B documents are signed in place (the field drawn with the page, then filled); 
 pyHanko's incremental update. Both paths must give the same verdicts.
 """
 
+import hashlib
 import io
 from datetime import date, datetime, timedelta, timezone
 
@@ -17,6 +18,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 
 from certgen.barcode import qr_matrix
 from certgen.keys import KeyAlgorithm, KeyStore
+from certgen.output import HashedBytes
 from certgen.render.document import SIGNATURE_BOX, render_certificate
 from certgen.revocation import Revoked, build_crl
 from certgen.sign import FIELD_NAME, SEAL_KEY, PdfSealer, SigningError, TimestampAuthorityRoot
@@ -146,6 +148,16 @@ def test_a_changed_byte_breaks_an_in_place_signature(keys, sealer, tmp_path):
     pdf.write_bytes(bytes(signed))
     report = pdfsig(pdf, make_nss_db(tmp_path / "nss", keys.root_cert_path))
     assert "Signature is Valid." not in report
+
+
+def test_in_place_signed_file_carries_its_own_sha256(keys, sealer):
+    """complete() hashes the part before /Contents once for the signature and the file: the
+    digest it returns is hashlib's over the very bytes, and the signature still covers them."""
+    for holder in ("Siti Aminah", "Budi Santoso"):
+        signed = _signed(sealer, "in_place", holder)
+        assert isinstance(signed, HashedBytes)
+        assert signed.sha256 == hashlib.sha256(bytes(signed)).hexdigest()
+        assert pyhanko_status(signed, keys.root_certificate()).bottom_line
 
 
 def test_complete_refuses_a_pdf_without_its_placeholder(sealer):
