@@ -41,9 +41,9 @@ from reportlab.pdfbase import pdfmetrics
 from ..adapters import ACTIVE
 from ..adapters import reportlab as adapter
 from ..pdf_signature import SignatureField
-from . import fallback
+from . import fallback, fixed_parts
 from .pdf_settings import new_canvas
-from .pdf_objects import PdfObjects, array, flate, literal, name, ref, text_string
+from .pdf_objects import PdfObjects, array, literal, name, ref, text_string
 from . import signature_field
 from .signature_field import _signature_dictionary
 
@@ -90,6 +90,16 @@ def add_signature_field(c: Any, spec: SignatureField, font: str) -> None:
         c.add_signature_field(spec, font)
     else:
         signature_field.add_signature_field(c, spec, font)
+
+
+def fixed(c: Any, key: Any, draw: Callable[[Any], Any]) -> Any:
+    """Draw a part of the page that is the same for every person drawn with `key` (which holds
+    everything `draw` reads: texts, positions, `fixed_parts.token` of templates and fonts): on
+    the page writer recorded once per process and replayed, compressed once
+    (certgen/render/fixed_parts.py); on a ReportLab canvas simply drawn. Returns `draw`'s result."""
+    if isinstance(c, PageCanvas):
+        return fixed_parts.fixed_on(c, key, draw)
+    return draw(c)
 
 
 def needs_fallback(texts: Any) -> bool:
@@ -323,7 +333,7 @@ class PageCanvas:
             annotations[index] = b" /Annots [" + ref(widget) + b"]"
         identity = [b"%d %d" % (len(self._done), len(self._images))]
         for index, (number, code) in enumerate(zip(page_numbers, self._done)):
-            data = flate("\n".join(code).encode("latin-1"))
+            data = fixed_parts.page_content(code)
             identity.append(data)
             content = pdf.add_stream(b"/Filter /FlateDecode", data)
             pdf.put(number, b"<< /Type /Page /Parent " + ref(pages) + b" /MediaBox " + array([0, 0, width, height])

@@ -1,0 +1,323 @@
+"""Fixed parts of pages (certgen/render/fixed_parts.py, `page_writer.fixed`): recorded once,
+replayed for every person, compressed once and spliced into the page's content stream.
+
+Every layout's pages decompress to the same bytes with and without the parts, so text, pixels
+and the page writer's comparisons with ReportLab (tests/test_page_writer.py) are unchanged;
+each reason a part is not replayed is checked, and that the page drawn then is the same too.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pikepdf
+import pytest
+
+from certgen.barcode import qr_matrix
+from certgen.render import fixed_parts, page_writer
+from certgen.render.card import CardData, render_card, render_sheet
+from certgen.render.document import render_certificate
+from certgen.render.pdf_settings import new_canvas
+from tests.documents import PHOTO, person, product, templates_and_fonts, training
+
+SEAL = "https://verifikasi.example.id/v/" + "A" * 316
+ISSUED = date(2026, 11, 24)
+
+
+def _contents(pdf: bytes) -> list[bytes]:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        assert doc.check_pdf_syntax() == []
+        return [page.Contents.read_bytes() for page in doc.pages]
+
+
+def _without_parts(draw):
+    fixed_parts.ENABLED = False
+    try:
+        return draw()
+    finally:
+        fixed_parts.ENABLED = True
+
+
+def _same_pages(draw) -> bytes:
+    """Draw twice with parts (recording, then replaying) and once without: the same content."""
+    first, second, plain = draw(), draw(), _without_parts(draw)
+    assert b"/Producer (certgen page writer)" in second
+    assert _contents(first) == _contents(second) == _contents(plain)
+    assert first == second
+    return second
+
+
+@pytest.mark.parametrize("record", [person(), person("Ñuñez Nguyễn Thị · Ångström"), person(photo=None), product(),
+                                    product(1), training()], ids=["person", "latin", "no-photo", "product", "type-1",
+                                                                  "training"])
+def test_certificate_pages_are_the_same_with_and_without_parts(record):
+    templates, fonts = templates_and_fonts()
+    for replaces in (None, "SK-2026-000001-E"):
+        pdf = _same_pages(lambda: render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL),
+                                                     ISSUED, getattr(record, "photo", None), replaces=replaces))
+        assert _spliced(pdf)
+
+
+def test_card_and_sheet_pages_are_the_same_with_and_without_parts():
+    templates, fonts = templates_and_fonts()
+    names = ["Siti Aminah", "Ñuñez · Çelik", "Budi", "Nguyễn Thị", "A" * 60]
+    for name in names:
+        card = CardData("SK-2026-000123-6", person(name), qr_matrix(SEAL + name), PHOTO, ISSUED)
+        assert _spliced(_same_pages(lambda: render_card(templates, fonts, card)))
+        _same_pages(lambda: render_card(templates, fonts, replace(card, edition=2, replaces="SK-2026-000001-E",
+                                                                  photo=None)))
+    cards = [CardData(f"SK-2026-00012{i}-6", person(n), qr_matrix(SEAL + n), PHOTO, ISSUED) for i, n in enumerate(names)]
+    _same_pages(lambda: render_sheet(templates, fonts, cards, "cards-0001"))
+    _same_pages(lambda: render_sheet(templates, fonts, cards[::-1] * 2, "cards-0002"))
+
+
+def _spliced(pdf: bytes) -> bool:
+    """Whether some page's stream holds a part's once-compressed bytes."""
+    parts = [r.part for entry in fixed_parts._entries.values() if isinstance(entry, list) for r in entry
+             if r.part is not None]
+    return any(part.compressed().deflate in pdf for part in parts)
+
+
+# -- on a canvas ----------------------------------------------------------------------------
+
+def _canvas() -> page_writer.PageCanvas:
+    return page_writer.PageCanvas(io.BytesIO(), (200, 200), templates_and_fonts()[1].regular)
+
+
+def _page(draw, enabled: bool = True) -> tuple[str, page_writer.PageCanvas]:
+    """The first page's operators joined (what its content stream holds) and the canvas."""
+    fixed_parts.ENABLED = enabled
+    try:
+        c = _canvas()
+        draw(c)
+        if c._code or not c._done:
+            c.showPage()
+        return "\n".join(c._done[0]), c
+    finally:
+        fixed_parts.ENABLED = True
+
+
+class _Counted:
+    """A part's drawing that counts its calls."""
+
+    def __init__(self, body):
+        self.body, self.calls = body, 0
+
+    def __call__(self, c):
+        self.calls += 1
+        return self.body(c)
+
+
+def _key(name: str) -> tuple[str, int]:
+    _key.n += 1  # type: ignore[attr-defined]
+    return (name, _key.n)  # type: ignore[attr-defined]
+
+
+_key.n = 0  # type: ignore[attr-defined]
+
+
+def test_a_part_is_drawn_once_and_replayed_with_its_result_and_canvas_state():
+    fonts = templates_and_fonts()[1]
+    key = _key("label")
+
+    def label(c):
+        c.setFillColorRGB(0.2, 0.3, 0.4)
+        c.setFont(fonts.bold, 9, 11)
+        c.drawString(10, 150, "Nomor / Number")
+        return 42
+
+    part = _Counted(label)
+
+    def draw(c):
+        c.drawString(10, 180, "before")
+        assert page_writer.fixed(c, key, part) == 42
+        c.drawString(10, 100, "after, in the part's font")  # no setFont: font, size, leading from the part
+
+    pages = [_page(draw)[0] for _ in range(3)]
+    assert part.calls == 1
+    assert pages[0] == pages[1] == pages[2] == _page(draw, enabled=False)[0]
+    assert "/F2+0 9 Tf 11 TL (after, in the part's font) Tj" in pages[2]
+
+
+def test_on_a_reportlab_canvas_a_part_is_simply_drawn():
+    part = _Counted(lambda c: c.drawString(10, 10, "x") or "drawn")
+    for _ in range(2):
+        c = new_canvas(io.BytesIO(), (100, 100), templates_and_fonts()[1].regular)
+        assert page_writer.fixed(c, ("rl",), part) == "drawn"
+    assert part.calls == 2
+
+
+def test_font_numbers_follow_the_document_not_the_recording():
+    """`/F{n}` numbers go by first use in the document: a part recorded where its font was
+    the first is not replayed where another font came first."""
+    fonts = templates_and_fonts()[1]
+    key = _key("numbering")
+    part = _Counted(lambda c: (c.setFont(fonts.bold, 8), c.drawString(5, 5, "Bold label")))
+    alone, _ = _page(lambda c: page_writer.fixed(c, key, part))
+    assert "/F1+0 8 Tf" in alone
+
+    def after_regular(c):
+        c.drawString(5, 50, "regular first")
+        page_writer.fixed(c, key, part)
+
+    second, _ = _page(after_regular)
+    assert part.calls == 2 and "/F2+0 8 Tf" in second
+    assert _page(after_regular)[0] == second and part.calls == 2  # that recording is replayed in turn
+    assert second == _page(after_regular, enabled=False)[0]
+
+
+def test_text_beyond_ascii_is_replayed_only_from_the_same_font_state():
+    """Such text takes codes from the document's font state: the part is replayed where the
+    state is the one it was recorded from, and leaves the state drawing it would."""
+    key = _key("middle dot")
+    part = _Counted(lambda c: c.drawString(5, 5, "a · b · é"))
+
+    def fresh(c):
+        page_writer.fixed(c, key, part)
+        c.drawString(5, 20, "é · ü after")  # codes given after the part's
+
+    def other_state(c):
+        c.drawString(5, 50, "Ñ é first")
+        fresh(c)
+
+    first = _page(fresh)[0]
+    assert _page(fresh)[0] == first and part.calls == 1
+    other = _page(other_state)[0]
+    assert part.calls == 2  # not replayed from the fresh state's recording
+    assert _page(other_state)[0] == other and _page(fresh)[0] == first and part.calls == 2  # both kept
+    assert first == _page(fresh, enabled=False)[0] and other == _page(other_state, enabled=False)[0]
+
+
+def test_the_font_state_after_a_replayed_part_is_as_drawn():
+    from certgen.adapters import reportlab as adapter
+
+    fonts = templates_and_fonts()[1]
+    key = _key("state")
+    draw = lambda c: page_writer.fixed(c, key, lambda c: c.drawString(5, 5, "Ωmega · ẞ"))  # noqa: E731
+    _page(draw)
+    replayed, plain = _page(draw)[1], _page(draw, enabled=False)[1]
+    assert adapter.font_subsets(fonts.regular, replayed._text) == adapter.font_subsets(fonts.regular, plain._text)
+    assert ord("Ω") in adapter.font_subsets(fonts.regular, plain._text)[0]
+
+
+# -- refusals: drawn normally, and the page is the same -------------------------------------
+
+@dataclass
+class _Refusal:
+    body: object
+    reason: str
+
+
+def _image(c):
+    c.drawImage(PHOTO, 10, 10, 20, 20)
+
+
+def _form(c):
+    c.beginForm("f")
+    c.rect(0, 0, 1, 1)
+    c.endForm()
+    c.doForm("f")
+
+
+def _info(c):
+    c.setTitle("Title")
+    c.drawString(5, 5, "x")
+
+
+def _restores_outer(c):
+    c.restoreState()
+    c.drawString(5, 5, "x")
+
+
+def _leaves_saved(c):
+    c.saveState()
+    c.drawString(5, 5, "x")
+
+
+def _ends_page(c):
+    c.drawString(5, 5, "x")
+    c.showPage()
+
+
+REFUSALS = {
+    "image": _Refusal(_image, "it draws an image"),
+    "form": _Refusal(_form, "it defines a form"),
+    "information": _Refusal(_info, "it sets document information"),
+    "restores": _Refusal(_restores_outer, "it restores a graphics state saved before it"),
+    "leaves saved": _Refusal(_leaves_saved, "it leaves a graphics state saved"),
+    "ends page": _Refusal(_ends_page, "it ends the page or leaves a form open"),
+}
+OUTER_STATE = {"restores"}  # a graphics state saved before the part
+
+
+@pytest.mark.parametrize("what", sorted(REFUSALS))
+def test_a_part_replay_could_change_is_drawn_normally(what):
+    refusal = REFUSALS[what]
+    key = _key(what)
+    part = _Counted(refusal.body)
+
+    def draw(c):
+        if what in OUTER_STATE:
+            c.saveState()
+        c.drawString(5, 190, "before")
+        page_writer.fixed(c, key, part)
+        while c._stack:
+            c.restoreState()
+
+    pages = [_page(draw)[0] for _ in range(2)]
+    assert fixed_parts.refusals[key] == refusal.reason
+    assert part.calls == 2  # drawn each time
+    assert pages[0] == pages[1] == _page(draw, enabled=False)[0]
+    assert not fixed_parts._entries.get(key)
+
+
+def test_parts_inside_parts_and_forms_are_drawn_as_they_are():
+    inner = _Counted(lambda c: c.rect(1, 1, 2, 2))
+    outer_key, inner_key = _key("outer"), _key("inner")
+
+    def draw(c):
+        page_writer.fixed(c, outer_key, lambda c: (c.line(0, 0, 5, 5), page_writer.fixed(c, inner_key, inner)))
+        c.beginForm("form")
+        page_writer.fixed(c, inner_key, inner)
+        c.endForm()
+
+    first, canvas = _page(draw)
+    assert inner.calls == 2  # in the outer part's recording and in the form
+    assert _page(draw)[0] == first and inner.calls == 3  # the outer part replayed, the form's drawn
+    assert first == _page(draw, enabled=False)[0]
+    assert "n 1 1 2 2 re S" in "\n".join(canvas._forms["form"].code)
+
+
+def test_pages_with_a_part_twice_are_compressed_whole():
+    key = _key("twice")
+    lines = lambda c: [c.drawString(5, y, "the same text on every card") for y in range(0, 200, 10)]  # noqa: E731
+
+    def draw(c):
+        c.drawString(5, 5, "the font numbered before the parts")
+        for x in (0, 100):
+            c.saveState()
+            c.translate(x, 0)
+            page_writer.fixed(c, key, lines)
+            c.restoreState()
+
+    c = _canvas()
+    draw(c)
+    c.showPage()
+    code = c._done[0]
+    assert len(code.parts) == 2
+    assert fixed_parts.page_content(code) == fixed_parts.flate("\n".join(code).encode("latin-1"))
+
+
+def test_tokens_stand_for_the_whole_content():
+    templates, fonts = templates_and_fonts()
+    token = fixed_parts.token
+    assert token(templates) == token(templates)
+    assert token(templates.letterhead) == token(replace(templates.letterhead))  # equal content, another object
+    changed = replace(templates.letterhead, colours={**templates.letterhead.colours, "primary": "#000000"})
+    assert token(changed) != token(templates.letterhead)
+    assert token(replace(templates, letterhead=changed)) != token(templates)
+    assert token(fonts) == token(replace(fonts))
+    with pytest.raises(TypeError, match="no fixed-part key for a object"):
+        token(object())
