@@ -251,6 +251,8 @@ def token(value: Any) -> int:
         _token_of.clear()
         _entries.clear()
     number = _tokens.setdefault(_image(value), len(_tokens))
+    if len(_token_of) >= 4096:  # objects gone since: only the memo is forgotten
+        _token_of.clear()
     try:
         _token_of[id(value)] = (weakref.ref(value), number)
     except TypeError:  # no weak references to it: worked out on every call
