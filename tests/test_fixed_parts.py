@@ -9,6 +9,7 @@ each reason a part is not replayed is checked, and that the page drawn then is t
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -321,3 +322,23 @@ def test_tokens_stand_for_the_whole_content():
     assert token(fonts) == token(replace(fonts))
     with pytest.raises(TypeError, match="no fixed-part key for a object"):
         token(object())
+
+
+def test_a_page_whose_part_positions_are_stale_is_compressed_whole():
+    """Code that edits a page's operators after the parts (e.g. a list copied or cut) loses
+    nothing: the page is compressed whole, the same content."""
+    key = _key("stale")
+
+    def draw(c):
+        c.drawString(5, 5, "the font numbered before the parts")
+        page_writer.fixed(c, key, lambda c: c.rect(1, 2, 3, 4))
+        c.line(0, 0, 1, 1)
+
+    c = _canvas()
+    draw(c)
+    c.showPage()
+    code = c._done[0]
+    assert code.parts == [1] and zlib.decompress(fixed_parts.page_content(code)) == "\n".join(code).encode()
+    for parts in ([2], [5], [1, 1]):
+        code.parts = parts
+        assert fixed_parts.page_content(code) == fixed_parts.flate("\n".join(code).encode("latin-1"))

@@ -36,6 +36,7 @@ QR_BOX = (LEFT, 37 * mm, 40 * mm)  # x, y, side (quiet zone included)
 #: Where the visible signature field goes: (x1, y1, x2, y2) in points.
 SIGNATURE_BOX = (118 * mm, 39 * mm, 188 * mm, 62 * mm)
 FIELDS_TOP = 194 * mm
+GUILLOCHE_BAND = (12 * mm, 12 * mm, PAGE_W - 24 * mm, 16 * mm)  # x, y, width, height
 FIELDS_BOTTOM = 97 * mm
 
 
@@ -110,7 +111,7 @@ def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record,
     c.setSubject(f"{template.title.en} {number}: {record.holder}")
     colours = _Colours(*(HexColor(lh.colours[k]) for k in ("primary", "accent", "text")))
     # parts the same for every holder are fixed parts (page_writer.fixed): drawn once per process
-    define_guilloche(c, PAGE_W - 24 * mm, 16 * mm, lh.colours["guilloche"])  # a part defines no form
+    define_guilloche(c, *GUILLOCHE_BAND[2:], lh.colours["guilloche"])  # a part defines no form
     page_writer.fixed(c, ("certificate head", token(lh), token(fonts)),
                       lambda c: (draw_frame(c, lh, fonts, colours), draw_letterhead(c, lh, fonts, colours)))
     y = draw_title_and_holder(c, template, fonts, colours, record, number, replaces)
@@ -137,7 +138,7 @@ class _Colours:
 
 def draw_frame(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours) -> None:
     """Guilloche band, double frame and microtext lines."""
-    draw_guilloche(c, 12 * mm, 12 * mm, PAGE_W - 24 * mm, 16 * mm, lh.colours["guilloche"])
+    draw_guilloche(c, *GUILLOCHE_BAND, lh.colours["guilloche"])
     c.setStrokeColor(colours.primary)
     c.setLineWidth(1.4)
     c.rect(10 * mm, 10 * mm, PAGE_W - 20 * mm, PAGE_H - 20 * mm)
@@ -233,13 +234,6 @@ def draw_statement(c: Canvas, template: DocumentTemplate, fonts: FontSet, y: flo
     y -= 2 * mm
     y = _centred_paragraph(c, fonts.regular, 9, template.statement.id, y, RIGHT - LEFT)
     _centred_paragraph(c, fonts.italic, 8, template.statement.en, y, RIGHT - LEFT)
-
-
-def draw_seal(c: Canvas, lh: Letterhead, fonts: FontSet, seal: QrMatrix) -> None:
-    """The QR code in QR_BOX with its "scan to verify" caption."""
-    qx, qy, qside = QR_BOX
-    draw_qr(c, seal, qx, qy, qside)
-    draw_seal_caption(c, lh, fonts)
 
 
 def draw_seal_caption(c: Canvas, lh: Letterhead, fonts: FontSet) -> None:

@@ -218,8 +218,8 @@ def page_content(code: list[str]) -> bytes:
     A page that shows a part twice (a print sheet's ten cards) is compressed whole: there the
     copies compress to almost nothing against the first, spliced each would cost its full size."""
     parts = getattr(code, "parts", None)
-    if (not parts or not SPLICE or any(type(code[at]) is not Part for at in parts)
-            or len({id(code[at]) for at in parts}) < len(parts)):
+    if (not parts or not SPLICE or parts[-1] >= len(code) or any(type(code[at]) is not Part for at in parts)
+            or any(a >= b for a, b in zip(parts, parts[1:])) or len({id(code[at]) for at in parts}) < len(parts)):
         return flate("\n".join(code).encode("latin-1"))
     pieces: list[bytes | Compressed] = []
     low = 0
