@@ -175,13 +175,14 @@ def test_text_beyond_ascii_is_replayed_only_from_the_same_font_state():
     key = _key("middle dot")
     part = _Counted(lambda c: c.drawString(5, 5, "a · b · é"))
 
-    def fresh(c):
-        page_writer.fixed(c, key, part)
-        c.drawString(5, 20, "é · ü after")  # codes given after the part's
+    def drawn_after(first):
+        def draw(c):
+            c.drawString(5, 50, first)  # the font numbered the same either way
+            page_writer.fixed(c, key, part)
+            c.drawString(5, 20, "é · ü after")  # codes given after the part's
+        return draw
 
-    def other_state(c):
-        c.drawString(5, 50, "Ñ é first")
-        fresh(c)
+    fresh, other_state = drawn_after("ASCII first"), drawn_after("Ñ é first")
 
     first = _page(fresh)[0]
     assert _page(fresh)[0] == first and part.calls == 1
@@ -342,3 +343,76 @@ def test_a_page_whose_part_positions_are_stale_is_compressed_whole():
     for parts in ([2], [5], [1, 1]):
         code.parts = parts
         assert fixed_parts.page_content(code) == fixed_parts.flate("\n".join(code).encode("latin-1"))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_documents_with_parts_are_the_same_as_drawn_without(seed, monkeypatch):
+    """Documents of random operations (fonts, text with and without letters beyond ASCII,
+    saved states, forms) with random parts among them, drawn in turn in one process: every
+    page, the font subsets and the file's content are the same as with the parts switched off."""
+    import random
+
+    from certgen.adapters import reportlab as adapter
+
+    fonts = templates_and_fonts()[1]
+    rng = random.Random(seed)
+    texts = ["Nomor", "Balai Sertifikasi", "é · ü", "Ñuñez", "Ωmega", "a · b", "ẞ", "plain ASCII"]
+    faces = [fonts.regular, fonts.bold, fonts.italic, fonts.title]
+
+    def operation(c, r):
+        kind = r.randrange(6)
+        if kind == 0:
+            c.setFont(r.choice(faces), r.choice([6, 8.5, 12]))
+        elif kind in (1, 2):
+            c.drawString(r.randrange(200), r.randrange(200), r.choice(texts))
+        elif kind == 3:
+            c.rect(1, 2, r.randrange(1, 9), 4, fill=r.randrange(2))
+        elif kind == 4:
+            c.saveState()
+            c.setFont(r.choice(faces), 7)
+            c.drawCentredString(50, 50, r.choice(texts))
+            c.restoreState()
+        else:
+            c.setFillColorRGB(r.random(), 0.5, 0.25)
+
+    # parts: a fixed list of bodies, each a fixed sequence of operations (its key: its number)
+    bodies = [[rng.randrange(10 ** 6) for _ in range(rng.randint(0, 5))] for _ in range(5)]
+    base = _key(f"random {seed}")
+
+    def part(number):
+        def draw(c):
+            for op_seed in bodies[number]:
+                operation(c, random.Random(op_seed))
+        return draw
+
+    documents = [[(rng.random() < 0.4, rng.randrange(5) if rng.random() < 0.4 else rng.randrange(10 ** 6))
+                  for _ in range(rng.randint(1, 25))] for _ in range(6)]
+
+    def draw_document(steps):
+        def draw(c):
+            if seed % 3 == 0:
+                c.beginForm("early")
+                c.rect(0, 0, 3, 3)
+                c.endForm()
+            for is_part, value in steps:
+                if is_part and value < 5:
+                    page_writer.fixed(c, (base, value), part(value))
+                else:
+                    operation(c, random.Random(value))
+            if seed % 2:
+                c.doForm("early") if c.hasForm("early") else None
+        return draw
+
+    replayed = []
+    replay = fixed_parts._replay
+    monkeypatch.setattr(fixed_parts, "_replay", lambda c, r: replayed.append(r) or replay(c, r))
+    for _ in range(2):  # the second time round most parts are replayed
+        for steps in documents:
+            with_parts, c1 = _page(draw_document(steps))
+            plain, c2 = _page(draw_document(steps), enabled=False)
+            assert with_parts == plain
+            assert c1._fonts == c2._fonts
+            for font in faces:
+                assert adapter.font_subsets(font, c1._text) == adapter.font_subsets(font, c2._text)
+            assert zlib.decompress(fixed_parts.page_content(c1._done[0])) == plain.encode("latin-1")
+    assert replayed  # not all drawn again
