@@ -41,32 +41,41 @@ def _without_parts(draw):
         fixed_parts.ENABLED = True
 
 
+@pytest.fixture(params=[False, True], ids=["whole", "spliced"])
+def splice(request, monkeypatch):
+    monkeypatch.setattr(fixed_parts, "SPLICE", request.param)
+    return request.param
+
+
 def _same_pages(draw) -> bytes:
-    """Draw twice with parts (recording, then replaying) and once without: the same content."""
+    """Draw twice with parts (recording, then replaying) and once without: the same content;
+    with pages compressed whole (`SPLICE` off, the default) the same file, byte for byte."""
     first, second, plain = draw(), draw(), _without_parts(draw)
     assert b"/Producer (certgen page writer)" in second
     assert _contents(first) == _contents(second) == _contents(plain)
     assert first == second
+    if not fixed_parts.SPLICE:
+        assert first == plain
     return second
 
 
 @pytest.mark.parametrize("record", [person(), person("Ñuñez Nguyễn Thị · Ångström"), person(photo=None), product(),
                                     product(1), training()], ids=["person", "latin", "no-photo", "product", "type-1",
                                                                   "training"])
-def test_certificate_pages_are_the_same_with_and_without_parts(record):
+def test_certificate_pages_are_the_same_with_and_without_parts(record, splice):
     templates, fonts = templates_and_fonts()
     for replaces in (None, "SK-2026-000001-E"):
         pdf = _same_pages(lambda: render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL),
                                                      ISSUED, getattr(record, "photo", None), replaces=replaces))
-        assert _spliced(pdf)
+        assert _spliced(pdf) is splice
 
 
-def test_card_and_sheet_pages_are_the_same_with_and_without_parts():
+def test_card_and_sheet_pages_are_the_same_with_and_without_parts(splice):
     templates, fonts = templates_and_fonts()
     names = ["Siti Aminah", "Ñuñez · Çelik", "Budi", "Nguyễn Thị", "A" * 60]
     for name in names:
         card = CardData("SK-2026-000123-6", person(name), qr_matrix(SEAL + name), PHOTO, ISSUED)
-        assert _spliced(_same_pages(lambda: render_card(templates, fonts, card)))
+        assert _spliced(_same_pages(lambda: render_card(templates, fonts, card))) is splice
         _same_pages(lambda: render_card(templates, fonts, replace(card, edition=2, replaces="SK-2026-000001-E",
                                                                   photo=None)))
     cards = [CardData(f"SK-2026-00012{i}-6", person(n), qr_matrix(SEAL + n), PHOTO, ISSUED) for i, n in enumerate(names)]
@@ -292,7 +301,8 @@ def test_parts_inside_parts_and_forms_are_drawn_as_they_are():
     assert "n 1 1 2 2 re S" in "\n".join(canvas._forms["form"].code)
 
 
-def test_pages_with_a_part_twice_are_compressed_whole():
+def test_pages_with_a_part_twice_are_compressed_whole(monkeypatch):
+    monkeypatch.setattr(fixed_parts, "SPLICE", True)
     key = _key("twice")
     lines = lambda c: [c.drawString(5, y, "the same text on every card") for y in range(0, 200, 10)]  # noqa: E731
 
@@ -325,9 +335,10 @@ def test_tokens_stand_for_the_whole_content():
         token(object())
 
 
-def test_a_page_whose_part_positions_are_stale_is_compressed_whole():
+def test_a_page_whose_part_positions_are_stale_is_compressed_whole(monkeypatch):
     """Code that edits a page's operators after the parts (e.g. a list copied or cut) loses
     nothing: the page is compressed whole, the same content."""
+    monkeypatch.setattr(fixed_parts, "SPLICE", True)
     key = _key("stale")
 
     def draw(c):
@@ -340,6 +351,7 @@ def test_a_page_whose_part_positions_are_stale_is_compressed_whole():
     c.showPage()
     code = c._done[0]
     assert code.parts == [1] and zlib.decompress(fixed_parts.page_content(code)) == "\n".join(code).encode()
+    assert fixed_parts.page_content(code) != fixed_parts.flate("\n".join(code).encode("latin-1"))  # spliced
     for parts in ([2], [5], [1, 1]):
         code.parts = parts
         assert fixed_parts.page_content(code) == fixed_parts.flate("\n".join(code).encode("latin-1"))
@@ -403,6 +415,7 @@ def test_random_documents_with_parts_are_the_same_as_drawn_without(seed, monkeyp
                 c.doForm("early") if c.hasForm("early") else None
         return draw
 
+    monkeypatch.setattr(fixed_parts, "SPLICE", True)
     replayed = []
     replay = fixed_parts._replay
     monkeypatch.setattr(fixed_parts, "_replay", lambda c, r: replayed.append(r) or replay(c, r))
@@ -416,3 +429,40 @@ def test_random_documents_with_parts_are_the_same_as_drawn_without(seed, monkeyp
                 assert adapter.font_subsets(font, c1._text) == adapter.font_subsets(font, c2._text)
             assert zlib.decompress(fixed_parts.page_content(c1._done[0])) == plain.encode("latin-1")
     assert replayed  # not all drawn again
+
+
+def test_spliced_files_read_as_reportlab_draws_them_and_their_signatures_hold(keystore, tmp_path, monkeypatch):
+    """Splicing on: a signed certificate and a signed card give ReportLab's text (poppler,
+    pypdf), pixels and fonts and pass qpdf's check (tests/test_page_writer.py's comparison),
+    and their signatures are valid in pyHanko and pdfsig."""
+    from certgen.card_files import signed_card
+    from certgen.render.document import SIGNATURE_BOX
+    from certgen.sign import PdfSealer
+    from tests.conftest import PASSPHRASE
+    from tests.signatures import make_nss_db, pdfsig, pyhanko_status
+    from tests.test_page_writer import SIGNED_AT, _both, assert_equivalent
+
+    monkeypatch.setattr(fixed_parts, "SPLICE", True)
+    templates, fonts = templates_and_fonts()
+    sealer = PdfSealer(keystore.current_signer(PASSPHRASE), [keystore.root_certificate()])
+    record = person("Ñuñez Nguyễn Thị")
+
+    def certificate() -> bytes:
+        field = sealer.field(SIGNATURE_BOX, SIGNED_AT, reason="Certificate SK-2026-000123-6", location="Jakarta",
+                             seal=SEAL)
+        return sealer.complete(render_certificate(templates, fonts, record, "SK-2026-000123-6", qr_matrix(SEAL),
+                                                  ISSUED, record.photo, field))
+
+    card = CardData("SK-2026-000123-6", record, qr_matrix(SEAL), record.photo, ISSUED)
+    nss = make_nss_db(tmp_path / "nss", keystore.root_cert_path)
+    for tag, draw in (("certificate", certificate), ("card", lambda: signed_card(templates, fonts, sealer, card, SEAL,
+                                                                                   SIGNED_AT))):
+        draw()  # parts recorded: the next drawing replays them
+        new, old = _both(draw)
+        assert _spliced(new)
+        assert_equivalent(new, old, tmp_path)
+        status = pyhanko_status(new, keystore.root_certificate())
+        assert status.intact and status.valid and status.trusted and status.bottom_line, status.summary()
+        path = tmp_path / f"{tag}.pdf"
+        path.write_bytes(new)
+        assert "Signature is Valid." in pdfsig(path, nss)

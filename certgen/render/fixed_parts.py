@@ -1,13 +1,14 @@
-"""Fixed parts of a page: drawn and compressed once per process, replayed for every person.
+"""Fixed parts of a page: drawn (and, switched on, compressed) once per process, replayed for
+every person.
 
 Most of a certificate's or card's operators are the same for every person of a layout: the
 letterhead, the microtext lines, the back text, the signature block. A layout marks such a
 part with `page_writer.fixed(c, key, draw)`; on the page writer's canvas (`fixed_on`) the first
 call records the operators `draw(c)` gives as one `Part`, later calls with the same key append
-that part without drawing. `page_content` builds a page's content stream from the parts
-(compressed once, `certgen.render.deflate_splice`) and the rest (compressed per page): the
-decompressed content is the same bytes as drawing everything, so text, pixels and files redrawn
-in a fresh process are unchanged.
+that part without drawing. `page_content` builds a page's content stream: whole, or (`SPLICE`)
+from the parts compressed once (`certgen.render.deflate_splice`) and the rest compressed per
+page. The decompressed content is the same bytes as drawing everything, so text, pixels and
+files redrawn in a fresh process are unchanged; compressed whole, so is every byte of the file.
 
 The caller's key must hold everything `draw` reads (texts, positions, template and font
 identities: `token` gives one for a template value); the key used here adds what the canvas
@@ -37,8 +38,12 @@ from .pdf_objects import FLATE_LEVEL, flate
 
 #: Switch for tests and benchmarks: False draws every part normally.
 ENABLED = True
-#: False compresses each page whole (the parts' operators are still drawn once).
-SPLICE = True
+#: Splice parts compressed once into the pages' streams (`page_content`). Off: each page is
+#: compressed whole, and the files are byte for byte those drawn without parts, so a file
+#: issued before parts existed is still drawn again identical (a rerun's repair compares
+#: SHA-256). Splicing saves no time measurable in a batch (docs/benchmarks.md) and changes those
+#: bytes, so it stays off unless a deployment has no such files to repair.
+SPLICE = False
 #: Flate level of the parts (compressed once per process).
 ONCE_LEVEL = 9
 _ENTRIES = 512

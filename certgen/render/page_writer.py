@@ -13,10 +13,10 @@ signature field with its placeholders (signed in place by `certgen.sign.PdfSeale
 and the cross-reference table (certgen/render/pdf_objects.py).
 
 Parts of a page that are the same for every person of a layout (the letterhead, microtext,
-back text...) are marked by the layouts with `fixed(c, key, draw)`: recorded once per process,
-replayed without drawing, compressed once and spliced into the page's one zlib stream
-(certgen/render/fixed_parts.py, deflate_splice.py; `fixed_parts.page_content` builds each
-page's content bytes). Decompressed, a page is the same bytes as drawn without them.
+back text...) are marked by the layouts with `fixed(c, key, draw)`: recorded once per process
+and replayed without drawing (certgen/render/fixed_parts.py; `fixed_parts.page_content` builds
+each page's content bytes: compressed whole, the same file as drawn without parts, or switched
+on, spliced from parts compressed once, deflate_splice.py).
 
 Text is encoded by the fonts' own `splitString` (through certgen/adapters/reportlab.py), so
 each character gets the code ReportLab would give it, and the font programs are ReportLab's
