@@ -348,6 +348,40 @@ def font_subsets(font_name: str, state: TextState) -> list[list[int]]:
     return [] if found is None else [list(s) for s in found.subsets]
 
 
+class FontStateCopy:
+    """A font's codes in one document at one moment (`splitString`'s per-document `State`):
+    taken before and after a fixed part of a page is drawn, compared and put back when the
+    part is replayed (certgen/render/fixed_parts.py)."""
+
+    __slots__ = ("next_code", "subsets", "assignments")
+
+    def __init__(self, next_code: int, subsets: list[list[int]], assignments: dict[int, int]) -> None:
+        self.next_code, self.subsets, self.assignments = next_code, subsets, assignments
+
+
+def font_state(font_name: str, state: TextState) -> FontStateCopy | None:
+    """A copy of the font's codes in this document; None before its first use in it."""
+    found = pdfmetrics.getFont(font_name).state.get(state)  # type: ignore[attr-defined]
+    if found is None:
+        return None
+    return FontStateCopy(found.nextCode, [list(s) for s in found.subsets], dict(found.assignments))
+
+
+def font_state_is(font_name: str, state: TextState, copy: FontStateCopy | None) -> bool:
+    """Whether the font's codes in this document are those of `copy` (None: not used yet)."""
+    found = pdfmetrics.getFont(font_name).state.get(state)  # type: ignore[attr-defined]
+    if found is None or copy is None:
+        return found is None and copy is None
+    return found.nextCode == copy.next_code and found.subsets == copy.subsets
+
+
+def set_font_state(font_name: str, state: TextState, copy: FontStateCopy) -> None:
+    """Give the font the codes of `copy` in this document (it was started: `start_font`)."""
+    found = pdfmetrics.getFont(font_name).state[state]  # type: ignore[attr-defined]
+    found.nextCode, found.subsets, found.assignments = (copy.next_code, [list(s) for s in copy.subsets],
+                                                        dict(copy.assignments))
+
+
 @dataclass(frozen=True)
 class SubsetParts:
     """What a PDF needs of one font subset (as ReportLab writes it: TrueType, symbolic)."""

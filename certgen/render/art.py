@@ -12,6 +12,7 @@ from functools import lru_cache
 from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
 
+from . import page_writer
 from .fonts import FontSet
 from .templates import Letterhead
 
@@ -100,21 +101,35 @@ def guilloche_operators(width: float, height: float, rgb: tuple[float, float, fl
 def draw_guilloche(canvas, x: float, y: float, width: float, height: float, colour: str, samples: int = 90) -> None:
     """The pattern as a form XObject: written once per PDF however often it is drawn
     (a print sheet shows it twenty times)."""
-    w, h = round(width, 2), round(height, 2)
-    name = f"guilloche-{w:.0f}-{h:.0f}-{samples}"
-    if not canvas.hasForm(name):
-        canvas.beginForm(name, lowerx=0, lowery=0, upperx=w, uppery=h)
-        canvas.addLiteral(guilloche_operators(w, h, _rgb(colour), samples=samples))
-        canvas.endForm()
+    name = define_guilloche(canvas, width, height, colour, samples)
     canvas.saveState()
     canvas.translate(x, y)
     canvas.doForm(name)
     canvas.restoreState()
 
 
+def define_guilloche(canvas, width: float, height: float, colour: str, samples: int = 90) -> str:
+    """The pattern's form in this document (defined on first use); returns its name. Called
+    before a fixed part that draws it (a part must not define a form: page_writer.fixed)."""
+    w, h = round(width, 2), round(height, 2)
+    name = f"guilloche-{w:.0f}-{h:.0f}-{samples}"
+    if not canvas.hasForm(name):
+        canvas.beginForm(name, lowerx=0, lowery=0, upperx=w, uppery=h)
+        canvas.addLiteral(guilloche_operators(w, h, _rgb(colour), samples=samples))
+        canvas.endForm()
+    return name
+
+
 def draw_microtext(canvas, fonts: FontSet, text: str, x: float, y: float, width: float, size: float, colour: str,
                    angle: float = 0) -> None:
-    """A line of tiny repeated text: legible under a loupe, a smear on a photocopy."""
+    """A line of tiny repeated text: legible under a loupe, a smear on a photocopy. The same on
+    every page: drawn once per process on the page writer (a fixed part)."""
+    page_writer.fixed(canvas, ("microtext", fonts.regular, text, x, y, width, size, colour, angle),
+                      lambda c: _draw_microtext(c, fonts, text, x, y, width, size, colour, angle))
+
+
+def _draw_microtext(canvas, fonts: FontSet, text: str, x: float, y: float, width: float, size: float, colour: str,
+                    angle: float) -> None:
     canvas.saveState()
     canvas.translate(x, y)
     canvas.rotate(angle)

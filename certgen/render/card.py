@@ -32,6 +32,7 @@ from . import page_writer
 from .pdf_settings import new_canvas
 from .placed_pages import DrawnPages, drawn_pages, write_placed
 from .signature_field import SignatureField
+from .fixed_parts import token
 from .fonts import FontSet, fit_lines, wrap
 from .templates import TemplateSet
 from .values import date_id, field_value
@@ -104,17 +105,7 @@ def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData
     """The front, with the card's lower left corner at the origin."""
     lh = templates.letterhead
     primary, text_colour = _card_ground(c, templates)
-    c.setFillColor(primary)
-    c.rect(0, CARD_H - 11 * mm, CARD_W, 11 * mm, stroke=0, fill=1)
-    c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
-    draw_emblem(c, lh, fonts, 2.5 * mm, CARD_H - 9.8 * mm, 8.6 * mm, font=fonts.bold)
-    c.setFillColorRGB(1, 1, 1)
-    c.setFont(fonts.bold, 7)
-    c.drawString(12.5 * mm, CARD_H - 4.3 * mm, lh.name.id)
-    c.setFont(fonts.bold, 5.2)
-    c.drawString(12.5 * mm, CARD_H - 7.1 * mm, templates.card.title.id)
-    c.setFont(fonts.regular, 4.8)
-    c.drawString(12.5 * mm, CARD_H - 9.4 * mm, templates.card.title.en)
+    page_writer.fixed(c, ("card front", token(templates), token(fonts)), lambda c: _front_band(c, templates, fonts))
     # photo
     px, py, pw, ph = 3.5 * mm, 5.5 * mm, 19 * mm, 25.3 * mm
     if card.photo:
@@ -149,6 +140,23 @@ def draw_front(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData
     c.restoreState()
 
 
+def _front_band(c: Canvas, templates: TemplateSet, fonts: FontSet) -> None:
+    """The band at the top (emblem, body, the card's title) and the rule at the foot."""
+    lh = templates.letterhead
+    primary = HexColor(lh.colours["primary"])
+    c.setFillColor(primary)
+    c.rect(0, CARD_H - 11 * mm, CARD_W, 11 * mm, stroke=0, fill=1)
+    c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
+    draw_emblem(c, lh, fonts, 2.5 * mm, CARD_H - 9.8 * mm, 8.6 * mm, font=fonts.bold)
+    c.setFillColorRGB(1, 1, 1)
+    c.setFont(fonts.bold, 7)
+    c.drawString(12.5 * mm, CARD_H - 4.3 * mm, lh.name.id)
+    c.setFont(fonts.bold, 5.2)
+    c.drawString(12.5 * mm, CARD_H - 7.1 * mm, templates.card.title.id)
+    c.setFont(fonts.regular, 4.8)
+    c.drawString(12.5 * mm, CARD_H - 9.4 * mm, templates.card.title.en)
+
+
 def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData) -> None:
     """The back, with the card's lower left corner at the origin."""
     lh = templates.letterhead
@@ -168,7 +176,6 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.setFont(fonts.bold, 6.3)
     c.drawString(x, y - 6.4 * mm, card.number + (f"  ·  {EDITION_LABEL} {card.edition}" if card.edition > 1 else ""))
     y = BACK_TEXT_TOP
-    muted = HexColor("#4a5568")
     paragraphs = _back_paragraphs(templates, fonts, width)
     if card.replaces and _paragraphs_bottom(paragraphs, y - REPLACES_SHIFT) >= SIGNATURE_TOP:  # printed if it fits
         c.setFont(fonts.regular, REPLACES_SIZE)
@@ -176,6 +183,18 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
         y -= REPLACES_SHIFT
     if _paragraphs_bottom(paragraphs, y) < SIGNATURE_TOP:
         raise ValueError(f"{card.number}: the card's back text (templates/card.yaml, back_text) runs into the signature block")
+    page_writer.fixed(c, ("card back", token(templates), token(fonts), x, y, card.issued_on),
+                      lambda c: _back_text(c, templates, fonts, x, y, card.issued_on))
+    c.restoreState()
+
+
+def _back_text(c: Canvas, templates: TemplateSet, fonts: FontSet, x: float, y: float, issued_on: date) -> None:
+    """From the back text (at `y`) down: the same on every card of a day and QR size."""
+    lh = templates.letterhead
+    primary, text_colour = HexColor(lh.colours["primary"]), HexColor(lh.colours["text"])
+    width = CARD_W - x - 3 * mm
+    muted = HexColor("#4a5568")
+    paragraphs = _back_paragraphs(templates, fonts, width)
     for (size, lines), colour in zip(paragraphs, (text_colour, muted)):
         c.setFillColor(colour)
         c.setFont(fonts.regular, size)
@@ -183,7 +202,7 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
             c.drawString(x, y, line)
             y -= size * 1.2
         y -= 1 * mm
-    _signature_block(c, templates, fonts, x, card.issued_on, text_colour, muted)
+    _signature_block(c, templates, fonts, x, issued_on, text_colour, muted)
     c.setFillColor(text_colour)
     c.setFont(fonts.bold, 5.2)
     c.drawString(x, 7.2 * mm, lh.name.id)
@@ -193,7 +212,6 @@ def draw_back(c: Canvas, templates: TemplateSet, fonts: FontSet, card: CardData)
     c.setFillColor(primary)
     c.rect(0, 0, CARD_W, 1.2 * mm, stroke=0, fill=1)
     draw_microtext(c, fonts, lh.microtext, 1.5 * mm, CARD_H - 1.6 * mm, CARD_W - 3 * mm, 1.0, lh.colours["accent"])
-    c.restoreState()
 
 
 BACK_TEXT_TOP = CARD_H - 16 * mm

@@ -19,7 +19,8 @@ from reportlab.pdfgen.canvas import Canvas
 from ..barcode import QrMatrix, draw_qr
 from ..model import Record
 from . import page_writer
-from .art import draw_emblem, draw_guilloche, draw_microtext
+from .art import define_guilloche, draw_emblem, draw_guilloche, draw_microtext
+from .fixed_parts import token
 from .signature_field import SignatureField
 from .fonts import FontSet, fit_lines, fit_size, wrap
 from .templates import Bilingual, DocumentTemplate, FieldSpec, Letterhead, TemplateSet
@@ -35,6 +36,7 @@ QR_BOX = (LEFT, 37 * mm, 40 * mm)  # x, y, side (quiet zone included)
 #: Where the visible signature field goes: (x1, y1, x2, y2) in points.
 SIGNATURE_BOX = (118 * mm, 39 * mm, 188 * mm, 62 * mm)
 FIELDS_TOP = 194 * mm
+GUILLOCHE_BAND = (12 * mm, 12 * mm, PAGE_W - 24 * mm, 16 * mm)  # x, y, width, height
 FIELDS_BOTTOM = 97 * mm
 
 
@@ -108,14 +110,19 @@ def _draw_certificate(c, templates: TemplateSet, fonts: FontSet, record: Record,
     c.setAuthor(lh.name.id)
     c.setSubject(f"{template.title.en} {number}: {record.holder}")
     colours = _Colours(*(HexColor(lh.colours[k]) for k in ("primary", "accent", "text")))
-    draw_frame(c, lh, fonts, colours)
-    draw_letterhead(c, lh, fonts, colours)
+    # parts the same for every holder are fixed parts (page_writer.fixed): drawn once per process
+    define_guilloche(c, *GUILLOCHE_BAND[2:], lh.colours["guilloche"])  # a part defines no form
+    page_writer.fixed(c, ("certificate head", token(lh), token(fonts)),
+                      lambda c: (draw_frame(c, lh, fonts, colours), draw_letterhead(c, lh, fonts, colours)))
     y = draw_title_and_holder(c, template, fonts, colours, record, number, replaces)
     y = draw_fields(c, template, fonts, colours, record, photo)
-    draw_statement(c, template, fonts, y)
-    draw_seal(c, lh, fonts, seal)
-    draw_signature_block(c, lh, fonts, colours, issued_on)
-    draw_electronic_note(c, lh, fonts)
+    page_writer.fixed(c, ("certificate statement", token(template), token(fonts), y),
+                      lambda c: draw_statement(c, template, fonts, y))
+    qx, qy, qside = QR_BOX
+    draw_qr(c, seal, qx, qy, qside)
+    page_writer.fixed(c, ("certificate foot", token(lh), token(fonts), issued_on),
+                      lambda c: (draw_seal_caption(c, lh, fonts), draw_signature_block(c, lh, fonts, colours, issued_on),
+                                 draw_electronic_note(c, lh, fonts)))
     if signature is not None:
         page_writer.add_signature_field(c, signature, fonts.regular)
     c.showPage()
@@ -131,7 +138,7 @@ class _Colours:
 
 def draw_frame(c: Canvas, lh: Letterhead, fonts: FontSet, colours: _Colours) -> None:
     """Guilloche band, double frame and microtext lines."""
-    draw_guilloche(c, 12 * mm, 12 * mm, PAGE_W - 24 * mm, 16 * mm, lh.colours["guilloche"])
+    draw_guilloche(c, *GUILLOCHE_BAND, lh.colours["guilloche"])
     c.setStrokeColor(colours.primary)
     c.setLineWidth(1.4)
     c.rect(10 * mm, 10 * mm, PAGE_W - 20 * mm, PAGE_H - 20 * mm)
@@ -184,15 +191,18 @@ def draw_title_and_holder(c: Canvas, template: DocumentTemplate, fonts: FontSet,
     if replaces:
         c.setFont(fonts.regular, REPLACES_SIZE)
         c.drawCentredString(PAGE_W / 2, PAGE_H - 76.3 * mm, f"{REPLACES_LABEL} {replaces}")
-    y = PAGE_H - 77 * mm
-    y = _centred_paragraph(c, fonts.regular, 9.5, template.intro.id, y, RIGHT - LEFT)
-    y = _centred_paragraph(c, fonts.italic, 8.5, template.intro.en, y, RIGHT - LEFT)
+    y = page_writer.fixed(c, ("certificate intro", token(template), token(fonts)), lambda c: _intro(c, template, fonts))
     size = fit_size(record.holder, fonts.title, RIGHT - LEFT, HOLDER_SIZE, HOLDER_MIN) or HOLDER_MIN
     c.setFillColor(colours.primary)
     c.setFont(fonts.title, size)
     c.drawCentredString(PAGE_W / 2, y - size - 1 * mm, record.holder)
     c.setFillColor(colours.text)
     return y
+
+
+def _intro(c: Canvas, template: DocumentTemplate, fonts: FontSet) -> float:
+    y = _centred_paragraph(c, fonts.regular, 9.5, template.intro.id, PAGE_H - 77 * mm, RIGHT - LEFT)
+    return _centred_paragraph(c, fonts.italic, 8.5, template.intro.en, y, RIGHT - LEFT)
 
 
 def draw_fields(c: Canvas, template: DocumentTemplate, fonts: FontSet, colours: _Colours, record: Record,
@@ -226,10 +236,9 @@ def draw_statement(c: Canvas, template: DocumentTemplate, fonts: FontSet, y: flo
     _centred_paragraph(c, fonts.italic, 8, template.statement.en, y, RIGHT - LEFT)
 
 
-def draw_seal(c: Canvas, lh: Letterhead, fonts: FontSet, seal: QrMatrix) -> None:
-    """The QR code in QR_BOX with its "scan to verify" caption."""
+def draw_seal_caption(c: Canvas, lh: Letterhead, fonts: FontSet) -> None:
+    """The "scan to verify" caption under QR_BOX."""
     qx, qy, qside = QR_BOX
-    draw_qr(c, seal, qx, qy, qside)
     c.setFont(fonts.bold, 7)
     c.drawCentredString(qx + qside / 2, qy - 3.5 * mm, lh.scan_caption.id)
     c.setFont(fonts.italic, 6.5)

@@ -14,6 +14,12 @@ and the cross-reference table (certgen/render/pdf_objects.py). A canvas keeps ea
 content stream as written, and `render(keep=...)` hands the canvas back: a print sheet places
 the card file's pages as form XObjects instead of drawing the cards again (placed_pages.py).
 
+Parts of a page that are the same for every person of a layout (the letterhead, microtext,
+back text...) are marked by the layouts with `fixed(c, key, draw)`: recorded once per process
+and replayed without drawing (certgen/render/fixed_parts.py; `fixed_parts.page_content` builds
+each page's content bytes: compressed whole, the same file as drawn without parts, or switched
+on, spliced from parts compressed once, deflate_splice.py).
+
 Text is encoded by the fonts' own `splitString` (through certgen/adapters/reportlab.py), so
 each character gets the code ReportLab would give it, and the font programs are ReportLab's
 own subsets. Anything this writer does not draw (an image emblem, a PNG photo, CJK fallback
@@ -43,9 +49,9 @@ from reportlab.pdfbase import pdfmetrics
 from ..adapters import ACTIVE
 from ..adapters import reportlab as adapter
 from ..pdf_signature import SignatureField
-from . import fallback
+from . import fallback, fixed_parts
 from .pdf_settings import new_canvas
-from .pdf_objects import PdfObjects, array, flate, literal, name, ref, text_string
+from .pdf_objects import PdfObjects, array, literal, name, ref, text_string
 from . import signature_field
 from .signature_field import _signature_dictionary
 
@@ -97,6 +103,16 @@ def add_signature_field(c: Any, spec: SignatureField, font: str) -> None:
         c.add_signature_field(spec, font)
     else:
         signature_field.add_signature_field(c, spec, font)
+
+
+def fixed(c: Any, key: Any, draw: Callable[[Any], Any]) -> Any:
+    """Draw a part of the page that is the same for every person drawn with `key` (which holds
+    everything `draw` reads: texts, positions, `fixed_parts.token` of templates and fonts): on
+    the page writer recorded once per process and replayed, compressed once
+    (certgen/render/fixed_parts.py); on a ReportLab canvas simply drawn. Returns `draw`'s result."""
+    if isinstance(c, PageCanvas):
+        return fixed_parts.fixed_on(c, key, draw)
+    return draw(c)
 
 
 def needs_fallback(texts: Any) -> bool:
@@ -331,7 +347,7 @@ class PageCanvas:
             annotations[index] = b" /Annots [" + ref(widget) + b"]"
         identity = [b"%d %d" % (len(self._done), len(self._images))]
         for index, (number, code) in enumerate(zip(page_numbers, self._done)):
-            data = flate("\n".join(code).encode("latin-1"))
+            data = fixed_parts.page_content(code)
             identity.append(data)
             content = pdf.add_stream(b"/Filter /FlateDecode", data)
             self._contents.append(data)
