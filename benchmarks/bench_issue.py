@@ -27,8 +27,10 @@ the host's load changes within a run, a pair's two halves run a few seconds apar
 an ext4 without a journal every new file costs the kernel a scan past each inode deleted in
 the last 12 hours (`recently_deleted` in fs/ext4/ialloc.c, only without a journal), about
 0.8 ms a file on a host that has run the test suite all day, the same for old and new code,
-which hides most of the difference between them. benchmarks/journaled_ext4.sh mounts a
-journaled ext4 (the default of mkfs.ext4) on a loop device to measure on instead.
+which hides most of the difference between them; each run's folder is therefore kept until the
+comparison ends (deleting one run's files right before the next would make that next run pay
+for them). benchmarks/journaled_ext4.sh mounts a journaled ext4 (the default of mkfs.ext4) on a
+loop device to measure on instead.
 """
 
 from __future__ import annotations
@@ -327,7 +329,8 @@ def compare(old: Path, rows: int, pairs: int, folder: Path | None = None) -> dic
                 got = _issue_in(tree, Path(tmp) / f"{pair}-{label}", data, rows)
                 run[label], run[f"{label}_cpu_ms_per_row"] = got["per_second"], got["cpu_ms_per_row"]
                 run[f"{label}_system_ms_per_row"] = got.get("system_ms_per_row")  # the kernel's part (files)
-                shutil.rmtree(Path(tmp) / f"{pair}-{label}")
+                # kept until the end: on an ext4 without a journal, a run creating files right after
+                # 4,000 were deleted scans past each of them for every file (see the docstring)
             run["ratio"] = round(run["new"] / run["old"], 2)
             run["cpu_ratio"] = round(run["old_cpu_ms_per_row"] / run["new_cpu_ms_per_row"], 2)
             results["pairs"].append(run)
