@@ -5,12 +5,13 @@ the file again, and a difference from the registry is named in the manifest."""
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from certgen import batch
 from certgen.batch import BatchOptions, run_batch
 from certgen.model import DocumentKind
 from certgen.output import TMP_MARK, sha256_file, write_atomic, write_atomic_identified
-from certgen.written_files import known_digest, note
+from certgen.written_files import fine_grained, known_digest, note
 from tests.test_batch import env, person_rows  # noqa: F401  (the fixture)
 
 
@@ -149,3 +150,19 @@ def test_a_file_written_to_between_the_write_and_the_rename_is_not_noted(tmp_pat
     written: dict = {}
     note(written, status, digest)
     assert written == {} and known_digest(written, tmp_path / "a.pdf") is None
+
+
+def test_files_on_a_filesystem_with_whole_second_times_are_read_back(tmp_path):
+    """ext4 with 128-byte inodes, ext3, HFS+ keep whole seconds (FAT 2 s, exFAT 10 ms): an edit
+    in place right after the write keeps size, modification and change time (seen on an ext4
+    made with `mkfs.ext4 -I 128`), so such files are never noted."""
+    path = tmp_path / "a.pdf"
+    digest, status = write_atomic_identified(path, b"%PDF-1.7 first")
+    assert fine_grained(status)  # this filesystem: nanoseconds
+    for granule in (10**9, 2 * 10**9, 10**7):
+        coarse = SimpleNamespace(st_ino=status.st_ino, st_dev=status.st_dev, st_size=status.st_size,
+                                 st_mtime_ns=status.st_mtime_ns // granule * granule,
+                                 st_ctime_ns=status.st_ctime_ns // granule * granule)
+        written: dict = {}
+        note(written, coarse, digest)
+        assert written == {} and not fine_grained(coarse)
