@@ -166,3 +166,24 @@ def test_files_on_a_filesystem_with_whole_second_times_are_read_back(tmp_path):
         written: dict = {}
         note(written, coarse, digest)
         assert written == {} and not fine_grained(coarse)
+
+
+def test_a_directory_in_place_of_a_certificate_is_named_in_the_manifest(tmp_path, env, monkeypatch):  # noqa: F811
+    """It stopped the batch with IsADirectoryError after the group was recorded, leaving no manifest."""
+    original = batch._write_manifest
+    victims: list[Path] = []
+
+    def directory_then_write(options, *args):
+        certificate = sorted((options.output / "certificates").glob("*.pdf"))[1]
+        certificate.unlink()
+        certificate.mkdir()
+        victims.append(certificate)
+        return original(options, *args)
+
+    monkeypatch.setattr(batch, "_write_manifest", directory_then_write)
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 4), tmp_path / "out",
+                                     workers=1), env)
+    entries = {m["number"]: m for m in json.loads((tmp_path / "out" / "manifest.json").read_text())}
+    assert entries[victims[0].stem]["problem"] == "certificate PDF on disk differs from the registry"
+    assert [n for n, m in entries.items() if m["problem"]] == [victims[0].stem]
+    assert summary.issued == 4 and any(p.startswith(victims[0].stem) for p in summary.problems)
