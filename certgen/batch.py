@@ -291,6 +291,15 @@ def _groups(options: BatchOptions, rows: list[ValidRow], reservations: list[Rese
             yield Group(start // size, tuple(tasks), person)
 
 
+def _readable_digest(path: Path) -> str | None:
+    """SHA-256 of the file at `path`, None if there is none; something no digest equals if it
+    cannot be read (a directory put in its place, no permission): it differs from the registry."""
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
 def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry, summary: BatchSummary,
                     sheet_digests: dict[int, str], written: dict[int, Written]) -> int:
     """manifest.csv and manifest.json in input order, from the registry, each file checked
@@ -301,7 +310,7 @@ def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Regis
     def on_disk(paths: list[Path]) -> dict[Path, str | None]:
         digests = {path: known_digest(written, path) for path in paths}
         unknown = [path for path, digest in digests.items() if digest is None]
-        digests.update(zip(unknown, hashing.map(sha256_file, unknown)))  # hashlib lets go of the GIL
+        digests.update(zip(unknown, hashing.map(_readable_digest, unknown)))  # hashlib lets go of the GIL
         return digests
 
     size = group_size(options.kind)

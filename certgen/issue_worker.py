@@ -26,7 +26,7 @@ from .card_files import card_seal, seal_signer_and_time, signed_card
 from .crypto import DocumentSigner
 from .errors import CertgenError
 from .model import PersonRecord, Record
-from .output import sha256_file, write_atomic
+from .output import sha256_file, write_atomic_identified
 from .registry import Issued
 from .registry.lifecycle import local_day
 from .render.card import CardData, render_card, render_sheet
@@ -241,8 +241,8 @@ def _sheet(ctx: WorkerContext, group: Group, cards: list[CardData], result: Grou
 
 def _write(result: GroupResult, path: Path, data: bytes) -> str:
     """Write a file atomically and note it for the manifest; returns its SHA-256."""
-    digest = write_atomic(path, data)
-    note(result.written, path, digest)
+    digest, status = write_atomic_identified(path, data)
+    note(result.written, status, digest)
     return digest
 
 

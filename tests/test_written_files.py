@@ -5,18 +5,20 @@ the file again, and a difference from the registry is named in the manifest."""
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from certgen import batch
 from certgen.batch import BatchOptions, run_batch
 from certgen.model import DocumentKind
-from certgen.output import sha256_file, write_atomic
-from certgen.written_files import known_digest, note
+from certgen.output import TMP_MARK, sha256_file, write_atomic, write_atomic_identified
+from certgen.written_files import fine_grained, known_digest, note
 from tests.test_batch import env, person_rows  # noqa: F401  (the fixture)
 
 
 def _written(path: Path, data: bytes) -> dict:
     written: dict = {}
-    note(written, path, write_atomic(path, data))
+    digest, status = write_atomic_identified(path, data)
+    note(written, status, digest)
     return written
 
 
@@ -99,3 +101,89 @@ def test_a_file_edited_during_the_batch_is_named_in_the_manifest(tmp_path, env, 
     assert entries[card.stem]["problem"] == "card on disk differs from the registry"
     assert sum(1 for m in entries.values() if m["problem"]) == 2
     assert any(p.startswith(certificate.stem) for p in summary.problems)
+
+
+def test_a_file_swapped_in_right_after_the_workers_rename_is_named_in_the_manifest(tmp_path, env, monkeypatch):  # noqa: F811
+    """An attacker watching the folder (inotify's IN_MOVED_TO) renames a file of its own over a
+    certificate the moment the worker's rename lands, before the worker notes the file: the
+    manifest must not take the attacker's file for the worker's."""
+    rename = os.replace
+    flag = tmp_path / "swapped"
+
+    def replace_then_swap(src, dst, *args, **kwargs):
+        rename(src, dst, *args, **kwargs)
+        dst = Path(dst)
+        if dst.parent.name != "certificates" or TMP_MARK in dst.name:
+            return
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))  # once, whichever worker gets here first
+        except FileExistsError:
+            return
+        data = bytearray(dst.read_bytes())
+        data[-20] ^= 1
+        forged = dst.with_name("forged")
+        forged.write_bytes(bytes(data))
+        rename(forged, dst)
+        flag.write_text(dst.stem)
+
+    monkeypatch.setattr(os, "replace", replace_then_swap)
+    run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 6), tmp_path / "out", workers=2), env)
+    monkeypatch.setattr(os, "replace", rename)
+    victim = flag.read_text()
+    entries = {m["number"]: m for m in json.loads((tmp_path / "out" / "manifest.json").read_text())}
+    assert sha256_file(tmp_path / "out" / entries[victim]["file"]) != entries[victim]["sha256"]
+    assert entries[victim]["problem"] == "certificate PDF on disk differs from the registry"
+    assert [n for n, m in entries.items() if m["problem"]] == [victim]
+
+
+def test_a_file_written_to_between_the_write_and_the_rename_is_not_noted(tmp_path, monkeypatch):
+    rename = os.replace
+
+    def append_then_rename(src, dst):
+        with open(src, "ab") as handle:  # another writer's bytes land in the temporary file
+            handle.write(b" and more")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "replace", append_then_rename)
+    digest, status = write_atomic_identified(tmp_path / "a.pdf", b"%PDF-1.7 first")
+    assert status is None and digest != sha256_file(tmp_path / "a.pdf")
+    written: dict = {}
+    note(written, status, digest)
+    assert written == {} and known_digest(written, tmp_path / "a.pdf") is None
+
+
+def test_files_on_a_filesystem_with_whole_second_times_are_read_back(tmp_path):
+    """ext4 with 128-byte inodes, ext3, HFS+ keep whole seconds (FAT 2 s, exFAT 10 ms): an edit
+    in place right after the write keeps size, modification and change time (seen on an ext4
+    made with `mkfs.ext4 -I 128`), so such files are never noted."""
+    path = tmp_path / "a.pdf"
+    digest, status = write_atomic_identified(path, b"%PDF-1.7 first")
+    assert fine_grained(status)  # this filesystem: nanoseconds
+    for granule in (10**9, 2 * 10**9, 10**7):
+        coarse = SimpleNamespace(st_ino=status.st_ino, st_dev=status.st_dev, st_size=status.st_size,
+                                 st_mtime_ns=status.st_mtime_ns // granule * granule,
+                                 st_ctime_ns=status.st_ctime_ns // granule * granule)
+        written: dict = {}
+        note(written, coarse, digest)
+        assert written == {} and not fine_grained(coarse)
+
+
+def test_a_directory_in_place_of_a_certificate_is_named_in_the_manifest(tmp_path, env, monkeypatch):  # noqa: F811
+    """It stopped the batch with IsADirectoryError after the group was recorded, leaving no manifest."""
+    original = batch._write_manifest
+    victims: list[Path] = []
+
+    def directory_then_write(options, *args):
+        certificate = sorted((options.output / "certificates").glob("*.pdf"))[1]
+        certificate.unlink()
+        certificate.mkdir()
+        victims.append(certificate)
+        return original(options, *args)
+
+    monkeypatch.setattr(batch, "_write_manifest", directory_then_write)
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 4), tmp_path / "out",
+                                     workers=1), env)
+    entries = {m["number"]: m for m in json.loads((tmp_path / "out" / "manifest.json").read_text())}
+    assert entries[victims[0].stem]["problem"] == "certificate PDF on disk differs from the registry"
+    assert [n for n, m in entries.items() if m["problem"]] == [victims[0].stem]
+    assert summary.issued == 4 and any(p.startswith(victims[0].stem) for p in summary.problems)
