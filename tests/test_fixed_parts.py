@@ -21,7 +21,7 @@ from certgen.render import fixed_parts, page_writer
 from certgen.render.card import CardData, render_card, render_sheet
 from certgen.render.document import render_certificate
 from certgen.render.pdf_settings import new_canvas
-from tests.documents import PHOTO, person, product, templates_and_fonts, training
+from tests.documents import PHOTO, page_texts, person, product, templates_and_fonts, training
 
 SEAL = "https://verifikasi.example.id/v/" + "A" * 316
 ISSUED = date(2026, 11, 24)
@@ -466,3 +466,29 @@ def test_spliced_files_read_as_reportlab_draws_them_and_their_signatures_hold(ke
         path = tmp_path / f"{tag}.pdf"
         path.write_bytes(new)
         assert "Signature is Valid." in pdfsig(path, nss)
+
+
+def test_token_numbers_are_never_given_to_other_content_after_the_memo_is_forgotten(monkeypatch):
+    """The token table is forgotten when it is full; a key made of one number from before and
+    one from after (a letterhead's, remembered, and a new font set's, which empties the table)
+    must not match another letterhead that gets the old number afterwards."""
+    templates, fonts = templates_and_fonts()
+    monkeypatch.setattr(fixed_parts, "_tokens", {})
+    monkeypatch.setattr(fixed_parts, "_token_of", {})
+    monkeypatch.setattr(fixed_parts, "_entries", fixed_parts.OrderedDict())
+    for filler in ("a", "b", "c"):
+        fixed_parts.token(filler)
+    fixed_parts.token(templates.letterhead)  # remembered by object
+    for n in range(1024 - len(fixed_parts._tokens)):
+        fixed_parts.token(f"filler {n}")
+    other = replace(templates, letterhead=replace(templates.letterhead, name=replace(templates.letterhead.name,
+                                                                                     id="Balai Lain")))
+    fresh_fonts = replace(fonts)  # equal content, not remembered: its token empties the full table
+
+    def draw(t):
+        return render_certificate(t, fresh_fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL), ISSUED)
+
+    draw(templates)
+    drawn = draw(other)
+    assert "Balai Lain" in page_texts(drawn)[0]
+    assert drawn == _without_parts(lambda: draw(other))
