@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import zxingcpp
 
-from .qr_mask import layout, masked, penalties
+from .qr_mask import is_mask0_m, layout, masked, penalties
 
 ERROR_LEVEL = "M"
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
@@ -74,6 +74,8 @@ def _fast_matrix(text: str) -> np.ndarray | None:
         if dark0.ndim != 2 or size != dark0.shape[1] or (size - 17) % 4:
             return None
         lay = layout((size - 17) // 4)
+        if not is_mask0_m(dark0, lay):  # another mask or level than asked: libzint's own choice
+            return None
         mask = int(np.argmin(penalties(dark0, lay)))  # argmin: the lower mask on a tie, as libzint
         return dark0 if mask == 0 else masked(dark0, lay, mask)
     except Exception:  # the BarcodeError of a text that does not fit is raised again by the fallback
