@@ -67,7 +67,8 @@ def _fast_matrix(text: str) -> np.ndarray | None:
     """The automatic symbol, with the mask chosen by qr_mask (libzint's rule, in numpy): one
     encoding with mask 0, the eight candidates scored, the best one made from it (the same
     modules as an encoding with that mask: tests/test_barcode_mask.py). None when anything is
-    unexpected, so that the caller falls back to libzint's own choice."""
+    unexpected (a symbol whose format information is not level M, mask 0 included), so that the
+    caller falls back to libzint's own choice."""
     try:
         dark0 = _encode(text, 0)
         size = dark0.shape[0]
