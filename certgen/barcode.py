@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import zxingcpp
 
-from .qr_mask import layout, masked, penalties
+from .qr_mask import is_mask0_m, layout, masked, penalties
 
 ERROR_LEVEL = "M"
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
@@ -67,13 +67,16 @@ def _fast_matrix(text: str) -> np.ndarray | None:
     """The automatic symbol, with the mask chosen by qr_mask (libzint's rule, in numpy): one
     encoding with mask 0, the eight candidates scored, the best one made from it (the same
     modules as an encoding with that mask: tests/test_barcode_mask.py). None when anything is
-    unexpected, so that the caller falls back to libzint's own choice."""
+    unexpected (a symbol whose format information is not level M, mask 0 included), so that the
+    caller falls back to libzint's own choice."""
     try:
         dark0 = _encode(text, 0)
         size = dark0.shape[0]
         if dark0.ndim != 2 or size != dark0.shape[1] or (size - 17) % 4:
             return None
         lay = layout((size - 17) // 4)
+        if not is_mask0_m(dark0, lay):  # another mask or level than asked: libzint's own choice
+            return None
         mask = int(np.argmin(penalties(dark0, lay)))  # argmin: the lower mask on a tie, as libzint
         return dark0 if mask == 0 else masked(dark0, lay, mask)
     except Exception:  # the BarcodeError of a text that does not fit is raised again by the fallback

@@ -115,6 +115,9 @@ class Layout:
                 flip[k, r, c] = bool((format_bits(k) >> bit) & 1)
         self.version = version
         self.size = size
+        rows, columns, bits = zip(*_format_positions(size))
+        self.format_at = (np.array(rows), np.array(columns))
+        self.format_mask0 = (format_bits(0) >> np.array(bits)) & 1 == 1
         self.keep = keep
         self.flip = flip
         self._slice(keep, flip)
@@ -168,6 +171,12 @@ def layout(version: int) -> Layout:
     if not 1 <= version <= 40:
         raise ValueError(f"QR version {version} is not 1..40")
     return Layout(version)
+
+
+def is_mask0_m(dark0: np.ndarray, lay: Layout) -> bool:
+    """Whether both copies of the symbol's format information say error correction M, mask 0:
+    what the candidates are made from (else the writer did not encode what was asked)."""
+    return bool(np.array_equal(dark0[lay.format_at], lay.format_mask0))
 
 
 def masked(dark0: np.ndarray, lay: Layout, mask: int) -> np.ndarray:

@@ -137,3 +137,29 @@ def test_falls_back_to_libzint_when_the_fast_path_fails(monkeypatch):
 def test_text_too_long_for_qr_is_still_a_barcode_error():
     with pytest.raises(barcode.BarcodeError, match="cannot be encoded"):
         barcode.qr_matrix("\U0001F600" * 600)
+
+
+@pytest.mark.parametrize("level", ["ignored mask", "L", "Q", "H"])
+def test_a_symbol_encoded_otherwise_than_asked_falls_back_to_libzint(monkeypatch, level):
+    """The fast path takes mask 0 off the symbol libzint gives for `data_mask=0` at level M.
+    If a writer gave anything else (the mask option ignored, another error correction level),
+    its format information says so, and the code is libzint's own choice, not a symbol whose
+    data are masked twice or labelled with the wrong level."""
+    text = PREFIX + base64.b32encode(random.Random(1).randbytes(150)).decode().rstrip("=")
+    expected = _automatic(text)
+    assert barcode._fast_matrix(text) is not None
+    encode = barcode._encode
+
+    def writer(text: str, mask: int | None) -> np.ndarray:
+        if mask is None:
+            return encode(text, None)
+        if level == "ignored mask":
+            return encode(text, None)
+        code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=level, data_mask=mask)
+        return np.asarray(code.to_image(scale=1, add_quiet_zones=False)) < 128
+
+    monkeypatch.setattr(barcode, "_encode", writer)
+    if level == "ignored mask":
+        assert not np.array_equal(expected, encode(text, 0))  # libzint's own mask is not 0
+    assert barcode._fast_matrix(text) is None
+    assert np.array_equal(barcode.qr_matrix(text).dark, expected)

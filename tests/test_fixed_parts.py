@@ -21,7 +21,7 @@ from certgen.render import fixed_parts, page_writer
 from certgen.render.card import CardData, render_card, render_sheet
 from certgen.render.document import render_certificate
 from certgen.render.pdf_settings import new_canvas
-from tests.documents import PHOTO, person, product, templates_and_fonts, training
+from tests.documents import PHOTO, page_texts, person, product, templates_and_fonts, training
 
 SEAL = "https://verifikasi.example.id/v/" + "A" * 316
 ISSUED = date(2026, 11, 24)
@@ -466,3 +466,92 @@ def test_spliced_files_read_as_reportlab_draws_them_and_their_signatures_hold(ke
         path = tmp_path / f"{tag}.pdf"
         path.write_bytes(new)
         assert "Signature is Valid." in pdfsig(path, nss)
+
+
+def test_token_numbers_are_never_given_to_other_content_after_the_memo_is_forgotten(monkeypatch):
+    """The token table is forgotten when it is full; a key made of one number from before and
+    one from after (a letterhead's, remembered, and a new font set's, which empties the table)
+    must not match another letterhead that gets the old number afterwards."""
+    templates, fonts = templates_and_fonts()
+    monkeypatch.setattr(fixed_parts, "_tokens", {})
+    monkeypatch.setattr(fixed_parts, "_token_of", {})
+    monkeypatch.setattr(fixed_parts, "_entries", fixed_parts.OrderedDict())
+    for filler in ("a", "b", "c"):
+        fixed_parts.token(filler)
+    fixed_parts.token(templates.letterhead)  # remembered by object
+    for n in range(1024 - len(fixed_parts._tokens)):
+        fixed_parts.token(f"filler {n}")
+    other = replace(templates, letterhead=replace(templates.letterhead, name=replace(templates.letterhead.name,
+                                                                                     id="Balai Lain")))
+    fresh_fonts = replace(fonts)  # equal content, not remembered: its token empties the full table
+
+    def draw(t):
+        return render_certificate(t, fresh_fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL), ISSUED)
+
+    draw(templates)
+    drawn = draw(other)
+    assert "Balai Lain" in page_texts(drawn)[0]
+    assert drawn == _without_parts(lambda: draw(other))
+
+
+HOSTILE_NAMES = ["Siti Aminah", "Ñuñez Nguyễn Thị · Ångström", "Łukasz Żółć Ďurovič", "Ахмед Иванов",
+                 "Ελένη Παπαδοπούλου", "محمد عبد الله", "שרה כהן", "Budi", "A" * 80, "Đặng Thị Ðào ǅ", "王小明", "x"]
+
+
+def hostile_documents() -> list[tuple[str, object]]:
+    """(label, draw) of a batch mixing scripts, optional fields left out, successors, card
+    editions, the three kinds, sheets, and templates changed between batches of one process."""
+    templates, fonts = templates_and_fonts()
+    lh = templates.letterhead
+    changed = replace(templates, letterhead=replace(lh, name=replace(lh.name, id="Balai Sértifikasi Ñ"),
+                                                    microtext="ÅBC·MICRO ", city="Sürabaya", signatory_name="Dr. Žž"))
+    card_title = replace(templates, card=replace(templates.card, title=replace(templates.card.title, id="Kartu Ö")))
+    out: list[tuple[str, object]] = []
+    for t, ts in enumerate((templates, changed, card_title, templates)):
+        for i, name in enumerate(HOSTILE_NAMES):
+            record, number = person(name, photo=PHOTO if i % 3 else None), f"SK-2026-{i:06d}-{t}"
+            out.append((f"certificate {t} {i}", lambda ts=ts, record=record, number=number, i=i: render_certificate(
+                ts, fonts, record, number, qr_matrix(SEAL + number), date(2026, 11, 24 - i % 3), record.photo,
+                replaces="SK-2025-000001-E" if i % 4 == 1 else None)))
+        for label, record in (("product", product()), ("type-1", product(1)), ("training", training())):
+            out.append((f"{label} {t}", lambda ts=ts, record=record: render_certificate(ts, fonts, record, "S-1",
+                                                                                       qr_matrix(SEAL), ISSUED)))
+        cards = [CardData(f"SK-2026-{i:06d}-{t}", person(name), qr_matrix(SEAL + "c" * (i * 30) + name),
+                          PHOTO if i % 2 else None, date(2026, 11, 20 + i % 2), edition=1 + i % 3,
+                          replaces="SK-2025-000009-X" if i % 4 == 2 else None)
+                 for i, name in enumerate(HOSTILE_NAMES[:10])]
+        out += [(f"card {t} {i}", lambda ts=ts, card=card: render_card(ts, fonts, card)) for i, card in enumerate(cards)]
+        out.append((f"sheet {t}", lambda ts=ts, cards=tuple(cards): render_sheet(ts, fonts, cards, f"L{t}")))
+    return out
+
+
+def _drawn_alone_without_parts() -> None:  # run in a fresh process (the test below)
+    import hashlib
+    import sys
+
+    from certgen.render import card
+
+    fixed_parts.ENABLED = False
+    for label, draw in reversed(hostile_documents()):
+        card._drawn.clear()  # a sheet's cards drawn again, as on a rerun
+        sys.stdout.write(f"{label}\t{hashlib.sha256(draw()).hexdigest()}\n")
+
+
+def test_a_hostile_batch_with_parts_is_each_document_drawn_alone_without_them():
+    """No person's data in another's document: every file of a mixed batch drawn in one process
+    with fixed parts is, byte for byte, the file drawn in a fresh process without parts (in the
+    reverse order, sheets from cards drawn again)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    documents = hostile_documents()
+    with_parts = {label: hashlib.sha256(draw()).hexdigest() for label, draw in documents}
+    alone = subprocess.run([sys.executable, "-c", "from tests.test_fixed_parts import _drawn_alone_without_parts as d; d()"],
+                           capture_output=True, text=True, check=True, timeout=300,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout
+    without = dict(line.split("\t") for line in alone.splitlines())
+    assert len(with_parts) == len(documents) == len(without) == 104
+    assert {label for label, digest in with_parts.items() if without[label] != digest} == set()
+    assert len(set(with_parts.values())) == 98  # all differ but the three kinds under unchanged certificates

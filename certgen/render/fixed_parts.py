@@ -23,6 +23,7 @@ states of its fonts are those it was recorded from, and leaves them as drawing i
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections import OrderedDict
 from dataclasses import fields, is_dataclass
@@ -241,6 +242,9 @@ def page_content(code: list[str]) -> bytes:
 
 
 _tokens: dict[Hashable, int] = {}
+#: Token numbers are never given twice in a process: a key may hold a number from before the
+#: table was forgotten next to one from after it, which must not match other content later.
+_numbers = itertools.count()
 _token_of: dict[int, tuple[Any, int]] = {}  # id(object) -> (weak reference, token)
 
 
@@ -251,11 +255,14 @@ def token(value: Any) -> int:
     found = _token_of.get(id(value))
     if found is not None and found[0]() is value:
         return found[1]
-    if len(_tokens) >= 1024:  # numbers are reused after this: forget what they keyed
+    if len(_tokens) >= 1024:  # equal content gets a new number after this: forget what they keyed
         _tokens.clear()
         _token_of.clear()
         _entries.clear()
-    number = _tokens.setdefault(_image(value), len(_tokens))
+    image = _image(value)
+    number = _tokens.get(image)
+    if number is None:
+        number = _tokens[image] = next(_numbers)
     if len(_token_of) >= 4096:  # objects gone since: only the memo is forgotten
         _token_of.clear()
     try:
