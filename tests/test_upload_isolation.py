@@ -79,10 +79,18 @@ def test_exceptions_travel_back_and_a_dying_child_is_a_crash(pool):
 
 
 def test_a_child_cannot_take_the_machine_s_memory(pool):
-    """A file that makes a library allocate without end meets the child's address-space limit."""
-    with pytest.raises(MemoryError):
+    """A file that makes a library allocate without end meets the child's address-space limit,
+    and the check is a crash (the service's INDETERMINATE `check_crashed` verdict), not a
+    MemoryError that reached the web's error page as an HTTP 500; so is a recursion limit."""
+    with pytest.raises(CheckCrashed, match="ran out of memory"):
         pool.run(bytearray, 3 * 2**30)
     assert pool.run(len, bytearray(10)) == 10  # the same child goes on
+    with pytest.raises(CheckCrashed, match="nested too deeply"):
+        pool.run(_recurse, 0)
+
+
+def _recurse(depth: int) -> int:
+    return _recurse(depth + 1)
 
 
 def test_the_whole_process_group_is_killed(pool):

@@ -76,6 +76,13 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
+def _exhausted(exc: BaseException) -> str:
+    """What a check that met a resource limit in its child ran out of (a verdict's detail)."""
+    if isinstance(exc, MemoryError):
+        return f"the check ran out of memory (a child may use {MEMORY_LIMIT // 1024 ** 3} GiB)"
+    return "the check nested too deeply (RecursionError)"
+
+
 def _certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
@@ -211,6 +218,8 @@ class Sandbox:
             elif kind == "ok":
                 return reply[1]
             elif kind == "raise":
+                if isinstance(reply[1], (MemoryError, RecursionError)):  # a limit met, never the caller's own error
+                    raise CheckCrashed(_exhausted(reply[1])) from None
                 raise reply[1]
             else:
                 self.replace()
