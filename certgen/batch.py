@@ -40,7 +40,7 @@ from .intake import COLUMNS, ValidRow, column_name
 from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
                            run_group, sheet_path)
 from .model import DocumentKind, Status, record_from_json, record_to_json
-from .output import ManifestEntry, ManifestWriter, clean_temporaries, flush_to_disk, sha256_file, write_rejected
+from .output import ManifestEntry, ManifestWriter, clean_temporaries, file_digest, flush_to_disk, write_rejected
 from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
 from .registry.leases import LEASE_SECONDS
 from .registry.lifecycle import local_day
@@ -245,7 +245,7 @@ def _mark(env: IssueEnvironment, signer: DocumentSigner | None, issued: list[Iss
 def _earlier(options: BatchOptions, cert: Certificate) -> EarlierRow:
     """A row issued before, with what is wrong with its files."""
     def why(path: Path, expected: str | None) -> str | None:
-        on_disk = sha256_file(path)
+        on_disk = file_digest(path)
         return None if on_disk == expected else ("missing" if on_disk is None else "different")
 
     person = cert.kind is DocumentKind.PERSON
@@ -262,9 +262,9 @@ def _needs_resigning(options: BatchOptions, rows: list[ValidRow], reservations: 
     keys = [res.batch_key for res in reservations if res.status is not Status.PENDING and res.batch_key]
     for start in range(0, len(keys), CHUNK):
         for cert in registry.find_by_batch_keys(keys[start:start + CHUNK]).values():
-            if sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
+            if file_digest(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 return True
-            if cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+            if cert.card_seal and file_digest(card_path(options.output, cert.number)) != cert.card_sha256:
                 return True  # a signed card to draw again
     return False
 
@@ -291,15 +291,6 @@ def _groups(options: BatchOptions, rows: list[ValidRow], reservations: list[Rese
             yield Group(start // size, tuple(tasks), person)
 
 
-def _readable_digest(path: Path) -> str | None:
-    """SHA-256 of the file at `path`, None if there is none; something no digest equals if it
-    cannot be read (a directory put in its place, no permission): it differs from the registry."""
-    try:
-        return sha256_file(path)
-    except OSError as exc:
-        return f"unreadable: {exc.strerror}"
-
-
 def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Registry, summary: BatchSummary,
                     sheet_digests: dict[int, str], written: dict[int, Written]) -> int:
     """manifest.csv and manifest.json in input order, from the registry, each file checked
@@ -310,7 +301,7 @@ def _write_manifest(options: BatchOptions, rows: list[ValidRow], registry: Regis
     def on_disk(paths: list[Path]) -> dict[Path, str | None]:
         digests = {path: known_digest(written, path) for path in paths}
         unknown = [path for path, digest in digests.items() if digest is None]
-        digests.update(zip(unknown, hashing.map(_readable_digest, unknown)))  # hashlib lets go of the GIL
+        digests.update(zip(unknown, hashing.map(file_digest, unknown)))  # hashlib lets go of the GIL
         return digests
 
     size = group_size(options.kind)

@@ -24,7 +24,7 @@ from .intake import (CheckedRow, FitCheck, GlyphCheck, Intake, Row, RowCheck, Ro
                      column_name, validate)
 from .issue_worker import WorkerContext, card_path, certificate_path, worker_context
 from .model import DocumentKind, Status
-from .output import sha256_file
+from .output import file_digest
 from .registry import Registry
 from .registry.succession import Replacement
 from .render import card as card_render
@@ -175,9 +175,9 @@ def _left_to_do(options: BatchOptions, intake: Intake, registry: Registry) -> tu
             cert = found.get(row.batch_key)
             if cert is None or cert.status is Status.PENDING:
                 to_issue += 1
-            elif sha256_file(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
+            elif file_digest(certificate_path(options.output, cert.number)) != cert.pdf_sha256:
                 to_resign.append(cert.number)
-            elif cert.card_seal and sha256_file(card_path(options.output, cert.number)) != cert.card_sha256:
+            elif cert.card_seal and file_digest(card_path(options.output, cert.number)) != cert.card_sha256:
                 to_resign.append(cert.number)  # a signed card to draw again (issue 12)
     return to_issue, to_resign
 

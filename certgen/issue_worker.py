@@ -26,7 +26,7 @@ from .card_files import card_seal, seal_signer_and_time, signed_card
 from .crypto import DocumentSigner
 from .errors import CertgenError
 from .model import PersonRecord, Record
-from .output import sha256_file, write_atomic_identified
+from .output import file_digest, write_atomic_identified
 from .registry import Issued
 from .registry.lifecycle import local_day
 from .render.card import CardData, render_card, render_sheet
@@ -229,9 +229,10 @@ def _sheet(ctx: WorkerContext, group: Group, cards: list[CardData], result: Grou
     path = sheet_path(ctx.output, group.index)
     data = render_sheet(ctx.templates, ctx.fonts, cards, path.stem)
     digest = hashlib.sha256(data).hexdigest()
-    on_disk = sha256_file(path)
+    on_disk = file_digest(path)
     if on_disk != digest:
-        _write(result, path, data)
+        if not _written(result, path, data, f"{path.relative_to(ctx.output)}: print sheet"):
+            return
         if not any(isinstance(r, NewRow) for r in group.rows):
             what = "missing" if on_disk is None else "different"
             result.repaired.append(f"{path.relative_to(ctx.output)}: print sheet was {what}: drawn again "
@@ -244,6 +245,18 @@ def _write(result: GroupResult, path: Path, data: bytes) -> str:
     digest, status = write_atomic_identified(path, data)
     note(result.written, status, digest)
     return digest
+
+
+def _written(result: GroupResult, path: Path, data: bytes, problem: str) -> bool:
+    """`_write` a repaired file; False, with the problem named, when its place cannot take a
+    file (a directory put there, no permission): the other files are repaired all the same."""
+    try:
+        _write(result, path, data)
+    except OSError as exc:
+        result.problems.append(f"{problem} writing it again failed ({exc.strerror}: {path}): "
+                               "make the path free for the file, then run the batch again")
+        return False
+    return True
 
 
 def _repair(result: GroupResult, number: str, what: str, why: str, expected: str | None, path: Path,
@@ -266,7 +279,8 @@ def _repair(result: GroupResult, number: str, what: str, why: str, expected: str
             "or photo have changed): "
             "restore it from a backup, or withdraw and reissue the certificate")
         return
-    _write(result, path, data)
+    if not _written(result, path, data, f"{number}: its {what} is {why} in {path.parent.parent}, and"):
+        return
     result.repaired.append(f"{number}: {what} was {why}: drawn again, identical to the registry (SHA-256 {digest[:16]}...)")
 
 

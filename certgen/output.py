@@ -84,6 +84,20 @@ def sha256_file(path: Path) -> str | None:
         return None
 
 
+#: What `file_digest` gives for a path that holds something unreadable (never a SHA-256).
+UNREADABLE = "unreadable: "
+
+
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of the file at `path`, None if there is none; for something that cannot be read
+    (a directory put in its place, no permission) a text no digest equals, starting with
+    UNREADABLE: it differs from the registry, and the batch names it instead of stopping."""
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"{UNREADABLE}{exc.strerror}"
+
+
 def clean_temporaries(folder: Path) -> int:
     """Remove half-written files left by a killed run; returns how many."""
     removed = 0

@@ -63,8 +63,8 @@ def test_a_file_moved_from_another_noted_path_keeps_its_own_digest(tmp_path):
 
 def test_a_batch_reads_back_none_of_the_files_it_wrote(tmp_path, env, monkeypatch):  # noqa: F811
     read: list[Path] = []
-    original = batch.sha256_file
-    monkeypatch.setattr(batch, "sha256_file", lambda path: read.append(path) or original(path))
+    original = batch.file_digest
+    monkeypatch.setattr(batch, "file_digest", lambda path: read.append(path) or original(path))
     summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 12), tmp_path / "out",
                                      workers=2), env)
     assert summary.issued == 12 and not summary.problems
@@ -187,3 +187,32 @@ def test_a_directory_in_place_of_a_certificate_is_named_in_the_manifest(tmp_path
     assert entries[victims[0].stem]["problem"] == "certificate PDF on disk differs from the registry"
     assert [n for n, m in entries.items() if m["problem"]] == [victims[0].stem]
     assert summary.issued == 4 and any(p.startswith(victims[0].stem) for p in summary.problems)
+
+
+def test_a_rerun_with_a_directory_in_place_of_a_certificate_names_it_and_repairs_the_rest(tmp_path, env):  # noqa: F811
+    """A rerun used to stop with an IsADirectoryError traceback while planning. Now the place is
+    named (it cannot take the file), the other damaged files are repaired, nothing else changes."""
+    data = person_rows(tmp_path / "in", 12)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    certificates = sorted((out / "certificates").glob("*.pdf"))
+    blocked, lost = certificates[2], certificates[5]
+    blocked.unlink()
+    blocked.mkdir()
+    lost.unlink()
+    sheet = out / "sheets" / "cards-0002.pdf"  # the last two cards' sheet
+    sheet.unlink()
+    sheet.mkdir()
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, data, out, workers=2), env)
+    assert summary.issued == 0 and summary.already_issued == 12
+    assert [p for p in summary.problems if p.startswith(blocked.stem)] == [
+        f"{blocked.stem}: its certificate PDF is different in {out}, and writing it again failed (Is a directory: "
+        f"{blocked}): make the path free for the file, then run the batch again"]
+    assert any(p.startswith("sheets/cards-0002.pdf: print sheet writing it again failed (Is a directory")
+               for p in summary.problems)
+    assert any(r.startswith(f"{lost.stem}: certificate PDF was missing: drawn again") for r in summary.repaired)
+    assert lost.is_file() and blocked.is_dir()
+    entries = {m["number"]: m for m in json.loads((out / "manifest.json").read_text())}
+    assert entries[blocked.stem]["problem"].startswith("certificate PDF")
+    assert entries[lost.stem]["problem"] is None
+    assert entries[certificates[11].stem]["problem"] == "print sheet on disk differs from the registry"
