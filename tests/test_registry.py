@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from certgen.errors import NotFoundError, NumberFormatError, TransitionError
+from certgen.errors import NotFoundError, NumberFormatError, RegistryError, TransitionError
 from certgen.model import EventType, Series, Status
 from certgen.numbers import check_character
 from certgen.registry import EffectiveStatus, NewCertificate, Registry, verify_log
@@ -237,3 +237,21 @@ def test_sqlite_fast_lookup_equals_the_core_lookup(registry):
     fast = registry.get(cert.number)
     assert fast.status_changed_at == NOW + timedelta(seconds=1.5) and fast.status_changed_at.tzinfo is not None
     assert fast.record["holder"] == "Ni Wayan Sukerti Ö'Neil" and registry.get(pending.number).expires is None
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file::memory:?uri=true",
+                                 "sqlite:///file:registry?mode=memory&uri=true"])
+def test_an_in_memory_sqlite_registry_is_refused_with_a_clear_error(url):
+    """Each connection to an in-memory SQLite database gets its own empty one: a batch's sync
+    thread used to fail with "no such table: chain_head". Refused when opened, saying why."""
+    with pytest.raises(RegistryError, match="in-memory SQLite database: each connection gets its own empty one"):
+        Registry.open(url)
+
+
+def test_a_file_registry_named_like_memory_is_still_a_file(tmp_path):
+    path = tmp_path / "memory.sqlite3"
+    registry = Registry.open(f"sqlite:///{path}")
+    try:
+        assert path.is_file() and registry.head() is not None
+    finally:
+        registry.close()

@@ -30,6 +30,10 @@ def make_engine(url: str) -> Engine:
     except Exception as exc:
         raise RegistryError(f"registry URL {url!r} is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
+        if _in_memory(parsed.database, parsed.query):
+            raise RegistryError(f"registry URL {url!r} is an in-memory SQLite database: each connection gets its own "
+                                "empty one, and a batch, the web service and the log use several (a batch's sync "
+                                "thread would find no tables). Give a file (sqlite:///PATH) or a server")
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             create_private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -44,6 +48,16 @@ def make_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:
         raise RegistryError(f"cannot use registry URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def _in_memory(database: str | None, query: Any) -> bool:
+    """Whether an SQLite URL names an in-memory database (`sqlite://`, `:memory:`, a `file:` URI
+    with mode=memory or a `:memory:` path)."""
+    if not database or database == ":memory:":
+        return True
+    # SQLite reads these case-sensitively: `file:` URIs, the `mode` parameter and its value
+    return database.startswith("file:") and ("mode=memory" in database or database.startswith("file::memory:")) \
+        or dict(query).get("mode") == "memory"
 
 
 def create_private_file(path: Path) -> None:
