@@ -157,20 +157,36 @@ def _forgeries(data: bytes) -> dict[str, bytes]:
     }
 
 
+def _resigned(issued, edited: bytes) -> bytes:
+    """`edited` signed again, in place, by the genuine document signer."""
+    signer = issued["signer"]
+    return _signed_by(edited, signer.certificate, signer.private_key, [issued["keys"].root_certificate()])
+
+
+def _report(v, issued, taken, forged: bytes) -> dict:
+    """`forged`'s report, both paths the same (`_same`), after a genuine file armed the caches;
+    `taken`: what the fast path answered for it."""
+    _arm(v, issued["pdfs"][0])
+    taken.clear()
+    return _same(v, forged)
+
+
+def _full_path_report(v, issued, taken, forged: bytes, name: str = "") -> dict:
+    """`_report`, checking the fast path left `forged` to pyHanko's full validation."""
+    report = _report(v, issued, taken, forged)
+    assert all(answer is None for answer in taken), name
+    return report
+
+
 def test_forgeries_outside_the_grammar_are_left_to_pyhanko(issued, taken):  # noqa: F811
     genuine = issued["pdfs"][1]
-    signer = issued["signer"]
-    root = issued["keys"].root_certificate()
     for with_registry in (False, True):
         v = verifier(issued, registry=with_registry)
         for name, edited in _forgeries(genuine).items():
             assert edited != genuine, name
-            forged = _signed_by(edited, signer.certificate, signer.private_key, [root])
+            forged = _resigned(issued, edited)
             assert read_issued(forged, 20) is None, name
-            _arm(v, issued["pdfs"][0])
-            taken.clear()
-            report = _same(v, forged)
-            assert all(answer is None for answer in taken), name
+            report = _full_path_report(v, issued, taken, forged, name)
             assert report["verdict"] != "VALID", name  # never the registered file, whatever its structure
             if name in _SIGNATURE_STILL_VALID:  # only the reader kept these from the fast path
                 assert report["checks"][0]["reason"] == "pdf_signature_valid", name
@@ -194,16 +210,11 @@ def test_a_trailer_without_an_integer_size_is_left_to_pyhanko(issued, taken):  #
     int(/Size) of every trailer): the strict reader must not read it either, or the fast path
     would pass, signed in place by the genuine key, a file the full path calls unreadable."""
     genuine = issued["pdfs"][1]
-    signer = issued["signer"]
-    root = issued["keys"].root_certificate()
     v = verifier(issued, registry=False)
     for name, edited in _trailer_edits(genuine).items():
-        forged = _signed_by(edited, signer.certificate, signer.private_key, [root])
+        forged = _resigned(issued, edited)
         assert read_issued(forged, 20) is None, name
-        _arm(v, issued["pdfs"][0])
-        taken.clear()
-        report = _same(v, forged)
-        assert all(answer is None for answer in taken), name
+        report = _full_path_report(v, issued, taken, forged, name)
         assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_unreadable", name
 
 
@@ -213,15 +224,9 @@ def test_a_signature_field_without_a_name_is_left_to_pyhanko(issued, taken):  # 
     place by the genuine key, as a valid signature (offline it gave INDETERMINATE, not INVALID)."""
     genuine = issued["pdfs"][1]
     name = re.search(rb"/T \([^)]*\)", genuine).group(0)
-    signer = issued["signer"]
-    forged = _signed_by(_edit(genuine, name, b" " * len(name)), signer.certificate, signer.private_key,
-                        [issued["keys"].root_certificate()])
+    forged = _resigned(issued, _edit(genuine, name, b" " * len(name)))
     for with_registry in (False, True):
-        v = verifier(issued, registry=with_registry)
-        _arm(v, issued["pdfs"][0])
-        taken.clear()
-        report = _same(v, forged)
-        assert all(answer is None for answer in taken)
+        report = _full_path_report(verifier(issued, registry=with_registry), issued, taken, forged)
         assert report["verdict"] == "INVALID" and report["checks"][0]["reason"] == "pdf_not_signed"
 
 
@@ -249,17 +254,10 @@ def test_a_seal_by_reference_gets_the_full_paths_report(issued, taken):  # noqa:
     """The full path reads the seal with `dict.get`, which does not follow a reference; the
     strict reader followed it. A catalog whose /CertgenSeal is a reference (signed by the genuine
     key) must get the full path's report, never a better one from the fast path."""
-    genuine = issued["pdfs"][1]
-    signer = issued["signer"]
-    forged = _signed_by(_seal_by_reference(genuine), signer.certificate, signer.private_key,
-                        [issued["keys"].root_certificate()])
+    forged = _resigned(issued, _seal_by_reference(issued["pdfs"][1]))
     assert PdfFileReader(io.BytesIO(forged), strict=False).embedded_regular_signatures  # a well-formed file
     for with_registry in (False, True):
-        v = verifier(issued, registry=with_registry)
-        _arm(v, issued["pdfs"][0])
-        taken.clear()
-        report = _same(v, forged)
-        assert all(answer is None for answer in taken)
+        report = _full_path_report(verifier(issued, registry=with_registry), issued, taken, forged)
         assert report["verdict"] != "VALID"
 
 
@@ -270,16 +268,11 @@ def test_a_resigned_edit_inside_the_grammar_reads_as_pyhanko_reads_it(issued, ta
     genuine = issued["pdfs"][1]
     seal = re.search(rb"/CertgenSeal \(([^)]*)\)", genuine).group(1)
     changed = seal[:-4] + (b"BBBB" if seal.endswith(b"AAAA") else b"AAAA")
-    signer = issued["signer"]
-    forged = _signed_by(genuine.replace(seal, changed), signer.certificate, signer.private_key,
-                        [issued["keys"].root_certificate()])
+    forged = _resigned(issued, genuine.replace(seal, changed))
     found = read_issued(forged, 20)
     assert found is not None and found.seal == changed.decode()
     assert found.seal == str(PdfFileReader(io.BytesIO(forged), strict=False).root["/CertgenSeal"])
-    v = verifier(issued, registry=True)
-    _arm(v, issued["pdfs"][0])
-    taken.clear()
-    report = _same(v, forged)
+    report = _report(verifier(issued, registry=True), issued, taken, forged)
     assert taken and taken[-1] is not None  # the fast path answered
     assert report["verdict"] == "INVALID"
     assert [c["reason"] for c in report["checks"]][:2] == ["pdf_signature_valid", "seal_bad_signature"]
