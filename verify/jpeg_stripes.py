@@ -246,7 +246,7 @@ def decode(split: Plan, flag: int) -> np.ndarray | None:
     stripe does not decode to the rows its plan expects (the caller decodes the whole file)."""
     read = flag | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        later = [_pool().submit(_one, stripe, read) for stripe in split.stripes[1:]]
+        later = [worker_pool().submit(_one, stripe, read) for stripe in split.stripes[1:]]
         parts = [_one(split.stripes[0], read)]
         for future in later:  # a stripe no worker has started yet is decoded here (a busy pool)
             parts.append(_one(split.stripes[len(parts)], read) if future.cancel() else future.result())
@@ -258,7 +258,7 @@ def decode(split: Plan, flag: int) -> np.ndarray | None:
     return np.vstack(parts)
 
 
-def _pool() -> ThreadPoolExecutor:
+def worker_pool() -> ThreadPoolExecutor:
     """One pool per process, made on first use (threads cost nothing until a striped file comes)."""
     global _POOL
     with _POOL_LOCK:

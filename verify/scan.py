@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from . import jpeg_stripes
+from . import jpeg_speculative, jpeg_stripes
 
 MAX_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # beyond this it is a decompression bomb, not a phone photo
@@ -48,6 +48,9 @@ BUDGET_S = 0.8
 #: Decode a JPEG that carries restart markers in stripes on two threads (verify.jpeg_stripes);
 #: the tests and the benchmark turn it off to compare.
 STRIPED = True
+#: Decode a JPEG without them on two threads by checked speculation (verify.jpeg_speculative),
+#: in a process that has warmed that decoder; off here turns it off (tests, benchmark).
+SPECULATIVE = True
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 
 
@@ -132,11 +135,15 @@ def decode(data: bytes, header: Header, flag: int) -> np.ndarray:
     (a reduced one for a JPEG), and checked against the size its header declared. The pixels
     as stored: EXIF orientation is not applied (a portrait phone photo, stored 4000 x 3000 and
     marked "turn 90°", would otherwise decode to 3000 x 4000), and a JPEG with restart markers
-    is decoded in stripes on two threads (verify.jpeg_stripes, the same pixels)."""
+    is decoded in stripes on two threads (verify.jpeg_stripes, the same pixels), one without
+    them by checked speculation on two threads where that decoder is warm
+    (verify.jpeg_speculative, the same pixels again)."""
     factor = _FACTORS[flag]
     width, height = -(-header.width // factor), -(-header.height // factor)  # libjpeg rounds up
     try:
         grey = _striped(data, header, flag)
+        if grey is None:
+            grey = _speculative(data, header, flag)
         if grey is None:  # the stored pixels: a QR code reads the same turned (EXIF orientation)
             grey = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:
@@ -160,6 +167,15 @@ def _striped(data: bytes, header: Header, flag: int) -> np.ndarray | None:
         return None
     split = jpeg_stripes.plan(data, flag, header.width, header.height)
     return jpeg_stripes.decode(split, flag) if split is not None else None
+
+
+def _speculative(data: bytes, header: Header, flag: int) -> np.ndarray | None:
+    """A baseline JPEG decoded on two threads by checked speculation (verify.jpeg_speculative);
+    None when that decoder is not warm in this process or does not take the file."""
+    if header.kind != "JPEG" or not SPECULATIVE:
+        return None
+    job = jpeg_speculative.plan(data, flag, header.width, header.height)
+    return jpeg_speculative.decode(job) if job is not None else None
 
 
 def load_grey(data: bytes) -> np.ndarray:
