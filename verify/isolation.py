@@ -41,8 +41,9 @@ from cryptography.hazmat.primitives import serialization
 
 from .boundary import technical
 
-#: What the forkserver imports once, so that each child starts warm.
-PRELOAD = ["verify.isolation", "verify.pdf", "verify.scan", "verify.pdf_pages", "verify.service"]
+#: What the forkserver imports once, so that each child starts warm (verify.jpeg_warm compiles
+#: the two-thread JPEG decoder's kernels there, or loads them from numba's cache).
+PRELOAD = ["verify.isolation", "verify.pdf", "verify.scan", "verify.pdf_pages", "verify.service", "verify.jpeg_warm"]
 #: How much lower a child's CPU priority is than the server's.
 NICE = 10
 #: Address space of a child: a file that makes a library allocate without end fails there

@@ -102,7 +102,7 @@ def warm() -> bool:
                 expected = cv2.imdecode(np.frombuffer(data, np.uint8), FLAG)
                 job = _plan(data, image.shape[1], image.shape[0], min_bytes=0)
                 got = _decode(jpeg_kernels, job)
-                if got is None or not np.array_equal(got, expected):
+                if got.how != "joined" or got.pixels is None or not np.array_equal(got.pixels, expected):
                     return False
         except Exception:  # a numba or LLVM failure on this machine: decode with libjpeg as before
             return False
@@ -111,8 +111,9 @@ def warm() -> bool:
 
 
 def _self_test_images() -> list[np.ndarray]:
+    # large enough that the first span stops past the middle and the spans must join
     rng = np.random.default_rng(15)
-    grey = (rng.normal(128, 50, (256, 328)) + np.arange(328) * 0.3).clip(0, 255).astype(np.uint8)
+    grey = (rng.normal(128, 50, (1200, 1096)) + np.arange(1096) * 0.1).clip(0, 255).astype(np.uint8)
     colour = np.dstack([grey, grey[::-1], np.roll(grey, 40, axis=1)])  # 4:2:0 at quality 90
     return [grey, colour]
 
@@ -261,20 +262,39 @@ def _kernels_module() -> ModuleType:
     return jpeg_kernels
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a two-span decode did: `pixels` (None: decode the file with libjpeg), `how` it ended
+    (joined, one_span, or why the speculation was not used), where the spans joined and how many
+    MCUs the second span decoded before it met the true decode (`resync_mcus`)."""
+    pixels: np.ndarray | None
+    how: str
+    joined_mcu: int | None = None
+    resync_mcus: int | None = None
+
+
 def decode(job: Job) -> np.ndarray | None:
     """The greyscale 1/2-scale pixels of a planned file, decoded on two threads; None when the
     spans did not meet or anything in the file is not what the kernels reproduce (the caller
     then decodes it with libjpeg)."""
+    return explain(job).pixels
+
+
+def explain(job: Job) -> Outcome:
+    """`decode`, with how it went (tests and the benchmark report the joins)."""
     kernels = _KERNELS
     if kernels is None:
-        return None
+        return Outcome(None, "not_warm")
     try:
         return _decode(kernels, job)
-    except Exception:  # MemoryError, a pool shut down at exit: libjpeg decodes it instead
-        return None
+    except Exception as exc:  # MemoryError, a pool shut down at exit: libjpeg decodes it instead
+        return Outcome(None, f"failed: {type(exc).__name__}")
 
 
-def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
+_STATUS = {1: "invalid_code", 3: "past_end", 4: "out_of_range"}
+
+
+def _decode(kernels: ModuleType, job: Job) -> Outcome:
     luma_blocks = int(job.layout[:, 2].sum())
     rows, cols = job.mcus // job.mcus_per_row * job.vmax * 4, job.mcus_per_row * job.hmax * 4
     image = np.empty((rows, cols), np.uint8)
@@ -297,12 +317,13 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
     second_result = second() if later.cancel() else later.result()
     done, status, noted, _, _ = first
     if status != kernels.OK:
-        return None
+        return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
+    how, joined_mcu, resync = "one_span", None, None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
-        if joined is None:
-            return None
-        local, delta = joined  # the second span's MCU that is the first span's MCU `done`
+        if isinstance(joined, str):
+            return Outcome(None, joined)
+        local, delta, joined_mcu, resync = joined  # `local`: the second span's index of MCU `done`
         first_block, last_block = local * luma_blocks, (local + job.mcus - done) * luma_blocks
         base = done * luma_blocks - first_block
         middle = (first_block + last_block) // 2
@@ -312,33 +333,35 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
         ok = (kernels.idct_stored(stored, stored_dc, middle, last_block, base, delta, *rest)
               if half.cancel() else half.result()) and ok
         if not ok:
-            return None
+            return Outcome(None, "second_span_out_of_range")
+        how = "joined"
     height, width = -(-job.height // 2), -(-job.width // 2)
     out = image[:height]
-    return out if width == cols else np.ascontiguousarray(out[:, :width])
+    return Outcome(out if width == cols else np.ascontiguousarray(out[:, :width]), how, joined_mcu, resync)
 
 
 def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pred: np.ndarray,
-          second_pos: np.ndarray, second_pred: np.ndarray) -> tuple[int, int] | None:
+          second_pos: np.ndarray, second_pred: np.ndarray) -> tuple[int, int, int, int] | str:
     """Where the second span joins the true decode: (its own index of the first span's next MCU,
-    the DC predictor correction); None if the spans never share an MCU start, or the second
-    span does not decode every remaining MCU cleanly up to an EOI."""
+    the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
+    why it does not: the spans never share an MCU start, or the second span does not decode
+    every remaining MCU cleanly up to an EOI."""
     done, _, noted, _, split_bits = first
     reached, _, second_noted, marker_at, _ = second
     if noted == 0 or second_noted == 0:
-        return None
+        return "spans_never_met"
     mine = first_pos[:noted] - split_bits
     theirs = second_pos[:second_noted]
     at = np.searchsorted(theirs, mine)
     hits = np.flatnonzero((at < second_noted) & (theirs[np.minimum(at, second_noted - 1)] == mine))
     if not len(hits):
-        return None
+        return "spans_never_met"
     i = int(hits[0])
     joined_mcu = done - noted + i  # the first span noted MCUs done-noted .. done-1
     local = int(at[i])
     if reached < local + job.mcus - joined_mcu:
-        return None  # the second span stopped (an invalid code, the end of the data) too early
+        return "second_span_stopped_early"  # an invalid code, a marker, the end of the data
     if marker_at < 0 or job.data[marker_at:marker_at + 2].tobytes() != b"\xff\xd9":
-        return None
+        return "no_eoi_after_the_scan"
     delta = int(first_pred[i] - second_pred[local])
-    return local + done - joined_mcu, delta
+    return local + done - joined_mcu, delta, joined_mcu, local
