@@ -24,6 +24,7 @@ REDUCED = cv2.IMREAD_REDUCED_GRAYSCALE_2
 @pytest.fixture(scope="module", autouse=True)
 def warm_decoder():
     assert spec.warm(), "numba is installed (pyproject.toml): the decoder must warm and pass its self-test"
+    assert spec.REQUIRE_FREE_CORE is False  # tests/conftest.py: the suite's scans do not depend on the load
 
 
 @pytest.fixture
@@ -200,20 +201,27 @@ def test_a_busy_pool_does_not_wait_the_second_span_runs_on_the_caller(small_file
     assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
 
 
-def test_threads_decoding_at_once_each_get_their_own_pixels(small_files):
+def test_threads_decoding_at_once_each_get_their_own_pixels(small_files, monkeypatch):
+    """One two-span decode at a time per process: a thread that finds it running gets "busy" and
+    libjpeg decodes its file; every thread gets libjpeg's pixels for its own file."""
     files = list(_cases().values())
-    results: dict[int, bool] = {}
+    results: dict[int, tuple[str, bool]] = {}
+    real = spec.explain
 
     def work(i: int) -> None:
-        outcome = _explain(files[i])
-        results[i] = outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(files[i]))
+        outcome = real(spec.plan(files[i], REDUCED, *Image.open(io.BytesIO(files[i])).size))
+        decoded = scan_module.decode(files[i], scan_module.probe(files[i]), REDUCED)
+        results[i] = (outcome.how, np.array_equal(decoded, _libjpeg(files[i]))
+                      and (outcome.pixels is None or np.array_equal(outcome.pixels, _libjpeg(files[i]))))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(files))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert results == {i: True for i in range(len(files))}
+    assert len(results) == len(files) and all(same for _, same in results.values())
+    assert {how for how, _ in results.values()} <= {"joined", "busy"}
+    assert any(how == "joined" for how, _ in results.values())
 
 
 def _decode_in_child(data: bytes) -> bool:
@@ -261,3 +269,32 @@ def test_upload_check_children_start_with_the_decoder_warm():
         assert pool.run(spec.ready) is True
     finally:
         pool.close()
+
+
+def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_files, monkeypatch, tmp_path):
+    """Our kernels spend more CPU than libjpeg: the second span only runs on a free core, and one
+    two-span decode at a time per process."""
+    data = _cases()["opencv grey q88"]
+    loadavg = tmp_path / "loadavg"
+    cores = os.cpu_count() or 1
+    loadavg.write_text(f"3.10 2.50 1.90 {cores}/412 12345\n")
+    assert spec.free_core(str(loadavg)) is False
+    loadavg.write_text(f"0.10 0.50 0.90 {cores - 1}/412 12345\n")
+    assert spec.free_core(str(loadavg)) is (cores > 1)
+    loadavg.write_text("garbage")
+    assert spec.free_core(str(loadavg)) is True
+    assert spec.free_core(str(tmp_path / "missing")) is True
+    monkeypatch.setattr(spec, "REQUIRE_FREE_CORE", True)
+    monkeypatch.setattr(spec, "free_core", lambda: False)
+    assert _explain(data).how == "no_free_core"
+    monkeypatch.setattr(spec, "free_core", lambda: True)
+    assert spec._SPANS.acquire(blocking=False)
+    try:
+        assert _explain(data).how == "busy"
+    finally:
+        spec._SPANS.release()
+    outcome = _explain(data)
+    assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
+    width, height = Image.open(io.BytesIO(data)).size
+    monkeypatch.setattr(spec, "free_core", lambda: False)
+    assert np.array_equal(scan_module.decode(data, scan_module.probe(data), REDUCED), _libjpeg(data))

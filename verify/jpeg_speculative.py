@@ -31,6 +31,7 @@ benchmark); a one-shot command is never made to import numba and decodes on one 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -52,10 +53,16 @@ MIN_SPLIT_BYTES = 256 * 1024
 #: blocks, which the second span leaves to both threads at the end.
 FIRST_SHARE = 0.43
 
+#: Decode on two threads only when a core is free for the second span: our kernels spend about a
+#: third more CPU than libjpeg on one thread (docs/benchmarks.md), so on a host whose cores are
+#: all busy the speculation would slow every scan. Off in the tests, for determinism.
+REQUIRE_FREE_CORE = True
+
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential, Huffman-coded
 _TABLES = {0xC4, 0xDB}
 _SKIPPED = set(range(0xE0, 0xF0)) | {0xFE}
 _KERNELS: ModuleType | None = None
+_SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
 _LIMIT = np.zeros(1024, np.uint8)  # libjpeg's range limit table, set by warm()
 _WARM_LOCK = threading.Lock()
 
@@ -285,10 +292,28 @@ def explain(job: Job) -> Outcome:
     kernels = _KERNELS
     if kernels is None:
         return Outcome(None, "not_warm")
+    if REQUIRE_FREE_CORE and not free_core():
+        return Outcome(None, "no_free_core")
+    if not _SPANS.acquire(blocking=False):  # another thread's decode has the second core
+        return Outcome(None, "busy")
     try:
         return _decode(kernels, job)
     except Exception as exc:  # MemoryError, a pool shut down at exit: libjpeg decodes it instead
         return Outcome(None, f"failed: {type(exc).__name__}")
+    finally:
+        _SPANS.release()
+
+
+def free_core(loadavg: str = "/proc/loadavg") -> bool:
+    """True when fewer tasks are runnable right now (this one included) than there are cores:
+    the fourth field of /proc/loadavg, "running/total", is the kernel's instant count. True
+    where that file is missing or unreadable (not Linux): the decode is still correct."""
+    try:
+        with open(loadavg, "rb") as file:
+            running = int(file.read(256).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running < (os.cpu_count() or 1)
 
 
 _STATUS = {1: "invalid_code", 3: "past_end", 4: "out_of_range"}
