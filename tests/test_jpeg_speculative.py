@@ -298,3 +298,13 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
     width, height = Image.open(io.BytesIO(data)).size
     monkeypatch.setattr(spec, "free_core", lambda: False)
     assert np.array_equal(scan_module.decode(data, scan_module.probe(data), REDUCED), _libjpeg(data))
+
+
+def test_the_operator_can_leave_the_decoder_off():
+    """CERTVERIFY_FAST_JPEG=0: the preload imports nothing of numba (memory over speed)."""
+    code = "import sys, verify.jpeg_warm as w; print(w.WARM, 'numba' in sys.modules)"
+    for value, expected in (("0", "False False"), ("1", "True True")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": os.getcwd(), "CERTVERIFY_FAST_JPEG": value})
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == expected
