@@ -262,8 +262,8 @@ def test_a_one_shot_process_does_not_import_numba(tmp_path):
 def test_upload_check_children_start_with_the_decoder_warm():
     """The forkserver of the upload checks preloads verify.jpeg_warm, so a check child decodes a
     phone photo on two threads without compiling anything."""
-    from verify.isolation import PRELOAD, SandboxPool
-    assert "verify.jpeg_warm" in PRELOAD
+    from verify.isolation import FAST_JPEG, SandboxPool
+    assert FAST_JPEG == "verify.jpeg_warm"
     pool = SandboxPool(1, 60.0)
     try:
         assert pool.run(spec.ready) is True
@@ -300,11 +300,24 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
     assert np.array_equal(scan_module.decode(data, scan_module.probe(data), REDUCED), _libjpeg(data))
 
 
+def _child_state() -> str:
+    return f"{spec.ready()} {'numba' in sys.modules}"
+
+
 def test_the_operator_can_leave_the_decoder_off():
-    """CERTVERIFY_FAST_JPEG=0: the preload imports nothing of numba (memory over speed)."""
-    code = "import sys, verify.jpeg_warm as w; print(w.WARM, 'numba' in sys.modules)"
+    """CERTVERIFY_FAST_JPEG=0: the upload checks' forkserver imports nothing of numba (memory
+    over speed). In a fresh process: the forkserver is one per process."""
+    from verify.web.config import WebConfig
+    assert WebConfig.from_env({}).fast_jpeg is True
+    assert WebConfig.from_env({"CERTVERIFY_FAST_JPEG": "0"}).fast_jpeg is False
+    code = ("import sys\n"
+            "from verify.isolation import SandboxPool\n"
+            "from tests.test_jpeg_speculative import _child_state\n"
+            "if __name__ == '__main__':\n"
+            "    pool = SandboxPool(1, 60.0, fast_jpeg=sys.argv[1] == '1')\n"
+            "    print(pool.run(_child_state)); pool.close()\n")
     for value, expected in (("0", "False False"), ("1", "True True")):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "PYTHONPATH": os.getcwd(), "CERTVERIFY_FAST_JPEG": value})
+        out = subprocess.run([sys.executable, "-c", code, value], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": os.getcwd()})
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == expected
