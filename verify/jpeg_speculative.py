@@ -59,7 +59,6 @@ FIRST_SHARE = 0.43
 REQUIRE_FREE_CORE = True
 
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential, Huffman-coded
-_TABLES = {0xC4, 0xDB}
 _SKIPPED = set(range(0xE0, 0xF0)) | {0xFE}
 _KERNELS: ModuleType | None = None
 _SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
