@@ -321,3 +321,32 @@ def test_the_operator_can_leave_the_decoder_off():
                              env={**os.environ, "PYTHONPATH": os.getcwd()})
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == expected
+
+
+def test_a_second_span_that_starts_on_garbage_starts_again_and_still_joins(small_files, monkeypatch):
+    """Regression (a 12 MP 4:2:0 photo at quality 60, split at 43%): the second span's very first
+    MCU held a coefficient no encoder writes; it stopped there, the spans never met and libjpeg
+    decoded the file again. A speculative span now starts such an MCU again at the next byte.
+    Over many split points some start on garbage; every one joins with libjpeg's pixels."""
+    data = _opencv(_texture(392, 517, True, 11), 60)
+    expected = _libjpeg(data)
+    restarts = 0
+    for step in range(40):
+        monkeypatch.setattr(spec, "FIRST_SHARE", 0.30 + step * 0.005)
+        job = spec.plan(data, REDUCED, 517, 392)
+        second = _second_span(job)
+        restarts += second[5] >= 0
+        outcome = spec.explain(job)
+        assert outcome.how == "joined", (step, outcome.how)
+        assert np.array_equal(outcome.pixels, expected)
+    assert restarts > 0
+
+
+def _second_span(job: spec.Job) -> tuple:
+    from verify import jpeg_kernels as kernels
+    luma = int(job.layout[:, 2].sum())
+    common = (job.layout, job.mcus_per_row, job.hmax, job.vmax, *job.tables, job.quant, kernels.ZIGZAG, job.mcus)
+    return kernels.decode_span(job.data, job.split_at, len(job.data), *common, job.split_at,
+                               np.empty(spec.OVERLAP_MCUS, np.int64), np.empty(spec.OVERLAP_MCUS, np.int64), False, False,
+                               np.empty((1, 1), np.uint32), spec._LIMIT, np.empty((job.mcus * luma, 64), np.int16),
+                               np.empty(job.mcus * luma, np.int64))

@@ -223,13 +223,16 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     records = 0
     mcu = 0
     status = OK
+    restarted = -1
     while mcu < max_mcus:
         position = loaded - nbits
+        noted = False
         if position >= record_from:
             if records < record_pos.shape[0]:
                 record_pos[records] = position
                 record_pred[records] = pred
                 records += 1
+                noted = True
             elif stop_when_recorded:
                 break
         for b in range(blocks):
@@ -384,12 +387,25 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     coef[i] = 0
                 luma_done += 1
         if status != OK:
+            if noted and not stop_when_recorded and status != ERROR_PAST_END:
+                # the speculative span is on a wrong chain (an invalid code, a value no encoder
+                # writes): start this MCU again at the next byte not yet read, DC predictor 0
+                records -= 1
+                luma_done = mcu * luma_blocks
+                for i in range(64):
+                    coef[i] = 0
+                acc = np.int64(0)
+                nbits = 0
+                pred = np.int64(0)
+                status = OK
+                restarted = mcu
+                continue
             break
         if loaded - nbits > end_bits:
             status = ERROR_PAST_END
             break
         mcu += 1
-    return mcu, status, records, marker_at, record_from
+    return mcu, status, records, marker_at, record_from, restarted
 
 
 @njit(cache=True, nogil=True)

@@ -339,7 +339,7 @@ def _decode(kernels: ModuleType, job: Job) -> Outcome:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, _, _ = first
+    done, status, noted, _, _, _ = first
     if status != kernels.OK:
         return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
     how, joined_mcu, resync = "one_span", None, None
@@ -370,14 +370,18 @@ def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pr
     the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
     why it does not: the spans never share an MCU start, or the second span does not decode
     every remaining MCU cleanly up to an EOI."""
-    done, _, noted, _, split_bits = first
-    reached, _, second_noted, marker_at, _ = second
+    done, _, noted, _, split_bits, _ = first
+    reached, _, second_noted, marker_at, _, restarted = second
     if noted == 0 or second_noted == 0:
         return "spans_never_met"
     mine = first_pos[:noted] - split_bits
     theirs = second_pos[:second_noted]
     at = np.searchsorted(theirs, mine)
     hits = np.flatnonzero((at < second_noted) & (theirs[np.minimum(at, second_noted - 1)] == mine))
+    if not len(hits):
+        return "spans_never_met"
+    # a restart after a shared start would mean an invalid code in the true decode
+    hits = hits[at[hits] >= restarted]
     if not len(hits):
         return "spans_never_met"
     i = int(hits[0])
