@@ -124,6 +124,16 @@ def _self_test_images() -> list[np.ndarray]:
     return [grey, colour]
 
 
+def _forget_spans() -> None:
+    """A child forked while another thread of its parent was decoding would inherit the taken
+    semaphore, and never decode on two threads: it starts with its own."""
+    global _SPANS
+    _SPANS = threading.BoundedSemaphore(1)
+
+
+os.register_at_fork(after_in_child=_forget_spans)
+
+
 def plan(data: bytes, flag: int, width: int, height: int) -> Job | None:
     """The two spans of a JPEG `verify.scan.probe` accepted as `width` x `height`, for a decode
     with `flag`; None when the decoder is not warm or the file is not one it reproduces exactly
