@@ -25,6 +25,11 @@ FAST_BITS = 12
 COEF_LIMIT = 4096
 #: Limit of the inverse DCT's intermediate values (the same reason).
 WORK_LIMIT = 16384
+#: An output of the inverse DCT (before the +128 level shift) must lie in -OUTPUT_LIMIT ..
+#: OUTPUT_LIMIT - 1: there the C range limit table (indexed by value & 1023) and the SIMD
+#: transform's saturation (packsswb) give the same pixel; beyond it the C table wraps (600 -> 0)
+#: where the SIMD one gives 255. Real photos stay far inside; a crafted file goes back to libjpeg.
+OUTPUT_LIMIT = 512
 
 OK = 0
 ERROR_CODE = 1  # a bit pattern that is no Huffman code of the table
@@ -84,7 +89,7 @@ def build_table(bits, values, is_dc, look, fast_ac, maxcode, valptr, mincode, hv
                 code += 1
                 k += 1
             maxcode[length] = code - 1
-        if code > (1 << length):  # libjpeg: "code >= 1 << si" after the codes of this length
+        if code >= (1 << length):  # libjpeg: "code >= 1 << si" (no code may be all ones)
             return False
         code <<= 1
     if not is_dc:
@@ -122,8 +127,8 @@ def idct_4x4(c, image32, y0, x, work, limit):
     """libjpeg's jpeg_idct_4x4 of one block of dequantised coefficients `c` (natural order, each
     below COEF_LIMIT) into the 4x4 pixels at row y0, word x of `image32` (the 1/2-scale image
     seen as 4-pixel words). Without libjpeg's zero-column shortcuts, which give the same values.
-    False when an intermediate reaches WORK_LIMIT (where libjpeg-turbo's SIMD and C transforms
-    part)."""
+    False when an intermediate reaches WORK_LIMIT or an output leaves -OUTPUT_LIMIT ..
+    OUTPUT_LIMIT - 1 (where libjpeg-turbo's SIMD and C transforms part)."""
     big = 0
     for col in range(8):
         if col == 4:  # the 4x4 transform does not use the fifth column or row
@@ -164,10 +169,16 @@ def idct_4x4(c, image32, y0, x, work, limit):
         tmp12 = tmp0 - tmp2
         t0 = -a7 * 1730 + a5 * 11893 - a3 * 17799 + a1 * 8697
         t2 = -a7 * 4176 - a5 * 4926 + a3 * 7373 + a1 * 20995
-        v0 = np.uint32(limit[((tmp10 + t2 + 262144) >> 19) & 1023])
-        v1 = np.uint32(limit[((tmp12 + t0 + 262144) >> 19) & 1023])
-        v2 = np.uint32(limit[((tmp12 - t0 + 262144) >> 19) & 1023])
-        v3 = np.uint32(limit[((tmp10 - t2 + 262144) >> 19) & 1023])
+        r0 = (tmp10 + t2 + 262144) >> 19
+        r1 = (tmp12 + t0 + 262144) >> 19
+        r2 = (tmp12 - t0 + 262144) >> 19
+        r3 = (tmp10 - t2 + 262144) >> 19
+        if ((r0 + OUTPUT_LIMIT) | (r1 + OUTPUT_LIMIT) | (r2 + OUTPUT_LIMIT) | (r3 + OUTPUT_LIMIT)) & ~1023:
+            return False
+        v0 = np.uint32(limit[r0 & 1023])
+        v1 = np.uint32(limit[r1 & 1023])
+        v2 = np.uint32(limit[r2 & 1023])
+        v3 = np.uint32(limit[r3 & 1023])
         image32[y0 + r, x] = v0 | (v1 << np.uint32(8)) | (v2 << np.uint32(16)) | (v3 << np.uint32(24))
     return True
 

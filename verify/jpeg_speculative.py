@@ -65,6 +65,18 @@ _KERNELS: ModuleType | None = None
 _SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
 _LIMIT = np.zeros(1024, np.uint8)  # libjpeg's range limit table, set by warm()
 _WARM_LOCK = threading.Lock()
+#: JPEG_MAX_DIMENSION: libjpeg refuses a frame with a longer side.
+MAX_SIDE = 65500
+
+
+def _forget_locks() -> None:
+    """In a forked child no thread holds a lock: one held by a parent's thread at the fork
+    would never be released (every decode "busy", `warm` blocked for ever)."""
+    global _SPANS, _WARM_LOCK
+    _SPANS, _WARM_LOCK = threading.BoundedSemaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks)
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Job:
     height: int
     tables: tuple[np.ndarray, ...]  # look, fast_ac, maxcode, valptr, mincode, hvals (8 tables)
     quant: np.ndarray  # luma quantisation table, natural order, int64
+    eoi_at: int = -1  # an EOI marker after the scan's start (-1: none in the file's tail)
 
 
 def ready() -> bool:
@@ -197,14 +210,18 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
+    if max(width, height) > MAX_SIDE:
+        raise ValueError("wider or higher than libjpeg decodes (65,500)")
+    if [sos[5 + 2 * i] for i in range(sos[4])] != [sof[10 + 3 * i] for i in range(count)]:
+        raise ValueError("the scan lists the components in another order than the frame")
+    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg latches every one
+        raise ValueError("a quantisation table of the frame is not defined")
     luma_quant = sampling[luma_id][2]
-    if luma_quant not in quant:
-        raise ValueError("the luma quantisation table is not defined")
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
     # the file's tail, not a search through megabytes of entropy data
-    end = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
-    end = len(data) if end < 0 else end
+    eoi_at = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
+    end = len(data) if eoi_at < 0 else eoi_at
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
     split_at = scan_at + max(1, int((end - scan_at) * FIRST_SHARE))
@@ -214,7 +231,7 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
         raise ValueError("no place to split")
     return Job(np.frombuffer(data, np.uint8), scan_at, split_at, np.array(blocks, np.int64),
                frame.mcus_per_row, frame.mcus_per_row * frame.mcu_rows, hmax, vmax, width, height, tables,
-               quant[luma_quant])
+               quant[luma_quant], eoi_at)
 
 
 def _huffman_tables(segment: bytes, out: dict[tuple[int, int], tuple[bytes, bytes]]) -> None:
@@ -343,6 +360,10 @@ def _decode(kernels: ModuleType, job: Job) -> Outcome:
     done, status, noted, _, _ = first
     if status != kernels.OK:
         return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
+    if done == job.mcus and job.eoi_at < 0:
+        # libjpeg reads ahead up to 8 bytes; where the file ends before a marker it suspends
+        # and imdecode gives None, where the kernels read zero bits. A marker stops it first.
+        return Outcome(None, "no_eoi_after_the_scan")
     how, joined_mcu, resync = "one_span", None, None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
