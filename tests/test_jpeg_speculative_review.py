@@ -79,11 +79,15 @@ class _Bits:
 
 
 def _encode(blocks: list[np.ndarray], width: int, height: int, quant: np.ndarray, dc=DC_TABLE, ac=AC_TABLE,
-            tail: bytes = b"\xff\xd9") -> bytes:
-    """A baseline grey JPEG of quantised blocks (natural order, in scan order)."""
-    dc_codes, ac_codes, bits, pred = _codes(*dc), _codes(*ac), _Bits(), 0
-    for block in blocks:
-        diff, pred = int(block[0]) - pred, int(block[0])
+            tail: bytes = b"\xff\xd9", sampling: tuple[int, ...] = (0x11,)) -> bytes:
+    """A baseline JPEG of quantised blocks (natural order, in scan order): grey, or YCbCr with
+    the given sampling factors (one quantisation and one pair of Huffman tables for all)."""
+    dc_codes, ac_codes, bits = _codes(*dc), _codes(*ac), _Bits()
+    owner = [c for c, factors in enumerate(sampling) for _ in range((factors >> 4) * (factors & 15))]
+    preds = [0] * len(sampling)
+    for n, block in enumerate(blocks):
+        c = owner[n % len(owner)]
+        diff, preds[c] = int(block[0]) - preds[c], int(block[0])
         size = abs(diff).bit_length()
         bits.put(*dc_codes[size])
         bits.put(diff if diff >= 0 else diff + (1 << size) - 1, size)
@@ -104,11 +108,14 @@ def _encode(blocks: list[np.ndarray], width: int, height: int, quant: np.ndarray
             bits.put(*ac_codes[0])
     dqt = bytes([0]) + bytes(int(quant[ZIGZAG[k]]) for k in range(64))
     out = b"\xff\xd8\xff\xdb" + (len(dqt) + 2).to_bytes(2, "big") + dqt
-    out += b"\xff\xc0\x00\x0b\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big") + b"\x01\x01\x11\x00"
+    out += b"\xff\xc0" + (8 + 3 * len(sampling)).to_bytes(2, "big") + b"\x08" + height.to_bytes(2, "big")
+    out += width.to_bytes(2, "big") + bytes([len(sampling)])
+    out += b"".join(bytes([c + 1, factors, 0]) for c, factors in enumerate(sampling))
     for kind, (counts, symbols) in ((0x00, dc), (0x10, ac)):
         segment = bytes([kind]) + bytes(counts) + bytes(symbols)
         out += b"\xff\xc4" + (len(segment) + 2).to_bytes(2, "big") + segment
-    return out + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + bits.flush() + tail
+    sos = bytes([len(sampling)]) + b"".join(bytes([c + 1, 0]) for c in range(len(sampling))) + b"\x00\x3f\x00"
+    return out + b"\xff\xda" + (len(sos) + 2).to_bytes(2, "big") + sos + bits.flush() + tail
 
 
 def _libjpeg(data: bytes) -> np.ndarray | None:
@@ -261,3 +268,27 @@ def test_a_child_forked_during_a_decode_is_not_left_busy_for_ever(small_files):
             assert pool.apply(_explain_in_child, (data,)) == "joined"
     finally:
         spec._SPANS.release()
+
+
+def _sampled(factors: tuple[int, ...], seed: int) -> bytes:
+    hmax, vmax = max(f >> 4 for f in factors), max(f & 15 for f in factors)
+    mcus = -(-512 // (8 * hmax)) * -(-384 // (8 * vmax))
+    per_mcu = sum((f >> 4) * (f & 15) for f in factors)
+    return _encode(_random_blocks(mcus * per_mcu, seed), 512, 384, np.ones(64, np.int64), sampling=factors)
+
+
+def test_an_mcu_of_more_than_ten_blocks_is_refused(small_files):
+    """D_MAX_BLOCKS_IN_MCU: libjpeg refuses an MCU of more than 10 blocks (three components
+    sampled 2x2: 12)."""
+    data = _sampled((0x22, 0x22, 0x22), 8)
+    assert _libjpeg(data) is None
+    assert spec.refusal(data, 512, 384, 0) == "more than 10 blocks in an MCU"
+    assert _contract(data, 512, 384) is None
+
+
+@pytest.mark.parametrize("factors", [(0x12, 0x11, 0x11), (0x22, 0x21, 0x21), (0x22, 0x12, 0x21), (0x22, 0x22, 0x21)],
+                         ids=["4:4:0", "chroma 2x1", "chroma 1x2 and 2x1", "ten blocks"])
+def test_uncommon_sampling_factors_give_libjpegs_pixels(small_files, monkeypatch, factors):
+    monkeypatch.setattr(spec, "OVERLAP_MCUS", 4096)  # one span: the layout of the blocks is what is checked
+    outcome = _contract(_sampled(factors, 9), 512, 384)
+    assert outcome is not None and outcome.how == "one_span" and outcome.pixels is not None

@@ -210,6 +210,8 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
+    if len(blocks) > 10:  # D_MAX_BLOCKS_IN_MCU
+        raise ValueError("more than 10 blocks in an MCU")
     if max(width, height) > MAX_SIDE:
         raise ValueError("wider or higher than libjpeg decodes (65,500)")
     if [sos[5 + 2 * i] for i in range(sos[4])] != [sof[10 + 3 * i] for i in range(count)]:
