@@ -292,3 +292,20 @@ def test_uncommon_sampling_factors_give_libjpegs_pixels(small_files, monkeypatch
     monkeypatch.setattr(spec, "OVERLAP_MCUS", 4096)  # one span: the layout of the blocks is what is checked
     outcome = _contract(_sampled(factors, 9), 512, 384)
     assert outcome is not None and outcome.how == "one_span" and outcome.pixels is not None
+
+
+def test_tables_defined_again_before_the_scan_are_used_as_libjpeg_uses_them(small_files):
+    """The last definition of a table before SOS is the one libjpeg latches: a quantisation
+    table redefined after SOF, a Huffman table defined twice (a first, different one before the
+    frame)."""
+    quant = np.full(64, 2, np.int64)
+    data = _encode(_random_blocks(64 * 48, 10), 512, 384, quant)
+    sos = data.index(b"\xff\xda")
+    other_quant = bytes([0]) + bytes(range(1, 65))
+    dqt = b"\xff\xdb" + (len(other_quant) + 2).to_bytes(2, "big") + other_quant
+    other_dc = bytes([0x00]) + bytes([0, 0, 0, 0, 12] + [0] * 11) + bytes(range(12))
+    dht = b"\xff\xc4" + (len(other_dc) + 2).to_bytes(2, "big") + other_dc
+    redefined = data[:2] + dht + data[2:sos] + dqt + data[sos:]
+    assert not np.array_equal(_libjpeg(redefined), _libjpeg(data))  # the new quantisation table is used
+    outcome = _contract(redefined, 512, 384)
+    assert outcome is not None and outcome.pixels is not None and outcome.how == "joined"
