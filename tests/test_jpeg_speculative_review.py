@@ -309,3 +309,21 @@ def test_tables_defined_again_before_the_scan_are_used_as_libjpeg_uses_them(smal
     assert not np.array_equal(_libjpeg(redefined), _libjpeg(data))  # the new quantisation table is used
     outcome = _contract(redefined, 512, 384)
     assert outcome is not None and outcome.pixels is not None and outcome.how == "joined"
+
+
+@pytest.mark.parametrize(("tail", "two_spans"), [(b"\xff\xff\xff\xd9", "no_eoi_after_the_scan"),
+                                               (b"\x12\x34\xff\xd9", "joined"),
+                                               (b"\xff\xdc\x00\x04\x01\x80\xff\xd9", "no_eoi_after_the_scan"),
+                                               (b"\xff\xfe\x00\x04ab\xff\xd9", "no_eoi_after_the_scan"),
+                                               (b"\xff\xd0\xff\xd9", "no_eoi_after_the_scan")],
+                         ids=["fill bytes", "extraneous bytes", "DNL", "COM", "RST0"])
+def test_what_follows_the_scan_gives_libjpegs_pixels_or_none(small_files, tail, two_spans):
+    """libjpeg ignores what follows the last MCU up to EOI (fill bytes, extraneous bytes, a
+    DNL): one span gives its pixels; two spans join only where the first marker after the scan
+    is EOI (extraneous bytes are read as entropy data, by libjpeg too)."""
+    for blocks, size, how in ((_random_blocks(48, 11), (64, 48), "one_span"),
+                              (_random_blocks(64 * 48, 11), (512, 384), two_spans)):
+        data = _encode(blocks, *size, np.ones(64, np.int64), tail=tail)
+        assert _libjpeg(data) is not None
+        outcome = _contract(data, *size)
+        assert outcome is not None and outcome.how == how

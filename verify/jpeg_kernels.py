@@ -7,8 +7,10 @@ data is read through `_byte`, which never reads past `stop`); the tests run thes
 `NUMBA_BOUNDSCHECK=1` on hostile files to prove it.
 
 The pixels are libjpeg-turbo's own for a greyscale decode at 1/2 scale (`jpeg_idct_4x4`,
-integer arithmetic, its range limit table), so a file decoded here gives exactly what
-`cv2.imdecode(..., IMREAD_REDUCED_GRAYSCALE_2)` gives: the tests compare them pixel for pixel.
+integer arithmetic, its range limit table, used only where its outputs are those of the SIMD
+`jsimd_idct_4x4` too), so a file decoded here gives exactly what `cv2.imdecode(...,
+IMREAD_REDUCED_GRAYSCALE_2 | IMREAD_IGNORE_ORIENTATION)` gives: the tests compare them pixel for
+pixel.
 """
 
 from __future__ import annotations

@@ -20,8 +20,11 @@ applications to JPEG files", The Computer Journal 46(5), 2003):
 Nothing speculative is ever used unchecked: no shared start (the spans never met), an invalid
 code, a value outside what an 8-bit encoder writes, a span that runs past the data or a scan not
 ended by EOI, and `decode` returns None so that the caller decodes the file with libjpeg as
-before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its
-range limit), and the tests compare them with `cv2.imdecode` pixel for pixel.
+before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` where its
+C and SIMD forms agree), and the tests compare them with `cv2.imdecode(..., FLAG |
+IMREAD_IGNORE_ORIENTATION)` pixel for pixel: EXIF orientation is not applied, as verify.scan
+decodes. Everything libjpeg refuses in the header (a table it rejects, a side over 65,500, more
+than 10 blocks in an MCU, components out of order) is refused by `plan` too.
 
 The kernels are numba code: `warm` imports numba and compiles or loads them (about 0.5 s from
 its disk cache, seconds the first time) and checks them against libjpeg on two built-in
