@@ -190,15 +190,26 @@ def test_a_huffman_table_with_an_all_ones_code_is_refused_as_libjpeg_does(small_
     assert _contract(data, 512, 384) is None
 
 
-@pytest.mark.parametrize("tail", [b"", b"\xff"], ids=["nothing", "a lone 0xFF"])
+@pytest.mark.parametrize("tail", [b"", b"\xff", b"\xff\xff", b"\xff\x00", b"\xff\xff\x00"],
+                         ids=["nothing", "a lone 0xFF", "fill bytes", "a stuffed 0xFF", "0xFF 0xFF 0x00"])
 def test_a_scan_that_runs_into_the_end_of_the_file_is_left_to_libjpeg(small_files, tail):
     """With OpenCV's memory source libjpeg suspends (and imdecode gives None) when it reads
     ahead past the end of the file; the kernels feed zero bits there and had decoded the last
-    MCU. An EOI (any marker) after the scan stops libjpeg's reading before the end."""
+    MCU. A marker after the scan stops libjpeg's reading before the end (0xFF 0xFF 0x00 is a
+    data byte to libjpeg, not a marker)."""
     data = _encode(_random_blocks(48, 4), 64, 48, np.ones(64, np.int64), tail=tail)
     assert _libjpeg(data) is None
     outcome = _contract(data, 64, 48)
     assert outcome is not None and outcome.how == "no_eoi_after_the_scan"
+
+
+def test_a_file_with_a_long_trailer_after_eoi_still_decodes(small_files):
+    """A phone's motion photo appends megabytes after EOI: the marker that ends the scan is
+    found where the first span stopped reading, not in the file's tail."""
+    trailer = bytes(np.random.default_rng(12).integers(0, 255, 100_000, dtype=np.uint8))  # no 0xFF
+    data = _encode(_random_blocks(64 * 48, 12), 512, 384, np.ones(64, np.int64), tail=b"\xff\xd9" + trailer)
+    outcome = _contract(data, 512, 384)
+    assert outcome is not None and outcome.how == "one_span" and outcome.pixels is not None
 
 
 def _pillow_444() -> bytes:

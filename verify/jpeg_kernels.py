@@ -219,7 +219,7 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     counted from `start`: `from_bits`, returned) have their start and luma DC predictor
     recorded: where two spans record the same start, they decode the same bits from there on.
     `note_byte` must not follow a 0xFF byte. Returns (mcus done, status, records, byte where a
-    marker or `stop` ended the data or -1, from_bits)."""
+    marker or `stop` ended the data or -1, from_bits, byte where reading stopped)."""
     blocks = layout.shape[0]
     luma_blocks, luma_x, luma_y = _luma_positions(layout)
     coef = np.zeros(64, np.int64)  # zero between blocks
@@ -402,7 +402,30 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
             status = ERROR_PAST_END
             break
         mcu += 1
-    return mcu, status, records, marker_at, record_from
+    return mcu, status, records, marker_at, record_from, p
+
+
+@njit(cache=True, nogil=True)
+def marker_after(data, at):
+    """Where libjpeg's reader, at byte `at` of entropy data, finds the next marker (0xFF, fill
+    0xFF bytes, then a byte other than 0: 0xFF 0xFF 0x00 is a data byte to libjpeg); -1 where
+    the data ends first. There libjpeg, reading ahead, runs into the end of the file, and
+    OpenCV's source suspends the decode (imdecode gives None)."""
+    n = data.shape[0]
+    i = at
+    while i < n:
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and data[j] == 0xFF:
+            j += 1
+        if j >= n:
+            return -1
+        if data[j] != 0:
+            return i
+        i = j + 1
+    return -1
 
 
 @njit(cache=True, nogil=True)

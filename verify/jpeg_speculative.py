@@ -97,7 +97,6 @@ class Job:
     height: int
     tables: tuple[np.ndarray, ...]  # look, fast_ac, maxcode, valptr, mincode, hvals (8 tables)
     quant: np.ndarray  # luma quantisation table, natural order, int64
-    eoi_at: int = -1  # an EOI marker after the scan's start (-1: none in the file's tail)
 
 
 def ready() -> bool:
@@ -225,8 +224,8 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
     # the file's tail, not a search through megabytes of entropy data
-    eoi_at = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
-    end = len(data) if eoi_at < 0 else eoi_at
+    end = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
+    end = len(data) if end < 0 else end
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
     split_at = scan_at + max(1, int((end - scan_at) * FIRST_SHARE))
@@ -236,7 +235,7 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
         raise ValueError("no place to split")
     return Job(np.frombuffer(data, np.uint8), scan_at, split_at, np.array(blocks, np.int64),
                frame.mcus_per_row, frame.mcus_per_row * frame.mcu_rows, hmax, vmax, width, height, tables,
-               quant[luma_quant], eoi_at)
+               quant[luma_quant])
 
 
 def _huffman_tables(segment: bytes, out: dict[tuple[int, int], tuple[bytes, bytes]]) -> None:
@@ -362,10 +361,10 @@ def _decode(kernels: ModuleType, job: Job) -> Outcome:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, _, _ = first
+    done, status, _, marker_at, _, read_to = first
     if status != kernels.OK:
         return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
-    if done == job.mcus and job.eoi_at < 0:
+    if done == job.mcus and kernels.marker_after(job.data, marker_at if marker_at >= 0 else read_to) < 0:
         # libjpeg reads ahead up to 8 bytes; where the file ends before a marker it suspends
         # and imdecode gives None, where the kernels read zero bits. A marker stops it first.
         return Outcome(None, "no_eoi_after_the_scan")
@@ -397,8 +396,8 @@ def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pr
     the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
     why it does not: the spans never share an MCU start, or the second span does not decode
     every remaining MCU cleanly up to an EOI."""
-    done, _, noted, _, split_bits = first
-    reached, _, second_noted, marker_at, _ = second
+    done, _, noted, _, split_bits, _ = first
+    reached, _, second_noted, marker_at, _, _ = second
     if noted == 0 or second_noted == 0:
         return "spans_never_met"
     mine = first_pos[:noted] - split_bits
