@@ -338,3 +338,17 @@ def test_what_follows_the_scan_gives_libjpegs_pixels_or_none(small_files, tail, 
         assert _libjpeg(data) is not None
         outcome = _contract(data, *size)
         assert outcome is not None and outcome.how == how
+
+
+@pytest.mark.parametrize(("seed", "quality"), [(32, 50), (14, 30)], ids=["stopped early", "never met"])
+def test_the_second_spans_own_dc_predictor_is_not_range_checked_before_its_correction(small_files, seed, quality):
+    """Before it meets the true decode, the second span's DC predictor is a sum of garbage
+    differences and may be far beyond COEF_LIMIT; only the corrected one matters (idct_stored
+    checks it). Checking the uncorrected one stopped the second span on these files (before the
+    join, or before it had noted a start the first span shares)."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.normal(128, 60, (376, 501)).astype(np.float32), (0, 0), 2)
+    image = np.clip(base + rng.normal(0, 14, base.shape) + np.linspace(-100, 100, 501), 0, 255).astype(np.uint8)
+    data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    outcome = _contract(data, 501, 376)
+    assert outcome is not None and outcome.how == "joined"

@@ -297,12 +297,14 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     value = value - (1 << size) + 1
                 if is_luma:
                     pred += value
-            if is_luma:
+            if is_luma and direct:
                 if pred > (1 << 30) or pred < -(1 << 30):
                     status = ERROR_RANGE
                     break
                 # libjpeg keeps the DC as a JCOEF (16 bits) before dequantising it
                 coef[0] = (((pred + 32768) & 0xFFFF) - 32768) * quant[0]
+            # a stored block's DC is checked by idct_stored once corrected: a speculative span's
+            # own predictor may be far off until it is
             # -- AC
             k = 1
             while k < 64:
