@@ -341,7 +341,7 @@ def test_a_second_span_that_starts_on_garbage_starts_again_and_still_joins(small
         monkeypatch.setattr(spec, "FIRST_SHARE", 0.30 + step * 0.005)
         job = spec.plan(data, REDUCED, 517, 392)
         second = _second_span(job)
-        restarts += second[5] >= 0
+        restarts += second[6] >= 0
         outcome = spec.explain(job)
         assert outcome.how == "joined", (step, outcome.how)
         assert np.array_equal(outcome.pixels, expected)

@@ -20,8 +20,11 @@ applications to JPEG files", The Computer Journal 46(5), 2003):
 Nothing speculative is ever used unchecked: no shared start (the spans never met), an invalid
 code, a value outside what an 8-bit encoder writes, a span that runs past the data or a scan not
 ended by EOI, and `decode` returns None so that the caller decodes the file with libjpeg as
-before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its
-range limit), and the tests compare them with `cv2.imdecode` pixel for pixel.
+before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` where its
+C and SIMD forms agree), and the tests compare them with `cv2.imdecode(..., FLAG |
+IMREAD_IGNORE_ORIENTATION)` pixel for pixel: EXIF orientation is not applied, as verify.scan
+decodes. Everything libjpeg refuses in the header (a table it rejects, a side over 65,500, more
+than 10 blocks in an MCU, components out of order) is refused by `plan` too.
 
 The kernels are numba code: `warm` imports numba and compiles or loads them (about 0.5 s from
 its disk cache, seconds the first time) and checks them against libjpeg on two built-in
@@ -64,6 +67,18 @@ _KERNELS: ModuleType | None = None
 _SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
 _LIMIT = np.zeros(1024, np.uint8)  # libjpeg's range limit table, set by warm()
 _WARM_LOCK = threading.Lock()
+#: JPEG_MAX_DIMENSION: libjpeg refuses a frame with a longer side.
+MAX_SIDE = 65500
+
+
+def _forget_locks() -> None:
+    """In a forked child no thread holds a lock: one held by a parent's thread at the fork
+    would never be released (every decode "busy", `warm` blocked for ever)."""
+    global _SPANS, _WARM_LOCK
+    _SPANS, _WARM_LOCK = threading.BoundedSemaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks)
 
 
 @dataclass(frozen=True)
@@ -122,16 +137,6 @@ def _self_test_images() -> list[np.ndarray]:
     grey = (rng.normal(128, 50, (1200, 1096)) + np.arange(1096) * 0.1).clip(0, 255).astype(np.uint8)
     colour = np.dstack([grey, grey[::-1], np.roll(grey, 40, axis=1)])  # 4:2:0 at quality 90
     return [grey, colour]
-
-
-def _forget_spans() -> None:
-    """A child forked while another thread of its parent was decoding would inherit the taken
-    semaphore, and never decode on two threads: it starts with its own."""
-    global _SPANS
-    _SPANS = threading.BoundedSemaphore(1)
-
-
-os.register_at_fork(after_in_child=_forget_spans)
 
 
 def plan(data: bytes, flag: int, width: int, height: int) -> Job | None:
@@ -206,9 +211,15 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
+    if len(blocks) > 10:  # D_MAX_BLOCKS_IN_MCU
+        raise ValueError("more than 10 blocks in an MCU")
+    if max(width, height) > MAX_SIDE:
+        raise ValueError("wider or higher than libjpeg decodes (65,500)")
+    if [sos[5 + 2 * i] for i in range(sos[4])] != [sof[10 + 3 * i] for i in range(count)]:
+        raise ValueError("the scan lists the components in another order than the frame")
+    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg latches every one
+        raise ValueError("a quantisation table of the frame is not defined")
     luma_quant = sampling[luma_id][2]
-    if luma_quant not in quant:
-        raise ValueError("the luma quantisation table is not defined")
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
     # the file's tail, not a search through megabytes of entropy data
@@ -349,9 +360,13 @@ def _decode(kernels: ModuleType, job: Job) -> Outcome:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, _, _, _ = first
+    done, status, _, marker_at, _, read_to, _ = first
     if status != kernels.OK:
         return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
+    if done == job.mcus and kernels.marker_after(job.data, marker_at if marker_at >= 0 else read_to) < 0:
+        # libjpeg reads ahead up to 8 bytes; where the file ends before a marker it suspends
+        # and imdecode gives None, where the kernels read zero bits. A marker stops it first.
+        return Outcome(None, "no_eoi_after_the_scan")
     how, joined_mcu, resync = "one_span", None, None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
@@ -380,8 +395,8 @@ def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pr
     the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
     why it does not: the spans never share an MCU start, or the second span does not decode
     every remaining MCU cleanly up to an EOI."""
-    done, _, noted, _, split_bits, _ = first
-    reached, _, second_noted, marker_at, _, restarted = second
+    done, _, noted, _, split_bits, _, _ = first
+    reached, _, second_noted, marker_at, _, _, restarted = second
     if noted == 0 or second_noted == 0:
         return "spans_never_met"
     mine = first_pos[:noted] - split_bits
