@@ -201,7 +201,7 @@ def test_a_busy_pool_does_not_wait_the_second_span_runs_on_the_caller(small_file
     assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
 
 
-def test_threads_decoding_at_once_each_get_their_own_pixels(small_files, monkeypatch):
+def test_threads_decoding_at_once_each_get_their_own_pixels(small_files):
     """One two-span decode at a time per process: a thread that finds it running gets "busy" and
     libjpeg decodes its file; every thread gets libjpeg's pixels for its own file."""
     files = list(_cases().values())
@@ -225,14 +225,20 @@ def test_threads_decoding_at_once_each_get_their_own_pixels(small_files, monkeyp
 
 
 def _decode_in_child(data: bytes) -> bool:
-    return np.array_equal(_explain(data).pixels, _libjpeg(data))
+    outcome = _explain(data)
+    return outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
 
 
 def test_a_forked_child_decodes_with_what_its_parent_warmed(small_files):
+    """Also when the parent forks while one of its threads holds the two-span semaphore."""
     import multiprocessing
     data = _cases()["pillow colour 4:2:0 optimised"]
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        assert pool.apply(_decode_in_child, (data,)) is True
+    assert spec._SPANS.acquire(blocking=False)
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            assert pool.apply(_decode_in_child, (data,)) is True
+    finally:
+        spec._SPANS.release()
 
 
 def test_a_failed_self_test_leaves_the_decoder_off(monkeypatch):
@@ -262,8 +268,8 @@ def test_a_one_shot_process_does_not_import_numba(tmp_path):
 def test_upload_check_children_start_with_the_decoder_warm():
     """The forkserver of the upload checks preloads verify.jpeg_warm, so a check child decodes a
     phone photo on two threads without compiling anything."""
-    from verify.isolation import PRELOAD, SandboxPool
-    assert "verify.jpeg_warm" in PRELOAD
+    from verify.isolation import FAST_JPEG, SandboxPool
+    assert FAST_JPEG == "verify.jpeg_warm"
     pool = SandboxPool(1, 60.0)
     try:
         assert pool.run(spec.ready) is True
@@ -276,14 +282,21 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
     two-span decode at a time per process."""
     data = _cases()["opencv grey q88"]
     loadavg = tmp_path / "loadavg"
-    cores = os.cpu_count() or 1
-    loadavg.write_text(f"3.10 2.50 1.90 {cores}/412 12345\n")
-    assert spec.free_core(str(loadavg)) is False
-    loadavg.write_text(f"0.10 0.50 0.90 {cores - 1}/412 12345\n")
-    assert spec.free_core(str(loadavg)) is (cores > 1)
+    loadavg.write_text("3.10 2.50 1.90 2/412 12345\n")
+    assert spec.free_core(str(loadavg), cores=2) is False
+    assert spec.free_core(str(loadavg), cores=4) is True
+    loadavg.write_text("0.10 0.50 0.90 1/412 12345\n")
+    assert spec.free_core(str(loadavg), cores=2) is True
+    assert spec.free_core(str(loadavg), cores=1) is False
     loadavg.write_text("garbage")
     assert spec.free_core(str(loadavg)) is True
     assert spec.free_core(str(tmp_path / "missing")) is True
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("100000 100000\n")  # a container limited to one CPU
+    assert spec.usable_cores(str(cpu_max)) == 1
+    cpu_max.write_text("max 100000\n")
+    assert spec.usable_cores(str(cpu_max)) == len(os.sched_getaffinity(0))
+    assert spec.usable_cores(str(tmp_path / "missing")) == len(os.sched_getaffinity(0))
     monkeypatch.setattr(spec, "REQUIRE_FREE_CORE", True)
     monkeypatch.setattr(spec, "free_core", lambda: False)
     assert _explain(data).how == "no_free_core"
@@ -295,16 +308,66 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
         spec._SPANS.release()
     outcome = _explain(data)
     assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
-    width, height = Image.open(io.BytesIO(data)).size
     monkeypatch.setattr(spec, "free_core", lambda: False)
     assert np.array_equal(scan_module.decode(data, scan_module.probe(data), REDUCED), _libjpeg(data))
 
 
+def _child_state() -> str:
+    return f"{spec.ready()} {'numba' in sys.modules}"
+
+
 def test_the_operator_can_leave_the_decoder_off():
-    """CERTVERIFY_FAST_JPEG=0: the preload imports nothing of numba (memory over speed)."""
-    code = "import sys, verify.jpeg_warm as w; print(w.WARM, 'numba' in sys.modules)"
+    """CERTVERIFY_FAST_JPEG=0: the upload checks' forkserver imports nothing of numba (memory
+    over speed). In a fresh process: the forkserver is one per process."""
+    from verify.web.config import WebConfig
+    assert WebConfig.from_env({}).fast_jpeg is True
+    assert WebConfig.from_env({"CERTVERIFY_FAST_JPEG": "0"}).fast_jpeg is False
+    code = ("import sys\n"
+            "from verify.isolation import SandboxPool\n"
+            "from tests.test_jpeg_speculative import _child_state\n"
+            "if __name__ == '__main__':\n"
+            "    pool = SandboxPool(1, 60.0, fast_jpeg=sys.argv[1] == '1')\n"
+            "    print(pool.run(_child_state)); pool.close()\n")
     for value, expected in (("0", "False False"), ("1", "True True")):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "PYTHONPATH": os.getcwd(), "CERTVERIFY_FAST_JPEG": value})
+        out = subprocess.run([sys.executable, "-c", code, value], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": os.getcwd()})
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == expected
+
+
+def test_a_second_span_that_starts_on_garbage_starts_again_and_still_joins(small_files, monkeypatch):
+    """Regression (a 12 MP 4:2:0 photo at quality 60, split at 43%): the second span's very first
+    MCU held a coefficient no encoder writes; it stopped there, the spans never met and libjpeg
+    decoded the file again. A speculative span now starts such an MCU again at the next byte.
+    Over many split points some start on garbage; every one joins with libjpeg's pixels."""
+    data = _opencv(_texture(392, 517, True, 11), 60)
+    expected = _libjpeg(data)
+    restarts = 0
+    for step in range(20):  # steps 6 and 14 start on garbage
+        monkeypatch.setattr(spec, "FIRST_SHARE", 0.30 + step * 0.005)
+        job = spec.plan(data, REDUCED, 517, 392)
+        second = _second_span(job)
+        restarts += second[6] >= 0
+        outcome = spec.explain(job)
+        assert outcome.how == "joined", (step, outcome.how)
+        assert np.array_equal(outcome.pixels, expected)
+    assert restarts > 0
+
+
+def _second_span(job: spec.Job) -> tuple:
+    from verify import jpeg_kernels as kernels
+    luma = int(job.layout[:, 2].sum())
+    common = (job.layout, job.mcus_per_row, job.hmax, job.vmax, *job.tables, job.quant, kernels.ZIGZAG, job.mcus)
+    return kernels.decode_span(job.data, job.split_at, len(job.data), *common, job.split_at,
+                               np.empty(spec.OVERLAP_MCUS, np.int64), np.empty(spec.OVERLAP_MCUS, np.int64), False, False,
+                               np.empty((1, 1), np.uint32), spec._LIMIT, np.empty((job.mcus * luma, 64), np.int16),
+                               np.empty(job.mcus * luma, np.int64))
+
+
+def test_a_long_trailer_after_the_image_still_splits_at_its_middle(small_files):
+    """A motion photo appends megabytes (a video) after EOI: the split is found from the image's
+    own EOI, so the spans still join."""
+    data = _opencv(_texture(376, 501, False, 12), 88)
+    trailer = b"\x00\x00\x00\x18ftypmp42" + bytes(np.random.default_rng(3).integers(0, 255, 200_000, dtype=np.uint8))
+    outcome = _explain(data + trailer)
+    assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))

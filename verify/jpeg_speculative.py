@@ -20,8 +20,11 @@ applications to JPEG files", The Computer Journal 46(5), 2003):
 Nothing speculative is ever used unchecked: no shared start (the spans never met), an invalid
 code, a value outside what an 8-bit encoder writes, a span that runs past the data or a scan not
 ended by EOI, and `decode` returns None so that the caller decodes the file with libjpeg as
-before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its
-range limit), and the tests compare them with `cv2.imdecode` pixel for pixel.
+before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` where its
+C and SIMD forms agree), and the tests compare them with `cv2.imdecode(..., FLAG |
+IMREAD_IGNORE_ORIENTATION)` pixel for pixel: EXIF orientation is not applied, as verify.scan
+decodes. Everything libjpeg refuses in the header (a table it rejects, a side over 65,500, more
+than 10 blocks in an MCU, components out of order) is refused by `plan` too.
 
 The kernels are numba code: `warm` imports numba and compiles or loads them (about 0.5 s from
 its disk cache, seconds the first time) and checks them against libjpeg on two built-in
@@ -59,12 +62,23 @@ FIRST_SHARE = 0.43
 REQUIRE_FREE_CORE = True
 
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential, Huffman-coded
-_TABLES = {0xC4, 0xDB}
 _SKIPPED = set(range(0xE0, 0xF0)) | {0xFE}
 _KERNELS: ModuleType | None = None
 _SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
 _LIMIT = np.zeros(1024, np.uint8)  # libjpeg's range limit table, set by warm()
 _WARM_LOCK = threading.Lock()
+#: JPEG_MAX_DIMENSION: libjpeg refuses a frame with a longer side.
+MAX_SIDE = 65500
+
+
+def _forget_locks() -> None:
+    """In a forked child no thread holds a lock: one held by a parent's thread at the fork
+    would never be released (every decode "busy", `warm` blocked for ever)."""
+    global _SPANS, _WARM_LOCK
+    _SPANS, _WARM_LOCK = threading.BoundedSemaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks)
 
 
 @dataclass(frozen=True)
@@ -197,13 +211,22 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
+    if len(blocks) > 10:  # D_MAX_BLOCKS_IN_MCU
+        raise ValueError("more than 10 blocks in an MCU")
+    if max(width, height) > MAX_SIDE:
+        raise ValueError("wider or higher than libjpeg decodes (65,500)")
+    if [sos[5 + 2 * i] for i in range(sos[4])] != [sof[10 + 3 * i] for i in range(count)]:
+        raise ValueError("the scan lists the components in another order than the frame")
+    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg latches every one
+        raise ValueError("a quantisation table of the frame is not defined")
     luma_quant = sampling[luma_id][2]
-    if luma_quant not in quant:
-        raise ValueError("the luma quantisation table is not defined")
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
-    # the file's tail, not a search through megabytes of entropy data
+    # the file's tail, not a search through megabytes of entropy data; past a long trailer (a
+    # motion photo's video) the first EOI after the scan (0xFF 0xD9 cannot occur inside it)
     end = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
+    if end < 0:
+        end = data.find(b"\xff\xd9", scan_at)
     end = len(data) if end < 0 else end
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
@@ -304,16 +327,35 @@ def explain(job: Job) -> Outcome:
         _SPANS.release()
 
 
-def free_core(loadavg: str = "/proc/loadavg") -> bool:
-    """True when fewer tasks are runnable right now (this one included) than there are cores:
-    the fourth field of /proc/loadavg, "running/total", is the kernel's instant count. True
-    where that file is missing or unreadable (not Linux): the decode is still correct."""
+def free_core(loadavg: str = "/proc/loadavg", cores: int | None = None) -> bool:
+    """True when fewer tasks are runnable right now (this one included) than this process has
+    cores (`usable_cores`): the fourth field of /proc/loadavg, "running/total", is the kernel's
+    instant count (host-wide: in a container on a busy host this says no, and libjpeg decodes).
+    True where that file is missing or unreadable (not Linux): the decode is still correct."""
     try:
         with open(loadavg, "rb") as file:
             running = int(file.read(256).split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return True
-    return running < (os.cpu_count() or 1)
+    return running < (usable_cores() if cores is None else cores)
+
+
+def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    ("quota period" in cpu.max; "max" is none), so a container limited to one CPU never runs
+    the second span."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open(cpu_max, "rb") as file:
+            quota, period = file.read(64).split()[:2]
+        if quota != b"max":
+            cores = min(cores, max(1, int(quota) // max(1, int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 _STATUS = {1: "invalid_code", 3: "past_end", 4: "out_of_range"}
@@ -340,9 +382,13 @@ def _decode(kernels: ModuleType, job: Job) -> Outcome:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, _, _ = first
+    done, status, _, marker_at, _, read_to, _ = first
     if status != kernels.OK:
         return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
+    if done == job.mcus and kernels.marker_after(job.data, marker_at if marker_at >= 0 else read_to) < 0:
+        # libjpeg reads ahead up to 8 bytes; where the file ends before a marker it suspends
+        # and imdecode gives None, where the kernels read zero bits. A marker stops it first.
+        return Outcome(None, "no_eoi_after_the_scan")
     how, joined_mcu, resync = "one_span", None, None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
@@ -371,14 +417,18 @@ def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pr
     the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
     why it does not: the spans never share an MCU start, or the second span does not decode
     every remaining MCU cleanly up to an EOI."""
-    done, _, noted, _, split_bits = first
-    reached, _, second_noted, marker_at, _ = second
+    done, _, noted, _, split_bits, _, _ = first
+    reached, _, second_noted, marker_at, _, _, restarted = second
     if noted == 0 or second_noted == 0:
         return "spans_never_met"
     mine = first_pos[:noted] - split_bits
     theirs = second_pos[:second_noted]
     at = np.searchsorted(theirs, mine)
     hits = np.flatnonzero((at < second_noted) & (theirs[np.minimum(at, second_noted - 1)] == mine))
+    if not len(hits):
+        return "spans_never_met"
+    # a restart after a shared start would mean an invalid code in the true decode
+    hits = hits[at[hits] >= restarted]
     if not len(hits):
         return "spans_never_met"
     i = int(hits[0])
