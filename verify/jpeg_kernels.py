@@ -74,6 +74,10 @@ def build_table(bits, values, is_dc, look, fast_ac, maxcode, valptr, mincode, hv
     for length in range(1, 17):
         count = bits[length - 1]
         if count:
+            # libjpeg: "code >= 1 << si" after the codes of this length (no code is all ones);
+            # checked before the codes are written, which would otherwise run past `look`
+            if code + count >= (1 << length):
+                return False
             valptr[length] = k
             mincode[length] = code
             for _ in range(count):
@@ -84,8 +88,6 @@ def build_table(bits, values, is_dc, look, fast_ac, maxcode, valptr, mincode, hv
                 code += 1
                 k += 1
             maxcode[length] = code - 1
-        if code > (1 << length):  # libjpeg: "code >= 1 << si" after the codes of this length
-            return False
         code <<= 1
     if not is_dc:
         for j in range(1 << FAST_BITS):

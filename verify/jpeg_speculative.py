@@ -189,9 +189,9 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
+    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg: JERR_NO_QUANT_TABLE
+        raise ValueError("a component's quantisation table is not defined")
     luma_quant = sampling[luma_id][2]
-    if luma_quant not in quant:
-        raise ValueError("the luma quantisation table is not defined")
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
     # the file's tail, not a search through megabytes of entropy data
