@@ -25,6 +25,10 @@ FAST_BITS = 12
 COEF_LIMIT = 4096
 #: Limit of the inverse DCT's intermediate values (the same reason).
 WORK_LIMIT = 16384
+#: Limit of a sample before the range limit (relative to 128): beyond it libjpeg-turbo's C
+#: transform wraps (its table repeats every 1024) and its SIMD one saturates, so the block goes
+#: back to libjpeg (ERROR_RANGE). Within it both give 0 or 255.
+SAMPLE_LIMIT = 512
 
 OK = 0
 ERROR_CODE = 1  # a bit pattern that is no Huffman code of the table
@@ -124,8 +128,8 @@ def idct_4x4(c, image32, y0, x, work, limit):
     """libjpeg's jpeg_idct_4x4 of one block of dequantised coefficients `c` (natural order, each
     below COEF_LIMIT) into the 4x4 pixels at row y0, word x of `image32` (the 1/2-scale image
     seen as 4-pixel words). Without libjpeg's zero-column shortcuts, which give the same values.
-    False when an intermediate reaches WORK_LIMIT (where libjpeg-turbo's SIMD and C transforms
-    part)."""
+    False when an intermediate reaches WORK_LIMIT or a sample SAMPLE_LIMIT (where libjpeg-turbo's
+    SIMD and C transforms part)."""
     big = 0
     for col in range(8):
         if col == 4:  # the 4x4 transform does not use the fifth column or row
@@ -166,10 +170,16 @@ def idct_4x4(c, image32, y0, x, work, limit):
         tmp12 = tmp0 - tmp2
         t0 = -a7 * 1730 + a5 * 11893 - a3 * 17799 + a1 * 8697
         t2 = -a7 * 4176 - a5 * 4926 + a3 * 7373 + a1 * 20995
-        v0 = np.uint32(limit[((tmp10 + t2 + 262144) >> 19) & 1023])
-        v1 = np.uint32(limit[((tmp12 + t0 + 262144) >> 19) & 1023])
-        v2 = np.uint32(limit[((tmp12 - t0 + 262144) >> 19) & 1023])
-        v3 = np.uint32(limit[((tmp10 - t2 + 262144) >> 19) & 1023])
+        s0 = (tmp10 + t2 + 262144) >> 19
+        s1 = (tmp12 + t0 + 262144) >> 19
+        s2 = (tmp12 - t0 + 262144) >> 19
+        s3 = (tmp10 - t2 + 262144) >> 19
+        if min(s0, s1, s2, s3) < -SAMPLE_LIMIT or max(s0, s1, s2, s3) >= SAMPLE_LIMIT:
+            return False
+        v0 = np.uint32(limit[s0 & 1023])
+        v1 = np.uint32(limit[s1 & 1023])
+        v2 = np.uint32(limit[s2 & 1023])
+        v3 = np.uint32(limit[s3 & 1023])
         image32[y0 + r, x] = v0 | (v1 << np.uint32(8)) | (v2 << np.uint32(16)) | (v3 << np.uint32(24))
     return True
 
