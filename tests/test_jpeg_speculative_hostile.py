@@ -577,3 +577,25 @@ def test_a_block_far_outside_the_sample_range_is_left_to_libjpeg(split_small, mo
         else:
             assert outcome == "fallback"
             assert expected[:4, :4].min() in (0, 255)
+
+
+def test_entropy_data_not_ended_by_a_whole_marker_is_left_to_libjpeg(split_small, monkeypatch) -> None:
+    """Found by the fuzz test: OpenCV's memory source cannot supply more data, so libjpeg fails
+    a file whose entropy data runs out before a marker (it reads ahead for its bit buffer and
+    suspends): no EOI, or a lone 0xFF at the end. The kernels read the end of the data as a
+    marker, and a file decoded in one span (no join, which checks for EOI) was decoded where
+    cv2 gives None. Junk with no marker after the data decodes in libjpeg; it is left to it."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", 4096)  # one span: no join to miss
+    rng = np.random.default_rng(7)
+    for quality in (60, 75, 90):
+        data = _cv2(_photo(rng, 70, 99), cv2.IMWRITE_JPEG_QUALITY, quality)
+        assert check(data) == "decoded"
+        for cut in (data[:-2], data[:-1], data[:-2] + b"\xff\xff"):
+            assert libjpeg(cut) is None
+            assert check(cut) == "fallback"
+        # libjpeg reads 0xFF 0xFF 0x00 as a stuffed 0xFF (fill byte, then stuffing): not a marker
+        assert check(data[:-2] + b"\xff\xff\x00\xff\xd9") == "fallback"
+        assert check(data[:-2] + b"\xff\xff\xd9") == "decoded"  # fill bytes before EOI
+        assert check(data[:-2] + b"\xff\xd0") == "decoded"  # any whole marker ends the data
+        junk = data[:-2] + bytes(range(1, 41))
+        assert libjpeg(junk) is not None and check(junk) == "fallback"

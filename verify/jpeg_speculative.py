@@ -295,8 +295,10 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, _, _ = first
+    done, status, noted, marker_at, _ = first
     if status != kernels.OK:
+        return None
+    if done == job.mcus and not _ends_in_marker(job.data, marker_at):
         return None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
@@ -316,6 +318,19 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
     height, width = -(-job.height // 2), -(-job.width // 2)
     out = image[:height]
     return out if width == cols else np.ascontiguousarray(out[:, :width])
+
+
+def _ends_in_marker(data: np.ndarray, at: int) -> bool:
+    """True when the span that read the whole scan met a whole marker at `at` (0xFF, any fill
+    bytes, a code other than 0). libjpeg reads ahead to fill its bit buffer, and OpenCV's memory
+    source cannot give it more: data that runs out before a marker (no EOI, a lone 0xFF at the
+    end) fails in cv2, where the kernels read the end as a marker. Junk with no marker after the
+    last MCU (libjpeg decodes that) is left to libjpeg too: how far it reads ahead is its own."""
+    if at < 0 or at >= len(data) or data[at] != 0xFF:
+        return False
+    while at < len(data) and data[at] == 0xFF:
+        at += 1
+    return at < len(data) and data[at] != 0
 
 
 def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pred: np.ndarray,
