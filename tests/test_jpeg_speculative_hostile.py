@@ -599,3 +599,74 @@ def test_entropy_data_not_ended_by_a_whole_marker_is_left_to_libjpeg(split_small
         assert check(data[:-2] + b"\xff\xd0") == "decoded"  # any whole marker ends the data
         junk = data[:-2] + bytes(range(1, 41))
         assert libjpeg(junk) is not None and check(junk) == "fallback"
+
+
+# -- the fuzz tests --------------------------------------------------------------------------------
+
+def full_corpus() -> list[tuple[str, bytes]]:
+    rng = np.random.default_rng(42)
+    return corpus() + _spliced(rng) + _ending_at_the_split(rng) + _stuffed_at_the_split(rng)
+
+
+@pytest.mark.parametrize("overlap", [2, 6, 40])
+def test_mutated_files_decode_to_libjpegs_pixels_or_fall_back(split_small, monkeypatch, overlap: int) -> None:
+    """About 1,400 files (the bases, 40 mutations of each, splices, files ending at the split,
+    stuffed bytes at it): each probe-accepted one gives libjpeg's pixels or None. The overlap
+    decides how far past the middle the first span goes, so where the spans join moves."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", overlap)
+    joins = []
+    real_join = jpeg_speculative._join
+
+    def counted(*args):
+        joined = real_join(*args)
+        joins.append(joined is not None)
+        return joined
+
+    monkeypatch.setattr(jpeg_speculative, "_join", counted)
+    outcomes: dict[str, int] = {}
+    failures = []
+    for name, data in full_corpus():
+        try:
+            outcome = check(data)
+        except AssertionError as exc:
+            outcome = "wrong"
+            failures.append(f"{name}: {str(exc)[:200]}")
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert not failures, "\n".join(failures[:20])
+    # the test exercises every path: decoded in one span and joined, refused, fallen back
+    assert outcomes["decoded"] > 200 and outcomes["fallback"] > 300 and outcomes["refused"] > 100, outcomes
+    assert sum(joins) > 100, (sum(joins), len(joins))
+
+
+def test_stuffed_bytes_at_the_split_are_stepped_over(split_small) -> None:
+    """The split never falls on the 0x00 of a stuffed 0xFF (the second span would read a bit
+    stream shifted by a byte) and both kinds of file decode."""
+    cases = _stuffed_at_the_split(np.random.default_rng(42))
+    assert len(cases) == 2
+    for name, data in cases:
+        job = jpeg_speculative._plan(data, 96, 64, 0)
+        assert data[job.split_at - 1] != 0xFF, name
+        assert check(data) in ("decoded", "fallback"), name
+
+
+def test_extreme_coefficients_match_libjpeg_or_fall_back(split_small, monkeypatch) -> None:
+    """Blocks near and past the limits where libjpeg-turbo's SIMD and C transforms part (the
+    coefficient, intermediate and sample limits): 24x24 files of 9 such blocks each, decoded in
+    one span, give libjpeg's pixels exactly when the kernels take them."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", 4096)  # one span: no join to miss
+    rng = np.random.default_rng(9)
+    outcomes = {"decoded": 0, "fallback": 0}
+    for i in range(900):
+        peak, places = (4096, 5) if i % 3 else (1500, 12)
+        blocks = []
+        for _ in range(9):
+            block = np.zeros(64, np.int64)
+            count = int(rng.integers(1, places))
+            scale = int(rng.integers(50, peak))
+            block[rng.choice(np.arange(64), count, replace=False)] = rng.integers(-scale, scale + 1, count)
+            blocks.append(block)
+        data = encode(blocks, 24, 24, quant=rng.integers(1, 3, 64) if i % 5 == 0 else None)
+        outcome = check(data)
+        assert outcome != "refused", jpeg_speculative.refusal(data, 24, 24, 0)
+        outcomes[outcome] += 1
+    assert outcomes["decoded"] > 300 and outcomes["fallback"] > 100, outcomes
