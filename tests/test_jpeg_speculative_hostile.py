@@ -12,6 +12,7 @@ kernels are compiled with NUMBA_BOUNDSCHECK=1; and from several threads and a fo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -670,3 +671,36 @@ def test_extreme_coefficients_match_libjpeg_or_fall_back(split_small, monkeypatc
         assert outcome != "refused", jpeg_speculative.refusal(data, 24, 24, 0)
         outcomes[outcome] += 1
     assert outcomes["decoded"] > 300 and outcomes["fallback"] > 100, outcomes
+
+
+def test_a_scan_listing_components_out_of_the_frames_order_is_refused(split_small) -> None:
+    """Found here: libjpeg refuses a scan whose components come in another order than the
+    frame's (cv2 gives None); the kernels decoded the MCU in the scan's order."""
+    image = _photo(np.random.default_rng(3), 83, 141, colour=True)
+    data = _cv2(image, cv2.IMWRITE_JPEG_QUALITY, 80)
+    sos = data.find(b"\xff\xda")
+    entries = [data[sos + 5 + 2 * i:sos + 7 + 2 * i] for i in range(3)]
+    for order in ((0, 2, 1), (1, 0, 2), (2, 1, 0)):
+        hostile = data[:sos + 5] + b"".join(entries[i] for i in order) + data[sos + 11:]
+        assert libjpeg(hostile) is None
+        assert jpeg_speculative.refusal(hostile, 141, 83, 0) == "the scan's components are not in the frame's order"
+        assert check(hostile) == "refused"
+
+
+@pytest.mark.parametrize("overlap", [6, 4096])
+def test_every_sampling_factor_combination(split_small, monkeypatch, overlap: int) -> None:
+    """Each of the 64 combinations of 1x1, 1x2, 2x1, 2x2 for Y, Cb, Cr written into two colour
+    files (OpenCV 4:2:0, Pillow 4:4:4): libjpeg's pixels or refused/None; the ones with luma at
+    full resolution are decoded (the block layout of the MCU is libjpeg's)."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", overlap)
+    rng = np.random.default_rng(3)
+    outcomes = []
+    for base in (_cv2(_photo(rng, 83, 141, colour=True), cv2.IMWRITE_JPEG_QUALITY, 80),
+                 _pil(_photo(rng, 77, 119, colour=True), quality=70, subsampling=0)):
+        sof = base.find(b"\xff\xc0")
+        for combo in itertools.product([0x11, 0x12, 0x21, 0x22], repeat=3):
+            hostile = bytearray(base)
+            for i, value in enumerate(combo):
+                hostile[sof + 11 + 3 * i] = value
+            outcomes.append(check(bytes(hostile)))
+    assert outcomes.count("decoded") >= 2 and outcomes.count("refused") > 50

@@ -180,6 +180,8 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     luma_id = sof[10]
     hmax = 1 if count == 1 else max(h for h, _, _ in sampling.values())
     vmax = 1 if count == 1 else max(v for _, v, _ in sampling.values())
+    if [sos[5 + 2 * i] for i in range(count)] != [sof[10 + 3 * i] for i in range(count)]:
+        raise ValueError("the scan's components are not in the frame's order")  # libjpeg refuses those
     blocks = []
     for i in range(sos[4]):  # the MCU's blocks in the scan's component order
         component, selectors = sos[5 + 2 * i], sos[6 + 2 * i]
