@@ -704,3 +704,74 @@ def test_every_sampling_factor_combination(split_small, monkeypatch, overlap: in
                 hostile[sof + 11 + 3 * i] = value
             outcomes.append(check(bytes(hostile)))
     assert outcomes.count("decoded") >= 2 and outcomes.count("refused") > 50
+
+
+# -- the kernels compiled with bounds checks ------------------------------------------------------
+
+_BOUNDS_CHILD = """
+    import json, pathlib, sys
+    import numpy as np
+    from verify import jpeg_kernels, jpeg_speculative, scan
+
+    class OutOfBounds(BaseException):  # past every `except Exception` of the module
+        pass
+
+    def checked(kernel):
+        def run(*args):
+            try:
+                return kernel(*args)
+            except IndexError as exc:
+                raise OutOfBounds(f"{kernel.__name__}: {exc}") from None
+        return run
+
+    for name in ("build_table", "decode_span", "idct_stored"):
+        setattr(jpeg_kernels, name, checked(getattr(jpeg_kernels, name)))
+    # the canary: a lookup row too short for the table, cut from a long one (so that without
+    # bounds checks the writes stay inside it); with them, build_table raises
+    room = np.zeros(1 << jpeg_kernels.FAST_BITS, np.int32)
+    try:
+        jpeg_kernels.build_table(np.array([0, 1] + [0] * 14), np.array([0]), True, room[:16], room.copy(),
+                                 np.zeros(18, np.int64), np.zeros(18, np.int64), np.zeros(18, np.int64),
+                                 np.zeros(256, np.int64))
+        canary = "not raised"
+    except OutOfBounds:
+        canary = "raised"
+    assert jpeg_speculative.warm()
+    jpeg_speculative.MIN_SPLIT_BYTES = 0
+    counts = {}
+    files = sorted(pathlib.Path(sys.argv[1]).iterdir())
+    for overlap in (2, 6, 4096):
+        jpeg_speculative.OVERLAP_MCUS = overlap
+        for path in files:
+            data = path.read_bytes()
+            try:
+                header = scan.probe(data)
+            except scan.ImageError:
+                continue
+            job = jpeg_speculative.plan(data, jpeg_speculative.FLAG, header.width, header.height)
+            outcome = "refused" if job is None else "fallback" if jpeg_speculative.decode(job) is None else "decoded"
+            counts[outcome] = counts.get(outcome, 0) + 1
+    print(json.dumps({"files": len(files), "outcomes": counts, "canary": canary}))
+"""
+
+
+def test_kernels_stay_in_bounds_under_numba_boundscheck(tmp_path) -> None:
+    """The fuzz corpus once more in a child whose kernels are compiled afresh (an empty cache
+    directory) with NUMBA_BOUNDSCHECK=1: an index out of bounds raises there instead of reading
+    or writing past an array, and the child stops with it."""
+    files = tmp_path / "corpus"
+    files.mkdir()
+    for i, (_, data) in enumerate(full_corpus()):
+        (files / f"{i:05}.jpg").write_bytes(data)
+    data = _grey_file()  # the table that overran the lookup before it was fixed
+    (files / "dht-overrun.jpg").write_bytes(data[:2] + _segment(0xC4, bytes([0x13, 255] + [0] * 15) + bytes(range(255)))
+                                            + data[2:])
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    started = time.monotonic()
+    child = _run_child(_BOUNDS_CHILD.replace("sys.argv[1]", repr(str(files))), timeout=240, env=env)
+    assert child.returncode == 0, child.stderr[-3000:]
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["canary"] == "raised", "the kernels were not compiled with bounds checks"
+    assert report["outcomes"]["decoded"] > 500 and report["outcomes"]["fallback"] > 500, report
+    assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were not compiled in the child's cache"
+    assert time.monotonic() - started < 240
