@@ -775,3 +775,115 @@ def test_kernels_stay_in_bounds_under_numba_boundscheck(tmp_path) -> None:
     assert report["outcomes"]["decoded"] > 500 and report["outcomes"]["fallback"] > 500, report
     assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were not compiled in the child's cache"
     assert time.monotonic() - started < 240
+
+
+# -- threads and processes -------------------------------------------------------------------------
+
+def _large_files() -> list[tuple[str, bytes]]:
+    """Files past the real split threshold, decoded with the real overlap: grey and 4:2:0."""
+    rng = np.random.default_rng(77)
+    grey = _cv2(_photo(rng, 1200, 1600), cv2.IMWRITE_JPEG_QUALITY, 90)
+    colour = _cv2(_photo(rng, 900, 1200, colour=True), cv2.IMWRITE_JPEG_QUALITY, 92)
+    assert min(len(grey), len(colour)) > jpeg_speculative.MIN_SPLIT_BYTES
+    return [("large grey", grey), ("large colour", colour)]
+
+
+def test_large_files_decode_with_the_real_thresholds() -> None:
+    """With the module's own split threshold and overlap: two files decoded by a join, and
+    mutations of them near the split and at the end decoded or left to libjpeg."""
+    rng = np.random.default_rng(78)
+    joined = []
+    real_join = jpeg_speculative._join
+    for name, data in _large_files():
+        jpeg_speculative._join = lambda *args: joined.append(real_join(*args)) or joined[-1]
+        try:
+            assert check(data) == "decoded", name
+            split = _split(data)
+            for mutation, mutated in [("no EOI", data[:-2]), ("ends at the split", data[:split] + b"\xff\xd9"),
+                                      ("EOI at the split", data[:split] + b"\xff\xd9" + data[split:]),
+                                      ("RST at the split", data[:split] + b"\xff\xd0" + data[split:])]:
+                assert check(mutated) in ("fallback", "refused"), f"{name}: {mutation}"  # libjpeg fills grey
+            check(data[:split] + b"\xff\x00" + data[split:])  # a stuffed 0xFF at the split: garbage after
+            for mutation, mutated in mutants(rng, data, 12):
+                check(mutated)
+        finally:
+            jpeg_speculative._join = real_join
+    assert sum(j is not None for j in joined) >= 2
+
+
+def test_threads_decoding_at_once_get_each_files_pixels(split_small) -> None:
+    """Eight threads through verify.scan.decode at once over files that join, fall back and are
+    refused (the shared one-worker pool, the stored-block hand-off): each result is the file's
+    own libjpeg pixels, as one thread alone gets them."""
+    files = [data for _, data in _large_files()] + [data for _, data in full_corpus()[::37]]
+    headers = {}
+    for data in files:
+        try:
+            headers[data] = scan.probe(data)
+        except scan.ImageError:
+            pass
+    files = list(headers)
+    expected = {}
+    for data in files:
+        try:
+            expected[data] = scan.decode(data, headers[data], FLAG)
+        except scan.ImageError as exc:
+            expected[data] = exc.kind
+    failures = []
+    start = threading.Barrier(8)
+
+    def worker(seed: int) -> None:
+        order = np.random.default_rng(seed).permutation(len(files))
+        start.wait()
+        for i in list(order) * 2:
+            data = files[i]
+            try:
+                got = scan.decode(data, headers[data], FLAG)
+            except scan.ImageError as exc:
+                got = exc.kind
+            want = expected[data]
+            if type(got) is not type(want) or (isinstance(got, np.ndarray) and not np.array_equal(got, want)) \
+                    or (isinstance(got, str) and got != want):
+                failures.append(i)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not failures, failures[:10]
+    assert sum(isinstance(v, np.ndarray) for v in expected.values()) > 10
+
+
+def test_a_forked_child_decodes_with_the_parents_warm_kernels(split_small) -> None:
+    """The parent warmed the kernels and started the worker pool; a child forked from it (the
+    web service's check children) decodes by a join on a pool of its own, libjpeg's pixels."""
+    name, data = _large_files()[0]
+    header = scan.probe(data)
+    assert check(data) == "decoded"  # the parent's pool is running now
+    expected = libjpeg(data)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report in one byte, never return into pytest
+        code = 1
+        try:
+            job = jpeg_speculative.plan(data, FLAG, header.width, header.height)
+            got = jpeg_speculative.decode(job) if job is not None and jpeg_speculative.ready() else None
+            code = 0 if got is not None and np.array_equal(got, expected) else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.read(read, 1) == b"\x00" and os.waitstatus_to_exitcode(status) == 0
+    os.close(read)
