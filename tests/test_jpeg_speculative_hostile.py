@@ -73,9 +73,10 @@ def _canonical(counts: list[int], symbols: list[int]) -> dict[int, tuple[int, in
     return out
 
 
-def _flat(symbols: list[int]) -> tuple[list[int], list[int]]:
-    """A valid table giving every symbol a code of one length, with a code point to spare."""
-    length = max(1, len(symbols).bit_length())
+def _flat(symbols: list[int], length: int = 0) -> tuple[list[int], list[int]]:
+    """A valid table giving every symbol a code of one length (at least `length`), with a code
+    point to spare."""
+    length = max(1, len(symbols).bit_length(), length)
     counts = [0] * 16
     counts[length - 1] = len(symbols)
     return counts, list(symbols)
@@ -402,6 +403,11 @@ def bases() -> list[tuple[str, bytes]]:
     out.append(("runs past 63", encode(past * 24, 96, 64, dc_diffs=True)))
     out.append(("16-bit quant 40000", encode(_coefficients(_photo(rng, 64, 96), np.full(64, 8)), 96, 64,
                                                quant=np.array([8] * 63 + [40000]))))
+    # codes longer than the kernels' 12-bit lookup: every symbol through the slow path
+    blocks = _coefficients(_photo(rng, 64, 96), np.full(64, 6))
+    out.append(("codes of 13 and 16 bits", encode(blocks, 96, 64, quant=np.full(64, 6), dc_table=_flat(list(range(12)), 13),
+                                                 ac_table=_flat(sorted({(r << 4) | _category(v)[0] for b in blocks
+                                                                        for r, v in _tokens(b)}), 16))))
     out.append(("grey sampling 2x2", _cv2(_photo(rng, 64, 96), cv2.IMWRITE_JPEG_QUALITY, 90)))
     sof = out[-1][1].find(b"\xff\xc0")
     out[-1] = (out[-1][0], out[-1][1][:sof + 11] + b"\x22" + out[-1][1][sof + 12:])
