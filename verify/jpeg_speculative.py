@@ -19,9 +19,12 @@ applications to JPEG files", The Computer Journal 46(5), 2003):
 
 Nothing speculative is ever used unchecked: no shared start (the spans never met), an invalid
 code, a value outside what an 8-bit encoder writes, a span that runs past the data or a scan not
-ended by EOI, and `decode` returns None so that the caller decodes the file with libjpeg as
-before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its
-range limit), and the tests compare them with `cv2.imdecode` pixel for pixel.
+ended by EOI (by a whole marker when one span read it all: libjpeg fails data that just stops),
+and `decode` returns None so that the caller decodes the file with libjpeg as before. The
+pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its range limit)
+as stored: EXIF orientation is not applied, so they are what `cv2.imdecode` gives with
+`IMREAD_IGNORE_ORIENTATION` (as verify.scan asks for), and the tests compare them pixel for
+pixel.
 
 The kernels are numba code: `warm` imports numba and compiles or loads them (about 0.5 s from
 its disk cache, seconds the first time) and checks them against libjpeg on two built-in
