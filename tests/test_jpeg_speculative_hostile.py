@@ -893,3 +893,36 @@ def test_a_forked_child_decodes_with_the_parents_warm_kernels(split_small) -> No
         pytest.fail("the forked child hung")
     assert os.read(read, 1) == b"\x00" and os.waitstatus_to_exitcode(status) == 0
     os.close(read)
+
+
+@pytest.mark.parametrize("overlap", [2, 6, 40])
+def test_the_join_on_hostile_second_halves(split_small, monkeypatch, overlap: int) -> None:
+    """The cases aimed at the join: another image's chain after the split (the second span
+    synchronises on it: it is the true decode from there, libjpeg decodes it too), a second half
+    of garbage that decodes, entropy data that ends exactly at the split: libjpeg's pixels or
+    None, and each kind is decoded at least once (the join is taken, not only refused)."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", overlap)
+    rng = np.random.default_rng(8)
+    spliced = [check(data) for _, data in _spliced(rng)]
+    assert spliced.count("decoded") >= 5, spliced
+    garbage = []
+    for seed in range(40):
+        data = _cv2(_photo(np.random.default_rng(seed), 96, 160), cv2.IMWRITE_JPEG_QUALITY, 90)
+        split = _split(data)
+        noise = np.random.default_rng(seed).integers(0, 255, len(data) - split + seed % 7, dtype=np.uint8)
+        noise[noise == 0xFF] = 0xFE
+        garbage.append(check(data[:split] + noise.tobytes() + b"\xff\xd9"))
+    assert garbage.count("decoded") >= 2, garbage
+    data = _cv2(_photo(rng, 64, 96), cv2.IMWRITE_JPEG_QUALITY, 85)
+    scan_at = _scan_start(data)
+    body = len(data) - 2 - scan_at
+    exact = []
+    for extra in range(int(body / jpeg_speculative.FIRST_SHARE) - body - 3, int(body / jpeg_speculative.FIRST_SHARE) - body + 4):
+        junk = b"\xff\xd0" + bytes(rng.integers(1, 255, extra - 2, dtype=np.uint8))
+        hostile = data[:-2] + junk + b"\xff\xd9"
+        job = jpeg_speculative._plan(hostile, 96, 64, 0)
+        exact.append(job.split_at - scan_at - body)
+        assert check(hostile) == "decoded"  # one span reads the whole scan, a whole marker ends it
+        assert check(data[:-2] + junk[2:] + b"\xff\xd9") in ("decoded", "fallback")
+        assert check(data[:-2]) == "fallback"
+    assert 0 in exact, exact  # the split fell exactly where the entropy data ends
