@@ -926,3 +926,28 @@ def test_the_join_on_hostile_second_halves(split_small, monkeypatch, overlap: in
         assert check(data[:-2] + junk[2:] + b"\xff\xd9") in ("decoded", "fallback")
         assert check(data[:-2]) == "fallback"
     assert 0 in exact, exact  # the split fell exactly where the entropy data ends
+
+
+def test_a_long_run_of_fill_bytes_costs_no_more_than_libjpeg() -> None:
+    """Found here: plan stepped its split past 0xFF bytes one at a time in Python, so a photo
+    followed by 25 MiB of 0xFF (probe accepts it, cv2 decodes it in milliseconds) took half a
+    second to be refused, on every upload of it. A guard against that, not a speed figure: the
+    bound is twenty times what libjpeg takes on the same file."""
+    data = _large_files()[0][1]  # 30,000 MCUs
+    outcomes = []
+    for tail in (b"\xff" * (25 << 20), b"\xff" * (25 << 20) + b"\xd9", b"\xd0" + b"\xff" * (25 << 20) + b"\xd9",
+                 # the split past 93 % of the MCUs and before the run: one span reads all, then the run
+                 b"\xff" * int(1.25 * len(data)) + b"\xd9"):
+        hostile = data[:-2] + b"\xff" + tail
+        header = scan.probe(hostile)
+        started = time.perf_counter()
+        assert libjpeg(hostile) is not None
+        reference = time.perf_counter() - started
+        for _ in range(2):
+            started = time.perf_counter()
+            job = jpeg_speculative.plan(hostile, FLAG, header.width, header.height)
+            outcome = "refused" if job is None else check(hostile)
+            took = time.perf_counter() - started
+        outcomes.append(outcome)
+        assert took < 20 * reference + 0.05, (took, reference)
+    assert outcomes[-1] == "decoded", outcomes

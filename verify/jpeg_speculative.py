@@ -34,6 +34,7 @@ benchmark); a one-shot command is never made to import numba and decodes on one 
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -55,6 +56,7 @@ MIN_SPLIT_BYTES = 256 * 1024
 #: blocks, which the second span leaves to both threads at the end.
 FIRST_SHARE = 0.43
 
+_NOT_FF = re.compile(rb"[^\xff]")
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential, Huffman-coded
 _TABLES = {0xC4, 0xDB}
 _SKIPPED = set(range(0xE0, 0xF0)) | {0xFE}
@@ -205,8 +207,10 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
     split_at = scan_at + max(1, int((end - scan_at) * FIRST_SHARE))
-    while split_at < end and data[split_at - 1] == 0xFF:
-        split_at += 1
+    # not after a 0xFF: one past the first other byte from split_at - 1 (a search in C, not a
+    # Python loop through a hostile file's megabytes of fill bytes)
+    other = _NOT_FF.search(data, split_at - 1, end)
+    split_at = end if other is None else max(split_at, other.start() + 1)
     if split_at >= end:
         raise ValueError("no place to split")
     return Job(np.frombuffer(data, np.uint8), scan_at, split_at, np.array(blocks, np.int64),
@@ -333,9 +337,12 @@ def _ends_in_marker(data: np.ndarray, at: int) -> bool:
     last MCU (libjpeg decodes that) is left to libjpeg too: how far it reads ahead is its own."""
     if at < 0 or at >= len(data) or data[at] != 0xFF:
         return False
-    while at < len(data) and data[at] == 0xFF:
-        at += 1
-    return at < len(data) and data[at] != 0
+    other = np.flatnonzero(data[at:at + 64] != 0xFF)  # the fill bytes of a real file: a few
+    if not len(other):
+        other = np.flatnonzero(data[at:] != 0xFF)  # a hostile run of them, vectorised
+        if not len(other):
+            return False
+    return bool(data[at + int(other[0])] != 0)
 
 
 def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pred: np.ndarray,
