@@ -7,8 +7,10 @@
 * the project's own certificate and card after synthetic photography (tests/photography.py):
   read / tried;
 * median and worst scan time of a 12-megapixel photo of a certificate (4000 x 3000 JPEG): ours,
-  ours without the reduced first pass, and zxing-cpp alone on the full image, alternating on
-  the same photos in one run, with the ratio ours / zxing-cpp alone per round; with
+  ours on one thread (the two-thread decoder of verify/jpeg_speculative.py off), ours without
+  the reduced first pass, and zxing-cpp alone on the full image, alternating on the same photos
+  in one run, with the ratio ours / zxing-cpp alone per round, and where the two decoding spans
+  joined on each photo; with
   `--restart-markers` also the same photos encoded with a restart marker every MCU row (what
   verify/jpeg_stripes.py decodes on two threads), ours against zxing-cpp alone on those;
 * PDF verification of a folder of issued certificates (signature, seal, registry), in as many
@@ -118,14 +120,34 @@ def with_restart_markers(data: bytes) -> bytes:
 
 
 def one_thread(data: bytes) -> tuple:
-    """Ours with the striped decoding turned off (the same file decoded on one thread)."""
+    """Ours with the striped and the speculative decoding turned off (the same file decoded on
+    one thread by libjpeg)."""
     import verify.scan as scan_module
 
-    scan_module.STRIPED = False
+    scan_module.STRIPED = scan_module.SPECULATIVE = False
     try:
         return scan(data).texts
     finally:
-        scan_module.STRIPED = True
+        scan_module.STRIPED = scan_module.SPECULATIVE = True
+
+
+ONE_THREAD = "ours, one thread (libjpeg)"
+
+
+def joins(photos: list[bytes]) -> list:
+    """Where the two spans of verify/jpeg_speculative.py joined on each photo: the MCUs the
+    second span decoded before it met the true decode, or why it was not used."""
+    from verify import jpeg_speculative
+    from verify.scan import probe
+
+    out = []
+    for data in photos:
+        header = probe(data)
+        job = jpeg_speculative.plan(data, jpeg_speculative.FLAG, header.width, header.height)
+        outcome = jpeg_speculative.explain(job) if job else None
+        out.append(outcome.resync_mcus if outcome and outcome.how == "joined" else (outcome.how if outcome else
+                                                                                     "not planned"))
+    return out
 
 
 def browser_copy(data: bytes) -> bytes:
@@ -160,6 +182,7 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None, resta
     photos = [photo.encode(photo.photo_12mp(image, page_width=1100 + 40 * seed, angle=-8 + seed, seed=seed), ".jpg", 88)
               for seed in range(count)]
     contenders = {"ours": lambda data: scan(data).texts,
+                  ONE_THREAD: one_thread,
                   "ours, full resolution only": lambda data: scan(data, reduced_first=False).texts,
                   "zxing-cpp alone": zxing_alone}
     if landed:
@@ -191,7 +214,7 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None, resta
                 times[name][-1].append((time.perf_counter() - started) * 1000)
                 cpu[name].append((time.process_time() - cpu_started) * 1000)
                 assert name in (FLOOR, RST_FLOOR) or tuple(texts) == (SEAL,), f"photo {seed} not read by {name}"
-    result: dict = {"photos": count, "rounds": rounds}
+    result: dict = {"photos": count, "rounds": rounds, "resync_mcus": joins(photos)}
     for name, per_round in times.items():
         every = [t for one in per_round for t in one]
         result[name] = {"median_ms": round(statistics.median(every), 1), "max_ms": round(max(every), 1),
@@ -204,6 +227,7 @@ def photo_times(image, count: int, rounds: int, landed: str | None = None, resta
     result["floor_ratio"] = round(result[FLOOR]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     result["browser_copy_ratio"] = round(result[BROWSER]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     result["cpu_ratio"] = round(result["ours"]["cpu_median_ms"] / result["zxing-cpp alone"]["cpu_median_ms"], 3)
+    result["one_thread_ratio"] = round(result[ONE_THREAD]["median_ms"] / result["zxing-cpp alone"]["median_ms"], 3)
     if restart:
         result["restart_ratio"] = round(result[RST_OURS]["median_ms"] / result[RST_ALONE]["median_ms"], 3)
         result["restart_round_ratios"] = [round(statistics.median(ours) / statistics.median(alone), 3)
@@ -242,7 +266,12 @@ def main() -> None:
                         help="also time the same photos with a restart marker every MCU row (striped decoding)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results: dict = {"load_average_start": round(os.getloadavg()[0], 2)}
+    from verify.jpeg_speculative import warm
+
+    started = time.perf_counter()
+    warmed = warm()  # what a long-running verifier does at start (verify/jpeg_warm.py)
+    print(f"two-thread JPEG decoder: {'warm' if warmed else 'OFF'} ({time.perf_counter() - started:.2f} s)")
+    results: dict = {"load_average_start": round(os.getloadavg()[0], 2), "speculative_decoder": warmed}
     results["corpus"] = corpus()
     print(f"corpus:   {results['corpus']['read']} of {results['corpus']['images']} zxing qrcode-2 images read exactly")
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,7 +286,10 @@ def main() -> None:
         print(f"12 MP:    ours / zxing-cpp alone = {timed['ratio']} (rounds: {timed['round_ratios']}) over "
               f"{args.photos} photos x {args.rounds} rounds; floor (entropy decoding) / zxing-cpp alone = "
               f"{timed['floor_ratio']}; the page's 2000 px copy / zxing-cpp alone on the original = "
-              f"{timed['browser_copy_ratio']}; CPU ours / zxing-cpp alone = {timed['cpu_ratio']}")
+              f"{timed['browser_copy_ratio']}; CPU ours / zxing-cpp alone = {timed['cpu_ratio']}; ours on one "
+              f"thread / zxing-cpp alone = {timed['one_thread_ratio']}")
+        print(f"12 MP:    the two decoding spans joined after the second decoded {timed['resync_mcus']} MCUs "
+              f"(per photo)")
         if args.restart_markers:
             print(f"12 MP:    restart-marker photos: ours / zxing-cpp alone = {timed['restart_ratio']} (rounds: "
                   f"{timed['restart_round_ratios']}); CPU {timed['restart_cpu_ratio']}; one thread "

@@ -40,6 +40,7 @@ from .intake import COLUMNS, ValidRow, column_name
 from .issue_worker import (EarlierRow, Group, GroupResult, NewRow, WorkerContext, card_path, certificate_path,
                            run_group, sheet_path)
 from .model import DocumentKind, Status, record_from_json, record_to_json
+from .mounts import MOUNTINFO, distrust
 from .output import ManifestEntry, ManifestWriter, clean_temporaries, file_digest, flush_to_disk, write_rejected
 from .registry import Certificate, Issued, NewCertificate, Registry, Reservation
 from .registry.leases import LEASE_SECONDS
@@ -102,6 +103,9 @@ class IssueEnvironment:
     lease_seconds: float = LEASE_SECONDS
     #: Signs a checkpoint of the transparency log (the CLI binds the log key and the data folder).
     sign_tree_head: Callable[[], object] | None = None
+    #: Where the output folder's filesystem is looked up (certgen/mounts.py): on a network or
+    #: FUSE one, the files the workers wrote are read back for the manifest.
+    mountinfo: Path = MOUNTINFO
 
 
 def run_batch(options: BatchOptions, env: IssueEnvironment,
@@ -133,8 +137,11 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
             summary.phases["wait"] = round(waited, 3)
         mark = time.perf_counter()
         out = options.output
-        for sub in ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",):
+        subs = ("certificates", "cards", "sheets") if options.kind is DocumentKind.PERSON else ("certificates",)
+        for sub in subs:
             (out / sub).mkdir(parents=True, exist_ok=True)
+        # identities prove nothing where attributes are cached (network, FUSE): read everything back
+        trust_identities = distrust([out, *(out / sub for sub in subs)], env.mountinfo) is None
         clean_temporaries(out)
         if intake.errors:
             extra = [column_name(options.replaces_column)] if options.replaces_column else []
@@ -172,7 +179,8 @@ def issue_batch(plan: BatchPlan, signer: SignerSource, env: IssueEnvironment, *,
                 lease.check()
                 _mark(env, loaded, issued, now, summary)
             for result in results:
-                written.update(result.written)
+                if trust_identities:
+                    written.update(result.written)
                 summary.repaired += result.repaired
                 summary.problems += result.problems
                 if result.sheet_sha256:

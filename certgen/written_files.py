@@ -14,7 +14,9 @@ file replaced, edited, touched, moved from another path, or gone) is read and ha
 The limit: the kernel stamps times from a clock that advances in ticks of a few milliseconds
 (filesystems that keep coarser times are not trusted at all: `fine_grained`),
 so an edit in place that keeps the size, made within the same tick as the worker's rename, is
-not seen here; a rerun of the batch reads every file again (certgen/batch_plan.py)."""
+not seen here; a rerun of the batch reads every file again (certgen/batch_plan.py). On a
+network or FUSE filesystem a client's cached attributes can hide another client's change from
+`stat`: there the batch trusts no identity and reads every file back (certgen/mounts.py)."""
 
 from __future__ import annotations
 

@@ -142,3 +142,14 @@ def _fast_paths():
     from certgen.adapters.install import install_all
 
     return install_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_jpeg_decoder():
+    """The two-thread JPEG decoder, warmed as the upload checks' forkserver warms it, so that every
+    scan of a large photo in the suite goes through it (tests that need the one-thread path turn
+    `verify.scan.SPECULATIVE` off or run a fresh process)."""
+    from verify import jpeg_speculative
+
+    jpeg_speculative.REQUIRE_FREE_CORE = False  # not on the host's load: the suite runs two workers
+    return jpeg_speculative.warm()

@@ -273,7 +273,7 @@ def test_a_chroma_component_without_its_quantisation_table_is_refused(split_smal
         hostile = bytearray(data)
         hostile[sof + 12 + 3 * component] = table
         assert libjpeg(bytes(hostile)) is None
-        assert jpeg_speculative.refusal(bytes(hostile), 130, 96, 0) == "a component's quantisation table is not defined"
+        assert jpeg_speculative.refusal(bytes(hostile), 130, 96, 0) == "a quantisation table of the frame is not defined"
         assert check(bytes(hostile)) == "refused"
 
 
@@ -289,7 +289,7 @@ def test_exif_orientation_is_not_applied() -> None:
         buffer = BytesIO()
         Image.fromarray(image).save(buffer, "JPEG", exif=exif, quality=90)
         data = buffer.getvalue()
-        got = jpeg_speculative._decode(jpeg_speculative._KERNELS, jpeg_speculative._plan(data, 96, 64, 0))
+        got = jpeg_speculative._decode(jpeg_speculative._KERNELS, jpeg_speculative._plan(data, 96, 64, 0)).pixels
         assert np.array_equal(got, libjpeg(data))
         turned = cv2.imdecode(np.frombuffer(data, np.uint8), FLAG)
         assert turned.shape == ((48, 32) if orientation == 6 else (32, 48))
@@ -587,8 +587,9 @@ def test_a_block_far_outside_the_sample_range_is_left_to_libjpeg(split_small, mo
 
 
 def test_entropy_data_not_ended_by_a_whole_marker_is_left_to_libjpeg(split_small, monkeypatch) -> None:
-    """Found by the fuzz test: OpenCV's memory source cannot supply more data, so libjpeg fails
-    a file whose entropy data runs out before a marker (it reads ahead for its bit buffer and
+    """Found by the fuzz test (and by the other review: kernels.marker_after): OpenCV's memory
+    source cannot supply more data, so libjpeg fails a file whose entropy data runs out before a
+    marker (it reads ahead for its bit buffer and
     suspends): no EOI, or a lone 0xFF at the end. The kernels read the end of the data as a
     marker, and a file decoded in one span (no join, which checks for EOI) was decoded where
     cv2 gives None. Junk with no marker after the data decodes in libjpeg; it is left to it."""
@@ -600,8 +601,10 @@ def test_entropy_data_not_ended_by_a_whole_marker_is_left_to_libjpeg(split_small
         for cut in (data[:-2], data[:-1], data[:-2] + b"\xff\xff"):
             assert libjpeg(cut) is None
             assert check(cut) == "fallback"
-        # libjpeg reads 0xFF 0xFF 0x00 as a stuffed 0xFF (fill byte, then stuffing): not a marker
-        assert check(data[:-2] + b"\xff\xff\x00\xff\xd9") == "fallback"
+        # libjpeg reads 0xFF 0xFF 0x00 as a stuffed 0xFF (fill byte, then stuffing), not a marker:
+        # the EOI after it ends its reading, and the kernels' pixels are its own
+        assert check(data[:-2] + b"\xff\xff\x00\xff\xd9") == "decoded"
+        assert check(data[:-2] + b"\xff\xff\x00") == "fallback"
         assert check(data[:-2] + b"\xff\xff\xd9") == "decoded"  # fill bytes before EOI
         assert check(data[:-2] + b"\xff\xd0") == "decoded"  # any whole marker ends the data
         junk = data[:-2] + bytes(range(1, 41))
@@ -626,7 +629,7 @@ def test_mutated_files_decode_to_libjpegs_pixels_or_fall_back(split_small, monke
 
     def counted(*args):
         joined = real_join(*args)
-        joins.append(joined is not None)
+        joins.append(not isinstance(joined, str))
         return joined
 
     monkeypatch.setattr(jpeg_speculative, "_join", counted)
@@ -689,7 +692,8 @@ def test_a_scan_listing_components_out_of_the_frames_order_is_refused(split_smal
     for order in ((0, 2, 1), (1, 0, 2), (2, 1, 0)):
         hostile = data[:sos + 5] + b"".join(entries[i] for i in order) + data[sos + 11:]
         assert libjpeg(hostile) is None
-        assert jpeg_speculative.refusal(hostile, 141, 83, 0) == "the scan's components are not in the frame's order"
+        assert jpeg_speculative.refusal(hostile, 141, 83, 0) == (
+            "the scan lists the components in another order than the frame")
         assert check(hostile) == "refused"
 
 
@@ -744,6 +748,7 @@ _BOUNDS_CHILD = """
         canary = "raised"
     assert jpeg_speculative.warm()
     jpeg_speculative.MIN_SPLIT_BYTES = 0
+    jpeg_speculative.REQUIRE_FREE_CORE = False  # decoded whatever the host's load
     counts = {}
     files = sorted(pathlib.Path(sys.argv[1]).iterdir())
     for overlap in (2, 6, 4096):
@@ -814,7 +819,7 @@ def test_large_files_decode_with_the_real_thresholds() -> None:
                 check(mutated)
         finally:
             jpeg_speculative._join = real_join
-    assert sum(j is not None for j in joined) >= 2
+    assert sum(not isinstance(j, str) for j in joined) >= 2
 
 
 def test_threads_decoding_at_once_get_each_files_pixels(split_small) -> None:
@@ -951,3 +956,4 @@ def test_a_long_run_of_fill_bytes_costs_no_more_than_libjpeg() -> None:
         outcomes.append(outcome)
         assert took < 20 * reference + 0.05, (took, reference)
     assert outcomes[-1] == "decoded", outcomes
+

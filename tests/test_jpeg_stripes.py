@@ -98,7 +98,7 @@ def test_three_stripes_split_too():
 def test_a_busy_pool_does_not_wait_the_stripe_is_decoded_by_the_caller():
     data = _pillow(_texture(200, 200), restart_marker_rows=1)
     release = threading.Event()
-    blocker = stripes._pool().submit(release.wait, 10)
+    blocker = stripes.worker_pool().submit(release.wait, 10)
     try:
         decoded = stripes.decode(_plan(data), cv2.IMREAD_GRAYSCALE)
     finally:

@@ -205,11 +205,12 @@ def test_the_reduced_pass_gives_what_the_full_resolution_path_gives(printed):
     assert kinds == {"too_small", "too_large", "unreadable", ()}, kinds
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 15 review): the reduced pass stops at the codes it reads, so a "
-                                       "second code too small for the reduced image is never looked for")
 def test_a_small_second_code_next_to_a_large_one_is_not_lost(printed, tmp_path):
     """Two certificates in one 12 MP photo, one close (its code large), one far (its code
-    readable only at full resolution): both codes are returned, as the full path returns them."""
+    readable only at full resolution): both codes are returned, as the full path returns them.
+    (A known gap until 30 November 2026: the reduced pass stopped at the codes it read. zxing-cpp
+    locates the far code at 1/2 scale without decoding it; that sends the scan to full
+    resolution as well.)"""
     templates, fonts = templates_and_fonts()
     other = SEAL[:-4] + "QQQQ"
     far = tmp_path / "far.pdf"
@@ -221,4 +222,6 @@ def test_a_small_second_code_next_to_a_large_one_is_not_lost(printed, tmp_path):
         desk[200:200 + shrunk.shape[0], left:left + width] = shrunk
     data = photo.encode(desk, ".jpg", 92)
     assert sorted(scan(data, reduced_first=False).texts) == sorted([SEAL, other])
-    assert sorted(scan(data).texts) == sorted([SEAL, other])
+    result = scan(data)
+    assert sorted(result.texts) == sorted([SEAL, other])
+    assert result.decoder == "zxing-cpp/reduced+zxing-cpp" and (result.width, result.height) == (4000, 3000)

@@ -2,10 +2,13 @@
 (certgen/written_files.py): any edit, touch, replacement, move or removal makes it read and hash
 the file again, and a difference from the registry is named in the manifest."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from certgen import batch
 from certgen.batch import BatchOptions, run_batch
@@ -216,3 +219,58 @@ def test_a_rerun_with_a_directory_in_place_of_a_certificate_names_it_and_repairs
     assert entries[blocked.stem]["problem"].startswith("certificate PDF")
     assert entries[lost.stem]["problem"] is None
     assert entries[certificates[11].stem]["problem"] == "print sheet on disk differs from the registry"
+
+
+@pytest.mark.parametrize("fstype, source", [("nfs4", "nas:/export"), ("fuse.sshfs", "me@host:/srv"),
+                                            ("ext4", "/dev/sdb1")])
+def test_on_a_network_folder_an_edit_its_attribute_cache_hides_is_caught_by_reading_back(
+        tmp_path, env, monkeypatch, fstype, source):  # noqa: F811
+    """Another client edits a certificate in place between the worker's note and the manifest,
+    and the NFS client's attribute cache still shows the identity noted (os.stat answers with the
+    status from before the edit, as a client does for 1 to 3 s). With the output folder on NFS or
+    FUSE (an injected mountinfo) the manifest reads every file back and names the edit; on a
+    local disk it trusts identities as before and reads nothing back (where the kernel's
+    attributes are never stale)."""
+    out = tmp_path / "out"
+    mountinfo = tmp_path / "mountinfo"
+    point = os.path.realpath(tmp_path).replace("\\", "\\134").replace(" ", "\\040") + "/out"
+    mountinfo.write_text("21 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                         f"40 21 0:52 / {point} rw,relatime shared:7 - {fstype} {source} rw\n")
+    read: list[Path] = []
+    digest = batch.file_digest
+    monkeypatch.setattr(batch, "file_digest", lambda path: read.append(path) or digest(path))
+    write_manifest, real_stat = batch._write_manifest, os.stat
+    victims: list[Path] = []
+
+    def edit_behind_a_cached_identity(options, *args):
+        victim = sorted((options.output / "certificates").glob("*.pdf"))[3]
+        cached = real_stat(victim)
+        data = bytearray(victim.read_bytes())
+        data[-20] ^= 1  # same size, one bit
+        with open(victim, "r+b") as handle:
+            handle.write(bytes(data))
+        assert real_stat(victim).st_ctime_ns != cached.st_ctime_ns
+        victims.append(victim)
+        read.clear()  # only what the manifest reads
+        monkeypatch.setattr(os, "stat", lambda path, *a, **k: cached if os.fspath(path) == str(victim)
+                            else real_stat(path, *a, **k))
+        try:
+            return write_manifest(options, *args)
+        finally:
+            monkeypatch.setattr(os, "stat", real_stat)
+
+    monkeypatch.setattr(batch, "_write_manifest", edit_behind_a_cached_identity)
+    summary = run_batch(BatchOptions(DocumentKind.PERSON, person_rows(tmp_path / "in", 6), out, workers=2),
+                        dataclasses.replace(env, mountinfo=mountinfo))
+    assert summary.issued == 6
+    entries = {m["number"]: m for m in json.loads((out / "manifest.json").read_text())}
+    victim = victims[0]
+    if fstype == "ext4":
+        assert read == []  # as before: nothing read back; the stale identity is trusted
+        assert not any(m["problem"] for m in entries.values()) and summary.problems == []
+        return
+    files = sorted(p for sub in ("certificates", "cards", "sheets") for p in (out / sub).glob("*.pdf"))
+    assert sorted(read) == files and len(files) == 6 + 6 + 1
+    assert entries[victim.stem]["problem"] == "certificate PDF on disk differs from the registry"
+    assert [n for n, m in entries.items() if m["problem"]] == [victim.stem]
+    assert [p for p in summary.problems if p.startswith(victim.stem)]

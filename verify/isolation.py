@@ -43,6 +43,9 @@ from .boundary import technical
 
 #: What the forkserver imports once, so that each child starts warm.
 PRELOAD = ["verify.isolation", "verify.pdf", "verify.scan", "verify.pdf_pages", "verify.service"]
+#: Also preloaded with the two-thread JPEG decoder on (`SandboxPool(fast_jpeg=True)`): it compiles
+#: the decoder's kernels there, or loads them from numba's cache (about 135 MB, docs/deploy.md).
+FAST_JPEG = "verify.jpeg_warm"
 #: How much lower a child's CPU priority is than the server's.
 NICE = 10
 #: Address space of a child: a file that makes a library allocate without end fails there
@@ -150,10 +153,10 @@ def _child_main(conn: Connection) -> None:
 
 # -- the parent -----------------------------------------------------------------------------------
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(fast_jpeg: bool) -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(PRELOAD + [FAST_JPEG] if fast_jpeg else PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
 
@@ -161,7 +164,8 @@ def _context() -> multiprocessing.context.BaseContext:
 class Sandbox:
     """One child process and its pipe; one call at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, fast_jpeg: bool = True) -> None:
+        self.fast_jpeg = fast_jpeg
         self._process: Any = None
         self._conn: Connection | None = None
         self._ready = False
@@ -169,7 +173,7 @@ class Sandbox:
         self.killed = 0
 
     def start(self) -> None:
-        context = _context()
+        context = _context(self.fast_jpeg)
         parent, child = context.Pipe()
         process = context.Process(target=_child_main, args=(child,), daemon=True, name="certverify-check")
         process.start()
@@ -275,12 +279,14 @@ class Sandbox:
 
 
 class SandboxPool:
-    """`slots` sandboxes, one per upload slot (verify.web.pool admits at most that many calls)."""
+    """`slots` sandboxes, one per upload slot (verify.web.pool admits at most that many calls);
+    `fast_jpeg`: their forkserver warms the two-thread JPEG decoder (verify.jpeg_speculative).
+    The forkserver is one per process and keeps the preload of the first sandbox started."""
 
-    def __init__(self, slots: int, seconds: float) -> None:
+    def __init__(self, slots: int, seconds: float, fast_jpeg: bool = True) -> None:
         self.seconds = seconds
         self._idle: "queue.Queue[Sandbox]" = queue.Queue()
-        self._all = [Sandbox() for _ in range(slots)]
+        self._all = [Sandbox(fast_jpeg) for _ in range(slots)]
         for sandbox in self._all:
             self._idle.put(sandbox)
         # an app dropped without its shutdown (tests) does not leave its children behind

@@ -7,8 +7,10 @@ data is read through `_byte`, which never reads past `stop`); the tests run thes
 `NUMBA_BOUNDSCHECK=1` on hostile files to prove it.
 
 The pixels are libjpeg-turbo's own for a greyscale decode at 1/2 scale (`jpeg_idct_4x4`,
-integer arithmetic, its range limit table), so a file decoded here gives exactly what
-`cv2.imdecode(..., IMREAD_REDUCED_GRAYSCALE_2)` gives: the tests compare them pixel for pixel.
+integer arithmetic, its range limit table, used only where its outputs are those of the SIMD
+`jsimd_idct_4x4` too), so a file decoded here gives exactly what `cv2.imdecode(...,
+IMREAD_REDUCED_GRAYSCALE_2 | IMREAD_IGNORE_ORIENTATION)` gives: the tests compare them pixel for
+pixel.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ FAST_BITS = 12
 COEF_LIMIT = 4096
 #: Limit of the inverse DCT's intermediate values (the same reason).
 WORK_LIMIT = 16384
-#: Limit of a sample before the range limit (relative to 128): beyond it libjpeg-turbo's C
-#: transform wraps (its table repeats every 1024) and its SIMD one saturates, so the block goes
-#: back to libjpeg (ERROR_RANGE). Within it both give 0 or 255.
-SAMPLE_LIMIT = 512
+#: An output of the inverse DCT (before the +128 level shift) must lie in -OUTPUT_LIMIT ..
+#: OUTPUT_LIMIT - 1: there the C range limit table (indexed by value & 1023) and the SIMD
+#: transform's saturation (packsswb) give the same pixel; beyond it the C table wraps (600 -> 0)
+#: where the SIMD one gives 255. Real photos stay far inside; a crafted file goes back to libjpeg.
+OUTPUT_LIMIT = 512
 
 OK = 0
 ERROR_CODE = 1  # a bit pattern that is no Huffman code of the table
@@ -128,8 +131,8 @@ def idct_4x4(c, image32, y0, x, work, limit):
     """libjpeg's jpeg_idct_4x4 of one block of dequantised coefficients `c` (natural order, each
     below COEF_LIMIT) into the 4x4 pixels at row y0, word x of `image32` (the 1/2-scale image
     seen as 4-pixel words). Without libjpeg's zero-column shortcuts, which give the same values.
-    False when an intermediate reaches WORK_LIMIT or a sample SAMPLE_LIMIT (where libjpeg-turbo's
-    SIMD and C transforms part)."""
+    False when an intermediate reaches WORK_LIMIT or an output leaves -OUTPUT_LIMIT ..
+    OUTPUT_LIMIT - 1 (where libjpeg-turbo's SIMD and C transforms part)."""
     big = 0
     for col in range(8):
         if col == 4:  # the 4x4 transform does not use the fifth column or row
@@ -170,16 +173,16 @@ def idct_4x4(c, image32, y0, x, work, limit):
         tmp12 = tmp0 - tmp2
         t0 = -a7 * 1730 + a5 * 11893 - a3 * 17799 + a1 * 8697
         t2 = -a7 * 4176 - a5 * 4926 + a3 * 7373 + a1 * 20995
-        s0 = (tmp10 + t2 + 262144) >> 19
-        s1 = (tmp12 + t0 + 262144) >> 19
-        s2 = (tmp12 - t0 + 262144) >> 19
-        s3 = (tmp10 - t2 + 262144) >> 19
-        if min(s0, s1, s2, s3) < -SAMPLE_LIMIT or max(s0, s1, s2, s3) >= SAMPLE_LIMIT:
+        r0 = (tmp10 + t2 + 262144) >> 19
+        r1 = (tmp12 + t0 + 262144) >> 19
+        r2 = (tmp12 - t0 + 262144) >> 19
+        r3 = (tmp10 - t2 + 262144) >> 19
+        if ((r0 + OUTPUT_LIMIT) | (r1 + OUTPUT_LIMIT) | (r2 + OUTPUT_LIMIT) | (r3 + OUTPUT_LIMIT)) & ~1023:
             return False
-        v0 = np.uint32(limit[s0 & 1023])
-        v1 = np.uint32(limit[s1 & 1023])
-        v2 = np.uint32(limit[s2 & 1023])
-        v3 = np.uint32(limit[s3 & 1023])
+        v0 = np.uint32(limit[r0 & 1023])
+        v1 = np.uint32(limit[r1 & 1023])
+        v2 = np.uint32(limit[r2 & 1023])
+        v3 = np.uint32(limit[r3 & 1023])
         image32[y0 + r, x] = v0 | (v1 << np.uint32(8)) | (v2 << np.uint32(16)) | (v3 << np.uint32(24))
     return True
 
@@ -217,8 +220,11 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     The first len(record_pos) MCUs that start at or after byte `note_byte` (in unstuffed bits
     counted from `start`: `from_bits`, returned) have their start and luma DC predictor
     recorded: where two spans record the same start, they decode the same bits from there on.
-    `note_byte` must not follow a 0xFF byte. Returns (mcus done, status, records, byte where a
-    marker or `stop` ended the data or -1, from_bits)."""
+    `note_byte` must not follow a 0xFF byte. A span that does not stop when recorded is
+    speculative: while it records, an invalid code or a value out of range makes it start the
+    MCU again at the next byte it has not read (`restarted`: the last MCU so started, -1 if
+    none). Returns (mcus done, status, records, byte where a marker or `stop` ended the data or
+    -1, from_bits, byte where reading stopped, restarted)."""
     blocks = layout.shape[0]
     luma_blocks, luma_x, luma_y = _luma_positions(layout)
     coef = np.zeros(64, np.int64)  # zero between blocks
@@ -235,13 +241,16 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     records = 0
     mcu = 0
     status = OK
+    restarted = -1
     while mcu < max_mcus:
         position = loaded - nbits
+        noted = False
         if position >= record_from:
             if records < record_pos.shape[0]:
                 record_pos[records] = position
                 record_pred[records] = pred
                 records += 1
+                noted = True
             elif stop_when_recorded:
                 break
         for b in range(blocks):
@@ -296,12 +305,14 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     value = value - (1 << size) + 1
                 if is_luma:
                     pred += value
-            if is_luma:
+            if is_luma and direct:
                 if pred > (1 << 30) or pred < -(1 << 30):
                     status = ERROR_RANGE
                     break
                 # libjpeg keeps the DC as a JCOEF (16 bits) before dequantising it
                 coef[0] = (((pred + 32768) & 0xFFFF) - 32768) * quant[0]
+            # a stored block's DC is checked by idct_stored once corrected: a speculative span's
+            # own predictor may be far off until it is
             # -- AC
             k = 1
             while k < 64:
@@ -396,12 +407,48 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     coef[i] = 0
                 luma_done += 1
         if status != OK:
+            if noted and not stop_when_recorded and status != ERROR_PAST_END:
+                # the speculative span is on a wrong chain (an invalid code, a value no encoder
+                # writes): start this MCU again at the next byte not yet read, DC predictor 0
+                records -= 1
+                luma_done = mcu * luma_blocks
+                for i in range(64):
+                    coef[i] = 0
+                acc = np.int64(0)
+                nbits = 0
+                pred = np.int64(0)
+                status = OK
+                restarted = mcu
+                continue
             break
         if loaded - nbits > end_bits:
             status = ERROR_PAST_END
             break
         mcu += 1
-    return mcu, status, records, marker_at, record_from
+    return mcu, status, records, marker_at, record_from, p, restarted
+
+
+@njit(cache=True, nogil=True)
+def marker_after(data, at):
+    """Where libjpeg's reader, at byte `at` of entropy data, finds the next marker (0xFF, fill
+    0xFF bytes, then a byte other than 0: 0xFF 0xFF 0x00 is a data byte to libjpeg); -1 where
+    the data ends first. There libjpeg, reading ahead, runs into the end of the file, and
+    OpenCV's source suspends the decode (imdecode gives None)."""
+    n = data.shape[0]
+    i = at
+    while i < n:
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and data[j] == 0xFF:
+            j += 1
+        if j >= n:
+            return -1
+        if data[j] != 0:
+            return i
+        i = j + 1
+    return -1
 
 
 @njit(cache=True, nogil=True)

@@ -19,12 +19,12 @@ applications to JPEG files", The Computer Journal 46(5), 2003):
 
 Nothing speculative is ever used unchecked: no shared start (the spans never met), an invalid
 code, a value outside what an 8-bit encoder writes, a span that runs past the data or a scan not
-ended by EOI (by a whole marker when one span read it all: libjpeg fails data that just stops),
-and `decode` returns None so that the caller decodes the file with libjpeg as before. The
-pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` and its range limit)
-as stored: EXIF orientation is not applied, so they are what `cv2.imdecode` gives with
-`IMREAD_IGNORE_ORIENTATION` (as verify.scan asks for), and the tests compare them pixel for
-pixel.
+ended by EOI, and `decode` returns None so that the caller decodes the file with libjpeg as
+before. The pixels are libjpeg's own (verify.jpeg_kernels reproduces `jpeg_idct_4x4` where its
+C and SIMD forms agree), and the tests compare them with `cv2.imdecode(..., FLAG |
+IMREAD_IGNORE_ORIENTATION)` pixel for pixel: EXIF orientation is not applied, as verify.scan
+decodes. Everything libjpeg refuses in the header (a table it rejects, a side over 65,500, more
+than 10 blocks in an MCU, components out of order) is refused by `plan` too.
 
 The kernels are numba code: `warm` imports numba and compiles or loads them (about 0.5 s from
 its disk cache, seconds the first time) and checks them against libjpeg on two built-in
@@ -35,6 +35,7 @@ benchmark); a one-shot command is never made to import numba and decodes on one 
 from __future__ import annotations
 
 import re
+import os
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -57,12 +58,29 @@ MIN_SPLIT_BYTES = 256 * 1024
 FIRST_SHARE = 0.43
 
 _NOT_FF = re.compile(rb"[^\xff]")
+#: Decode on two threads only when a core is free for the second span: our kernels spend about a
+#: third more CPU than libjpeg on one thread (docs/benchmarks.md), so on a host whose cores are
+#: all busy the speculation would slow every scan. Off in the tests, for determinism.
+REQUIRE_FREE_CORE = True
+
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential, Huffman-coded
-_TABLES = {0xC4, 0xDB}
 _SKIPPED = set(range(0xE0, 0xF0)) | {0xFE}
 _KERNELS: ModuleType | None = None
+_SPANS = threading.BoundedSemaphore(1)  # one two-span decode at a time in a process
 _LIMIT = np.zeros(1024, np.uint8)  # libjpeg's range limit table, set by warm()
 _WARM_LOCK = threading.Lock()
+#: JPEG_MAX_DIMENSION: libjpeg refuses a frame with a longer side.
+MAX_SIDE = 65500
+
+
+def _forget_locks() -> None:
+    """In a forked child no thread holds a lock: one held by a parent's thread at the fork
+    would never be released (every decode "busy", `warm` blocked for ever)."""
+    global _SPANS, _WARM_LOCK
+    _SPANS, _WARM_LOCK = threading.BoundedSemaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks)
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,7 @@ def warm() -> bool:
                 expected = cv2.imdecode(np.frombuffer(data, np.uint8), FLAG)
                 job = _plan(data, image.shape[1], image.shape[0], min_bytes=0)
                 got = _decode(jpeg_kernels, job)
-                if got is None or not np.array_equal(got, expected):
+                if got.how != "joined" or got.pixels is None or not np.array_equal(got.pixels, expected):
                     return False
         except Exception:  # a numba or LLVM failure on this machine: decode with libjpeg as before
             return False
@@ -116,8 +134,9 @@ def warm() -> bool:
 
 
 def _self_test_images() -> list[np.ndarray]:
+    # large enough that the first span stops past the middle and the spans must join
     rng = np.random.default_rng(15)
-    grey = (rng.normal(128, 50, (256, 328)) + np.arange(328) * 0.3).clip(0, 255).astype(np.uint8)
+    grey = (rng.normal(128, 50, (1200, 1096)) + np.arange(1096) * 0.1).clip(0, 255).astype(np.uint8)
     colour = np.dstack([grey, grey[::-1], np.roll(grey, 40, axis=1)])  # 4:2:0 at quality 90
     return [grey, colour]
 
@@ -185,8 +204,6 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     luma_id = sof[10]
     hmax = 1 if count == 1 else max(h for h, _, _ in sampling.values())
     vmax = 1 if count == 1 else max(v for _, v, _ in sampling.values())
-    if [sos[5 + 2 * i] for i in range(count)] != [sof[10 + 3 * i] for i in range(count)]:
-        raise ValueError("the scan's components are not in the frame's order")  # libjpeg refuses those
     blocks = []
     for i in range(sos[4]):  # the MCU's blocks in the scan's component order
         component, selectors = sos[5 + 2 * i], sos[6 + 2 * i]
@@ -196,8 +213,14 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
             raise ValueError("the scan uses a Huffman table the file does not define")
         for j in range(h * v):
             blocks.append((dc, 4 + ac, int(component == luma_id), j % h, j // h))
-    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg: JERR_NO_QUANT_TABLE
-        raise ValueError("a component's quantisation table is not defined")
+    if len(blocks) > 10:  # D_MAX_BLOCKS_IN_MCU
+        raise ValueError("more than 10 blocks in an MCU")
+    if max(width, height) > MAX_SIDE:
+        raise ValueError("wider or higher than libjpeg decodes (65,500)")
+    if [sos[5 + 2 * i] for i in range(sos[4])] != [sof[10 + 3 * i] for i in range(count)]:
+        raise ValueError("the scan lists the components in another order than the frame")
+    if any(table not in quant for _, _, table in sampling.values()):  # libjpeg latches every one
+        raise ValueError("a quantisation table of the frame is not defined")
     luma_quant = sampling[luma_id][2]
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
@@ -270,20 +293,57 @@ def _kernels_module() -> ModuleType:
     return jpeg_kernels
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a two-span decode did: `pixels` (None: decode the file with libjpeg), `how` it ended
+    (joined, one_span, or why the speculation was not used), where the spans joined and how many
+    MCUs the second span decoded before it met the true decode (`resync_mcus`)."""
+    pixels: np.ndarray | None
+    how: str
+    joined_mcu: int | None = None
+    resync_mcus: int | None = None
+
+
 def decode(job: Job) -> np.ndarray | None:
     """The greyscale 1/2-scale pixels of a planned file, decoded on two threads; None when the
     spans did not meet or anything in the file is not what the kernels reproduce (the caller
     then decodes it with libjpeg)."""
+    return explain(job).pixels
+
+
+def explain(job: Job) -> Outcome:
+    """`decode`, with how it went (tests and the benchmark report the joins)."""
     kernels = _KERNELS
     if kernels is None:
-        return None
+        return Outcome(None, "not_warm")
+    if REQUIRE_FREE_CORE and not free_core():
+        return Outcome(None, "no_free_core")
+    if not _SPANS.acquire(blocking=False):  # another thread's decode has the second core
+        return Outcome(None, "busy")
     try:
         return _decode(kernels, job)
-    except Exception:  # MemoryError, a pool shut down at exit: libjpeg decodes it instead
-        return None
+    except Exception as exc:  # MemoryError, a pool shut down at exit: libjpeg decodes it instead
+        return Outcome(None, f"failed: {type(exc).__name__}")
+    finally:
+        _SPANS.release()
 
 
-def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
+def free_core(loadavg: str = "/proc/loadavg") -> bool:
+    """True when fewer tasks are runnable right now (this one included) than there are cores:
+    the fourth field of /proc/loadavg, "running/total", is the kernel's instant count. True
+    where that file is missing or unreadable (not Linux): the decode is still correct."""
+    try:
+        with open(loadavg, "rb") as file:
+            running = int(file.read(256).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running < (os.cpu_count() or 1)
+
+
+_STATUS = {1: "invalid_code", 3: "past_end", 4: "out_of_range"}
+
+
+def _decode(kernels: ModuleType, job: Job) -> Outcome:
     luma_blocks = int(job.layout[:, 2].sum())
     rows, cols = job.mcus // job.mcus_per_row * job.vmax * 4, job.mcus_per_row * job.hmax * 4
     image = np.empty((rows, cols), np.uint8)
@@ -304,16 +364,19 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
     first = kernels.decode_span(job.data, job.scan_at, len(job.data), *common, job.split_at, first_pos, first_pred,
                                 True, True, image32, _LIMIT, no_store, stored_dc[:0])
     second_result = second() if later.cancel() else later.result()
-    done, status, noted, marker_at, _ = first
+    done, status, _, marker_at, _, read_to, _ = first
     if status != kernels.OK:
-        return None
-    if done == job.mcus and not _ends_in_marker(job.data, marker_at):
-        return None
+        return Outcome(None, f"first_span_{_STATUS.get(status, status)}")
+    if done == job.mcus and kernels.marker_after(job.data, marker_at if marker_at >= 0 else read_to) < 0:
+        # libjpeg reads ahead up to 8 bytes; where the file ends before a marker it suspends
+        # and imdecode gives None, where the kernels read zero bits. A marker stops it first.
+        return Outcome(None, "no_eoi_after_the_scan")
+    how, joined_mcu, resync = "one_span", None, None
     if done < job.mcus:  # stopped past the middle: join the second span
         joined = _join(job, first, second_result, first_pos, first_pred, second_pos, second_pred)
-        if joined is None:
-            return None
-        local, delta = joined  # the second span's MCU that is the first span's MCU `done`
+        if isinstance(joined, str):
+            return Outcome(None, joined)
+        local, delta, joined_mcu, resync = joined  # `local`: the second span's index of MCU `done`
         first_block, last_block = local * luma_blocks, (local + job.mcus - done) * luma_blocks
         base = done * luma_blocks - first_block
         middle = (first_block + last_block) // 2
@@ -323,49 +386,39 @@ def _decode(kernels: ModuleType, job: Job) -> np.ndarray | None:
         ok = (kernels.idct_stored(stored, stored_dc, middle, last_block, base, delta, *rest)
               if half.cancel() else half.result()) and ok
         if not ok:
-            return None
+            return Outcome(None, "second_span_out_of_range")
+        how = "joined"
     height, width = -(-job.height // 2), -(-job.width // 2)
     out = image[:height]
-    return out if width == cols else np.ascontiguousarray(out[:, :width])
-
-
-def _ends_in_marker(data: np.ndarray, at: int) -> bool:
-    """True when the span that read the whole scan met a whole marker at `at` (0xFF, any fill
-    bytes, a code other than 0). libjpeg reads ahead to fill its bit buffer, and OpenCV's memory
-    source cannot give it more: data that runs out before a marker (no EOI, a lone 0xFF at the
-    end) fails in cv2, where the kernels read the end as a marker. Junk with no marker after the
-    last MCU (libjpeg decodes that) is left to libjpeg too: how far it reads ahead is its own."""
-    if at < 0 or at >= len(data) or data[at] != 0xFF:
-        return False
-    other = np.flatnonzero(data[at:at + 64] != 0xFF)  # the fill bytes of a real file: a few
-    if not len(other):
-        other = np.flatnonzero(data[at:] != 0xFF)  # a hostile run of them, vectorised
-        if not len(other):
-            return False
-    return bool(data[at + int(other[0])] != 0)
+    return Outcome(out if width == cols else np.ascontiguousarray(out[:, :width]), how, joined_mcu, resync)
 
 
 def _join(job: Job, first: tuple, second: tuple, first_pos: np.ndarray, first_pred: np.ndarray,
-          second_pos: np.ndarray, second_pred: np.ndarray) -> tuple[int, int] | None:
+          second_pos: np.ndarray, second_pred: np.ndarray) -> tuple[int, int, int, int] | str:
     """Where the second span joins the true decode: (its own index of the first span's next MCU,
-    the DC predictor correction); None if the spans never share an MCU start, or the second
-    span does not decode every remaining MCU cleanly up to an EOI."""
-    done, _, noted, _, split_bits = first
-    reached, _, second_noted, marker_at, _ = second
+    the DC predictor correction, the MCU where they met, the second span's MCUs before it); or
+    why it does not: the spans never share an MCU start, or the second span does not decode
+    every remaining MCU cleanly up to an EOI."""
+    done, _, noted, _, split_bits, _, _ = first
+    reached, _, second_noted, marker_at, _, _, restarted = second
     if noted == 0 or second_noted == 0:
-        return None
+        return "spans_never_met"
     mine = first_pos[:noted] - split_bits
     theirs = second_pos[:second_noted]
     at = np.searchsorted(theirs, mine)
     hits = np.flatnonzero((at < second_noted) & (theirs[np.minimum(at, second_noted - 1)] == mine))
     if not len(hits):
-        return None
+        return "spans_never_met"
+    # a restart after a shared start would mean an invalid code in the true decode
+    hits = hits[at[hits] >= restarted]
+    if not len(hits):
+        return "spans_never_met"
     i = int(hits[0])
     joined_mcu = done - noted + i  # the first span noted MCUs done-noted .. done-1
     local = int(at[i])
     if reached < local + job.mcus - joined_mcu:
-        return None  # the second span stopped (an invalid code, the end of the data) too early
+        return "second_span_stopped_early"  # an invalid code, a marker, the end of the data
     if marker_at < 0 or job.data[marker_at:marker_at + 2].tobytes() != b"\xff\xd9":
-        return None
+        return "no_eoi_after_the_scan"
     delta = int(first_pred[i] - second_pred[local])
-    return local + done - joined_mcu, delta
+    return local + done - joined_mcu, delta, joined_mcu, local

@@ -233,12 +233,27 @@ def _reduced_flag(kind: str, longest: int, side: int = WORK_SIDE) -> int:
     return cv2.IMREAD_GRAYSCALE
 
 
-def _zxing_quick(image: np.ndarray) -> list[str]:
+def _zxing_quick(image: np.ndarray) -> tuple[list[str], bool]:
     """zxing-cpp's cheapest settings (no inverted codes, no pyramid of smaller copies): half
-    the time of `_zxing` on a 2000-pixel photo. What it misses, `_zxing` gets next."""
+    the time of `_zxing` on a 2000-pixel photo. What it misses, `_zxing` gets next. Also
+    whether it located a QR symbol it could not decode, apart from those it read: a second,
+    smaller code too coarse at this size, which the full-resolution pass must look at."""
     found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False,
-                                   try_downscale=False, try_invert=False, text_mode=zxingcpp.TextMode.Plain)
-    return [r.text for r in found if r.valid and r.text]
+                                   try_downscale=False, try_invert=False, text_mode=zxingcpp.TextMode.Plain,
+                                   return_errors=True)
+    read = [r for r in found if r.valid and r.text]
+    missed = any(not r.valid and not any(_overlaps(r, other) for other in read) for r in found)
+    return [r.text for r in read], missed
+
+
+def _overlaps(symbol, other) -> bool:
+    """The centre of `symbol` lies within the bounding box of `other` (one code, found twice)."""
+    corners = [symbol.position.top_left, symbol.position.top_right, symbol.position.bottom_right,
+               symbol.position.bottom_left]
+    box = [other.position.top_left, other.position.top_right, other.position.bottom_right,
+           other.position.bottom_left]
+    x, y = sum(c.x for c in corners) / 4, sum(c.y for c in corners) / 4
+    return min(c.x for c in box) <= x <= max(c.x for c in box) and min(c.y for c in box) <= y <= max(c.y for c in box)
 
 
 def _zxing(image: np.ndarray) -> list[str]:
@@ -303,6 +318,7 @@ def scan(data: bytes, *, reduced_first: bool = True) -> ScanResult:
     header = probe(data)
     grey = None
     extra = 0.0  # CPU time of the reduced pass, which the full path does not count against its budget
+    read_reduced: list[str] = []  # codes the reduced pass read when it also saw one it could not
     if reduced_first and header.longest > QUICK_SIDE * 1.25:
         work_flag = _reduced_flag(header.kind, header.longest)
         quick_flag = _reduced_flag(header.kind, header.longest, QUICK_MIN_SIDE)
@@ -311,18 +327,27 @@ def scan(data: bytes, *, reduced_first: bool = True) -> ScanResult:
         reduced_from = time.thread_time()
         quick = _shrunk(grey if grey is not None else decode(data, header, quick_flag), QUICK_SIDE)
         try:
-            texts = _zxing_quick(quick) or _zxing(quick)
+            texts, missed = _zxing_quick(quick)
+            texts = texts or _zxing(quick)
         except Exception as exc:  # cv2.error, MemoryError, whatever a decoder raises on hostile pixels
             raise _failed(exc) from None
-        if texts:
-            return ScanResult(tuple(dict.fromkeys(texts)), "zxing-cpp/reduced", quick.shape[1], quick.shape[0])
+        reduced = ScanResult(tuple(dict.fromkeys(texts)), "zxing-cpp/reduced", quick.shape[1], quick.shape[0])
+        if texts and not missed:
+            return reduced
+        read_reduced = texts  # and a smaller code it could not read: the full pass looks too
         extra = time.thread_time() - reduced_from
     if grey is None:
         grey = _working(data, header)
     try:
-        return _cascade(grey, started + BUDGET_S + extra)  # decoding counts
+        full = _cascade(grey, started + BUDGET_S + extra)  # decoding counts
     except Exception as exc:
         raise _failed(exc) from None
+    if not read_reduced:
+        return full
+    merged = tuple(dict.fromkeys([*read_reduced, *full.texts]))
+    if merged == reduced.texts:
+        return reduced
+    return ScanResult(merged, f"zxing-cpp/reduced+{full.decoder}", full.width, full.height, full.gave_up)
 
 
 def _failed(exc: Exception) -> ImageError:

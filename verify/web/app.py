@@ -81,7 +81,7 @@ class Service:
             self.live.wait()  # the first check before the first request, at most `live_timeout` seconds
         self.uploads = UploadPool(config.upload_slots)
         #: One child process per upload slot, where the files are parsed within `check_seconds`.
-        self.sandboxes = SandboxPool(config.upload_slots, config.check_seconds)
+        self.sandboxes = SandboxPool(config.upload_slots, config.check_seconds, config.fast_jpeg)
         self.verifier.isolation = self.sandboxes
         self.caps = ReportCaps(config.reports_per_address, config.reports_per_certificate, config.reports_per_day)
         #: Addresses that reached their complaint cap, by the day window: refused here without

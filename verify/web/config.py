@@ -54,6 +54,9 @@ class WebConfig:
     page_cache: int = 4096
     #: `/v/` and `/n` answered below the framework (verify.web.fast); off only to compare or diagnose.
     fast_pages: bool = True
+    #: Large JPEG uploads decoded on two threads (verify.jpeg_speculative, warmed in the upload
+    #: checks' forkserver); off saves numba's memory (about 135 MB per worker, docs/deploy.md).
+    fast_jpeg: bool = True
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -84,6 +87,7 @@ class WebConfig:
             cache_seconds=_number(env, "CERTVERIFY_CACHE_SECONDS", 60.0, float, 0.0),
             page_cache=_number(env, "CERTVERIFY_PAGE_CACHE", 4096, int, 0),
             fast_pages=env.get("CERTVERIFY_FAST_PAGES", "1") not in ("0", "false", "no"),
+            fast_jpeg=env.get("CERTVERIFY_FAST_JPEG", "1").strip() not in ("0", "false", "no"),
         )
 
 
