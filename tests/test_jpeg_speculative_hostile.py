@@ -957,3 +957,32 @@ def test_a_long_run_of_fill_bytes_costs_no_more_than_libjpeg() -> None:
         assert took < 20 * reference + 0.05, (took, reference)
     assert outcomes[-1] == "decoded", outcomes
 
+
+def test_a_marker_soon_after_the_split_does_not_hang_the_second_span(tmp_path) -> None:
+    """Found here, in the restart the other review added (a speculative span that meets an
+    invalid code or a value out of range starts the MCU again at the next unread byte): once its
+    reading has stopped at a marker or the end of the data, the next byte never comes, the zero
+    bits give the same error, and it restarted for ever (a thread at 100 % CPU, scan.decode
+    never returning). A 470 KB photo with a 16-bit quantiser of 65535 for the last coefficient
+    (real data never codes it) and an RST marker 5 bytes past the split hung it; cv2 decodes it
+    in milliseconds. Run in a child: a hang here must fail, not stop the suite."""
+    data = _dqt16(_large_files()[0][1])
+    at = data.find(b"\xff\xdb") + 5 + 126  # the last entry of the luma table
+    data = data[:at] + b"\xff\xff" + data[at + 2:]
+    split = _split(data)
+    hostile = data[:split + 5] + b"\xff\xd0" + data[split + 5:]
+    assert libjpeg(hostile) is not None
+    (tmp_path / "hostile.jpg").write_bytes(hostile)
+    child = _run_child(f"""
+        import pathlib
+        from verify import jpeg_speculative, scan
+        assert jpeg_speculative.warm()
+        jpeg_speculative.REQUIRE_FREE_CORE = False
+        data = pathlib.Path({str(tmp_path / "hostile.jpg")!r}).read_bytes()
+        header = scan.probe(data)
+        outcome = jpeg_speculative.explain(jpeg_speculative.plan(data, jpeg_speculative.FLAG, header.width,
+                                                                 header.height))
+        print(outcome.how, outcome.pixels is None)
+        """, timeout=60)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split()[-1] == "True", child.stdout  # left to libjpeg

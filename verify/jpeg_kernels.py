@@ -222,8 +222,8 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     recorded: where two spans record the same start, they decode the same bits from there on.
     `note_byte` must not follow a 0xFF byte. A span that does not stop when recorded is
     speculative: while it records, an invalid code or a value out of range makes it start the
-    MCU again at the next byte it has not read (`restarted`: the last MCU so started, -1 if
-    none). Returns (mcus done, status, records, byte where a marker or `stop` ended the data or
+    MCU again at the next byte it has not read, unless its reading has met a marker or the end
+    (`restarted`: the last MCU so started, -1 if none). Returns (mcus done, status, records, byte where a marker or `stop` ended the data or
     -1, from_bits, byte where reading stopped, restarted)."""
     blocks = layout.shape[0]
     luma_blocks, luma_x, luma_y = _luma_positions(layout)
@@ -407,9 +407,11 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     coef[i] = 0
                 luma_done += 1
         if status != OK:
-            if noted and not stop_when_recorded and status != ERROR_PAST_END:
+            if noted and not stop_when_recorded and status != ERROR_PAST_END and marker_at < 0:
                 # the speculative span is on a wrong chain (an invalid code, a value no encoder
-                # writes): start this MCU again at the next byte not yet read, DC predictor 0
+                # writes): start this MCU again at the next byte not yet read, DC predictor 0.
+                # Not once reading has stopped at a marker or the end: no next byte would come
+                # and the zero bits would give the same error for ever.
                 records -= 1
                 luma_done = mcu * luma_blocks
                 for i in range(64):
