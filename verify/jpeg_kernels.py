@@ -223,8 +223,9 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     `note_byte` must not follow a 0xFF byte. A span that does not stop when recorded is
     speculative: while it records, an invalid code or a value out of range makes it start the
     MCU again at the next byte it has not read, unless its reading has met a marker or the end
-    (`restarted`: the last MCU so started, -1 if none). Returns (mcus done, status, records, byte where a marker or `stop` ended the data or
-    -1, from_bits, byte where reading stopped, restarted)."""
+    (`restarted`: the last MCU so started, -1 if none). Returns (mcus done, status, records,
+    byte where a marker or `stop` ended the data or -1, from_bits, byte where reading stopped,
+    restarted)."""
     blocks = layout.shape[0]
     luma_blocks, luma_x, luma_y = _luma_positions(layout)
     coef = np.zeros(64, np.int64)  # zero between blocks

@@ -34,8 +34,8 @@ benchmark); a one-shot command is never made to import numba and decodes on one 
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import threading
 from dataclasses import dataclass
 from types import ModuleType
