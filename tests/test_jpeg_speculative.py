@@ -201,7 +201,7 @@ def test_a_busy_pool_does_not_wait_the_second_span_runs_on_the_caller(small_file
     assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
 
 
-def test_threads_decoding_at_once_each_get_their_own_pixels(small_files, monkeypatch):
+def test_threads_decoding_at_once_each_get_their_own_pixels(small_files):
     """One two-span decode at a time per process: a thread that finds it running gets "busy" and
     libjpeg decodes its file; every thread gets libjpeg's pixels for its own file."""
     files = list(_cases().values())
@@ -282,14 +282,21 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
     two-span decode at a time per process."""
     data = _cases()["opencv grey q88"]
     loadavg = tmp_path / "loadavg"
-    cores = os.cpu_count() or 1
-    loadavg.write_text(f"3.10 2.50 1.90 {cores}/412 12345\n")
-    assert spec.free_core(str(loadavg)) is False
-    loadavg.write_text(f"0.10 0.50 0.90 {cores - 1}/412 12345\n")
-    assert spec.free_core(str(loadavg)) is (cores > 1)
+    loadavg.write_text("3.10 2.50 1.90 2/412 12345\n")
+    assert spec.free_core(str(loadavg), cores=2) is False
+    assert spec.free_core(str(loadavg), cores=4) is True
+    loadavg.write_text("0.10 0.50 0.90 1/412 12345\n")
+    assert spec.free_core(str(loadavg), cores=2) is True
+    assert spec.free_core(str(loadavg), cores=1) is False
     loadavg.write_text("garbage")
     assert spec.free_core(str(loadavg)) is True
     assert spec.free_core(str(tmp_path / "missing")) is True
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("100000 100000\n")  # a container limited to one CPU
+    assert spec.usable_cores(str(cpu_max)) == 1
+    cpu_max.write_text("max 100000\n")
+    assert spec.usable_cores(str(cpu_max)) == len(os.sched_getaffinity(0))
+    assert spec.usable_cores(str(tmp_path / "missing")) == len(os.sched_getaffinity(0))
     monkeypatch.setattr(spec, "REQUIRE_FREE_CORE", True)
     monkeypatch.setattr(spec, "free_core", lambda: False)
     assert _explain(data).how == "no_free_core"
@@ -301,7 +308,6 @@ def test_with_no_free_core_or_a_decode_already_running_libjpeg_decodes_it(small_
         spec._SPANS.release()
     outcome = _explain(data)
     assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))
-    width, height = Image.open(io.BytesIO(data)).size
     monkeypatch.setattr(spec, "free_core", lambda: False)
     assert np.array_equal(scan_module.decode(data, scan_module.probe(data), REDUCED), _libjpeg(data))
 
@@ -356,3 +362,12 @@ def _second_span(job: spec.Job) -> tuple:
                                np.empty(spec.OVERLAP_MCUS, np.int64), np.empty(spec.OVERLAP_MCUS, np.int64), False, False,
                                np.empty((1, 1), np.uint32), spec._LIMIT, np.empty((job.mcus * luma, 64), np.int16),
                                np.empty(job.mcus * luma, np.int64))
+
+
+def test_a_long_trailer_after_the_image_still_splits_at_its_middle(small_files):
+    """A motion photo appends megabytes (a video) after EOI: the split is found from the image's
+    own EOI, so the spans still join."""
+    data = _opencv(_texture(376, 501, False, 12), 88)
+    trailer = b"\x00\x00\x00\x18ftypmp42" + bytes(np.random.default_rng(3).integers(0, 255, 200_000, dtype=np.uint8))
+    outcome = _explain(data + trailer)
+    assert outcome.how == "joined" and np.array_equal(outcome.pixels, _libjpeg(data))

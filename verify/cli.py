@@ -8,9 +8,10 @@ import errno
 import json
 import os
 import sys
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import click
 from cryptography import x509
@@ -20,10 +21,14 @@ from certgen.errors import TrustListError
 from certgen.seal import is_print_sheet
 from certgen.trust import TrustList
 
+from .cli_exit import exit_program, reader_left, stop_pool
 from .formats import report_json, report_text, summary_line
 from .report import Verdict, VerificationReport
 from .service import Verifier
 from .status import HttpStatus, RegistryStatus, StatusUnavailable
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
 
 
 def _load_trust(trust_list: str, root: str) -> tuple[TrustList, x509.Certificate]:
@@ -265,15 +270,20 @@ def _crashed_report(path: str) -> dict:
     return _single_check_report(_worker.get("verifier") or Verifier(TrustList()), path, check)
 
 
-def _init_worker(ctx: Context, as_json: bool = True) -> None:
+def _init_worker(ctx: Context, as_json: bool = True, stop: Event | None = None) -> None:
     _worker["verifier"] = ctx.verifier()
     _worker["as_json"] = as_json  # type: ignore[assignment]
+    _worker["stop"] = stop  # type: ignore[assignment]
 
 
 def _verify_pdf_lines(path: str) -> list[tuple[str, str]]:
     """One file's (verdict, printed line) pairs, a print sheet's one per card. Made in the
     worker: the parent only writes lines (turning 2,000 reports into JSON there cost it as
-    much CPU as a tenth of the checks, taken from the workers on a 2-core machine)."""
+    much CPU as a tenth of the checks, taken from the workers on a 2-core machine). Nothing
+    once the pool is being stopped: the rest of a task is then skipped, not checked."""
+    stop = _worker.get("stop")
+    if stop is not None and stop.is_set():
+        return []
     return _lines(_verify_pdf_file(path), bool(_worker.get("as_json", True)))
 
 
@@ -296,13 +306,19 @@ def _pooled_results(ctx: Context, files: list[str], count: int, as_json: bool) -
 
     context = multiprocessing.get_context("fork")
     done = 0
-    with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker, initargs=(ctx, as_json)) as pool:
+    stop = context.Event()
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker, initargs=(ctx, as_json, stop))
+    try:
         try:  # in chunks: one task a file cost the parent as much as the fast path costs a worker
             for result in pool.map(_verify_pdf_lines, files, chunksize=_chunk(len(files), count)):
                 done += 1
                 yield result
         except BrokenProcessPool:
             pass
+    except BaseException:  # closed (the reader left: pdf_cmd), Ctrl-C, ...: no report will be written
+        stop_pool(pool, stop)
+        raise
+    pool.shutdown()
     for path in files[done:]:
         with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker, initargs=(ctx, as_json)) as alone:
             try:
@@ -331,10 +347,17 @@ def pdf_cmd(ctx: Context, paths: tuple[Path, ...], as_json: bool, workers: int |
     if count > 1:
         with user_errors():
             _load_trust(ctx.trust_list, ctx.root)  # a trust list or root problem: one clear line, not one per worker
-        _print_pdf_results(_pooled_results(ctx, files, count, as_json), as_json)
+        results: Iterator[list[tuple[str, str]]] = _pooled_results(ctx, files, count, as_json)
     else:
         _init_worker(ctx, as_json)
-        _print_pdf_results(map(_verify_pdf_lines, files), as_json)
+        results = (_verify_pdf_lines(path) for path in files)
+    try:
+        with closing(results):  # type: ignore[type-var]
+            _print_pdf_results(results, as_json)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        reader_left()  # the pool was stopped on closing: no worker outlives the command
 
 
 def _flatten(results: Iterable[dict | list[dict]]) -> Iterator[dict]:
@@ -358,32 +381,9 @@ def _print_pdf_results(results: Iterable[list[tuple[str, str]]], as_json: bool) 
             click.echo(f"{total} file(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     except OSError as exc:
         if exc.errno == errno.EPIPE:
-            raise  # the reader left (`| head`): click ends quietly
+            raise  # the reader left (`| head`): pdf_cmd stops the checks and ends quietly
         raise click.ClickException(f"cannot write the results: {exc.strerror or exc}") from None  # a full disk
-    _exit(0 if counts.get("VALID", 0) == total else 1)
-
-
-def _exit(code: int) -> None:
-    """End `certverify pdf`. As the program itself (the console script, `python -m verify.cli`)
-    the process ends without the interpreter's teardown: freeing the objects of some 2,000
-    imported modules took 0.2-0.4 s after the last line, a sixth of checking 2,000 files
-    (docs/benchmarks.md). Exit handlers still run and the output is flushed first. Called
-    from another program (a test's CliRunner), a normal exit."""
-    if os.path.basename(sys.argv[0]) not in _PROGRAM_NAMES:
-        sys.exit(code)
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing left to say
-            pass
-    os._exit(code)
-
-
-#: How the program is started: the console script, or `python -m verify.cli`.
-_PROGRAM_NAMES = frozenset({"certverify", "cli.py"})
+    exit_program(0 if counts.get("VALID", 0) == total else 1)
 
 
 @main.group("log")

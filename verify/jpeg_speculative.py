@@ -224,8 +224,11 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     luma_quant = sampling[luma_id][2]
     tables = _build_tables(kernels, huffman)
     # where the scan ends, for the split only (the join checks the real end): the last EOI in
-    # the file's tail, not a search through megabytes of entropy data
+    # the file's tail, not a search through megabytes of entropy data; past a long trailer (a
+    # motion photo's video) the first EOI after the scan (0xFF 0xD9 cannot occur inside it)
     end = data.rfind(b"\xff\xd9", max(scan_at, len(data) - 65536))
+    if end < 0:
+        end = data.find(b"\xff\xd9", scan_at)
     end = len(data) if end < 0 else end
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
@@ -328,16 +331,35 @@ def explain(job: Job) -> Outcome:
         _SPANS.release()
 
 
-def free_core(loadavg: str = "/proc/loadavg") -> bool:
-    """True when fewer tasks are runnable right now (this one included) than there are cores:
-    the fourth field of /proc/loadavg, "running/total", is the kernel's instant count. True
-    where that file is missing or unreadable (not Linux): the decode is still correct."""
+def free_core(loadavg: str = "/proc/loadavg", cores: int | None = None) -> bool:
+    """True when fewer tasks are runnable right now (this one included) than this process has
+    cores (`usable_cores`): the fourth field of /proc/loadavg, "running/total", is the kernel's
+    instant count (host-wide: in a container on a busy host this says no, and libjpeg decodes).
+    True where that file is missing or unreadable (not Linux): the decode is still correct."""
     try:
         with open(loadavg, "rb") as file:
             running = int(file.read(256).split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return True
-    return running < (os.cpu_count() or 1)
+    return running < (usable_cores() if cores is None else cores)
+
+
+def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    ("quota period" in cpu.max; "max" is none), so a container limited to one CPU never runs
+    the second span."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open(cpu_max, "rb") as file:
+            quota, period = file.read(64).split()[:2]
+        if quota != b"max":
+            cores = min(cores, max(1, int(quota) // max(1, int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 _STATUS = {1: "invalid_code", 3: "past_end", 4: "out_of_range"}
