@@ -987,3 +987,23 @@ def test_a_marker_soon_after_the_split_does_not_hang_the_second_span(tmp_path) -
         """, timeout=60)
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.split()[-1] == "True", child.stdout  # left to libjpeg
+
+
+@pytest.mark.parametrize("overlap", [6, 40])
+def test_dc_predictor_drift_across_the_join(split_small, monkeypatch, overlap: int) -> None:
+    """DC differences of 2047 and 32767 drive the predictor into the millions before the join
+    (a DC quantiser of 0 keeps every block in range: libjpeg multiplies the 16-bit DC by it): the
+    correction the first span hands over is exact, and the file joins and decodes as libjpeg
+    does."""
+    monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", overlap)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        blocks = _coefficients(_photo(rng, 96, 160), np.full(64, 6))
+        for i, block in enumerate(blocks):
+            block[0] = int(rng.choice([2047, 32767, -100, 5000])) * (1 if i < len(blocks) * 0.7 else -1)
+        quant = np.full(64, 6)
+        quant[0] = 0
+        data = encode(blocks, 160, 96, quant=quant, dc_diffs=True)
+        outcome = jpeg_speculative.explain(jpeg_speculative.plan(data, FLAG, 160, 96))
+        assert outcome.how == "joined"
+        assert np.array_equal(outcome.pixels, libjpeg(data))
