@@ -868,24 +868,41 @@ def test_threads_decoding_at_once_get_each_files_pixels(split_small) -> None:
     assert sum(isinstance(v, np.ndarray) for v in expected.values()) > 10
 
 
-def test_a_forked_child_decodes_with_the_parents_warm_kernels(split_small) -> None:
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_forked_child_decodes_with_the_parents_warm_kernels(split_small, busy: bool) -> None:
     """The parent warmed the kernels and started the worker pool; a child forked from it (the
-    web service's check children) decodes by a join on a pool of its own, libjpeg's pixels."""
+    web service's check children) decodes by a join on a pool of its own, libjpeg's pixels;
+    also when the fork comes while another of the parent's threads is in a two-span decode (its
+    semaphore and pool are the parent's: the child must not wait for them)."""
     data = _large_files()[0][1]
     header = scan.probe(data)
     assert check(data) == "decoded"  # the parent's pool is running now
     expected = libjpeg(data)
+    stop = threading.Event()
+
+    def decoding() -> None:
+        while not stop.is_set():
+            jpeg_speculative.decode(jpeg_speculative.plan(data, FLAG, header.width, header.height))
+
+    other = threading.Thread(target=decoding)
+    if busy:
+        other.start()
+        time.sleep(0.05)
     read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report in one byte, never return into pytest
-        code = 1
-        try:
-            job = jpeg_speculative.plan(data, FLAG, header.width, header.height)
-            got = jpeg_speculative.decode(job) if job is not None and jpeg_speculative.ready() else None
-            code = 0 if got is not None and np.array_equal(got, expected) else 2
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(code)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: report in one byte, never return into pytest
+            code = 1
+            try:
+                outcome = jpeg_speculative.explain(jpeg_speculative.plan(data, FLAG, header.width, header.height))
+                code = 0 if outcome.how == "joined" and np.array_equal(outcome.pixels, expected) else 2
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(code)
+    finally:
+        stop.set()
+        if busy:
+            other.join(timeout=60)
     os.close(write)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
