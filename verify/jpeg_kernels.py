@@ -81,6 +81,10 @@ def build_table(bits, values, is_dc, look, fast_ac, maxcode, valptr, mincode, hv
     for length in range(1, 17):
         count = bits[length - 1]
         if count:
+            # libjpeg: "code >= 1 << si" after the codes of this length (no code is all ones);
+            # checked before the codes are written, which would otherwise run past `look`
+            if code + count >= (1 << length):
+                return False
             valptr[length] = k
             mincode[length] = code
             for _ in range(count):
@@ -91,8 +95,6 @@ def build_table(bits, values, is_dc, look, fast_ac, maxcode, valptr, mincode, hv
                 code += 1
                 k += 1
             maxcode[length] = code - 1
-        if code >= (1 << length):  # libjpeg: "code >= 1 << si" (no code may be all ones)
-            return False
         code <<= 1
     if not is_dc:
         for j in range(1 << FAST_BITS):
@@ -220,9 +222,10 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
     recorded: where two spans record the same start, they decode the same bits from there on.
     `note_byte` must not follow a 0xFF byte. A span that does not stop when recorded is
     speculative: while it records, an invalid code or a value out of range makes it start the
-    MCU again at the next byte it has not read (`restarted`: the last MCU so started, -1 if
-    none). Returns (mcus done, status, records, byte where a marker or `stop` ended the data or
-    -1, from_bits, byte where reading stopped, restarted)."""
+    MCU again at the next byte it has not read, unless its reading has met a marker or the end
+    (`restarted`: the last MCU so started, -1 if none). Returns (mcus done, status, records,
+    byte where a marker or `stop` ended the data or -1, from_bits, byte where reading stopped,
+    restarted)."""
     blocks = layout.shape[0]
     luma_blocks, luma_x, luma_y = _luma_positions(layout)
     coef = np.zeros(64, np.int64)  # zero between blocks
@@ -405,9 +408,11 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
                     coef[i] = 0
                 luma_done += 1
         if status != OK:
-            if noted and not stop_when_recorded and status != ERROR_PAST_END:
+            if noted and not stop_when_recorded and status != ERROR_PAST_END and marker_at < 0:
                 # the speculative span is on a wrong chain (an invalid code, a value no encoder
-                # writes): start this MCU again at the next byte not yet read, DC predictor 0
+                # writes): start this MCU again at the next byte not yet read, DC predictor 0.
+                # Not once reading has stopped at a marker or the end: no next byte would come
+                # and the zero bits would give the same error for ever.
                 records -= 1
                 luma_done = mcu * luma_blocks
                 for i in range(64):

@@ -35,6 +35,7 @@ benchmark); a one-shot command is never made to import numba and decodes on one 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -56,6 +57,7 @@ MIN_SPLIT_BYTES = 256 * 1024
 #: blocks, which the second span leaves to both threads at the end.
 FIRST_SHARE = 0.43
 
+_NOT_FF = re.compile(rb"[^\xff]")
 #: Decode on two threads only when a core is free for the second span: our kernels spend about a
 #: third more CPU than libjpeg on one thread (docs/benchmarks.md), so on a host whose cores are
 #: all busy the speculation would slow every scan. Off in the tests, for determinism.
@@ -231,8 +233,10 @@ def _plan(data: bytes, width: int, height: int, min_bytes: int) -> Job:
     if end - scan_at < min_bytes:
         raise ValueError("too small to gain from a split")
     split_at = scan_at + max(1, int((end - scan_at) * FIRST_SHARE))
-    while split_at < end and data[split_at - 1] == 0xFF:
-        split_at += 1
+    # not after a 0xFF: one past the first other byte from split_at - 1 (a search in C, not a
+    # Python loop through a hostile file's megabytes of fill bytes)
+    other = _NOT_FF.search(data, split_at - 1, end)
+    split_at = end if other is None else max(split_at, other.start() + 1)
     if split_at >= end:
         raise ValueError("no place to split")
     return Job(np.frombuffer(data, np.uint8), scan_at, split_at, np.array(blocks, np.int64),
