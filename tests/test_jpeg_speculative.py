@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests import photography as photo
+from tests.test_jpeg_stripes import certificate  # noqa: F401 - the issued certificate's page, a fixture
 from verify import jpeg_speculative as spec
 from verify import jpeg_stripes
 from verify import scan as scan_module
@@ -113,22 +114,6 @@ def _photo_12mp(certificate: np.ndarray, colour: bool) -> bytes:
         return photo.encode(grey, ".jpg", 88)
     tinted = np.dstack([grey, np.clip(grey.astype(np.int16) + 6, 0, 255).astype(np.uint8), grey])
     return _opencv(tinted, 92)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> np.ndarray:
-    from datetime import date
-
-    from certgen.barcode import qr_matrix
-    from certgen.render.document import render_certificate
-    from tests.documents import person, templates_and_fonts
-    from tests.test_scan import SEAL
-
-    templates, fonts = templates_and_fonts()
-    pdf = tmp_path_factory.mktemp("speculative") / "cert.pdf"
-    pdf.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL),
-                                       date(2026, 11, 24)))
-    return photo.render_page(pdf, 1)
 
 
 @pytest.mark.parametrize("colour", [False, True], ids=["grey", "colour 4:2:0"])

@@ -204,6 +204,45 @@ def _luma_positions(layout):
     return count, xs, ys
 
 
+@njit(inline="always")
+def _refill(data, stop, note_byte, acc, nbits, p, loaded, marker_at, end_bits, record_from):
+    """Top up the bit buffer to more than 56 bits: four bytes at once where none is 0xFF (and
+    `note_byte` is not among them), else byte by byte, dropping the 0x00 of a stuffed 0xFF; at
+    a marker or at `stop` zero bits follow, and where that happened is noted (`marker_at`, and
+    `end_bits`: the bits loaded before it). `record_from` becomes the bits loaded before
+    `note_byte` when reading reaches it."""
+    if p + 4 <= stop and (note_byte < p or note_byte >= p + 4) and data[p] != 0xFF and \
+            data[p + 1] != 0xFF and data[p + 2] != 0xFF and data[p + 3] != 0xFF:
+        acc = (acc << 32) | (np.int64(data[p]) << 24) | (np.int64(data[p + 1]) << 16) | \
+            (np.int64(data[p + 2]) << 8) | np.int64(data[p + 3])
+        p += 4
+        nbits += 32
+        loaded += 32
+    while nbits <= 56:
+        byte = 0
+        if p == note_byte:
+            record_from = loaded
+        if p < stop:
+            byte = data[p]
+            if byte == 0xFF:
+                if p + 1 < stop and data[p + 1] == 0:
+                    p += 2
+                else:
+                    byte = 0
+                    if marker_at < 0:
+                        marker_at = p
+                        end_bits = loaded
+            else:
+                p += 1
+        elif marker_at < 0:
+            marker_at = p
+            end_bits = loaded
+        acc = (acc << 8) | byte
+        nbits += 8
+        loaded += 8
+    return acc, nbits, p, loaded, marker_at, end_bits, record_from
+
+
 @njit(cache=True, nogil=True)
 def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_ac, maxcode, valptr, mincode,
                 hvals, quant, zigzag, max_mcus, note_byte, record_pos, record_pred, stop_when_recorded, direct,
@@ -260,35 +299,8 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
             is_luma = layout[b, 2]
             # -- DC
             if nbits < 32:
-                if p + 4 <= stop and (note_byte < p or note_byte >= p + 4) and data[p] != 0xFF and \
-                        data[p + 1] != 0xFF and data[p + 2] != 0xFF and data[p + 3] != 0xFF:
-                    acc = (acc << 32) | (np.int64(data[p]) << 24) | (np.int64(data[p + 1]) << 16) | \
-                        (np.int64(data[p + 2]) << 8) | np.int64(data[p + 3])
-                    p += 4
-                    nbits += 32
-                    loaded += 32
-                while nbits <= 56:
-                    byte = 0
-                    if p == note_byte:
-                        record_from = loaded
-                    if p < stop:
-                        byte = data[p]
-                        if byte == 0xFF:
-                            if p + 1 < stop and data[p + 1] == 0:
-                                p += 2
-                            else:
-                                byte = 0
-                                if marker_at < 0:
-                                    marker_at = p
-                                    end_bits = loaded
-                        else:
-                            p += 1
-                    elif marker_at < 0:
-                        marker_at = p
-                        end_bits = loaded
-                    acc = (acc << 8) | byte
-                    nbits += 8
-                    loaded += 8
+                acc, nbits, p, loaded, marker_at, end_bits, record_from = _refill(
+                    data, stop, note_byte, acc, nbits, p, loaded, marker_at, end_bits, record_from)
             entry = look[dc_table, (acc >> (nbits - FAST_BITS)) & ((1 << FAST_BITS) - 1)]
             if entry != 0:
                 size = entry >> 8
@@ -318,35 +330,8 @@ def decode_span(data, start, stop, layout, mcus_per_row, hmax, vmax, look, fast_
             k = 1
             while k < 64:
                 if nbits < 32:
-                    if p + 4 <= stop and (note_byte < p or note_byte >= p + 4) and data[p] != 0xFF and \
-                            data[p + 1] != 0xFF and data[p + 2] != 0xFF and data[p + 3] != 0xFF:
-                        acc = (acc << 32) | (np.int64(data[p]) << 24) | (np.int64(data[p + 1]) << 16) | \
-                            (np.int64(data[p + 2]) << 8) | np.int64(data[p + 3])
-                        p += 4
-                        nbits += 32
-                        loaded += 32
-                    while nbits <= 56:
-                        byte = 0
-                        if p == note_byte:
-                            record_from = loaded
-                        if p < stop:
-                            byte = data[p]
-                            if byte == 0xFF:
-                                if p + 1 < stop and data[p + 1] == 0:
-                                    p += 2
-                                else:
-                                    byte = 0
-                                    if marker_at < 0:
-                                        marker_at = p
-                                        end_bits = loaded
-                            else:
-                                p += 1
-                        elif marker_at < 0:
-                            marker_at = p
-                            end_bits = loaded
-                        acc = (acc << 8) | byte
-                        nbits += 8
-                        loaded += 8
+                    acc, nbits, p, loaded, marker_at, end_bits, record_from = _refill(
+                        data, stop, note_byte, acc, nbits, p, loaded, marker_at, end_bits, record_from)
                 index = (acc >> (nbits - FAST_BITS)) & ((1 << FAST_BITS) - 1)
                 fast = fast_ac[ac_table, index]
                 if fast != 0:
