@@ -153,3 +153,22 @@ def _warm_jpeg_decoder():
 
     jpeg_speculative.REQUIRE_FREE_CORE = False  # not on the host's load: the suite runs two workers
     return jpeg_speculative.warm()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    """An issued certificate's page as a 300 dpi print (what the photos show: tests/test_jpeg_stripes.py,
+    tests/test_jpeg_speculative.py)."""
+    from datetime import date
+
+    from certgen.barcode import qr_matrix
+    from certgen.render.document import render_certificate
+    from tests import photography as photo
+    from tests.documents import person, templates_and_fonts
+    from tests.test_scan import SEAL
+
+    templates, fonts = templates_and_fonts()
+    pdf = tmp_path_factory.mktemp("certificate") / "cert.pdf"
+    pdf.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL),
+                                       date(2026, 11, 24)))
+    return photo.render_page(pdf, 1)

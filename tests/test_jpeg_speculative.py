@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from tests import photography as photo
-from tests.test_jpeg_stripes import certificate  # noqa: F401 - the issued certificate's page, a fixture
 from verify import jpeg_speculative as spec
 from verify import jpeg_stripes
 from verify import scan as scan_module

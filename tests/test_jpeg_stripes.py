@@ -251,23 +251,6 @@ def test_the_scan_gives_the_same_outcome_striped_or_not(monkeypatch):
 
 # -- in the scanner -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> np.ndarray:
-    """An issued certificate's page as a 300 dpi print (what the photos show)."""
-    from datetime import date
-
-    from certgen.barcode import qr_matrix
-    from certgen.render.document import render_certificate
-    from tests.documents import person, templates_and_fonts
-    from tests.test_scan import SEAL
-
-    templates, fonts = templates_and_fonts()
-    pdf = tmp_path_factory.mktemp("stripes") / "cert.pdf"
-    pdf.write_bytes(render_certificate(templates, fonts, person(), "SK-2026-000123-6", qr_matrix(SEAL),
-                                       date(2026, 11, 24)))
-    return photo.render_page(pdf, 1)
-
-
 def _certificate_photo(page: np.ndarray, restart_rows: int | None, exif_orientation: int | None = None) -> bytes:
     """A 12 MP photo of the page (Pillow, quality 88), with a restart marker every
     `restart_rows` MCU rows and an EXIF orientation if given."""
