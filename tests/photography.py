@@ -72,3 +72,12 @@ def photo_12mp(image: np.ndarray, page_width: int = 1300, angle: float = 6.0, se
     region[mask] = page[mask] * 0.92 + 8
     region[~mask] = np.maximum(region[~mask], page[~mask] * 0.9)
     return np.clip(noise(desk.astype(np.uint8), 6, seed), 0, 255).astype(np.uint8)
+
+
+def texture(height: int, width: int, colour: bool = False, seed: int = 0, noise: float = 12) -> np.ndarray:
+    """A blurred random image with grain: every block has detail, as in a photo (the JPEG
+    decoders' tests encode it in many ways)."""
+    rng = np.random.default_rng(seed)
+    shape = (height, width, 3) if colour else (height, width)
+    base = cv2.GaussianBlur(rng.normal(128, 60, shape).astype(np.float32), (0, 0), 2)
+    return np.clip(base + rng.normal(0, noise, shape), 0, 255).astype(np.uint8)

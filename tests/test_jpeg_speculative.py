@@ -37,10 +37,7 @@ def small_files(monkeypatch):
 
 
 def _texture(height: int, width: int, colour: bool, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    shape = (height, width, 3) if colour else (height, width)
-    base = cv2.GaussianBlur(rng.normal(128, 60, shape).astype(np.float32), (0, 0), 2)
-    return np.clip(base + rng.normal(0, 14, shape), 0, 255).astype(np.uint8)
+    return photo.texture(height, width, colour, seed, noise=14)
 
 
 def _pillow(image: np.ndarray, **options) -> bytes:

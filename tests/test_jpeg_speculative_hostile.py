@@ -27,8 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("numba")
-
+from tests.jpeg_writer import BitWriter, canonical_codes, category, segment
 from verify import jpeg_speculative, scan
 
 FLAG = cv2.IMREAD_REDUCED_GRAYSCALE_2
@@ -61,18 +60,6 @@ def _photo(rng: np.random.Generator, height: int, width: int, colour: bool = Fal
     return np.dstack([grey, np.roll(grey, 9, axis=0), 255 - grey])
 
 
-def _canonical(counts: list[int], symbols: list[int]) -> dict[int, tuple[int, int]]:
-    """symbol -> (code, length) of a DHT's canonical code (no validity check: tests write invalid
-    tables on purpose)."""
-    out, code, k = {}, 0, 0
-    for length in range(1, 17):
-        for _ in range(counts[length - 1]):
-            out.setdefault(symbols[k], (code, length))
-            code, k = code + 1, k + 1
-        code <<= 1
-    return out
-
-
 def _flat(symbols: list[int], length: int = 0) -> tuple[list[int], list[int]]:
     """A valid table giving every symbol a code of one length (at least `length`), with a code
     point to spare."""
@@ -80,11 +67,6 @@ def _flat(symbols: list[int], length: int = 0) -> tuple[list[int], list[int]]:
     counts = [0] * 16
     counts[length - 1] = len(symbols)
     return counts, list(symbols)
-
-
-def _category(value: int) -> tuple[int, int]:
-    size = abs(value).bit_length()
-    return size, (value if value >= 0 else value + (1 << size) - 1)
 
 
 def _tokens(block: np.ndarray) -> list[tuple[int, int]]:
@@ -122,45 +104,28 @@ def encode(blocks: list, width: int, height: int, *, quant: np.ndarray | None = 
             dc, tokens = int(block[0]), _tokens(np.asarray(block))
         streams.append((dc if dc_diffs else dc - pred, tokens))
         pred = pred + dc if dc_diffs else dc
-    dc_symbols = sorted({_category(d)[0] for d, _ in streams})
-    ac_symbols = sorted({(run << 4) | _category(v)[0] for _, t in streams for run, v in t})
+    dc_symbols = sorted({category(d)[0] for d, _ in streams})
+    ac_symbols = sorted({(run << 4) | category(v)[0] for _, t in streams for run, v in t})
     dc_table = dc_table or _flat(dc_symbols)
     ac_table = ac_table or _flat(ac_symbols or [0])
-    dc_codes, ac_codes = _canonical(*dc_table), _canonical(*ac_table)
-    acc, nbits, out = 0, 0, bytearray()
-
-    def put(value: int, length: int) -> None:
-        nonlocal acc, nbits
-        acc, nbits = (acc << length) | (value & ((1 << length) - 1)), nbits + length
-        while nbits >= 8:
-            byte = (acc >> (nbits - 8)) & 255
-            out.append(byte)
-            if byte == 0xFF:
-                out.append(0)
-            nbits -= 8
-
+    dc_codes, ac_codes = canonical_codes(*dc_table), canonical_codes(*ac_table)
+    writer = BitWriter()
     for diff, tokens in streams:
-        size, bits = _category(diff)
-        put(*dc_codes[size])
-        put(bits, size)
+        size, bits = category(diff)
+        writer.put(*dc_codes[size])
+        writer.put(bits, size)
         for run, value in tokens:
-            size, bits = _category(value)
-            put(*ac_codes[(run << 4) | size])
-            put(bits, size)
-    if nbits:
-        put((1 << (8 - nbits)) - 1, 8 - nbits)
+            size, bits = category(value)
+            writer.put(*ac_codes[(run << 4) | size])
+            writer.put(bits, size)
     precision = int(quant.max() > 255)
     dqt = bytes([precision << 4]) + b"".join(int(q).to_bytes(1 + precision, "big") for q in quant)
     dht = b"".join(bytes([kind]) + bytes(counts) + bytes(symbols) for kind, (counts, symbols)
                    in ((0x00, dc_table), (0x10, ac_table)))
     frame = bytes([8]) + height.to_bytes(2, "big") + width.to_bytes(2, "big") + bytes([1, 1, sampling, 0])
     scan_header = bytes([1, 1, 0x00, 0, 63, 0])
-    return (b"\xff\xd8" + _segment(0xDB, dqt) + _segment(sof, frame) + _segment(0xC4, dht) + extra
-            + _segment(0xDA, scan_header) + bytes(out) + b"\xff\xd9")
-
-
-def _segment(marker: int, body: bytes) -> bytes:
-    return bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body
+    return (b"\xff\xd8" + segment(0xDB, dqt) + segment(sof, frame) + segment(0xC4, dht) + extra
+            + segment(0xDA, scan_header) + writer.flush() + b"\xff\xd9")
 
 
 def _coefficients(image: np.ndarray, quant: np.ndarray) -> list[np.ndarray]:
@@ -224,9 +189,9 @@ def test_a_huffman_table_with_more_codes_than_fit_is_refused_without_writing_pas
     process aborted) from `plan`, on a file probe accepts. An AC table in slot 3 is the last
     row of the lookup array: its overrun leaves the allocation."""
     for count in (3, 255):
-        segment = bytes([0x13, count] + [0] * 15) + bytes(range(count))
+        table = bytes([0x13, count] + [0] * 15) + bytes(range(count))
         data = _grey_file()
-        hostile = data[:2] + _segment(0xC4, segment) + data[2:]
+        hostile = data[:2] + segment(0xC4, table) + data[2:]
         assert scan.probe(hostile).width == 96
         child = _run_child(f"""
             from verify import jpeg_speculative
@@ -246,7 +211,7 @@ def test_a_complete_huffman_code_is_refused_as_libjpeg_refuses_it(split_small, m
     monkeypatch.setattr(jpeg_speculative, "OVERLAP_MCUS", 4096)  # one span: no join to miss
     quant = np.full(64, 4)
     blocks = _coefficients(_photo(np.random.default_rng(3), 64, 96), quant)
-    sizes = sorted({_category(int(b[0]) - int(p[0]))[0] for b, p in zip(blocks, [np.zeros(64, int)] + blocks)})
+    sizes = sorted({category(int(b[0]) - int(p[0]))[0] for b, p in zip(blocks, [np.zeros(64, int)] + blocks)})
     length = (len(sizes) - 1).bit_length()
     counts = [0] * 16
     counts[length - 1] = 1 << length  # every code of that length, the all-ones one too
@@ -337,12 +302,12 @@ def _dqt16(data: bytes) -> bytes:
             values = body[i + 1:i + 1 + size]
             tables += bytes([0x10 | (body[i] & 15)]) + (values if precision else b"".join(bytes([0, v]) for v in values))
             i += 1 + size
-        out += data[at:start] + _segment(0xDB, bytes(tables))
+        out += data[at:start] + segment(0xDB, bytes(tables))
         at = end
     return bytes(out + data[at:])
 
 
-def _with_segment(data: bytes, segment: bytes, before: int = 0xDA) -> bytes:
+def _withsegment(data: bytes, segment: bytes, before: int = 0xDA) -> bytes:
     at = next(start for marker, start, _ in _segments(data) if marker == before)
     return data[:at] + segment + data[at:]
 
@@ -387,8 +352,8 @@ def bases() -> list[tuple[str, bytes]]:
     out.append(("pil 16-bit tables", _pil(_photo(rng, 72, 104), qtables=[[1 + i * 9 for i in range(64)]])))
     out.append(("dqt rewritten 16-bit", _dqt16(_cv2(_photo(rng, 70, 90, colour=True), cv2.IMWRITE_JPEG_QUALITY, 70))))
     out.append(("sof1", _cv2(_photo(rng, 66, 99), cv2.IMWRITE_JPEG_QUALITY, 90).replace(b"\xff\xc0", b"\xff\xc1", 1)))
-    out.append(("dri 0", _with_segment(_cv2(_photo(rng, 80, 96), cv2.IMWRITE_JPEG_QUALITY, 92),
-                                       _segment(0xDD, b"\x00\x00"))))
+    out.append(("dri 0", _withsegment(_cv2(_photo(rng, 80, 96), cv2.IMWRITE_JPEG_QUALITY, 92),
+                                       segment(0xDD, b"\x00\x00"))))
     for peak, quant in ((4095, 1), (2047, 2), (32767, 1)):
         out.append((f"extreme coefficients {peak}x{quant}",
                     encode(_extreme_blocks(rng, 96, peak), 96, 64, quant=np.full(64, quant))))
@@ -407,7 +372,7 @@ def bases() -> list[tuple[str, bytes]]:
     # codes longer than the kernels' 12-bit lookup: every symbol through the slow path
     blocks = _coefficients(_photo(rng, 64, 96), np.full(64, 6))
     out.append(("codes of 13 and 16 bits", encode(blocks, 96, 64, quant=np.full(64, 6), dc_table=_flat(list(range(12)), 13),
-                                                 ac_table=_flat(sorted({(r << 4) | _category(v)[0] for b in blocks
+                                                 ac_table=_flat(sorted({(r << 4) | category(v)[0] for b in blocks
                                                                         for r, v in _tokens(b)}), 16))))
     out.append(("grey sampling 2x2", _cv2(_photo(rng, 64, 96), cv2.IMWRITE_JPEG_QUALITY, 90)))
     sof = out[-1][1].find(b"\xff\xc0")
@@ -776,7 +741,7 @@ def test_kernels_stay_in_bounds_under_numba_boundscheck(tmp_path) -> None:
     for i, (_, data) in enumerate(full_corpus()):
         (files / f"{i:05}.jpg").write_bytes(data)
     data = _grey_file()  # the table that overran the lookup before it was fixed
-    (files / "dht-overrun.jpg").write_bytes(data[:2] + _segment(0xC4, bytes([0x13, 255] + [0] * 15) + bytes(range(255)))
+    (files / "dht-overrun.jpg").write_bytes(data[:2] + segment(0xC4, bytes([0x13, 255] + [0] * 15) + bytes(range(255)))
                                             + data[2:])
     env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
     started = time.monotonic()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.jpeg_writer import BitWriter, canonical_codes, category
 from verify import jpeg_speculative as spec
 
 REDUCED = cv2.IMREAD_REDUCED_GRAYSCALE_2
@@ -51,46 +52,19 @@ def small_files(monkeypatch):
     monkeypatch.setattr(spec, "OVERLAP_MCUS", 256)
 
 
-def _codes(counts: list[int], symbols: list[int]) -> dict[int, tuple[int, int]]:
-    codes, code, k = {}, 0, 0
-    for length in range(1, 17):
-        for _ in range(counts[length - 1]):
-            codes.setdefault(symbols[k], (code, length))
-            code, k = code + 1, k + 1
-        code <<= 1
-    return codes
-
-
-class _Bits:
-    def __init__(self) -> None:
-        self.out, self.acc, self.n = bytearray(), 0, 0
-
-    def put(self, value: int, length: int) -> None:
-        for i in range(length - 1, -1, -1):
-            self.acc, self.n = (self.acc << 1) | ((value >> i) & 1), self.n + 1
-            if self.n == 8:
-                self.out += b"\xff\x00" if self.acc == 0xFF else bytes([self.acc])
-                self.acc, self.n = 0, 0
-
-    def flush(self) -> bytes:
-        if self.n:
-            self.put((1 << (8 - self.n)) - 1, 8 - self.n)
-        return bytes(self.out)
-
-
 def _encode(blocks: list[np.ndarray], width: int, height: int, quant: np.ndarray, dc=DC_TABLE, ac=AC_TABLE,
             tail: bytes = b"\xff\xd9", sampling: tuple[int, ...] = (0x11,)) -> bytes:
     """A baseline JPEG of quantised blocks (natural order, in scan order): grey, or YCbCr with
     the given sampling factors (one quantisation and one pair of Huffman tables for all)."""
-    dc_codes, ac_codes, bits = _codes(*dc), _codes(*ac), _Bits()
+    dc_codes, ac_codes, bits = canonical_codes(*dc), canonical_codes(*ac), BitWriter()
     owner = [c for c, factors in enumerate(sampling) for _ in range((factors >> 4) * (factors & 15))]
     preds = [0] * len(sampling)
     for n, block in enumerate(blocks):
         c = owner[n % len(owner)]
         diff, preds[c] = int(block[0]) - preds[c], int(block[0])
-        size = abs(diff).bit_length()
+        size, value = category(diff)
         bits.put(*dc_codes[size])
-        bits.put(diff if diff >= 0 else diff + (1 << size) - 1, size)
+        bits.put(value, size)
         zz = [int(block[ZIGZAG[k]]) for k in range(64)]
         last, run = max([k for k in range(1, 64) if zz[k]] or [0]), 0
         for k in range(1, last + 1):
@@ -100,9 +74,9 @@ def _encode(blocks: list[np.ndarray], width: int, height: int, quant: np.ndarray
                     bits.put(*ac_codes[0xF0])
                     run = 0
                 continue
-            size = abs(zz[k]).bit_length()
+            size, value = category(zz[k])
             bits.put(*ac_codes[run << 4 | size])
-            bits.put(zz[k] if zz[k] >= 0 else zz[k] + (1 << size) - 1, size)
+            bits.put(value, size)
             run = 0
         if last < 63:
             bits.put(*ac_codes[0])

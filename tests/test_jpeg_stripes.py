@@ -24,13 +24,6 @@ def small_files_split(monkeypatch):
     monkeypatch.setattr(stripes, "MIN_SPLIT_BYTES", 0)
 
 
-def _texture(height: int, width: int, colour: bool = False, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    shape = (height, width, 3) if colour else (height, width)
-    base = cv2.GaussianBlur(rng.normal(128, 60, shape).astype(np.float32), (0, 0), 2)
-    return np.clip(base + rng.normal(0, 12, shape), 0, 255).astype(np.uint8)
-
-
 def _pillow(image: np.ndarray, **options) -> bytes:
     out = io.BytesIO()
     Image.fromarray(image).save(out, "JPEG", quality=85, **options)
@@ -59,13 +52,13 @@ def _same_as_whole(data: bytes) -> None:
 
 
 CASES = {
-    "grey, a marker every MCU row": (_texture(203, 301), {"restart_marker_rows": 1}),
-    "grey, every 3 rows": (_texture(200, 160), {"restart_marker_rows": 3}),
-    "grey, every 7 MCUs (meets a row every 7 rows)": (_texture(190, 77), {"restart_marker_blocks": 7}),
-    "colour 4:2:0, every row": (_texture(203, 301, True), {"restart_marker_rows": 1, "subsampling": 2}),
-    "colour 4:2:2, every 2 rows": (_texture(150, 250, True), {"restart_marker_rows": 2, "subsampling": 1}),
-    "colour 4:4:4, every row": (_texture(97, 129, True), {"restart_marker_rows": 1, "subsampling": 0}),
-    "colour 4:2:0, every 5 MCUs": (_texture(180, 240, True, 3), {"restart_marker_blocks": 5, "subsampling": 2}),
+    "grey, a marker every MCU row": (photo.texture(203, 301), {"restart_marker_rows": 1}),
+    "grey, every 3 rows": (photo.texture(200, 160), {"restart_marker_rows": 3}),
+    "grey, every 7 MCUs (meets a row every 7 rows)": (photo.texture(190, 77), {"restart_marker_blocks": 7}),
+    "colour 4:2:0, every row": (photo.texture(203, 301, True), {"restart_marker_rows": 1, "subsampling": 2}),
+    "colour 4:2:2, every 2 rows": (photo.texture(150, 250, True), {"restart_marker_rows": 2, "subsampling": 1}),
+    "colour 4:4:4, every row": (photo.texture(97, 129, True), {"restart_marker_rows": 1, "subsampling": 0}),
+    "colour 4:2:0, every 5 MCUs": (photo.texture(180, 240, True, 3), {"restart_marker_blocks": 5, "subsampling": 2}),
 }
 
 
@@ -77,7 +70,7 @@ def test_stripes_decode_to_the_pixels_of_the_whole_file(name):
 
 def test_opencv_restart_interval_and_odd_sizes_decode_alike():
     for height, width in ((64, 64), (65, 63), (1001, 17), (33, 1500)):
-        image = _texture(height, width, seed=height)
+        image = photo.texture(height, width, seed=height)
         _same_as_whole(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_RST_INTERVAL, -(-width // 8)])[1].tobytes())
 
 
@@ -88,7 +81,7 @@ def test_the_corpus_file_with_a_restart_interval_splits_exactly():
 
 
 def test_three_stripes_split_too():
-    data = _pillow(_texture(300, 200), restart_marker_rows=1)
+    data = _pillow(photo.texture(300, 200), restart_marker_rows=1)
     split = stripes.plan(data, cv2.IMREAD_GRAYSCALE, 200, 300, stripes=3)
     assert len(split.stripes) == 3
     parts = [_whole(s, cv2.IMREAD_GRAYSCALE) for s in split.stripes]
@@ -96,7 +89,7 @@ def test_three_stripes_split_too():
 
 
 def test_a_busy_pool_does_not_wait_the_stripe_is_decoded_by_the_caller():
-    data = _pillow(_texture(200, 200), restart_marker_rows=1)
+    data = _pillow(photo.texture(200, 200), restart_marker_rows=1)
     release = threading.Event()
     blocker = stripes.worker_pool().submit(release.wait, 10)
     try:
@@ -117,7 +110,7 @@ def test_a_forked_worker_gets_its_own_pool():
     """The parent's pool threads do not survive a fork (certverify's worker processes): the
     child starts its own instead of queueing stripes no thread will ever take."""
     import multiprocessing
-    data = _pillow(_texture(200, 200), restart_marker_rows=1)
+    data = _pillow(photo.texture(200, 200), restart_marker_rows=1)
     stripes.decode(_plan(data), cv2.IMREAD_GRAYSCALE)
     assert stripes._POOL is not None
     with multiprocessing.get_context("fork").Pool(1) as pool:
@@ -127,7 +120,7 @@ def test_a_forked_worker_gets_its_own_pool():
 def test_damaged_intervals_decode_as_the_whole_file_does():
     """Bytes changed inside intervals (markers intact): libjpeg resets at every marker, so the
     stripes still give exactly the whole file's (damaged) pixels."""
-    data = _pillow(_texture(240, 320, True), restart_marker_rows=1, subsampling=2)
+    data = _pillow(photo.texture(240, 320, True), restart_marker_rows=1, subsampling=2)
     rng = np.random.default_rng(7)
     scan_at = data.index(b"\xff\xda") + 14
     for _ in range(20):
@@ -154,12 +147,12 @@ def _with_dri(data: bytes, value: int) -> bytes:
 
 def _refused() -> dict[str, tuple[bytes, str]]:
     """Files that must not be split, with the reason `refusal` gives."""
-    grey = _texture(200, 160)
+    grey = photo.texture(200, 160)
     good = _pillow(grey, restart_marker_rows=1)
     marks = _rst_offsets(good)
     sof = good.index(b"\xff\xc0")
     middle = marks[len(marks) // 2]
-    colour = _pillow(_texture(64, 64, True), restart_marker_rows=1, subsampling=2)
+    colour = _pillow(photo.texture(64, 64, True), restart_marker_rows=1, subsampling=2)
     c_sof = colour.index(b"\xff\xc0")
     sequence = "restart markers out of sequence"
     no_eoi = "the scan does not end in EOI after its restart markers"
@@ -172,7 +165,7 @@ def _refused() -> dict[str, tuple[bytes, str]]:
         "a fake DRI (markers every row, DRI says every MCU)": (_with_dri(good, 1),
                                                                "24 restart markers where the frame needs 499"),
         "a DRI longer than the image": (_with_dri(good, 65535), "24 restart markers where the frame needs 0"),
-        "an interval that never meets a row boundary": (_pillow(_texture(128, 128), restart_marker_blocks=127),
+        "an interval that never meets a row boundary": (_pillow(photo.texture(128, 128), restart_marker_blocks=127),
                                                         "the restart interval does not meet a row boundary often enough"),
         "a marker out of sequence": (good[:middle + 1] + bytes([0xD0 + (good[middle + 1] - 0xCF) % 8])
                                      + good[middle + 2:], sequence),
@@ -213,7 +206,7 @@ def test_what_cannot_be_proven_to_split_is_decoded_whole(name):
 
 
 def test_a_frame_of_another_size_than_the_header_check_saw_is_not_split():
-    data = _pillow(_texture(200, 160), restart_marker_rows=1)
+    data = _pillow(photo.texture(200, 160), restart_marker_rows=1)
     assert _plan(data) is not None
     assert stripes.plan(data, cv2.IMREAD_GRAYSCALE, 160, 199) is None
     assert stripes.plan(data, cv2.IMREAD_COLOR, 160, 200) is None  # colour output: never split
@@ -222,7 +215,7 @@ def test_a_frame_of_another_size_than_the_header_check_saw_is_not_split():
 def test_hostile_declared_sizes_are_refused_by_the_header_check_first():
     """A striped file declaring 60000 x 60000 is refused by probe before any decoding; one
     declaring 8000 x 5000 (40 MP, under the limit) for 200 rows of data has too few markers."""
-    data = _pillow(_texture(200, 160), restart_marker_rows=1)
+    data = _pillow(photo.texture(200, 160), restart_marker_rows=1)
     sof = data.index(b"\xff\xc0") + 5
     huge = data[:sof] + (60000).to_bytes(2, "big") * 2 + data[sof + 4:]
     with pytest.raises(ImageError) as refused:
