@@ -25,18 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HOOK = '''
-import os, sys
-_marker, _folder = os.environ["BENCH_HEAD_MARKER"], os.environ["BENCH_HEAD_FOLDER"]
-def _hook(event, args):
-    if event == "open" and isinstance(args[0], str) and args[0].startswith(_folder):
-        fd = os.open(_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, b"x\\n")
-        finally:
-            os.close(fd)
-sys.addaudithook(_hook)
-'''
+from tests.test_certverify_pipe import _SITECUSTOMIZE as HOOK  # noqa: E402 - one line per PDF opened, per process
 
 
 def setup(folder: Path, files: int) -> dict:
@@ -56,7 +45,7 @@ def run(bench: dict, code: Path, workers: int, *, head: bool) -> dict:
     """One `certverify pdf` run of `code`, through `head -n 1` or read to the end."""
     bench["marker"].unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": f"{bench['hook']}{os.pathsep}{code}",
-           "BENCH_HEAD_MARKER": str(bench["marker"]), "BENCH_HEAD_FOLDER": str(bench["pdfs"])}
+           "PIPE_TEST_MARKER": str(bench["marker"]), "PIPE_TEST_FOLDER": str(bench["pdfs"])}
     command = ["certverify", "--trust-list", str(bench["trust_list"]), "--root", str(bench["root"]),
                "--registry", bench["registry"], "pdf", str(bench["pdfs"]), "--json", "--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
