@@ -225,3 +225,22 @@ def test_a_small_second_code_next_to_a_large_one_is_not_lost(printed, tmp_path):
     result = scan(data)
     assert sorted(result.texts) == sorted([SEAL, other])
     assert result.decoder == "zxing-cpp/reduced+zxing-cpp" and (result.width, result.height) == (4000, 3000)
+
+
+def test_an_undecoded_symbol_on_a_code_already_read_is_not_a_second_code():
+    """zxing-cpp may report one code twice, read and not read: only an undecoded symbol apart
+    from every code read sends the scan to full resolution (scan._zxing_quick)."""
+    from types import SimpleNamespace
+
+    from verify.scan import _overlaps
+
+    def symbol(x: float, y: float, side: float) -> SimpleNamespace:
+        point = lambda px, py: SimpleNamespace(x=px, y=py)  # noqa: E731
+        return SimpleNamespace(position=SimpleNamespace(top_left=point(x, y), top_right=point(x + side, y),
+                                                        bottom_right=point(x + side, y + side),
+                                                        bottom_left=point(x, y + side)))
+
+    read = symbol(100, 100, 300)
+    assert _overlaps(symbol(120, 110, 280), read)  # the same code, located a little differently
+    assert not _overlaps(symbol(1300, 100, 60), read)  # a small code elsewhere on the desk
+    assert not _overlaps(symbol(380, 380, 100), read)  # centre just outside the read code's box

@@ -2,8 +2,9 @@
 
 Compiled (and cached on disk) by `verify.jpeg_speculative.warm`; nothing here is imported by a
 process that does not ask for the speculative decoder, so a one-shot command never pays for
-numba. Every array index is bounded by the caller's sizes or by an explicit check (the entropy
-data is read through `_byte`, which never reads past `stop`); the tests run these kernels under
+numba. Every array index is bounded by the caller's sizes or by an explicit check (`_refill`
+never reads the entropy data at or past `stop`, at most its length; `build_table` checks a
+table's code count before it writes a code); the tests run these kernels under
 `NUMBA_BOUNDSCHECK=1` on hostile files to prove it.
 
 The pixels are libjpeg-turbo's own for a greyscale decode at 1/2 scale (`jpeg_idct_4x4`,

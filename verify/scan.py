@@ -248,12 +248,14 @@ def _zxing_quick(image: np.ndarray) -> tuple[list[str], bool]:
 
 def _overlaps(symbol, other) -> bool:
     """The centre of `symbol` lies within the bounding box of `other` (one code, found twice)."""
-    corners = [symbol.position.top_left, symbol.position.top_right, symbol.position.bottom_right,
-               symbol.position.bottom_left]
-    box = [other.position.top_left, other.position.top_right, other.position.bottom_right,
-           other.position.bottom_left]
+    corners, box = _corners(symbol), _corners(other)
     x, y = sum(c.x for c in corners) / 4, sum(c.y for c in corners) / 4
     return min(c.x for c in box) <= x <= max(c.x for c in box) and min(c.y for c in box) <= y <= max(c.y for c in box)
+
+
+def _corners(symbol) -> list:
+    position = symbol.position
+    return [position.top_left, position.top_right, position.bottom_right, position.bottom_left]
 
 
 def _zxing(image: np.ndarray) -> list[str]:
